@@ -1,0 +1,159 @@
+// `kiln build`: read the Dockerfile, lower it, solve it, commit the image,
+// export it to every requested output.
+#include <unistd.h>
+
+#include <filesystem>
+#include <iostream>
+#include <iterator>
+#include <memory>
+
+#include "cli/commands.h"
+#include "cli/plain_progress.h"
+#include "content/atomic_file.h"
+#include "content/error.h"
+#include "content/image_store.h"
+#include "content/state_root.h"
+#include "content/temp_dir.h"
+#include "exporter/image_commit.h"
+#include "exporter/output_spec.h"
+#include "exporter/targets.h"
+#include "frontend/dockerignore.h"
+#include "frontend/lower.h"
+#include "frontend/parser.h"
+#include "solver/solve.h"
+
+namespace kiln::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read_dockerfile(const std::string& path) {
+    if (path == "-") {
+        return std::string(std::istreambuf_iterator<char>(std::cin), {});
+    }
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) {
+        throw Error("failed to read dockerfile: " + path + ": " +
+                    (fs::exists(path, ec) ? "not a regular file" : "no such file or directory"));
+    }
+    return read_file(path);
+}
+
+std::map<std::string, std::string> parse_kv_list(const std::vector<std::string>& items,
+                                                 const char* what, bool env_fallback) {
+    std::map<std::string, std::string> out;
+    for (const auto& item : items) {
+        auto eq = item.find('=');
+        if (eq == 0) throw Error(std::string("invalid ") + what + " \"" + item + "\"");
+        if (eq == std::string::npos) {
+            // Docker: --build-arg NAME takes NAME's value from the environment.
+            if (!env_fallback) throw Error(std::string("invalid ") + what + " \"" + item + "\" (want K=V)");
+            if (const char* v = std::getenv(item.c_str())) out[item] = v;
+            continue;
+        }
+        out[item.substr(0, eq)] = item.substr(eq + 1);
+    }
+    return out;
+}
+
+std::unique_ptr<solver::Progress> make_progress(const std::string& mode) {
+    if (mode == "quiet") return std::make_unique<QuietProgress>();
+    // tty/auto fall back to plain until the live view exists.
+    return std::make_unique<PlainProgress>(std::cerr);
+}
+
+}  // namespace
+
+int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
+    std::error_code ec;
+    if (!fs::is_directory(args.context, ec))
+        throw Error("build context " + args.context + " is not a directory");
+    std::string dockerfile_path =
+        args.file.empty() ? (fs::path(args.context) / "Dockerfile").string() : args.file;
+    std::string display_name = args.file == "-" ? "Dockerfile" : fs::path(dockerfile_path).filename().string();
+
+    // Validate outputs before any work.
+    std::vector<exporter::OutputSpec> outputs;
+    for (const auto& o : args.outputs) outputs.push_back(exporter::parse_output_spec(o));
+    if (outputs.empty()) outputs.push_back(exporter::parse_output_spec("type=image"));
+    auto epoch = exporter::source_date_epoch_from_env();
+
+    auto progress = make_progress(args.progress);
+    std::string text;
+    {
+        solver::VertexScope v(*progress, "[internal] load build definition from " + display_name);
+        text = read_dockerfile(dockerfile_path);
+        v.log("transferring dockerfile: " + std::to_string(text.size()) + "B done");
+        v.done();
+    }
+    auto parsed = frontend::parse_dockerfile(text, display_name);
+    frontend::check_instruction_names(parsed, display_name, text);
+    for (const auto& w : parsed.warnings) progress->warn(display_name + ":" + std::to_string(w.line) + ": " + w.short_msg);
+
+    frontend::LowerOptions lo;
+    lo.filename = display_name;
+    lo.source = text;
+    lo.build_args = parse_kv_list(args.build_args, "--build-arg", true);
+    lo.target = args.target;
+    lo.arch = frontend::host_architecture();
+    auto plan = frontend::lower(parsed, lo);
+    for (const auto& w : plan.warnings) progress->warn(w);
+    if (!plan.unused_build_args.empty()) {
+        std::string list;
+        for (const auto& a : plan.unused_build_args) list += (list.empty() ? "" : " ") + a;
+        progress->warn("one or more build-args [" + list + "] were not consumed");
+    }
+    auto labels = parse_kv_list(args.labels, "--label", false);
+
+    std::vector<std::string> ignore;
+    {
+        solver::VertexScope v(*progress, "[internal] load .dockerignore");
+        auto chosen = frontend::choose_dockerignore(
+            args.file == "-" ? "" : dockerfile_path, args.context,
+            [](const std::string& p) { std::error_code e; return fs::is_regular_file(p, e); });
+        if (chosen) ignore = frontend::parse_dockerignore(read_file(*chosen));
+        v.done();
+    }
+
+    content::StateRoot root(content::resolve_state_root(root_flag));
+    TempDir work(root.tmp(), "build-");
+    solver::SolveOptions so;
+    so.context_dir = args.context;
+    so.ignore_patterns = ignore;
+    so.work_dir = work.path();
+    so.dockerfile_name = display_name;
+    so.progress = progress.get();
+    so.jobs = args.jobs;
+    auto solved = solver::solve(plan, so);
+    for (const auto& [k, v] : labels) solved.config.config.labels[k] = v;
+
+    exporter::CommittedImage image;
+    {
+        solver::VertexScope v(*progress, "exporting to image");
+        image = exporter::commit_image(root, solved, epoch);
+        v.log("writing image " + image.manifest_descriptor.digest.str() + " done");
+        v.done();
+    }
+    for (const auto& spec : outputs) {
+        solver::VertexScope v(*progress, "exporting to " + spec.type);
+        auto result = exporter::export_output(root, image, spec, args.tags);
+        v.log(result.description + " done");
+        v.done();
+    }
+
+    const std::string digest = image.manifest_descriptor.digest.str();
+    if (!args.iidfile.empty()) write_file_atomic(args.iidfile, digest);
+    if (!args.metadata_file.empty()) {
+        nlohmann::json meta{{"containerimage.digest", digest},
+                            {"containerimage.config.digest", image.manifest.config.digest.str()}};
+        std::string names;
+        for (const auto& t : args.tags) names += (names.empty() ? "" : ",") + content::normalize_name(t);
+        if (!names.empty()) meta["image.name"] = names;
+        write_file_atomic(args.metadata_file, meta.dump(2) + "\n");
+    }
+    std::cout << digest << "\n";
+    return 0;
+}
+
+}  // namespace kiln::cli

@@ -1,0 +1,36 @@
+// The kiln commands. Each returns the process exit code; errors are thrown as
+// exceptions and turned into one message and exit code 1 by run() only.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kiln::cli {
+
+struct BuildArgs {
+    std::string context = ".";
+    std::string file;  // "" = CONTEXT/Dockerfile, "-" = stdin
+    std::vector<std::string> tags;
+    std::vector<std::string> build_args;
+    std::string target;
+    bool no_cache = false;
+    std::vector<std::string> outputs;
+    std::string progress = "auto";
+    std::string iidfile;
+    std::string metadata_file;
+    std::vector<std::string> labels;
+    unsigned jobs = 0;
+};
+
+int build(const std::optional<std::string>& root, const BuildArgs& args);
+int images(const std::optional<std::string>& root);
+int inspect(const std::optional<std::string>& root, const std::string& name);
+int rmi(const std::optional<std::string>& root, const std::vector<std::string>& names);
+int version();
+int dump_ast(const std::string& file);
+
+// Parses argv, runs the command, and is the one place that catches errors.
+int run(int argc, char** argv);
+
+}  // namespace kiln::cli

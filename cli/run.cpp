@@ -1,0 +1,70 @@
+#include <CLI/CLI.hpp>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "frontend/dockerfile_error.h"
+#include "frontend/shell_lex.h"
+
+namespace kiln::cli {
+
+int run(int argc, char** argv) {
+    CLI::App app{"kiln: a daemonless image builder (Dockerfile → OCI image)", "kiln"};
+    app.require_subcommand(1);
+    std::optional<std::string> root;
+    app.add_option("--root", root, "state root (default /var/lib/kiln as root, $KILN_ROOT)");
+
+    BuildArgs b;
+    auto* build_cmd = app.add_subcommand("build", "build an image from a Dockerfile");
+    build_cmd->add_option("context", b.context, "build context directory")->required();
+    build_cmd->add_option("-f,--file", b.file, "Dockerfile (default CONTEXT/Dockerfile, - for stdin)");
+    build_cmd->add_option("-t,--tag", b.tags, "name the image (repeatable)");
+    build_cmd->add_option("--build-arg", b.build_args, "set a build-time variable K=V (repeatable)");
+    build_cmd->add_option("--target", b.target, "stage to build");
+    build_cmd->add_flag("--no-cache", b.no_cache, "do not use the build cache");
+    build_cmd->add_option("-o,--output", b.outputs,
+                          "output: type=image|oci|docker|local[,dest=PATH][,...] (repeatable)");
+    build_cmd->add_option("--progress", b.progress, "progress output: auto, plain, quiet")
+        ->check(CLI::IsMember({"auto", "plain", "tty", "quiet"}));
+    build_cmd->add_option("--iidfile", b.iidfile, "write the image digest to a file");
+    build_cmd->add_option("--metadata-file", b.metadata_file, "write build results as JSON");
+    build_cmd->add_option("--label", b.labels, "set an image label K=V (repeatable)");
+    build_cmd->add_option("--jobs", b.jobs, "steps run at once (default: cores)");
+
+    auto* images_cmd = app.add_subcommand("images", "list the images in the local store");
+    std::string name;
+    auto* inspect_cmd = app.add_subcommand("inspect", "show an image's manifest and config as JSON");
+    inspect_cmd->add_option("name", name, "image name")->required();
+    std::vector<std::string> names;
+    auto* rmi_cmd = app.add_subcommand("rmi", "remove image names from the local store");
+    rmi_cmd->add_option("names", names, "image names")->required();
+    auto* version_cmd = app.add_subcommand("version", "print kiln's version");
+    auto* debug_cmd = app.add_subcommand("debug", "tools for kiln's developers");
+    debug_cmd->require_subcommand(1);
+    std::string file;
+    auto* dump_cmd = debug_cmd->add_subcommand("dump-ast", "print a Dockerfile's parse as BuildKit's tests do");
+    dump_cmd->add_option("file", file, "Dockerfile")->required();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    try {
+        if (*build_cmd) return build(root, b);
+        if (*images_cmd) return images(root);
+        if (*inspect_cmd) return inspect(root, name);
+        if (*rmi_cmd) return rmi(root, names);
+        if (*version_cmd) return version();
+        if (*dump_cmd) return dump_ast(file);
+    } catch (const frontend::DockerfileError& e) {
+        std::cerr << "error: " << e.what() << "\n" << e.context();
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return 1;
+    }
+    return 0;
+}
+
+}  // namespace kiln::cli

@@ -1,0 +1,100 @@
+// `kiln images`, `kiln inspect`, `kiln rmi`, `kiln version`, `kiln debug dump-ast`.
+#include <cstdio>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "content/atomic_file.h"
+#include "content/error.h"
+#include "content/image_store.h"
+#include "exporter/image_commit.h"
+#include "frontend/dump_ast.h"
+#include "frontend/parser.h"
+
+namespace kiln::cli {
+
+namespace {
+
+std::string human_size(std::int64_t n) {
+    const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+    double v = static_cast<double>(n);
+    int u = 0;
+    while (v >= 1000 && u < 4) {
+        v /= 1000;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f%s" : "%.3g%s", v, units[u]);
+    return buf;
+}
+
+content::Descriptor find(const content::ImageStore& store, const std::string& name) {
+    auto d = store.get(name);
+    if (!d) throw Error("no such image: " + content::normalize_name(name));
+    return *d;
+}
+
+}  // namespace
+
+int images(const std::optional<std::string>& root_flag) {
+    content::StateRoot root(content::resolve_state_root(root_flag));
+    content::ImageStore store(root);
+    std::printf("%-40s %-19s %-25s %s\n", "NAME", "DIGEST", "CREATED", "SIZE");
+    for (const auto& img : store.list()) {
+        std::string created = "-";
+        std::int64_t size = 0;
+        try {
+            auto loaded = exporter::load_image(root, img.descriptor);
+            created = loaded.config.created.substr(0, 19);
+            for (const auto& l : loaded.manifest.layers) size += l.size;
+        } catch (const Error&) {
+            created = "(unreadable)";
+        }
+        std::printf("%-40s %-19s %-25s %s\n", img.name.c_str(),
+                    img.descriptor.digest.str().substr(0, 19).c_str(), created.c_str(),
+                    human_size(size).c_str());
+    }
+    return 0;
+}
+
+int inspect(const std::optional<std::string>& root_flag, const std::string& name) {
+    content::StateRoot root(content::resolve_state_root(root_flag));
+    content::ImageStore store(root);
+    auto d = find(store, name);
+    auto img = exporter::load_image(root, d);
+    nlohmann::json out{{"Name", content::normalize_name(name)},
+                       {"Digest", d.digest.str()},
+                       {"Manifest", img.manifest},
+                       {"Config", img.config}};
+    std::cout << out.dump(2) << "\n";
+    return 0;
+}
+
+int rmi(const std::optional<std::string>& root_flag, const std::vector<std::string>& names) {
+    content::StateRoot root(content::resolve_state_root(root_flag));
+    content::ImageStore store(root);
+    for (const auto& n : names) find(store, n);  // all or nothing: check every name first
+    for (const auto& n : names) {
+        store.remove(n);
+        std::cout << "Untagged: " << content::normalize_name(n) << "\n";
+    }
+    return 0;
+}
+
+int version() {
+    std::cout << "kiln " << KILN_VERSION << "\n";
+    return 0;
+}
+
+int dump_ast(const std::string& file) {
+    std::string text;
+    try {
+        text = read_file(file);
+    } catch (const Error&) {
+        throw Error("failed to read dockerfile: " + file + ": no such file or directory");
+    }
+    auto name = std::filesystem::path(file).filename().string();
+    std::cout << frontend::dump_ast(frontend::parse_dockerfile(text, name));
+    return 0;
+}
+
+}  // namespace kiln::cli

@@ -1,0 +1,50 @@
+// Files that appear complete or not at all.
+//
+// Invariant: the final path never holds partial content. Data goes to a temp
+// file in `temp_dir` (same filesystem as the destination), which commit()
+// fsyncs and renames into place and then fsyncs the destination directory.
+// A writer destroyed without commit() removes its temp file.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include "content/unique_fd.h"
+
+namespace kiln {
+
+class AtomicFile {
+public:
+    AtomicFile(std::filesystem::path final_path, const std::filesystem::path& temp_dir,
+               mode_t mode = 0644);
+    ~AtomicFile();
+    AtomicFile(AtomicFile&&) noexcept;
+    AtomicFile& operator=(AtomicFile&&) = delete;
+    AtomicFile(const AtomicFile&) = delete;
+
+    void write(const void* data, std::size_t size);
+    void write(std::string_view s) { write(s.data(), s.size()); }
+    int fd() const { return fd_.get(); }
+    // fsync, rename over the final path, fsync the directory.
+    void commit();
+    // Like commit() but to another final path (used once the content's name is known).
+    void commit_as(const std::filesystem::path& final_path);
+    const std::filesystem::path& temp_path() const { return temp_; }
+
+private:
+    std::filesystem::path final_;
+    std::filesystem::path temp_;
+    UniqueFd fd_;
+    bool done_ = false;
+};
+
+// Writes `content` to `path` atomically (temp file in the same directory).
+void write_file_atomic(const std::filesystem::path& path, std::string_view content,
+                       mode_t mode = 0644);
+
+std::string read_file(const std::filesystem::path& path);
+
+void fsync_dir(const std::filesystem::path& dir);
+
+}  // namespace kiln

@@ -1,0 +1,100 @@
+#include "content/blob_store.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+
+#include "content/error.h"
+
+namespace kiln::content {
+
+BlobStore::BlobStore(std::filesystem::path layout, std::filesystem::path temp_dir)
+    : layout_(std::move(layout)), temp_dir_(std::move(temp_dir)) {
+    std::filesystem::create_directories(layout_ / "blobs" / "sha256");
+    std::filesystem::create_directories(temp_dir_);
+}
+
+bool BlobStore::has(const Digest& d) const {
+    struct stat st;
+    return ::stat(path(d).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::filesystem::path BlobStore::path(const Digest& d) const {
+    return layout_ / "blobs" / "sha256" / std::string(d.hex());
+}
+
+BlobStore::Writer BlobStore::writer() const {
+    return Writer(*this, AtomicFile({}, temp_dir_, 0644));
+}
+
+void BlobStore::Writer::write(const void* data, std::size_t size) {
+    hash_.update(data, size);
+    file_.write(data, size);
+    size_ += static_cast<std::int64_t>(size);
+}
+
+BlobInfo BlobStore::Writer::commit(const std::optional<Digest>& expected) {
+    Digest got = hash_.finish();
+    if (expected && *expected != got) {
+        throw Error("digest mismatch: expected " + expected->str() + ", got " + got.str());
+    }
+    // A blob already present is complete by the store's invariant; keep it and
+    // let our temp file go.
+    if (!store_->has(got)) file_.commit_as(store_->path(got));
+    return {got, size_};
+}
+
+BlobInfo BlobStore::put(std::string_view bytes) const {
+    Digest d = Digest::of(bytes);
+    if (has(d)) return {d, static_cast<std::int64_t>(bytes.size())};
+    auto w = writer();
+    w.write(bytes);
+    return w.commit(d);
+}
+
+std::string BlobStore::read_all(const Digest& d) const {
+    auto r = reader(d);
+    std::string out;
+    out.reserve(static_cast<std::size_t>(r.size()));
+    char buf[65536];
+    while (std::size_t n = r.read(buf, sizeof buf)) out.append(buf, n);
+    return out;
+}
+
+BlobStore::Reader BlobStore::reader(const Digest& d) const {
+    auto p = path(d);
+    UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) throw Error("blob " + d.str() + " is missing from " + layout_.string());
+        throw errno_error("cannot open blob " + p.string());
+    }
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) throw errno_error("cannot stat blob " + p.string());
+    return Reader(d, p, std::move(fd), st.st_size);
+}
+
+std::size_t BlobStore::Reader::read(void* buf, std::size_t size) {
+    for (;;) {
+        ssize_t n = ::read(fd_.get(), buf, size);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw errno_error("cannot read blob " + path_.string());
+        }
+        if (n > 0) {
+            hash_.update(buf, static_cast<std::size_t>(n));
+            return static_cast<std::size_t>(n);
+        }
+        if (!verified_) {
+            verified_ = true;
+            Digest got = hash_.finish();
+            if (got != digest_) {
+                throw Error("corrupt blob " + path_.string() + ": content has digest " +
+                            got.str() + ", expected " + digest_.str());
+            }
+        }
+        return 0;
+    }
+}
+
+}  // namespace kiln::content

@@ -1,0 +1,80 @@
+#include "content/image_store.h"
+
+#include <algorithm>
+
+#include "content/atomic_file.h"
+#include "content/error.h"
+#include "content/file_lock.h"
+
+namespace kiln::content {
+
+std::string normalize_name(const std::string& name) {
+    if (name.empty()) throw Error("image name must not be empty");
+    for (char c : name) {
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '-' || c == '.' || c == '_' || c == ':' || c == '@' || c == '/' || c == '+';
+        if (!ok) throw Error("invalid image name \"" + name + "\"");
+    }
+    if (name.find('@') != std::string::npos) return name;
+    auto slash = name.rfind('/');
+    auto colon = name.rfind(':');
+    bool has_tag = colon != std::string::npos && (slash == std::string::npos || colon > slash);
+    return has_tag ? name : name + ":latest";
+}
+
+Index ImageStore::read_index() const {
+    auto path = root_.path() / "index.json";
+    return parse_json_as<Index>(read_file(path), path.string());
+}
+
+void ImageStore::write_index(const Index& index) {
+    write_file_atomic(root_.path() / "index.json", canonical(nlohmann::json(index)));
+}
+
+std::optional<Descriptor> ImageStore::get(const std::string& name) const {
+    auto want = normalize_name(name);
+    for (auto& d : read_index().manifests) {
+        auto it = d.annotations.find(kRefNameAnnotation);
+        if (it != d.annotations.end() && it->second == want) return d;
+    }
+    return std::nullopt;
+}
+
+std::vector<NamedImage> ImageStore::list() const {
+    std::vector<NamedImage> out;
+    for (auto& d : read_index().manifests) {
+        auto it = d.annotations.find(kRefNameAnnotation);
+        if (it != d.annotations.end()) out.push_back({it->second, d});
+    }
+    std::sort(out.begin(), out.end(),
+              [](const NamedImage& a, const NamedImage& b) { return a.name < b.name; });
+    return out;
+}
+
+void ImageStore::set(const std::string& name, Descriptor manifest) {
+    auto n = normalize_name(name);
+    FileLock lock(root_.locks() / "index.lock");
+    Index index = read_index();
+    std::erase_if(index.manifests, [&](const Descriptor& d) {
+        auto it = d.annotations.find(kRefNameAnnotation);
+        return it != d.annotations.end() && it->second == n;
+    });
+    manifest.annotations[kRefNameAnnotation] = n;
+    index.manifests.push_back(std::move(manifest));
+    write_index(index);
+}
+
+bool ImageStore::remove(const std::string& name) {
+    auto n = normalize_name(name);
+    FileLock lock(root_.locks() / "index.lock");
+    Index index = read_index();
+    auto removed = std::erase_if(index.manifests, [&](const Descriptor& d) {
+        auto it = d.annotations.find(kRefNameAnnotation);
+        return it != d.annotations.end() && it->second == n;
+    });
+    if (removed == 0) return false;
+    write_index(index);
+    return true;
+}
+
+}  // namespace kiln::content

@@ -1,0 +1,45 @@
+// Names → image descriptors, kept in the state root's index.json as the
+// `org.opencontainers.image.ref.name` annotation, so skopeo and umoci read
+// kiln's store as any OCI layout (`oci:ROOT:NAME`).
+//
+// Invariants: index.json is only rewritten under locks/index.lock, atomically;
+// a name is added only after every blob its manifest names is in the store.
+// Names are stored normalised (see normalize_name), one descriptor per name.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "content/oci.h"
+#include "content/state_root.h"
+
+namespace kiln::content {
+
+// "app" → "app:latest"; names with a tag or digest are kept as given.
+// Throws kiln::Error for names an OCI layout cannot hold.
+std::string normalize_name(const std::string& name);
+
+struct NamedImage {
+    std::string name;
+    Descriptor descriptor;  // of the manifest (or index)
+};
+
+class ImageStore {
+public:
+    explicit ImageStore(const StateRoot& root) : root_(root) {}
+
+    std::optional<Descriptor> get(const std::string& name) const;
+    std::vector<NamedImage> list() const;
+    // Adds or replaces `name`.
+    void set(const std::string& name, Descriptor manifest);
+    // Returns false when no such name.
+    bool remove(const std::string& name);
+
+private:
+    Index read_index() const;
+    void write_index(const Index& index);
+    const StateRoot& root_;
+};
+
+}  // namespace kiln::content

@@ -1,0 +1,137 @@
+// OCI image-spec types (and their Docker schema2 twins) as nlohmann-json types.
+//
+// Serialisation is deterministic: objects are written with sorted keys and no
+// whitespace, optional fields are omitted when unset, so equal values always
+// give equal bytes and therefore equal digests.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "content/digest.h"
+
+namespace kiln::content {
+
+namespace media_type {
+inline constexpr const char* kOciManifest = "application/vnd.oci.image.manifest.v1+json";
+inline constexpr const char* kOciIndex = "application/vnd.oci.image.index.v1+json";
+inline constexpr const char* kOciConfig = "application/vnd.oci.image.config.v1+json";
+inline constexpr const char* kOciLayer = "application/vnd.oci.image.layer.v1.tar";
+inline constexpr const char* kOciLayerGzip = "application/vnd.oci.image.layer.v1.tar+gzip";
+inline constexpr const char* kOciLayerZstd = "application/vnd.oci.image.layer.v1.tar+zstd";
+inline constexpr const char* kDockerManifest =
+    "application/vnd.docker.distribution.manifest.v2+json";
+inline constexpr const char* kDockerManifestList =
+    "application/vnd.docker.distribution.manifest.list.v2+json";
+inline constexpr const char* kDockerConfig = "application/vnd.docker.container.image.v1+json";
+inline constexpr const char* kDockerLayer = "application/vnd.docker.image.rootfs.diff.tar";
+inline constexpr const char* kDockerLayerGzip =
+    "application/vnd.docker.image.rootfs.diff.tar.gzip";
+}  // namespace media_type
+
+inline constexpr const char* kRefNameAnnotation = "org.opencontainers.image.ref.name";
+
+struct Platform {
+    std::string architecture;
+    std::string os;
+    std::string variant;  // omitted when empty
+    bool operator==(const Platform&) const = default;
+};
+
+struct Descriptor {
+    std::string media_type;
+    Digest digest;
+    std::int64_t size = 0;
+    std::map<std::string, std::string> annotations;  // omitted when empty
+    std::optional<Platform> platform;
+    bool operator==(const Descriptor&) const = default;
+};
+
+struct HistoryEntry {
+    std::string created;  // RFC 3339; omitted when empty
+    std::string created_by;
+    std::string comment;
+    bool empty_layer = false;  // omitted when false
+    bool operator==(const HistoryEntry&) const = default;
+};
+
+// The "config" object of an image config: what a container starts with.
+struct RunConfig {
+    std::string user;
+    std::map<std::string, nlohmann::json> exposed_ports;  // "80/tcp" -> {}
+    std::vector<std::string> env;                         // "K=V", in order
+    std::optional<std::vector<std::string>> entrypoint;
+    std::optional<std::vector<std::string>> cmd;
+    std::map<std::string, nlohmann::json> volumes;  // "/data" -> {}
+    std::string working_dir;
+    std::map<std::string, std::string> labels;
+    std::string stop_signal;
+    std::optional<std::vector<std::string>> shell;
+    std::vector<std::string> on_build;
+    std::optional<nlohmann::json> healthcheck;
+    bool args_escaped = false;
+    bool operator==(const RunConfig&) const = default;
+};
+
+struct ImageConfig {
+    std::string created;  // omitted when empty
+    std::string author;
+    std::string architecture;
+    std::string os;
+    std::string variant;
+    RunConfig config;
+    std::vector<Digest> diff_ids;  // rootfs.diff_ids, type "layers"
+    std::vector<HistoryEntry> history;
+    bool operator==(const ImageConfig&) const = default;
+};
+
+struct Manifest {
+    std::string media_type = media_type::kOciManifest;
+    Descriptor config;
+    std::vector<Descriptor> layers;
+    std::map<std::string, std::string> annotations;
+};
+
+struct Index {
+    std::string media_type = media_type::kOciIndex;
+    std::vector<Descriptor> manifests;
+    std::map<std::string, std::string> annotations;
+};
+
+void to_json(nlohmann::json& j, const Platform& p);
+void from_json(const nlohmann::json& j, Platform& p);
+void to_json(nlohmann::json& j, const Descriptor& d);
+void from_json(const nlohmann::json& j, Descriptor& d);
+void to_json(nlohmann::json& j, const HistoryEntry& h);
+void from_json(const nlohmann::json& j, HistoryEntry& h);
+void to_json(nlohmann::json& j, const RunConfig& c);
+void from_json(const nlohmann::json& j, RunConfig& c);
+void to_json(nlohmann::json& j, const ImageConfig& c);
+void from_json(const nlohmann::json& j, ImageConfig& c);
+void to_json(nlohmann::json& j, const Manifest& m);
+void from_json(const nlohmann::json& j, Manifest& m);
+void to_json(nlohmann::json& j, const Index& i);
+void from_json(const nlohmann::json& j, Index& i);
+
+// Canonical bytes of a JSON value (sorted keys, compact).
+std::string canonical(const nlohmann::json& j);
+
+[[noreturn]] void throw_bad_json(const std::string& where, const std::string& why);
+
+// Parses JSON read from `where` (a file or blob name), turning any parse or
+// shape error into a kiln::Error that names it.
+template <typename T>
+T parse_json_as(const std::string& text, const std::string& where) {
+    try {
+        return nlohmann::json::parse(text).get<T>();
+    } catch (const nlohmann::json::exception& e) {
+        throw_bad_json(where, e.what());
+    }
+}
+
+}  // namespace kiln::content

@@ -1,0 +1,94 @@
+#include "exporter/image_commit.h"
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+
+#include "content/error.h"
+#include "exporter/layer_writer.h"
+
+namespace kiln::exporter {
+
+std::string rfc3339(std::int64_t unix_seconds, long nanos) {
+    std::time_t t = static_cast<std::time_t>(unix_seconds);
+    std::tm tm{};
+    ::gmtime_r(&t, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    std::string out = buf;
+    if (nanos) {
+        char frac[16];
+        std::snprintf(frac, sizeof frac, ".%09ld", nanos);
+        std::string f = frac;
+        while (f.back() == '0') f.pop_back();
+        out += f;
+    }
+    return out + "Z";
+}
+
+std::optional<std::int64_t> source_date_epoch_from_env() {
+    const char* v = std::getenv("SOURCE_DATE_EPOCH");
+    if (!v || !*v) return std::nullopt;
+    char* end = nullptr;
+    long long n = std::strtoll(v, &end, 10);
+    if (*end != '\0' || n < 0) throw Error("SOURCE_DATE_EPOCH=\"" + std::string(v) + "\" is not a Unix time");
+    return n;
+}
+
+CommittedImage commit_image(const content::StateRoot& root, const solver::SolvedImage& image,
+                            std::optional<std::int64_t> epoch) {
+    CommittedImage out;
+    out.config = image.config;
+    std::string created;
+    if (epoch) {
+        created = rfc3339(*epoch);
+    } else {
+        auto now = std::chrono::system_clock::now().time_since_epoch();
+        auto secs = std::chrono::duration_cast<std::chrono::seconds>(now);
+        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - secs);
+        created = rfc3339(secs.count(), static_cast<long>(ns.count()));
+    }
+    out.config.created = created;
+    out.manifest.media_type = content::media_type::kOciManifest;
+
+    LayerOptions layer_options;
+    layer_options.compression.kind = Compression::none;
+    layer_options.source_date_epoch = epoch;
+    for (const auto& step : image.steps) {
+        content::HistoryEntry h = step.history;
+        h.created = created;
+        out.config.history.push_back(h);
+        if (!step.layer) continue;
+        LayerBlob blob = write_layer(*step.layer, root.blobs(), layer_options);
+        out.config.diff_ids.push_back(blob.diff_id);
+        out.manifest.layers.push_back(
+            {layer_media_type(Compression::none, true), blob.digest, blob.size, {}, {}});
+    }
+    auto config_blob = root.blobs().put(content::canonical(nlohmann::json(out.config)));
+    out.manifest.config = {content::media_type::kOciConfig, config_blob.digest, config_blob.size,
+                           {}, {}};
+    auto manifest_blob = root.blobs().put(content::canonical(nlohmann::json(out.manifest)));
+    out.manifest_descriptor = {content::media_type::kOciManifest, manifest_blob.digest,
+                               manifest_blob.size, {}, content::Platform{out.config.architecture,
+                                                                         out.config.os,
+                                                                         out.config.variant}};
+    return out;
+}
+
+CommittedImage load_image(const content::StateRoot& root, const content::Descriptor& desc) {
+    CommittedImage out;
+    out.manifest_descriptor = desc;
+    if (desc.media_type != content::media_type::kOciManifest &&
+        desc.media_type != content::media_type::kDockerManifest) {
+        throw Error("image " + desc.digest.str() + " has media type " + desc.media_type +
+                    ", which kiln cannot read yet");
+    }
+    out.manifest = content::parse_json_as<content::Manifest>(root.blobs().read_all(desc.digest),
+                                                             "manifest " + desc.digest.str());
+    out.config = content::parse_json_as<content::ImageConfig>(
+        root.blobs().read_all(out.manifest.config.digest),
+        "image config " + out.manifest.config.digest.str());
+    return out;
+}
+
+}  // namespace kiln::exporter

@@ -1,0 +1,25 @@
+// Compressed layers, made once: the store keeps layers uncompressed (named by
+// diffID) and a compressed copy is made only when an output needs it; the
+// pair (diffID, compression, level) → compressed digest is recorded under
+// cache/compressed/ so no layer is compressed twice for the same target.
+//
+// Invariant: a record is written only after the blob it names is complete in
+// the store; a record whose blob has since gone is ignored and remade.
+#pragma once
+
+#include <vector>
+
+#include "content/oci.h"
+#include "content/state_root.h"
+#include "exporter/compression.h"
+
+namespace kiln::exporter {
+
+// `layers` are uncompressed layer descriptors of the store; returns their
+// compressed twins (in the same order), compressing the missing ones in
+// parallel. Media types follow `oci`.
+std::vector<content::Descriptor> compressed_layers(const content::StateRoot& root,
+                                                   const std::vector<content::Descriptor>& layers,
+                                                   const CompressionOptions& compression, bool oci);
+
+}  // namespace kiln::exporter

@@ -1,0 +1,361 @@
+#include "exporter/layer_writer.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <exception>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "content/error.h"
+#include "content/oci.h"
+#include "content/unique_fd.h"
+
+namespace kiln::exporter {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t kChunk = 128 * 1024;
+
+struct ArchiveWriteFree {
+    void operator()(struct archive* a) const { archive_write_free(a); }
+};
+struct ArchiveEntryFree {
+    void operator()(archive_entry* e) const { archive_entry_free(e); }
+};
+struct DirClose {
+    void operator()(DIR* d) const { ::closedir(d); }
+};
+using ArchivePtr = std::unique_ptr<struct archive, ArchiveWriteFree>;
+using EntryPtr = std::unique_ptr<archive_entry, ArchiveEntryFree>;
+using DirPtr = std::unique_ptr<DIR, DirClose>;
+
+// The tail of the pipeline after the tar writer: diffID hash, compressor,
+// blob store. libarchive calls back into C++ through here, so exceptions are
+// parked and rethrown once libarchive has returned.
+struct Pipeline {
+    content::Sha256 diff_hash;
+    content::BlobStore::Writer* blob = nullptr;
+    std::unique_ptr<Compressor> compressor;
+    std::exception_ptr error;
+};
+
+la_ssize_t write_cb(struct archive*, void* ctx, const void* buf, size_t n) {
+    auto* p = static_cast<Pipeline*>(ctx);
+    if (p->error) return -1;
+    try {
+        p->diff_hash.update(buf, n);
+        p->compressor->write(buf, n);
+    } catch (...) {
+        p->error = std::current_exception();
+        return -1;
+    }
+    return static_cast<la_ssize_t>(n);
+}
+
+// Overlay's own bookkeeping is never image content.
+bool skip_xattr(const std::string& name) {
+    return name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.");
+}
+
+// Sorted (name, value) pairs: the order llistxattr reports depends on the filesystem.
+std::vector<std::pair<std::string, std::string>> read_xattrs(const fs::path& p) {
+    std::vector<std::pair<std::string, std::string>> out;
+    std::string names;
+    for (;;) {
+        ssize_t n = ::llistxattr(p.c_str(), nullptr, 0);
+        if (n < 0) {
+            if (errno == ENOTSUP || errno == ENODATA) return out;
+            throw errno_error("cannot list extended attributes of " + p.string());
+        }
+        if (n == 0) return out;
+        names.resize(static_cast<std::size_t>(n));
+        n = ::llistxattr(p.c_str(), names.data(), names.size());
+        if (n < 0) {
+            if (errno == ERANGE) continue;  // grew in between
+            throw errno_error("cannot list extended attributes of " + p.string());
+        }
+        names.resize(static_cast<std::size_t>(n));
+        break;
+    }
+    for (std::size_t pos = 0; pos < names.size();) {
+        std::string name(names.c_str() + pos);
+        pos += name.size() + 1;
+        if (name.empty() || skip_xattr(name)) continue;
+        std::string value;
+        for (;;) {
+            ssize_t n = ::lgetxattr(p.c_str(), name.c_str(), nullptr, 0);
+            if (n < 0) {
+                if (errno == ENODATA) break;  // removed in between
+                throw errno_error("cannot read extended attribute " + name + " of " + p.string());
+            }
+            value.resize(static_cast<std::size_t>(n));
+            n = ::lgetxattr(p.c_str(), name.c_str(), value.data(), value.size());
+            if (n < 0) {
+                if (errno == ERANGE) continue;
+                if (errno == ENODATA) break;
+                throw errno_error("cannot read extended attribute " + name + " of " + p.string());
+            }
+            value.resize(static_cast<std::size_t>(n));
+            out.emplace_back(std::move(name), std::move(value));
+            break;
+        }
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+struct Child {
+    std::string key;  // name, plus "/" for directories: the byte-wise sort key
+    std::string name;
+    struct stat st;
+};
+
+class TreeWriter {
+public:
+    TreeWriter(struct archive* a, Pipeline& pipe, fs::path root, std::optional<std::int64_t> sde)
+        : a_(a), pipe_(pipe), root_(std::move(root)), sde_(sde), buf_(kChunk) {}
+
+    void write_dir(int dir_fd, const std::string& rel) {
+        for (Child& c : sorted_children(dir_fd, rel)) {
+            std::string path = rel + c.key;
+            if (S_ISSOCK(c.st.st_mode)) continue;  // tar cannot hold sockets
+            write_entry(dir_fd, c, path);
+            if (S_ISDIR(c.st.st_mode)) {
+                UniqueFd sub(::openat(dir_fd, c.name.c_str(),
+                                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                if (!sub) throw errno_error("cannot open directory " + (root_ / path).string());
+                write_dir(sub.get(), path);
+            }
+        }
+    }
+
+private:
+    std::vector<Child> sorted_children(int dir_fd, const std::string& rel) {
+        fs::path where = root_ / rel;
+        // fdopendir takes ownership of the fd it is given, so hand it a duplicate.
+        int dup_fd = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
+        if (dup_fd < 0) throw errno_error("cannot read directory " + where.string());
+        DirPtr dir(::fdopendir(dup_fd));
+        if (!dir) {
+            ::close(dup_fd);
+            throw errno_error("cannot read directory " + where.string());
+        }
+        std::vector<Child> out;
+        for (;;) {
+            errno = 0;
+            dirent* d = ::readdir(dir.get());
+            if (d == nullptr) {
+                if (errno != 0) throw errno_error("cannot read directory " + where.string());
+                break;
+            }
+            std::string name = d->d_name;
+            if (name == "." || name == "..") continue;
+            Child c;
+            c.name = name;
+            if (::fstatat(dir_fd, name.c_str(), &c.st, AT_SYMLINK_NOFOLLOW) != 0) {
+                throw errno_error("cannot stat " + (where / name).string());
+            }
+            c.key = S_ISDIR(c.st.st_mode) ? name + "/" : name;
+            out.push_back(std::move(c));
+        }
+        std::sort(out.begin(), out.end(),
+                  [](const Child& x, const Child& y) { return x.key < y.key; });
+        return out;
+    }
+
+    void write_entry(int dir_fd, const Child& c, const std::string& path) {
+        const struct stat& st = c.st;
+        fs::path full = root_ / path;
+        EntryPtr e(archive_entry_new());
+        if (!e) throw Error("out of memory writing a layer");
+        archive_entry_copy_pathname(e.get(), path.c_str());
+        archive_entry_set_mode(e.get(), st.st_mode);
+        archive_entry_set_uid(e.get(), st.st_uid);
+        archive_entry_set_gid(e.get(), st.st_gid);
+        std::int64_t mtime = st.st_mtim.tv_sec;
+        if (sde_ && mtime > *sde_) mtime = *sde_;
+        archive_entry_set_mtime(e.get(), mtime, 0);
+
+        bool with_data = false;
+        if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+            auto [it, first] = links_.try_emplace({st.st_dev, st.st_ino}, path);
+            if (!first) {
+                archive_entry_copy_hardlink(e.get(), it->second.c_str());
+                archive_entry_set_size(e.get(), 0);
+            } else {
+                with_data = true;
+            }
+        } else if (S_ISREG(st.st_mode)) {
+            with_data = true;
+        }
+        if (with_data) archive_entry_set_size(e.get(), st.st_size);
+        if (S_ISLNK(st.st_mode)) archive_entry_copy_symlink(e.get(), read_link(dir_fd, c, full).c_str());
+        if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) archive_entry_set_rdev(e.get(), st.st_rdev);
+        for (auto& [name, value] : read_xattrs(full)) {
+            archive_entry_xattr_add_entry(e.get(), name.c_str(), value.data(), value.size());
+        }
+
+        UniqueFd fd;
+        if (with_data && st.st_size > 0) {
+            // Open before writing the header so an unreadable file fails cleanly.
+            fd = UniqueFd(::openat(dir_fd, c.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+            if (!fd) throw errno_error("cannot open " + full.string());
+        }
+        check(archive_write_header(a_, e.get()), full);
+        if (fd) copy_data(fd.get(), st.st_size, full);
+    }
+
+    std::string read_link(int dir_fd, const Child& c, const fs::path& full) {
+        std::string target(static_cast<std::size_t>(c.st.st_size > 0 ? c.st.st_size : 256), '\0');
+        for (;;) {
+            ssize_t n = ::readlinkat(dir_fd, c.name.c_str(), target.data(), target.size());
+            if (n < 0) throw errno_error("cannot read symlink " + full.string());
+            if (static_cast<std::size_t>(n) < target.size()) {
+                target.resize(static_cast<std::size_t>(n));
+                return target;
+            }
+            target.resize(target.size() * 2);
+        }
+    }
+
+    void copy_data(int fd, std::int64_t size, const fs::path& full) {
+        std::int64_t left = size;
+        while (left > 0) {
+            std::size_t want = static_cast<std::size_t>(
+                std::min<std::int64_t>(left, static_cast<std::int64_t>(buf_.size())));
+            ssize_t n = ::read(fd, buf_.data(), want);
+            if (n < 0) {
+                if (errno == EINTR) continue;
+                throw errno_error("cannot read " + full.string());
+            }
+            if (n == 0) throw Error("file " + full.string() + " shrank while it was being read");
+            la_ssize_t w = archive_write_data(a_, buf_.data(), static_cast<std::size_t>(n));
+            if (w < 0) fail(full);
+            left -= n;
+        }
+    }
+
+    void check(int rc, const fs::path& full) {
+        if (rc == ARCHIVE_OK) return;
+        if (rc == ARCHIVE_WARN && !pipe_.error) return;
+        fail(full);
+    }
+
+    [[noreturn]] void fail(const fs::path& full) {
+        if (pipe_.error) std::rethrow_exception(pipe_.error);
+        const char* msg = archive_error_string(a_);
+        throw Error("cannot write " + full.string() + " into the layer: " +
+                    (msg ? msg : "unknown tar error"));
+    }
+
+    struct archive* a_;
+    Pipeline& pipe_;
+    fs::path root_;
+    std::optional<std::int64_t> sde_;
+    std::vector<char> buf_;
+    std::map<std::pair<dev_t, ino_t>, std::string> links_;
+};
+
+ArchivePtr new_tar_writer(Pipeline& pipe, const fs::path& dir) {
+    ArchivePtr a(archive_write_new());
+    if (!a) throw Error("out of memory writing a layer");
+    auto check = [&](int rc) {
+        if (rc != ARCHIVE_OK) {
+            const char* msg = archive_error_string(a.get());
+            throw Error("cannot set up the tar writer for " + dir.string() + ": " +
+                        (msg ? msg : "unknown tar error"));
+        }
+    };
+    check(archive_write_set_format_pax_restricted(a.get()));
+    // SCHILY.xattr only: the LIBARCHIVE.xattr twins would be noise to other tools.
+    check(archive_write_set_format_option(a.get(), "pax", "xattrheader", "SCHILY"));
+    check(archive_write_add_filter_none(a.get()));
+    // End with the two zero blocks and no padding to 10 KiB, as Go's archive/tar does.
+    check(archive_write_set_bytes_in_last_block(a.get(), 1));
+    check(archive_write_open(a.get(), &pipe, nullptr, write_cb, nullptr));
+    return a;
+}
+
+}  // namespace
+
+LayerBlob write_layer(const fs::path& dir, const content::BlobStore& store,
+                      const LayerOptions& options) {
+    UniqueFd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root) throw errno_error("cannot open layer directory " + dir.string());
+
+    auto blob = store.writer();
+    Pipeline pipe;
+    pipe.blob = &blob;
+    pipe.compressor = make_compressor(options.compression, [&blob](const void* d, std::size_t n) {
+        blob.write(d, n);
+    });
+    {
+        ArchivePtr a = new_tar_writer(pipe, dir);
+        TreeWriter tw(a.get(), pipe, dir, options.source_date_epoch);
+        tw.write_dir(root.get(), "");
+        int rc = archive_write_close(a.get());
+        if (pipe.error) std::rethrow_exception(pipe.error);
+        if (rc != ARCHIVE_OK) {
+            const char* msg = archive_error_string(a.get());
+            throw Error("cannot finish the layer for " + dir.string() + ": " +
+                        (msg ? msg : "unknown tar error"));
+        }
+    }
+    pipe.compressor->finish();
+    content::Digest diff_id = pipe.diff_hash.finish();
+    content::BlobInfo info = blob.commit();
+    LayerBlob out;
+    out.diff_id = diff_id;
+    out.digest = info.digest;
+    out.size = info.size;
+    out.compression = options.compression.kind;
+    return out;
+}
+
+LayerBlob compress_layer(const content::BlobStore& from, const content::Digest& diff_id,
+                         const content::BlobStore& to, const CompressionOptions& options) {
+    auto reader = from.reader(diff_id);
+    auto blob = to.writer();
+    auto compressor =
+        make_compressor(options, [&blob](const void* d, std::size_t n) { blob.write(d, n); });
+    std::vector<char> buf(kChunk);
+    // read() returns 0 only after it verified the whole blob against diff_id,
+    // so nothing is committed from a corrupt source.
+    while (std::size_t n = reader.read(buf.data(), buf.size())) compressor->write(buf.data(), n);
+    compressor->finish();
+    content::BlobInfo info = blob.commit();
+    LayerBlob out;
+    out.diff_id = diff_id;
+    out.digest = info.digest;
+    out.size = info.size;
+    out.compression = options.kind;
+    return out;
+}
+
+std::string layer_media_type(Compression c, bool oci) {
+    namespace mt = content::media_type;
+    switch (c) {
+        case Compression::none:
+            return oci ? mt::kOciLayer : mt::kDockerLayer;
+        case Compression::gzip:
+            return oci ? mt::kOciLayerGzip : mt::kDockerLayerGzip;
+        case Compression::zstd:
+            // Docker schema2 has no zstd layer type; BuildKit uses OCI's there too.
+            return mt::kOciLayerZstd;
+    }
+    throw Error("unknown compression kind");
+}
+
+}  // namespace kiln::exporter

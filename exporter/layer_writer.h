@@ -1,0 +1,54 @@
+// Layers: a directory tree in, an OCI layer blob out.
+//
+// Contract of write_layer():
+//  - The tar is PAX (extended headers only where ustar cannot say it), entries
+//    in byte-wise sorted path order ("./"-less relative paths, directories with
+//    a trailing "/"), numeric uid/gid with empty user/group names, exact modes
+//    (incl. setuid/setgid/sticky), symlinks as symlinks, files with several
+//    links inside the tree as one file plus hard-link entries, xattrs as
+//    SCHILY.xattr records, mtimes in whole seconds clamped to
+//    SOURCE_DATE_EPOCH when given; no atime/ctime. The root directory itself is
+//    not an entry.
+//  - One streaming pass: tar bytes are hashed (diffID), compressed, hashed
+//    again (digest) and written to the blob store's temp file; memory does not
+//    grow with the size of the layer.
+//  - Equal trees and options give byte-identical blobs.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "content/blob_store.h"
+#include "content/digest.h"
+#include "exporter/compression.h"
+
+namespace kiln::exporter {
+
+struct LayerOptions {
+    CompressionOptions compression;
+    std::optional<std::int64_t> source_date_epoch;
+};
+
+struct LayerBlob {
+    content::Digest diff_id;  // SHA-256 of the uncompressed tar
+    content::Digest digest;   // SHA-256 of the blob as stored (== diff_id when uncompressed)
+    std::int64_t size = 0;    // of the blob as stored
+    Compression compression = Compression::none;
+};
+
+// Writes `dir` as a layer into `store`. Throws kiln::Error naming the path
+// that could not be read.
+LayerBlob write_layer(const std::filesystem::path& dir, const content::BlobStore& store,
+                      const LayerOptions& options);
+
+// Compresses the uncompressed layer `diff_id` held in `from` into `to`,
+// verifying the source while reading it.
+LayerBlob compress_layer(const content::BlobStore& from, const content::Digest& diff_id,
+                         const content::BlobStore& to, const CompressionOptions& options);
+
+// The OCI (or Docker schema2) media type for a layer with this compression.
+std::string layer_media_type(Compression c, bool oci);
+
+}  // namespace kiln::exporter

@@ -1,0 +1,42 @@
+// Output targets: where a committed image goes.
+//
+// Contract, for every target: a destination either receives the complete
+// result or is left as it was. Files are written to a temp name beside the
+// destination and renamed into place; directories are assembled beside the
+// destination and moved in only when complete. Every blob copied out of the
+// store is verified against its digest on the way.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "content/state_root.h"
+#include "exporter/image_commit.h"
+#include "exporter/output_spec.h"
+
+namespace kiln::exporter {
+
+struct ExportResult {
+    content::Digest manifest_digest;  // of the manifest as written to the target
+    std::string description;          // "exported to oci:out.tar", for the user
+};
+
+// Dispatches on spec.type. `names` are the -t names (plus any name= attr).
+ExportResult export_output(const content::StateRoot& root, const CommittedImage& image,
+                           const OutputSpec& spec, const std::vector<std::string>& names);
+
+// type=image: names the image in the state root's store.
+ExportResult export_to_store(const content::StateRoot& root, const CommittedImage& image,
+                             const std::vector<std::string>& names);
+// type=oci: an OCI layout, as a directory or (dest ending in .tar) a tar file.
+ExportResult export_oci(const content::StateRoot& root, const CommittedImage& image,
+                        const OutputSpec& spec, const std::vector<std::string>& names);
+// type=docker: a docker-archive tar (manifest.json, loadable by docker/podman load)
+// that is also an OCI layout.
+ExportResult export_docker(const content::StateRoot& root, const CommittedImage& image,
+                           const OutputSpec& spec, const std::vector<std::string>& names);
+// type=local: the image's root file system, unpacked into a directory.
+ExportResult export_local(const content::StateRoot& root, const CommittedImage& image,
+                          const OutputSpec& spec);
+
+}  // namespace kiln::exporter

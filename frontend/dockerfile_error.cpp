@@ -1,0 +1,93 @@
+#include "frontend/dockerfile_error.h"
+
+#include <cstdio>
+#include <utility>
+#include <vector>
+
+namespace kiln::frontend {
+namespace {
+
+std::string compose_what(const std::string& file, int line, const std::string& message) {
+    std::string out;
+    if (!file.empty()) {
+        out += file;
+        if (line > 0) {
+            out += ':';
+            out += std::to_string(line);
+        }
+        out += ": ";
+    } else if (line > 0) {
+        out += "line " + std::to_string(line) + ": ";
+    }
+    out += message;
+    return out;
+}
+
+}  // namespace
+
+DockerfileError::DockerfileError(std::string file, int line, std::string message, int end_line,
+                                 std::string_view source)
+    : std::runtime_error(compose_what(file, line, message)),
+      file_(std::move(file)),
+      line_(line),
+      end_line_(end_line < line ? line : end_line),
+      message_(std::move(message)) {
+    if (!source.empty() && line_ > 0) {
+        context_ = render_source_context(source, line_, end_line_);
+    }
+}
+
+std::string render_source_context(std::string_view source, int start_line, int end_line) {
+    // Split exactly like Go's strings.Split(data, "\n"): a trailing newline yields a final
+    // empty line, which BuildKit shows as padding too.
+    std::vector<std::string_view> lines;
+    size_t pos = 0;
+    while (true) {
+        size_t nl = source.find('\n', pos);
+        if (nl == std::string_view::npos) {
+            lines.push_back(source.substr(pos));
+            break;
+        }
+        lines.push_back(source.substr(pos, nl - pos));
+        pos = nl + 1;
+    }
+    const int count = static_cast<int>(lines.size());
+    if (end_line < start_line) {
+        end_line = start_line;
+    }
+    if (start_line < 1 || start_line > count) {
+        return {};
+    }
+    const int mark_start = start_line;
+    const int mark_end = end_line;
+    int end = end_line > count ? count : end_line;
+    int start = start_line;
+    const int pad = (end == start) ? 4 : 2;
+    // Same stepping as BuildKit so the number of context lines matches its output.
+    for (int p = 0; p < pad;) {
+        if (start > 1) {
+            --start;
+            ++p;
+        }
+        if (end != count) {
+            ++end;
+            ++p;
+        }
+        ++p;
+    }
+    std::string out = "--------------------\n";
+    for (int i = start; i <= end; ++i) {
+        const bool marked = i >= mark_start && i <= mark_end;
+        char num[32];
+        std::snprintf(num, sizeof num, " %3d | ", i);
+        out += num;
+        out += marked ? ">>>" : "   ";
+        out += ' ';
+        out += lines[static_cast<size_t>(i - 1)];
+        out += '\n';
+    }
+    out += "--------------------\n";
+    return out;
+}
+
+}  // namespace kiln::frontend

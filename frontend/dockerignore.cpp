@@ -1,0 +1,727 @@
+#include "frontend/dockerignore.h"
+
+#include <cstdint>
+
+namespace kiln::frontend {
+
+namespace {
+
+// Code points for bytes that are not valid UTF-8: outside Unicode and distinct per byte, so
+// literal comparison stays exact and no class range contains them.
+constexpr int32_t kInvalidBase = 0x110000;
+
+struct Rune {
+    int32_t cp;
+    size_t len;
+};
+
+Rune decode_rune(std::string_view s, size_t pos) {
+    const auto b0 = static_cast<unsigned char>(s[pos]);
+    const Rune invalid{kInvalidBase + b0, 1};
+    if (b0 < 0x80) {
+        return Rune{b0, 1};
+    }
+    size_t len = 0;
+    int32_t cp = 0;
+    int32_t min = 0;
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+        len = 2, cp = b0 & 0x1F, min = 0x80;
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+        len = 3, cp = b0 & 0x0F, min = 0x800;
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+        len = 4, cp = b0 & 0x07, min = 0x10000;
+    } else {
+        return invalid;
+    }
+    if (pos + len > s.size()) {
+        return invalid;
+    }
+    for (size_t i = 1; i < len; ++i) {
+        const auto b = static_cast<unsigned char>(s[pos + i]);
+        if ((b & 0xC0) != 0x80) {
+            return invalid;
+        }
+        cp = (cp << 6) | (b & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
+        return invalid;
+    }
+    return Rune{cp, len};
+}
+
+std::vector<int32_t> decode_all(std::string_view s) {
+    std::vector<int32_t> out;
+    for (size_t pos = 0; pos < s.size();) {
+        const Rune r = decode_rune(s, pos);
+        out.push_back(r.cp);
+        pos += r.len;
+    }
+    return out;
+}
+
+// Go's unicode.IsSpace.
+bool is_space(int32_t cp) {
+    switch (cp) {
+        case '\t':
+        case '\n':
+        case '\v':
+        case '\f':
+        case '\r':
+        case ' ':
+        case 0x85:
+        case 0xA0:
+        case 0x1680:
+        case 0x2028:
+        case 0x2029:
+        case 0x202F:
+        case 0x205F:
+        case 0x3000:
+            return true;
+        default:
+            return cp >= 0x2000 && cp <= 0x200A;
+    }
+}
+
+// Go's strings.TrimSpace (Unicode white space, UTF-8 aware).
+std::string_view trim_space(std::string_view s) {
+    size_t b = 0;
+    while (b < s.size()) {
+        const Rune r = decode_rune(s, b);
+        if (!is_space(r.cp)) {
+            break;
+        }
+        b += r.len;
+    }
+    size_t e = s.size();
+    while (e > b) {
+        // Step back to the start of the last rune.
+        size_t start = e - 1;
+        while (start > b && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80 &&
+               e - start < 4) {
+            --start;
+        }
+        const Rune r = decode_rune(s, start);
+        if (start + r.len != e) {
+            break;  // not a whole rune: invalid UTF-8 is never space
+        }
+        if (!is_space(r.cp)) {
+            break;
+        }
+        e = start;
+    }
+    return s.substr(b, e - b);
+}
+
+// Go's path.Dir: everything before the last `/`, cleaned.
+std::string dir_of(std::string_view path) {
+    const size_t slash = path.rfind('/');
+    return clean_path(slash == std::string_view::npos ? std::string_view()
+                                                      : path.substr(0, slash + 1));
+}
+
+// Go's filepath.Match syntax check (the error half of it): `\` needs a following character;
+// a class needs at least one item, items are a character or a range `lo-hi`, where an
+// unescaped `-` or `]` cannot be an endpoint, and the class must be closed.
+bool valid_glob_syntax(std::string_view p) {
+    size_t i = 0;
+    // One class endpoint: a character, or `\` and a character.
+    auto endpoint = [&]() -> bool {
+        if (i >= p.size() || p[i] == '-' || p[i] == ']') {
+            return false;
+        }
+        if (p[i] == '\\') {
+            ++i;
+            if (i >= p.size()) {
+                return false;
+            }
+        }
+        const Rune r = decode_rune(p, i);
+        if (r.cp >= kInvalidBase) {
+            return false;
+        }
+        i += r.len;
+        return i < p.size();  // a class must still be closed
+    };
+    while (i < p.size()) {
+        const char c = p[i];
+        if (c == '\\') {
+            if (i + 1 >= p.size()) {
+                return false;
+            }
+            i += 1 + decode_rune(p, i + 1).len;
+        } else if (c == '[') {
+            ++i;
+            if (i < p.size() && p[i] == '^') {
+                ++i;
+            }
+            int items = 0;
+            while (true) {
+                if (i < p.size() && p[i] == ']' && items > 0) {
+                    ++i;
+                    break;
+                }
+                if (!endpoint()) {
+                    return false;
+                }
+                if (p[i] == '-') {
+                    ++i;
+                    if (!endpoint()) {
+                        return false;
+                    }
+                }
+                ++items;
+            }
+        } else {
+            i += decode_rune(p, i).len;
+        }
+    }
+    return true;
+}
+
+enum class Tok : uint8_t {
+    kLiteral,     // one code point
+    kAny,         // `?`: one character but `/`
+    kStar,        // `*`: any run of characters without `/`
+    kClass,       // `[...]`: one character (may be `/`, may be a newline when negated)
+    kDStarSlash,  // `**` followed by more: empty, or characters (no newline) ending in `/`
+    kDStarEnd,    // `**` at the end: any run of characters without a newline
+};
+
+struct ClassRange {
+    int32_t lo, hi;
+};
+
+struct Token {
+    Tok kind;
+    int32_t cp = 0;
+    bool negated = false;
+    std::vector<ClassRange> ranges;
+};
+
+Token make_token(Tok kind, int32_t cp = 0) {
+    Token t;
+    t.kind = kind;
+    t.cp = cp;
+    return t;
+}
+
+bool class_matches(const Token& t, int32_t cp) {
+    bool in = false;
+    for (const ClassRange& r : t.ranges) {
+        if (cp >= r.lo && cp <= r.hi) {
+            in = true;
+            break;
+        }
+    }
+    return in != t.negated;
+}
+
+// The token program runs as an NFA over code points. A state is (token index, inside): the
+// inside flag marks a `**/` that has consumed characters and so may only end at a `/`.
+class Nfa {
+  public:
+    explicit Nfa(const std::vector<Token>& toks) : toks_(toks), cur_(2 * (toks.size() + 1), 0) {
+        cur_[0] = 1;
+        close();
+    }
+
+    void step(int32_t cp) {
+        std::vector<char> next(cur_.size(), 0);
+        for (size_t idx = 0; idx < toks_.size(); ++idx) {
+            const bool outside = cur_[2 * idx];
+            const bool inside = cur_[2 * idx + 1];
+            if (!outside && !inside) {
+                continue;
+            }
+            const Token& t = toks_[idx];
+            auto advance = [&] { next[2 * (idx + 1)] = 1; };
+            switch (t.kind) {
+                case Tok::kLiteral:
+                    if (outside && cp == t.cp) {
+                        advance();
+                    }
+                    break;
+                case Tok::kAny:
+                    if (outside && cp != '/') {
+                        advance();
+                    }
+                    break;
+                case Tok::kClass:
+                    if (outside && class_matches(t, cp)) {
+                        advance();
+                    }
+                    break;
+                case Tok::kStar:
+                    if (cp != '/') {
+                        next[2 * idx] = 1;
+                    }
+                    break;
+                case Tok::kDStarEnd:
+                    if (cp != '\n') {
+                        next[2 * idx] = 1;
+                    }
+                    break;
+                case Tok::kDStarSlash:
+                    if (cp != '\n') {
+                        next[2 * idx + 1] = 1;
+                    }
+                    if (cp == '/') {
+                        advance();
+                    }
+                    break;
+            }
+        }
+        cur_ = std::move(next);
+        close();
+    }
+
+    bool accepted() const { return cur_[2 * toks_.size()] != 0; }
+    bool alive() const {
+        for (char c : cur_) {
+            if (c) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+  private:
+    // Epsilon moves only go forward, so one pass in index order is the full closure.
+    void close() {
+        for (size_t idx = 0; idx < toks_.size(); ++idx) {
+            const Tok k = toks_[idx].kind;
+            if (cur_[2 * idx] &&
+                (k == Tok::kStar || k == Tok::kDStarEnd || k == Tok::kDStarSlash)) {
+                cur_[2 * (idx + 1)] = 1;
+            }
+        }
+    }
+
+    const std::vector<Token>& toks_;
+    std::vector<char> cur_;
+};
+
+bool starts_with(std::string_view s, std::string_view prefix) {
+    return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
+}
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+    return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+}  // namespace
+
+struct PatternMatcher::Compiled {
+    std::string text;
+    bool exclusion = false;
+    Kind kind = Kind::kExact;
+    std::vector<Token> tokens;  // kRegex only
+    std::string compile_error;  // non-empty: evaluating this pattern fails
+
+    // Classifies and compiles exactly as upstream does while turning the pattern into a
+    // regexp, so that the same patterns take the exact/prefix/suffix shortcuts.
+    void compile() {
+        const std::string_view p = text;
+        bool first = true;
+        for (size_t i = 0; i < p.size(); first = false) {
+            const Rune r = decode_rune(p, i);
+            i += r.len;
+            const int32_t ch = r.cp;
+            if (ch == '*') {
+                if (i < p.size() && p[i] == '*') {
+                    ++i;
+                    if (i < p.size() && p[i] == '/') {
+                        ++i;  // `**/` is `**`
+                    }
+                    if (i >= p.size()) {
+                        if (kind == Kind::kExact) {
+                            kind = Kind::kPrefix;
+                        } else {
+                            tokens.push_back(make_token(Tok::kDStarEnd));
+                            kind = Kind::kRegex;
+                        }
+                    } else {
+                        tokens.push_back(make_token(Tok::kDStarSlash));
+                        kind = Kind::kRegex;
+                    }
+                    if (first) {
+                        kind = Kind::kSuffix;
+                    }
+                } else {
+                    tokens.push_back(make_token(Tok::kStar));
+                    kind = Kind::kRegex;
+                }
+            } else if (ch == '?') {
+                tokens.push_back(make_token(Tok::kAny));
+                kind = Kind::kRegex;
+            } else if (ch == '\\') {
+                if (i < p.size()) {
+                    const Rune e = decode_rune(p, i);
+                    i += e.len;
+                    tokens.push_back(make_token(Tok::kLiteral, e.cp));
+                    kind = Kind::kRegex;
+                } else {
+                    tokens.push_back(make_token(Tok::kLiteral, '\\'));
+                }
+            } else if (ch == '[') {
+                i = compile_class(p, i);
+                kind = Kind::kRegex;
+            } else if (ch == ']') {
+                tokens.push_back(make_token(Tok::kLiteral, ']'));
+                kind = Kind::kRegex;
+            } else {
+                tokens.push_back(make_token(Tok::kLiteral, ch));
+            }
+        }
+        if (kind != Kind::kRegex) {
+            tokens.clear();
+        }
+    }
+
+    // Precondition: the syntax check passed, so the class is well formed and closed.
+    // Returns the index after the closing `]`.
+    size_t compile_class(std::string_view p, size_t i) {
+        Token t = make_token(Tok::kClass);
+        if (p[i] == '^') {
+            t.negated = true;
+            ++i;
+        }
+        auto endpoint = [&] {
+            if (p[i] == '\\') {
+                ++i;
+            }
+            const Rune r = decode_rune(p, i);
+            i += r.len;
+            return r.cp;
+        };
+        while (!(p[i] == ']' && !t.ranges.empty())) {
+            const int32_t lo = endpoint();
+            int32_t hi = lo;
+            if (p[i] == '-') {
+                ++i;
+                hi = endpoint();
+            }
+            if (hi < lo && compile_error.empty()) {
+                // Go's regexp refuses what filepath.Match accepted.
+                compile_error =
+                    "syntax error in pattern " + text + ": invalid character class range";
+            }
+            t.ranges.push_back({lo, hi});
+        }
+        tokens.push_back(std::move(t));
+        return i + 1;
+    }
+
+    bool match(std::string_view path) const {
+        if (!compile_error.empty()) {
+            throw PatternError(compile_error);
+        }
+        switch (kind) {
+            case Kind::kExact:
+                return path == text;
+            case Kind::kPrefix:
+                return starts_with(path, std::string_view(text).substr(0, text.size() - 2));
+            case Kind::kSuffix: {
+                const std::string_view suffix = std::string_view(text).substr(2);
+                if (ends_with(path, suffix)) {
+                    return true;
+                }
+                return suffix[0] == '/' && path == suffix.substr(1);
+            }
+            case Kind::kRegex: {
+                Nfa nfa(tokens);
+                for (int32_t cp : decode_all(path)) {
+                    nfa.step(cp);
+                    if (!nfa.alive()) {
+                        return false;
+                    }
+                }
+                return nfa.accepted();
+            }
+        }
+        return false;
+    }
+
+    // Whether some string starting with `prefix` could match. Conservative (true) when
+    // unsure.
+    bool may_match_with_prefix(std::string_view prefix) const {
+        if (!compile_error.empty()) {
+            return true;
+        }
+        switch (kind) {
+            case Kind::kExact:
+                return starts_with(text, prefix);
+            case Kind::kPrefix: {
+                const std::string_view lit = std::string_view(text).substr(0, text.size() - 2);
+                return starts_with(prefix, lit) || starts_with(lit, prefix);
+            }
+            case Kind::kSuffix:
+                return true;
+            case Kind::kRegex: {
+                Nfa nfa(tokens);
+                for (int32_t cp : decode_all(prefix)) {
+                    nfa.step(cp);
+                }
+                return nfa.alive();
+            }
+        }
+        return true;
+    }
+};
+
+// ---- free functions ----
+
+std::string clean_path(std::string_view path) {
+    if (path.empty()) {
+        return ".";
+    }
+    const bool rooted = path[0] == '/';
+    const size_t n = path.size();
+    std::string out;
+    size_t r = 0;
+    size_t dotdot = 0;  // out[0:dotdot] may not be backtracked over
+    if (rooted) {
+        out = "/";
+        r = 1;
+        dotdot = 1;
+    }
+    while (r < n) {
+        if (path[r] == '/') {
+            ++r;
+        } else if (path[r] == '.' && (r + 1 == n || path[r + 1] == '/')) {
+            ++r;
+        } else if (path[r] == '.' && path[r + 1] == '.' && (r + 2 == n || path[r + 2] == '/')) {
+            r += 2;
+            if (out.size() > dotdot) {
+                size_t w = out.size() - 1;
+                while (w > dotdot && out[w] != '/') {
+                    --w;
+                }
+                out.resize(w);
+            } else if (!rooted) {
+                if (!out.empty()) {
+                    out += '/';
+                }
+                out += "..";
+                dotdot = out.size();
+            }
+        } else {
+            if ((rooted && out.size() != 1) || (!rooted && !out.empty())) {
+                out += '/';
+            }
+            while (r < n && path[r] != '/') {
+                out += path[r++];
+            }
+        }
+    }
+    return out.empty() ? "." : out;
+}
+
+std::vector<std::string> parse_dockerignore(std::string_view content) {
+    std::vector<std::string> out;
+    if (starts_with(content, "\xEF\xBB\xBF")) {
+        content.remove_prefix(3);
+    }
+    size_t pos = 0;
+    while (pos < content.size()) {
+        size_t nl = content.find('\n', pos);
+        if (nl == std::string_view::npos) {
+            nl = content.size();
+        }
+        std::string_view line = content.substr(pos, nl - pos);
+        pos = nl + 1;
+        if (!line.empty() && line.back() == '\r') {
+            line.remove_suffix(1);
+        }
+        if (starts_with(line, "#")) {
+            continue;
+        }
+        std::string_view pattern = trim_space(line);
+        if (pattern.empty()) {
+            continue;
+        }
+        const bool invert = pattern[0] == '!';
+        if (invert) {
+            pattern = trim_space(pattern.substr(1));
+        }
+        std::string cleaned;
+        if (!pattern.empty()) {
+            cleaned = clean_path(pattern);
+            if (cleaned.size() > 1 && cleaned[0] == '/') {
+                cleaned.erase(0, 1);
+            }
+        }
+        out.push_back(invert ? "!" + cleaned : cleaned);
+    }
+    return out;
+}
+
+// ---- PatternMatcher ----
+
+PatternMatcher::PatternMatcher(const std::vector<std::string>& patterns) {
+    for (const std::string& raw : patterns) {
+        const std::string_view trimmed = trim_space(raw);
+        if (trimmed.empty()) {
+            continue;
+        }
+        std::string p = clean_path(trimmed);
+        Compiled c;
+        if (p[0] == '!') {
+            if (p.size() == 1) {
+                throw PatternError("illegal exclusion pattern: \"!\"");
+            }
+            c.exclusion = true;
+            has_exclusions_ = true;
+            p.erase(0, 1);
+        }
+        if (!valid_glob_syntax(p)) {
+            throw PatternError("syntax error in pattern: " + p);
+        }
+        c.text = std::move(p);
+        c.compile();
+        compiled_.push_back(std::move(c));
+    }
+}
+
+PatternMatcher::~PatternMatcher() = default;
+PatternMatcher::PatternMatcher(PatternMatcher&&) noexcept = default;
+PatternMatcher& PatternMatcher::operator=(PatternMatcher&&) noexcept = default;
+PatternMatcher::PatternMatcher(const PatternMatcher&) = default;
+PatternMatcher& PatternMatcher::operator=(const PatternMatcher&) = default;
+
+bool PatternMatcher::empty() const {
+    return compiled_.empty();
+}
+
+std::vector<PatternMatcher::Pattern> PatternMatcher::patterns() const {
+    std::vector<Pattern> out;
+    for (const Compiled& c : compiled_) {
+        out.push_back({c.text, c.exclusion});
+    }
+    return out;
+}
+
+PatternMatcher::Kind PatternMatcher::kind(size_t index) const {
+    return compiled_.at(index).kind;
+}
+
+namespace {
+
+// Calls fn on each ancestor of `path` from the top down ("a", "a/b" for "a/b/c"), as
+// upstream derives them from Go's path.Dir; stops early when fn returns true.
+template <typename Fn>
+bool any_ancestor(std::string_view path, Fn&& fn) {
+    const std::string parent = dir_of(path);
+    if (parent == ".") {
+        return false;
+    }
+    size_t pos = 0;
+    while (true) {
+        const size_t slash = parent.find('/', pos);
+        const std::string_view prefix =
+            std::string_view(parent).substr(0, slash == std::string::npos ? parent.size() : slash);
+        if (fn(prefix)) {
+            return true;
+        }
+        if (slash == std::string::npos) {
+            return false;
+        }
+        pos = slash + 1;
+    }
+}
+
+}  // namespace
+
+bool PatternMatcher::matches(std::string_view path) const {
+    bool matched = false;
+    for (const Compiled& c : compiled_) {
+        // An inclusion can only change an unmatched path, an exclusion a matched one.
+        if (c.exclusion != matched) {
+            continue;
+        }
+        bool m = c.match(path);
+        if (!m) {
+            m = any_ancestor(path, [&](std::string_view a) { return c.match(a); });
+        }
+        if (m) {
+            matched = !c.exclusion;
+        }
+    }
+    return matched;
+}
+
+bool PatternMatcher::matches_using_parent_results(std::string_view path, const MatchInfo& parent,
+                                                  MatchInfo* info) const {
+    const bool have_parent = !parent.parent_matched.empty();
+    if (have_parent && parent.parent_matched.size() != compiled_.size()) {
+        throw std::invalid_argument("MatchInfo from a different pattern list");
+    }
+    MatchInfo mine;
+    mine.parent_matched.assign(compiled_.size(), false);
+    bool matched = false;
+    for (size_t i = 0; i < compiled_.size(); ++i) {
+        const Compiled& c = compiled_[i];
+        bool m = have_parent && parent.parent_matched[i];
+        if (!m) {
+            if (c.exclusion != matched) {
+                continue;
+            }
+            m = c.match(path);
+            if (!m && !have_parent) {
+                m = any_ancestor(path, [&](std::string_view a) { return c.match(a); });
+            }
+        }
+        mine.parent_matched[i] = m;
+        if (m) {
+            matched = !c.exclusion;
+        }
+    }
+    if (info != nullptr) {
+        *info = std::move(mine);
+    }
+    return matched;
+}
+
+// If no exclusion can match anything at or below `dir/`, every descendant sees the same
+// exclusion results as `dir` and at least its inclusion results, so (by induction over the
+// pattern list) it is ignored whenever `dir` is.
+bool PatternMatcher::may_reinclude_under(std::string_view dir) const {
+    const std::string prefix = std::string(dir) + "/";
+    for (const Compiled& c : compiled_) {
+        if (c.exclusion && c.may_match_with_prefix(prefix)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool matches_or_parent_matches(std::string_view path, const std::vector<std::string>& patterns) {
+    const PatternMatcher pm(patterns);
+    const std::string file = clean_path(path);
+    if (file == ".") {
+        return false;  // the context root is never ignored
+    }
+    return pm.matches(file);
+}
+
+std::optional<std::string> choose_dockerignore(
+    std::string_view dockerfile_path, std::string_view context_dir,
+    const std::function<bool(const std::string& path)>& exists) {
+    if (!dockerfile_path.empty() && dockerfile_path != "-") {
+        std::string own = std::string(dockerfile_path) + ".dockerignore";
+        if (exists(own)) {
+            return own;
+        }
+    }
+    std::string shared(context_dir);
+    if (!shared.empty() && shared.back() != '/') {
+        shared += '/';
+    }
+    shared += ".dockerignore";
+    if (exists(shared)) {
+        return shared;
+    }
+    return std::nullopt;
+}
+
+}  // namespace kiln::frontend

@@ -1,0 +1,187 @@
+#include "frontend/dump_ast.h"
+
+#include <cstdint>
+
+namespace kiln::frontend {
+namespace {
+
+// Decodes one rune the way Go's utf8.DecodeRuneInString does; width 1 with ok=false for an
+// invalid or truncated sequence (overlong forms and surrogates included).
+struct Rune {
+    char32_t value;
+    size_t width;
+    bool ok;
+};
+
+Rune decode(std::string_view s, size_t i) {
+    const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    const size_t left = s.size() - i;
+    const unsigned char b0 = b(0);
+    if (b0 < 0x80) {
+        return {b0, 1, true};
+    }
+    const auto cont = [&](size_t k, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
+        return k < left && b(k) >= lo && b(k) <= hi;
+    };
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+        if (cont(1)) {
+            return {static_cast<char32_t>(((b0 & 0x1F) << 6) | (b(1) & 0x3F)), 2, true};
+        }
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+        unsigned char lo = b0 == 0xE0 ? 0xA0 : 0x80;
+        unsigned char hi = b0 == 0xED ? 0x9F : 0xBF;
+        if (cont(1, lo, hi) && cont(2)) {
+            return {
+                static_cast<char32_t>(((b0 & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F)),
+                3, true};
+        }
+    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
+        unsigned char lo = b0 == 0xF0 ? 0x90 : 0x80;
+        unsigned char hi = b0 == 0xF4 ? 0x8F : 0xBF;
+        if (cont(1, lo, hi) && cont(2) && cont(3)) {
+            return {static_cast<char32_t>(((b0 & 0x07) << 18) | ((b(1) & 0x3F) << 12) |
+                                          ((b(2) & 0x3F) << 6) | (b(3) & 0x3F)),
+                    4, true};
+        }
+    }
+    return {0xFFFD, 1, false};
+}
+
+bool in(char32_t r, char32_t lo, char32_t hi) {
+    return r >= lo && r <= hi;
+}
+
+// Go's unicode.IsPrint minus the unassigned-code-point table (see header).
+bool is_printable(char32_t r) {
+    if (r < 0x20 || in(r, 0x7F, 0x9F)) {
+        return false;
+    }
+    if (r < 0x7F) {
+        return true;
+    }
+    // Space separators other than U+0020, line/paragraph separators, soft hyphen.
+    if (r == 0xA0 || r == 0xAD || r == 0x1680 || in(r, 0x2000, 0x200A) || r == 0x2028 ||
+        r == 0x2029 || r == 0x202F || r == 0x205F || r == 0x3000) {
+        return false;
+    }
+    // Format characters (Cf).
+    if (in(r, 0x600, 0x605) || r == 0x61C || r == 0x6DD || r == 0x70F || in(r, 0x890, 0x891) ||
+        r == 0x8E2 || r == 0x180E || in(r, 0x200B, 0x200F) || in(r, 0x202A, 0x202E) ||
+        in(r, 0x2060, 0x2064) || in(r, 0x2066, 0x206F) || r == 0xFEFF || in(r, 0xFFF9, 0xFFFB) ||
+        r == 0x110BD || r == 0x110CD || in(r, 0x13430, 0x1343F) || in(r, 0x1BCA0, 0x1BCA3) ||
+        in(r, 0x1D173, 0x1D17A) || r == 0xE0001 || in(r, 0xE0020, 0xE007F)) {
+        return false;
+    }
+    // Private use and non-characters.
+    if (in(r, 0xE000, 0xF8FF) || in(r, 0xF0000, 0x10FFFF) || in(r, 0xFDD0, 0xFDEF) ||
+        (r & 0xFFFE) == 0xFFFE) {
+        return false;
+    }
+    return true;
+}
+
+void append_hex(std::string& out, uint32_t v, int digits) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (int shift = (digits - 1) * 4; shift >= 0; shift -= 4) {
+        out += kHex[(v >> shift) & 0xF];
+    }
+}
+
+}  // namespace
+
+std::string go_quote(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + 2);
+    out += '"';
+    for (size_t i = 0; i < s.size();) {
+        const Rune r = decode(s, i);
+        if (!r.ok) {
+            out += "\\x";
+            append_hex(out, static_cast<unsigned char>(s[i]), 2);
+            i += 1;
+            continue;
+        }
+        const char32_t c = r.value;
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (is_printable(c)) {
+            out.append(s.substr(i, r.width));
+        } else {
+            switch (c) {
+                case '\a':
+                    out += "\\a";
+                    break;
+                case '\b':
+                    out += "\\b";
+                    break;
+                case '\f':
+                    out += "\\f";
+                    break;
+                case '\n':
+                    out += "\\n";
+                    break;
+                case '\r':
+                    out += "\\r";
+                    break;
+                case '\t':
+                    out += "\\t";
+                    break;
+                case '\v':
+                    out += "\\v";
+                    break;
+                default:
+                    if (c < 0x20 || c == 0x7F) {
+                        out += "\\x";
+                        append_hex(out, c, 2);
+                    } else if (c < 0x10000) {
+                        out += "\\u";
+                        append_hex(out, c, 4);
+                    } else {
+                        out += "\\U";
+                        append_hex(out, c, 8);
+                    }
+            }
+        }
+        i += r.width;
+    }
+    out += '"';
+    return out;
+}
+
+std::string dump_node(const Node& node) {
+    std::string out = node.keyword;
+    if (!node.flags.empty()) {
+        out += " [";
+        for (size_t i = 0; i < node.flags.size(); ++i) {
+            if (i > 0) {
+                out += ' ';
+            }
+            out += go_quote(node.flags[i]);
+        }
+        out += ']';
+    }
+    if (node.onbuild) {
+        out += " (" + dump_node(*node.onbuild) + ")";
+    }
+    for (const auto& arg : node.args) {
+        out += ' ';
+        out += go_quote(arg);
+    }
+    // Upstream trims the result; only an empty keyword (a line made of continuations alone)
+    // leaves something to trim.
+    size_t first = out.find_first_not_of(' ');
+    return first == std::string::npos ? std::string{} : out.substr(first);
+}
+
+std::string dump_ast(const ParseResult& result) {
+    std::string out;
+    for (const auto& child : result.children) {
+        out += '(';
+        out += dump_node(child);
+        out += ")\n";
+    }
+    return out;
+}
+
+}  // namespace kiln::frontend

@@ -1,0 +1,37 @@
+// Unpacking a layer tar onto a directory: the one place kiln trusts no tar.
+//
+// Contract of apply_layer():
+//  - Nothing is ever created, changed or removed outside `root`: entries with
+//    ".." components or absolute paths are refused, and no path is resolved
+//    through a symlink (a symlink in the tree that points anywhere — inside or
+//    out — is never followed while unpacking; an entry below one is refused).
+//    Hard links must point at an entry inside `root`.
+//  - OCI layer semantics: ".wh.NAME" removes NAME, ".wh..wh..opq" empties the
+//    directory it is in (of what lower layers put there), both are consumed
+//    and never written.
+//  - Regular files, directories, symlinks, hard links, device nodes and fifos
+//    (where permitted), modes incl. setuid/setgid/sticky, numeric owners
+//    (when running as root), xattrs, mtimes.
+//  - Compression (none, gzip, zstd) is detected from the stream.
+//  - Errors throw kiln::Error naming `source` and the entry.
+#pragma once
+
+#include <cstddef>
+#include <filesystem>
+#include <functional>
+#include <string>
+
+namespace kiln::snapshotter {
+
+// Reads up to `size` bytes into buf; returns 0 at end of stream.
+using ReadFn = std::function<std::size_t(void* buf, std::size_t size)>;
+
+struct ApplyStats {
+    std::size_t entries = 0;
+    std::size_t whiteouts = 0;
+};
+
+ApplyStats apply_layer(const ReadFn& read, const std::filesystem::path& root,
+                       const std::string& source);
+
+}  // namespace kiln::snapshotter

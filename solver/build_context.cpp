@@ -1,0 +1,138 @@
+#include "solver/build_context.h"
+
+#include <fnmatch.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "content/error.h"
+
+namespace kiln::solver {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<std::string> split(const std::string& p) {
+    std::vector<std::string> out;
+    std::stringstream ss(p);
+    std::string part;
+    while (std::getline(ss, part, '/')) {
+        if (!part.empty() && part != ".") out.push_back(part);
+    }
+    return out;
+}
+
+bool has_wildcard(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
+
+std::string join(const std::vector<std::string>& parts, size_t n) {
+    std::string out;
+    for (size_t i = 0; i < n; ++i) out += (i ? "/" : "") + parts[i];
+    return out;
+}
+
+}  // namespace
+
+BuildContext::BuildContext(fs::path root, const std::vector<std::string>& ignore_patterns)
+    : root_(fs::weakly_canonical(root)), ignore_(ignore_patterns) {}
+
+bool BuildContext::ignored(const std::string& rel) const {
+    if (rel.empty() || ignore_.empty()) return false;
+    try {
+        return ignore_.matches(rel);
+    } catch (const frontend::PatternError& e) {
+        throw Error(std::string(".dockerignore: ") + e.what());
+    }
+}
+
+bool BuildContext::may_reinclude_under(const std::string& rel) const {
+    return ignore_.may_reinclude_under(rel);
+}
+
+fs::path BuildContext::scoped_resolve(const std::string& rel) const {
+    // Resolve component by component; a symlink's target is read and resolved
+    // again relative to the context, never to the host (at most 255 hops).
+    std::vector<std::string> todo = split(rel);
+    std::reverse(todo.begin(), todo.end());
+    std::vector<std::string> done;
+    int hops = 0;
+    while (!todo.empty()) {
+        std::string part = todo.back();
+        todo.pop_back();
+        if (part == "..") {
+            if (!done.empty()) done.pop_back();
+            continue;
+        }
+        fs::path candidate = root_ / join(done, done.size()) / part;
+        struct stat st;
+        if (::lstat(candidate.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+            if (++hops > 255) throw Error("too many levels of symbolic links in " + rel);
+            std::error_code ec;
+            std::string target = fs::read_symlink(candidate, ec).string();
+            if (ec) throw Error("cannot read link " + candidate.string() + ": " + ec.message());
+            if (target.starts_with('/')) done.clear();
+            auto more = split(target);
+            for (auto it = more.rbegin(); it != more.rend(); ++it) todo.push_back(*it);
+            continue;
+        }
+        done.push_back(part);
+    }
+    return root_ / join(done, done.size());
+}
+
+std::vector<ContextSource> BuildContext::resolve(const std::string& source) const {
+    // Lexically clean first: a source may not climb out of the context.
+    std::vector<std::string> parts;
+    for (const auto& p : split(source)) {
+        if (p == "..") {
+            if (parts.empty()) throw Error(source + ": path is outside the build context");
+            parts.pop_back();
+        } else {
+            parts.push_back(p);
+        }
+    }
+    std::vector<ContextSource> out;
+    if (!std::any_of(parts.begin(), parts.end(), has_wildcard)) {
+        std::string rel = join(parts, parts.size());
+        fs::path host = scoped_resolve(rel);
+        struct stat st;
+        if (ignored(rel) || ::lstat(host.c_str(), &st) != 0) {
+            throw Error("\"/" + rel + "\": not found in the build context");
+        }
+        out.push_back({host, rel, parts.empty() ? "" : parts.back()});
+        return out;
+    }
+    // Wildcards: match level by level against directory listings.
+    std::vector<std::string> level = {""};
+    for (size_t i = 0; i < parts.size(); ++i) {
+        std::vector<std::string> next;
+        for (const auto& dir : level) {
+            if (!has_wildcard(parts[i])) {
+                next.push_back(dir.empty() ? parts[i] : dir + "/" + parts[i]);
+                continue;
+            }
+            fs::path host = scoped_resolve(dir);
+            std::error_code ec;
+            if (!fs::is_directory(host, ec)) continue;
+            for (auto& e : fs::directory_iterator(host, ec)) {
+                std::string name = e.path().filename();
+                if (::fnmatch(parts[i].c_str(), name.c_str(), FNM_PATHNAME) == 0)
+                    next.push_back(dir.empty() ? name : dir + "/" + name);
+            }
+        }
+        level = std::move(next);
+    }
+    std::sort(level.begin(), level.end());
+    for (const auto& rel : level) {
+        fs::path host = scoped_resolve(rel);
+        struct stat st;
+        if (ignored(rel) || ::lstat(host.c_str(), &st) != 0) continue;
+        out.push_back({host, rel, rel.substr(rel.rfind('/') + 1)});
+    }
+    if (out.empty()) throw Error("no source files were specified: " + source + " matches nothing");
+    return out;
+}
+
+}  // namespace kiln::solver

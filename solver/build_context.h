@@ -1,0 +1,44 @@
+// The build context as COPY sees it: a directory, filtered by .dockerignore,
+// out of which no path may lead.
+//
+// Invariants: every host path this class hands out lies inside root().
+// Symlinks met while resolving a source are followed only within the
+// context (an absolute target or ".." is taken relative to the context root,
+// as BuildKit does), so no source reaches a file outside it.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "frontend/dockerignore.h"
+
+namespace kiln::solver {
+
+struct ContextSource {
+    std::filesystem::path host_path;  // inside root(), symlinks resolved
+    std::string rel;                  // clean relative path as matched ("" = the root)
+    std::string name;                 // the name the source was asked for (last component)
+};
+
+class BuildContext {
+public:
+    BuildContext(std::filesystem::path root, const std::vector<std::string>& ignore_patterns);
+
+    const std::filesystem::path& root() const { return root_; }
+    // `rel` is clean and relative ("a/b").
+    bool ignored(const std::string& rel) const;
+    bool may_reinclude_under(const std::string& rel) const;
+
+    // Expands one COPY source (wildcards per Go's filepath.Match) into the
+    // entries it names, sorted. Throws kiln::Error when the source escapes
+    // the context or names nothing (ignored files count as absent).
+    std::vector<ContextSource> resolve(const std::string& source) const;
+
+private:
+    std::filesystem::path scoped_resolve(const std::string& rel) const;
+    std::filesystem::path root_;
+    frontend::PatternMatcher ignore_;
+};
+
+}  // namespace kiln::solver

@@ -1,0 +1,240 @@
+#include "solver/copy_op.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "content/error.h"
+
+namespace kiln::solver {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Path inside a tree for an absolute image path ("/a/b" → tree/a/b).
+fs::path under(const fs::path& tree, const std::string& image_path) {
+    return tree / fs::path(image_path).relative_path();
+}
+
+bool is_dir(const fs::path& p) {
+    struct stat st;
+    return ::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Makes every ancestor of `image_path` exist in layer_dir (and as directories
+// in rootfs): an existing one is copied with its metadata, a new one is 0755 0:0.
+void ensure_parents(const std::string& image_path, const fs::path& rootfs, const fs::path& layer_dir) {
+    fs::path rel = fs::path(image_path).relative_path();
+    fs::path acc;
+    for (auto it = rel.begin(); it != rel.end(); ++it) {
+        if (std::next(it) == rel.end()) break;
+        acc /= *it;
+        fs::path in_layer = layer_dir / acc;
+        if (is_dir(in_layer)) continue;
+        fs::path in_root = rootfs / acc;
+        struct stat st;
+        if (::lstat(in_root.c_str(), &st) == 0) {
+            if (!S_ISDIR(st.st_mode)) {
+                throw Error("cannot copy to /" + rel.string() + ": /" + acc.string() +
+                            " is not a directory");
+            }
+            copy_entry(in_root, st, in_layer, merge_options(false), nullptr);
+        } else {
+            if (::mkdir(in_layer.c_str(), 0755) != 0 && errno != EEXIST)
+                throw errno_error("cannot create " + in_layer.string());
+            ::chmod(in_layer.c_str(), 0755);
+            if (::lchown(in_layer.c_str(), 0, 0) != 0 && ::geteuid() == 0)
+                throw errno_error("cannot chown " + in_layer.string());
+        }
+    }
+}
+
+class Copier {
+public:
+    Copier(const BuildContext& ctx, CopyOptions opts) : ctx_(ctx), opts_(opts) {}
+
+    // Copies one source (host path `src`, context-relative `rel`) to `dst`.
+    void copy(const fs::path& src, const std::string& rel, const fs::path& dst, bool contents_only) {
+        struct stat st;
+        if (::lstat(src.c_str(), &st) != 0) throw errno_error("cannot read " + src.string());
+        if (S_ISDIR(st.st_mode)) {
+            copy_entry(src, st, dst, opts_, &links_);
+            copy_children(src, rel, dst);
+            restore_mtime(dst, st);
+            return;
+        }
+        (void)contents_only;
+        copy_entry(src, st, dst, opts_, &links_);
+    }
+
+private:
+    void copy_children(const fs::path& src, const std::string& rel, const fs::path& dst) {
+        std::vector<std::string> names;
+        for (auto& e : fs::directory_iterator(src)) names.push_back(e.path().filename());
+        std::sort(names.begin(), names.end());
+        for (const auto& n : names) {
+            std::string child_rel = rel.empty() ? n : rel + "/" + n;
+            fs::path s = src / n;
+            struct stat st;
+            if (::lstat(s.c_str(), &st) != 0) throw errno_error("cannot read " + s.string());
+            if (ctx_.ignored(child_rel)) {
+                // An ignored directory is walked only when a "!" rule may bring
+                // something inside it back; it then appears as a parent only.
+                if (S_ISDIR(st.st_mode) && ctx_.may_reinclude_under(child_rel)) {
+                    copy_children_lazily(s, child_rel, dst / n, st);
+                }
+                continue;
+            }
+            copy_entry(s, st, dst / n, opts_, &links_);
+            if (S_ISDIR(st.st_mode)) {
+                copy_children(s, child_rel, dst / n);
+                restore_mtime(dst / n, st);
+            }
+        }
+    }
+
+    void copy_children_lazily(const fs::path& src, const std::string& rel, const fs::path& dst,
+                              const struct stat& dir_st) {
+        // Copy into a scratch name only if something survives; simplest: copy,
+        // then remove the directory again if it stayed empty.
+        copy_entry(src, dir_st, dst, opts_, &links_);
+        copy_children(src, rel, dst);
+        std::error_code ec;
+        if (fs::is_empty(dst, ec)) {
+            fs::remove(dst, ec);
+        } else {
+            restore_mtime(dst, dir_st);
+        }
+    }
+
+    static void restore_mtime(const fs::path& p, const struct stat& st) {
+        struct timespec ts[2] = {st.st_atim, st.st_mtim};
+        ::utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+    }
+
+    const BuildContext& ctx_;
+    CopyOptions opts_;
+    LinkMap links_;
+};
+
+}  // namespace
+
+void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const fs::path& rootfs,
+              const fs::path& layer_dir) {
+    CopyOptions opts;
+    opts.owner = spec.chown.empty() ? Owner{0, 0} : parse_chown(spec.chown, rootfs);
+    if (!spec.chmod.empty()) opts.mode = parse_chmod(spec.chmod);
+
+    std::vector<ContextSource> sources;
+    for (const auto& s : spec.sources) {
+        auto found = context.resolve(s);
+        sources.insert(sources.end(), found.begin(), found.end());
+    }
+    bool dest_dir = spec.dest_is_dir || sources.size() > 1 || is_dir(under(rootfs, spec.dest));
+    ensure_parents(spec.dest == "/" ? "/x" : spec.dest, rootfs, layer_dir);
+    if (dest_dir || spec.dest == "/") {
+        fs::path d = under(layer_dir, spec.dest);
+        if (!is_dir(d)) {
+            struct stat st;
+            fs::path in_root = under(rootfs, spec.dest);
+            if (::lstat(in_root.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+                copy_entry(in_root, st, d, merge_options(false), nullptr);
+            } else {
+                fs::create_directories(d);
+                ::chmod(d.c_str(), 0755);
+                if (::lchown(d.c_str(), opts.owner->uid, opts.owner->gid) != 0 && ::geteuid() == 0)
+                    throw errno_error("cannot chown " + d.string());
+            }
+        }
+    }
+
+    Copier copier(context, opts);
+    for (const auto& src : sources) {
+        struct stat st;
+        if (::stat(src.host_path.c_str(), &st) != 0) throw errno_error("cannot read " + src.rel);
+        fs::path target;
+        if (S_ISDIR(st.st_mode) || !dest_dir) {
+            target = under(layer_dir, spec.dest);
+        } else {
+            target = under(layer_dir, spec.dest) / src.name;
+        }
+        copier.copy(src.host_path, src.rel, target, S_ISDIR(st.st_mode));
+    }
+    copy_tree(layer_dir, rootfs, merge_options(true));
+}
+
+bool run_mkdir(const std::string& path, const fs::path& rootfs, const fs::path& layer_dir) {
+    if (is_dir(under(rootfs, path))) return false;
+    ensure_parents(path + "/x", rootfs, layer_dir);
+    copy_tree(layer_dir, rootfs, merge_options(true));
+    return true;
+}
+
+namespace {
+
+// Finds `name` (or a numeric id) in a passwd/group style file; returns the
+// third field (the id) and, for passwd, the fourth (primary group).
+std::optional<std::pair<unsigned, unsigned>> lookup(const fs::path& file, const std::string& name) {
+    std::ifstream in(file);
+    std::string line;
+    while (std::getline(in, line)) {
+        std::vector<std::string> f;
+        std::stringstream ss(line);
+        std::string x;
+        while (std::getline(ss, x, ':')) f.push_back(x);
+        if (f.size() >= 3 && f[0] == name) {
+            unsigned id = static_cast<unsigned>(std::stoul(f[2]));
+            unsigned gid = f.size() >= 4 ? static_cast<unsigned>(std::stoul(f[3])) : id;
+            return std::make_pair(id, gid);
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<unsigned> numeric(const std::string& s) {
+    if (s.empty() || !std::all_of(s.begin(), s.end(), ::isdigit)) return std::nullopt;
+    return static_cast<unsigned>(std::stoul(s));
+}
+
+}  // namespace
+
+Owner parse_chown(const std::string& spec, const fs::path& rootfs) {
+    auto colon = spec.find(':');
+    std::string user = spec.substr(0, colon);
+    std::string group = colon == std::string::npos ? "" : spec.substr(colon + 1);
+    Owner o;
+    if (auto n = numeric(user)) {
+        o.uid = *n;
+        o.gid = *n;
+    } else if (auto u = lookup(rootfs / "etc/passwd", user)) {
+        o.uid = u->first;
+        o.gid = u->first;
+    } else {
+        throw Error("unable to find user " + user + ": no matching entries in passwd file");
+    }
+    if (!group.empty()) {
+        if (auto n = numeric(group)) {
+            o.gid = *n;
+        } else if (auto g = lookup(rootfs / "etc/group", group)) {
+            o.gid = g->first;
+        } else {
+            throw Error("unable to find group " + group + ": no matching entries in group file");
+        }
+    }
+    return o;
+}
+
+mode_t parse_chmod(const std::string& spec) {
+    if (spec.empty() || spec.size() > 4 ||
+        !std::all_of(spec.begin(), spec.end(), [](char c) { return c >= '0' && c <= '7'; })) {
+        throw Error("invalid --chmod value \"" + spec + "\" (want an octal mode such as 0755)");
+    }
+    return static_cast<mode_t>(std::stoul(spec, nullptr, 8));
+}
+
+}  // namespace kiln::solver

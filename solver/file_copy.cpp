@@ -1,0 +1,157 @@
+#include "solver/file_copy.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <system_error>
+#include <vector>
+
+#include "content/error.h"
+#include "content/unique_fd.h"
+
+namespace kiln::solver {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void set_times(const fs::path& p, const struct stat& st, bool nofollow) {
+    struct timespec ts[2] = {st.st_atim, st.st_mtim};
+    ::utimensat(AT_FDCWD, p.c_str(), ts, nofollow ? AT_SYMLINK_NOFOLLOW : 0);
+}
+
+void set_owner(const fs::path& p, const struct stat& st, const CopyOptions& o) {
+    uid_t uid = o.owner ? o.owner->uid : st.st_uid;
+    gid_t gid = o.owner ? o.owner->gid : st.st_gid;
+    if (::lchown(p.c_str(), uid, gid) != 0 && ::geteuid() == 0) {
+        throw errno_error("cannot set owner of " + p.string());
+    }
+}
+
+mode_t mode_of(const struct stat& st, const CopyOptions& o) {
+    if (o.mode) return *o.mode;
+    return st.st_mode & 07777;
+}
+
+void remove_non_dir(const fs::path& p) {
+    struct stat st;
+    if (::lstat(p.c_str(), &st) != 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        std::error_code ec;
+        fs::remove_all(p, ec);
+        if (ec) throw Error("cannot replace " + p.string() + ": " + ec.message());
+    } else if (::unlink(p.c_str()) != 0) {
+        throw errno_error("cannot replace " + p.string());
+    }
+}
+
+void copy_file_data(const fs::path& src, const fs::path& dst, mode_t mode) {
+    UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!in) throw errno_error("cannot read " + src.string());
+    UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!out) throw errno_error("cannot create " + dst.string());
+    for (;;) {
+        ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, 1 << 30, 0);
+        if (n == 0) break;
+        if (n > 0) continue;
+        if (errno == EINTR) continue;
+        if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+            throw errno_error("cannot copy " + src.string());
+        // Fall back to read/write (different filesystems on old kernels).
+        char buf[1 << 16];
+        for (;;) {
+            ssize_t r = ::read(in.get(), buf, sizeof buf);
+            if (r < 0 && errno == EINTR) continue;
+            if (r < 0) throw errno_error("cannot read " + src.string());
+            if (r == 0) break;
+            write_all(out.get(), buf, static_cast<size_t>(r), dst.c_str());
+        }
+        break;
+    }
+    if (::fchmod(out.get(), mode) != 0) throw errno_error("cannot chmod " + dst.string());
+}
+
+}  // namespace
+
+void copy_entry(const fs::path& src, const struct stat& st, const fs::path& dst,
+                const CopyOptions& o, LinkMap* links) {
+    if (S_ISDIR(st.st_mode)) {
+        struct stat dst_st;
+        bool exists = ::lstat(dst.c_str(), &dst_st) == 0;
+        if (exists && !S_ISDIR(dst_st.st_mode)) {
+            remove_non_dir(dst);
+            exists = false;
+        }
+        if (!exists) {
+            if (::mkdir(dst.c_str(), 0700) != 0) throw errno_error("cannot create " + dst.string());
+        } else if (!o.update_dir) {
+            return;  // an existing directory keeps its mode and owner, as Docker does
+        }
+        set_owner(dst, st, o);
+        if (::chmod(dst.c_str(), mode_of(st, o)) != 0) throw errno_error("cannot chmod " + dst.string());
+        set_times(dst, st, false);
+        return;
+    }
+    remove_non_dir(dst);
+    if (links && st.st_nlink > 1 && !S_ISDIR(st.st_mode)) {
+        auto key = std::make_pair(st.st_dev, st.st_ino);
+        if (auto it = links->find(key); it != links->end()) {
+            if (::link(it->second.c_str(), dst.c_str()) != 0)
+                throw errno_error("cannot link " + dst.string());
+            return;
+        }
+        (*links)[key] = dst;
+    }
+    if (S_ISREG(st.st_mode) && o.link_files) {
+        if (::link(src.c_str(), dst.c_str()) != 0) throw errno_error("cannot link " + dst.string());
+    } else if (S_ISREG(st.st_mode)) {
+        copy_file_data(src, dst, mode_of(st, o));
+        set_owner(dst, st, o);
+        // chown clears setuid/setgid bits: set the mode again afterwards.
+        if (::chmod(dst.c_str(), mode_of(st, o)) != 0) throw errno_error("cannot chmod " + dst.string());
+        set_times(dst, st, false);
+    } else if (S_ISLNK(st.st_mode)) {
+        std::vector<char> buf(static_cast<size_t>(st.st_size) + 1);
+        ssize_t n = ::readlink(src.c_str(), buf.data(), buf.size());
+        if (n < 0) throw errno_error("cannot read link " + src.string());
+        std::string target(buf.data(), static_cast<size_t>(n));
+        if (::symlink(target.c_str(), dst.c_str()) != 0)
+            throw errno_error("cannot create symlink " + dst.string());
+        set_owner(dst, st, o);
+        set_times(dst, st, true);
+    } else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+        if (::mknod(dst.c_str(), st.st_mode, st.st_rdev) != 0)
+            throw errno_error("cannot create " + dst.string());
+        set_owner(dst, st, o);
+        set_times(dst, st, false);
+    } else {
+        throw Error("cannot copy " + src.string() + ": unsupported file type");
+    }
+}
+
+void copy_tree(const fs::path& src, const fs::path& dst, const CopyOptions& o) {
+    LinkMap links;
+    struct Walk {
+        const CopyOptions& o;
+        LinkMap& links;
+        void operator()(const fs::path& s, const fs::path& d) {
+            struct stat st;
+            if (::lstat(s.c_str(), &st) != 0) throw errno_error("cannot stat " + s.string());
+            copy_entry(s, st, d, o, &links);
+            if (!S_ISDIR(st.st_mode)) return;
+            std::vector<std::string> names;
+            for (auto& e : fs::directory_iterator(s)) names.push_back(e.path().filename());
+            std::sort(names.begin(), names.end());
+            for (auto& n : names) (*this)(s / n, d / n);
+            // Children change a directory's mtime: put it back.
+            set_times(d, st, false);
+        }
+    };
+    Walk{o, links}(src, dst);
+}
+
+}  // namespace kiln::solver

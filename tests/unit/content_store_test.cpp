@@ -1,0 +1,167 @@
+// Content store: digests, blob writes and verified reads, the image index.
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "content/atomic_file.h"
+#include "content/blob_store.h"
+#include "content/error.h"
+#include "content/image_store.h"
+#include "content/state_root.h"
+#include "content/temp_dir.h"
+
+namespace fs = std::filesystem;
+using namespace kiln;
+using namespace kiln::content;
+
+namespace {
+size_t count_files(const fs::path& dir) {
+    size_t n = 0;
+    for (auto& e : fs::directory_iterator(dir)) n += e.is_regular_file() ? 1 : 0;
+    return n;
+}
+}  // namespace
+
+TEST(Digest, Sha256OfKnownInput) {
+    EXPECT_EQ(Digest::of("").str(),
+              "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    EXPECT_EQ(Digest::of("abc").str(),
+              "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+TEST(Digest, RejectsMalformed) {
+    EXPECT_THROW(Digest::parse("sha256:abc"), Error);
+    EXPECT_THROW(Digest::parse("md5:" + std::string(64, 'a')), Error);
+    EXPECT_THROW(Digest::parse("sha256:" + std::string(64, 'A')), Error);
+    EXPECT_THROW(Digest::parse("sha256:../../" + std::string(58, 'a')), Error);
+}
+
+TEST(BlobStore, WriteNamesBlobByContent) {
+    TempDir t(fs::temp_directory_path(), "kiln-test-");
+    StateRoot root(t.path() / "root");
+    auto w = root.blobs().writer();
+    w.write("hello ");
+    w.write("world");
+    auto info = w.commit();
+    EXPECT_EQ(info.digest, Digest::of("hello world"));
+    EXPECT_EQ(info.size, 11);
+    EXPECT_EQ(read_file(root.blobs().path(info.digest)), "hello world");
+    EXPECT_EQ(count_files(root.tmp()), 0u) << "temp file left behind";
+}
+
+TEST(BlobStore, ExpectedDigestMismatchPublishesNothing) {
+    TempDir t(fs::temp_directory_path(), "kiln-test-");
+    StateRoot root(t.path() / "root");
+    auto w = root.blobs().writer();
+    w.write("payload");
+    EXPECT_THROW(w.commit(Digest::of("other")), Error);
+    EXPECT_FALSE(root.blobs().has(Digest::of("payload")));
+    EXPECT_EQ(count_files(root.path() / "blobs" / "sha256"), 0u);
+}
+
+TEST(BlobStore, AbandonedWriterLeavesNoTempFile) {
+    TempDir t(fs::temp_directory_path(), "kiln-test-");
+    StateRoot root(t.path() / "root");
+    {
+        auto w = root.blobs().writer();
+        w.write("partial");
+    }
+    EXPECT_EQ(count_files(root.tmp()), 0u);
+}
+
+TEST(BlobStore, CorruptBlobIsDetectedWhenRead) {
+    TempDir t(fs::temp_directory_path(), "kiln-test-");
+    StateRoot root(t.path() / "root");
+    auto info = root.blobs().put("good content");
+    {
+        std::ofstream f(root.blobs().path(info.digest), std::ios::trunc);
+        f << "evil content";
+    }
+    try {
+        root.blobs().read_all(info.digest);
+        FAIL() << "corruption not detected";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("corrupt blob"), std::string::npos) << e.what();
+    }
+}
+
+TEST(BlobStore, MissingBlobNamesDigest) {
+    TempDir t(fs::temp_directory_path(), "kiln-test-");
+    StateRoot root(t.path() / "root");
+    try {
+        root.blobs().read_all(Digest::of("nope"));
+        FAIL();
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(Digest::of("nope").str()), std::string::npos);
+    }
+}
+
+TEST(StateRoot, IsAnOciLayout) {
+    TempDir t(fs::temp_directory_path(), "kiln-test-");
+    StateRoot root(t.path() / "root");
+    EXPECT_EQ(read_file(root.path() / "oci-layout"), R"({"imageLayoutVersion":"1.0.0"})");
+    auto index = nlohmann::json::parse(read_file(root.path() / "index.json"));
+    EXPECT_EQ(index["schemaVersion"], 2);
+    EXPECT_TRUE(index["manifests"].empty());
+    StateRoot again(t.path() / "root");  // reopening keeps what is there
+}
+
+TEST(StateRoot, ResolvesFlagThenEnv) {
+    EXPECT_EQ(resolve_state_root(std::string("/x/y")), fs::path("/x/y"));
+    ::setenv("KILN_ROOT", "/from/env", 1);
+    EXPECT_EQ(resolve_state_root(std::nullopt), fs::path("/from/env"));
+    ::unsetenv("KILN_ROOT");
+}
+
+TEST(ImageStore, NamesAreNormalisedAndReplaced) {
+    TempDir t(fs::temp_directory_path(), "kiln-test-");
+    StateRoot root(t.path() / "root");
+    ImageStore images(root);
+    Descriptor a{media_type::kOciManifest, Digest::of("a"), 1, {}, {}};
+    Descriptor b{media_type::kOciManifest, Digest::of("b"), 1, {}, {}};
+    images.set("app", a);
+    images.set("app:latest", b);
+    images.set("other:v1", a);
+    auto all = images.list();
+    ASSERT_EQ(all.size(), 2u);
+    EXPECT_EQ(all[0].name, "app:latest");
+    EXPECT_EQ(all[0].descriptor.digest, b.digest);
+    EXPECT_EQ(images.get("app")->digest, b.digest);
+    EXPECT_FALSE(images.get("other").has_value());
+    EXPECT_TRUE(images.remove("other:v1"));
+    EXPECT_FALSE(images.remove("other:v1"));
+    EXPECT_EQ(images.list().size(), 1u);
+    EXPECT_THROW(normalize_name("bad name"), Error);
+}
+
+TEST(ImageStore, ConcurrentWritersLoseNoName) {
+    TempDir t(fs::temp_directory_path(), "kiln-test-");
+    StateRoot root(t.path() / "root");
+    // Separate processes, as two kiln commands would be.
+    std::vector<pid_t> kids;
+    for (int p = 0; p < 4; ++p) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            StateRoot r(t.path() / "root");
+            ImageStore images(r);
+            for (int i = 0; i < 10; ++i) {
+                images.set("img" + std::to_string(p) + "-" + std::to_string(i),
+                           {media_type::kOciManifest, Digest::of("x"), 1, {}, {}});
+            }
+            _exit(0);
+        }
+        kids.push_back(pid);
+    }
+    for (pid_t k : kids) {
+        int st = 0;
+        waitpid(k, &st, 0);
+        EXPECT_EQ(st, 0);
+    }
+    EXPECT_EQ(ImageStore(root).list().size(), 40u);
+}

@@ -1,0 +1,397 @@
+// .dockerignore: every case table of testdata/conformance/dockerignore.md, read from the
+// markdown itself (so the data stays the source), plus the pruning and file-choice rules.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "frontend/dockerignore.h"
+
+namespace kiln::frontend {
+namespace {
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    EXPECT_TRUE(in) << "cannot open " << path;
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        out.push_back(line);
+    }
+    return out;
+}
+
+std::string trim(std::string_view s) {
+    const size_t b = s.find_first_not_of(' ');
+    if (b == std::string_view::npos) {
+        return "";
+    }
+    return std::string(s.substr(b, s.find_last_not_of(' ') - b + 1));
+}
+
+// One markdown table row: the cells between the outer pipes; `\|` is a literal `|`.
+std::vector<std::string> cells_of(const std::string& row) {
+    std::vector<std::string> cells;
+    std::string cur;
+    for (size_t i = 1; i < row.size(); ++i) {
+        if (row[i] == '\\' && i + 1 < row.size() && row[i + 1] == '|') {
+            cur += '|';
+            ++i;
+        } else if (row[i] == '|') {
+            cells.push_back(trim(cur));
+            cur.clear();
+        } else {
+            cur += row[i];
+        }
+    }
+    return cells;
+}
+
+// The values written in a cell, in order: each `code span` (kept byte for byte, spaces
+// included) and each *(empty)* (the empty string).
+std::vector<std::string> values_of(const std::string& cell) {
+    std::vector<std::string> out;
+    for (size_t i = 0; i < cell.size();) {
+        if (cell[i] == '`') {
+            const size_t end = cell.find('`', i + 1);
+            out.push_back(cell.substr(i + 1, end - i - 1));
+            i = end + 1;
+        } else if (cell.compare(i, 9, "*(empty)*") == 0) {
+            out.emplace_back();
+            i += 9;
+        } else {
+            ++i;
+        }
+    }
+    return out;
+}
+
+struct Table {
+    std::vector<std::vector<std::string>> rows;  // cells, first one is the case id
+};
+
+// Rows of the table whose case ids start with `letter` followed by a digit.
+Table table(const std::vector<std::string>& lines, char letter) {
+    Table t;
+    for (const std::string& line : lines) {
+        if (line.size() > 3 && line[0] == '|' && line[2] == letter && isdigit(line[3])) {
+            t.rows.push_back(cells_of(line));
+        }
+    }
+    return t;
+}
+
+struct Tally {
+    int run = 0;
+    int passed = 0;
+    void check(bool ok, const std::string& id, const std::string& detail) {
+        ++run;
+        if (ok) {
+            ++passed;
+        } else {
+            ADD_FAILURE() << id << ": " << detail;
+        }
+    }
+};
+
+std::string yn(bool b) {
+    return b ? "yes" : "no";
+}
+
+// Evaluates a path three ways, as upstream's table-S test does: directly; incrementally,
+// feeding each parent directory's results from the top down; incrementally with no parent
+// information. Returns the answers.
+std::vector<bool> three_ways(const PatternMatcher& pm, const std::string& path) {
+    std::vector<bool> out;
+    out.push_back(pm.matches(path));
+    std::string parent;
+    {
+        const size_t slash = path.rfind('/');
+        parent = clean_path(slash == std::string::npos ? "" : path.substr(0, slash + 1));
+    }
+    PatternMatcher::MatchInfo info;
+    if (parent != ".") {
+        size_t pos = 0;
+        while (true) {
+            const size_t slash = parent.find('/', pos);
+            const std::string prefix = parent.substr(0, slash);
+            PatternMatcher::MatchInfo next;
+            pm.matches_using_parent_results(prefix, info, &next);
+            info = std::move(next);
+            if (slash == std::string::npos) {
+                break;
+            }
+            pos = slash + 1;
+        }
+    }
+    out.push_back(pm.matches_using_parent_results(path, info));
+    out.push_back(pm.matches_using_parent_results(path, {}));
+    return out;
+}
+
+TEST(DockerignoreConformance, AllTables) {
+    const auto lines =
+        lines_of(read_file(std::string(KILN_TESTDATA_DIR) + "/conformance/dockerignore.md"));
+    Tally tally;
+
+    // Table S: one pattern, path as written.
+    const Table s = table(lines, 'S');
+    EXPECT_EQ(s.rows.size(), 68u);
+    for (const auto& row : s.rows) {
+        const std::string pattern = values_of(row[1]).at(0);
+        const std::string path = values_of(row[2]).at(0);
+        const bool want = row[3] == "yes";
+        const PatternMatcher pm({pattern});
+        const auto got = three_ways(pm, path);
+        tally.check(got[0] == want && got[1] == want && got[2] == want, row[0],
+                    pattern + " vs " + path + ": want " + yn(want) + ", got " + yn(got[0]) + "/" +
+                        yn(got[1]) + "/" + yn(got[2]));
+    }
+
+    // Table M: several patterns.
+    const Table m = table(lines, 'M');
+    EXPECT_EQ(m.rows.size(), 4u);
+    for (const auto& row : m.rows) {
+        const auto patterns = values_of(row[1]);
+        const std::string path = values_of(row[2]).at(0);
+        const bool want = row[3] == "yes";
+        const PatternMatcher pm(patterns);
+        const auto got = three_ways(pm, path);
+        tally.check(
+            got[0] == want && got[1] == want && got[2] == want, row[0],
+            "want " + yn(want) + ", got " + yn(got[0]) + "/" + yn(got[1]) + "/" + yn(got[2]));
+    }
+
+    // Table D: list-level scenarios; rows say what they expect in words.
+    const Table d = table(lines, 'D');
+    EXPECT_EQ(d.rows.size(), 16u);
+    for (const auto& row : d.rows) {
+        const auto patterns = values_of(row[1]);
+        const auto paths = values_of(row[2]);
+        const std::string& expect = row[3];
+        const std::string& id = row[0];
+        if (expect.rfind("list holds ", 0) == 0) {
+            const size_t n = std::stoul(expect.substr(11));
+            tally.check(PatternMatcher(patterns).patterns().size() == n, id, expect);
+        } else if (expect.rfind("has an exclusion", 0) == 0) {
+            tally.check(PatternMatcher(patterns).has_exclusions(), id, expect);
+        } else if (expect.rfind("constructing the list fails", 0) == 0) {
+            bool threw = false;
+            try {
+                PatternMatcher pm(patterns);
+            } catch (const PatternError& e) {
+                threw =
+                    std::string(e.what()).find("illegal exclusion pattern") != std::string::npos;
+            }
+            tally.check(threw, id, expect);
+        } else if (expect.rfind("constructing succeeds, but every evaluation", 0) == 0) {
+            int errors = 0;
+            const PatternMatcher pm(patterns);
+            for (int i = 0; i < 2; ++i) {
+                try {
+                    pm.matches(paths.at(0));
+                } catch (const PatternError&) {
+                    ++errors;
+                }
+            }
+            tally.check(errors == 2, id, expect);
+        } else {
+            const bool want_error = expect.rfind("error", 0) == 0;
+            const bool want = expect.rfind("ignored", 0) == 0;
+            ASSERT_TRUE(want_error || want || expect.rfind("not ignored", 0) == 0) << id;
+            bool got = false;
+            bool got_error = false;
+            try {
+                got = matches_or_parent_matches(paths.at(0), patterns);
+            } catch (const PatternError&) {
+                got_error = true;
+            }
+            tally.check(got_error == want_error && got == want, id, expect);
+        }
+    }
+
+    // Table G: filepath.Match-derived cases through the convenience function.
+    const Table g = table(lines, 'G');
+    EXPECT_EQ(g.rows.size(), 54u);
+    for (const auto& row : g.rows) {
+        const std::string pattern = values_of(row[1]).at(0);
+        const std::string path = values_of(row[2]).at(0);
+        const std::string& expect = row[3];
+        const bool want_error = expect.rfind("bad pattern", 0) == 0;
+        const bool want = expect.rfind("match", 0) == 0;
+        ASSERT_TRUE(want_error || want || expect.rfind("no match", 0) == 0) << row[0];
+        bool got = false;
+        bool got_error = false;
+        try {
+            got = matches_or_parent_matches(path, {pattern});
+        } catch (const PatternError&) {
+            got_error = true;
+        }
+        tally.check(got_error == want_error && got == want, row[0],
+                    pattern + " vs " + path + ": want " + expect);
+    }
+
+    // Table R: the reader, on the text in the section's code block (no final newline).
+    {
+        std::string text;
+        bool in_block = false;
+        bool seen_r = false;
+        for (const std::string& line : lines) {
+            if (line.rfind("## 6. Table R", 0) == 0) {
+                seen_r = true;
+            } else if (seen_r && line == "```") {
+                if (in_block) {
+                    break;
+                }
+                in_block = true;
+            } else if (in_block) {
+                text += (text.empty() ? "" : "\n") + line;
+            }
+        }
+        const auto got = parse_dockerignore(text);
+        const Table r = table(lines, 'R');
+        EXPECT_EQ(r.rows.size(), 7u);
+        EXPECT_EQ(got.size(), r.rows.size());
+        for (size_t i = 0; i < r.rows.size(); ++i) {
+            const std::string want = values_of(r.rows[i][1]).at(0);
+            tally.check(i < got.size() && got[i] == want, r.rows[i][0], "want " + want);
+        }
+        tally.check(parse_dockerignore("").empty(), "R8", "empty content gives no patterns");
+    }
+
+    // Table K (informative): the exact/prefix/suffix/regex classification.
+    const Table k = table(lines, 'K');
+    EXPECT_EQ(k.rows.size(), 21u);
+    const std::map<std::string, PatternMatcher::Kind> kinds = {
+        {"exact", PatternMatcher::Kind::kExact},
+        {"prefix", PatternMatcher::Kind::kPrefix},
+        {"suffix", PatternMatcher::Kind::kSuffix},
+        {"regex", PatternMatcher::Kind::kRegex}};
+    for (const auto& row : k.rows) {
+        const std::string pattern = values_of(row[1]).at(0);
+        const PatternMatcher pm({pattern});
+        tally.check(pm.kind(0) == kinds.at(row[2]), row[0], pattern + " should be " + row[2]);
+    }
+
+    std::cout << "dockerignore conformance: " << tally.run << " run, " << tally.passed
+              << " passed\n";
+    EXPECT_EQ(tally.passed, tally.run);
+}
+
+TEST(Dockerignore, ReaderDetails) {
+    EXPECT_EQ(parse_dockerignore("\xEF\xBB\xBF"
+                                 "a\r\n  # not a comment\n#comment\n./b/../c/\n!\t/d//e/\n/\n"),
+              (std::vector<std::string>{"a", "# not a comment", "c", "!d/e", "/"}));
+}
+
+TEST(Dockerignore, CleanPath) {
+    EXPECT_EQ(clean_path(""), ".");
+    EXPECT_EQ(clean_path("a//b/./c/.."), "a/b");
+    EXPECT_EQ(clean_path("../a/../.."), "../..");
+    EXPECT_EQ(clean_path("/../a/"), "/a");
+    EXPECT_EQ(clean_path("**/"), "**");
+}
+
+TEST(Dockerignore, PruningExcludedDirectories) {
+    // No `!` pattern: nothing is ever re-included.
+    const PatternMatcher plain({"node_modules", "*.log"});
+    EXPECT_TRUE(plain.matches("node_modules"));
+    EXPECT_FALSE(plain.may_reinclude_under("node_modules"));
+
+    // A literal re-inclusion only forces walking the directories on its way.
+    const PatternMatcher lit({"docs", "!docs/keep/README.md", "build"});
+    EXPECT_TRUE(lit.matches("docs"));
+    EXPECT_TRUE(lit.may_reinclude_under("docs"));
+    EXPECT_TRUE(lit.may_reinclude_under("docs/keep"));
+    EXPECT_FALSE(lit.may_reinclude_under("docs/other"));
+    EXPECT_FALSE(lit.may_reinclude_under("build"));
+    EXPECT_FALSE(lit.matches("docs/keep/README.md"));
+    EXPECT_TRUE(lit.matches("docs/other/x"));
+
+    // `!dir` re-includes a directory and everything below it; patterns with wildcards are
+    // decided by running them on the prefix.
+    const PatternMatcher wild({"**", "!src", "!*/keep/*.txt", "!**/important"});
+    EXPECT_TRUE(wild.may_reinclude_under("anything"));  // **/important could be anywhere
+    const PatternMatcher wild2({"**", "!src/*/keep", "!a?c/x"});
+    EXPECT_TRUE(wild2.may_reinclude_under("src"));
+    EXPECT_TRUE(wild2.may_reinclude_under("src/lib"));
+    EXPECT_FALSE(wild2.matches("src/lib/keep"));  // re-included itself: never pruned
+    EXPECT_FALSE(wild2.may_reinclude_under("src/lib/other"));
+    EXPECT_FALSE(wild2.may_reinclude_under("vendor"));
+    EXPECT_TRUE(wild2.may_reinclude_under("abc"));
+    EXPECT_FALSE(wild2.may_reinclude_under("abcd"));
+    EXPECT_TRUE(wild2.matches("src/lib/other/f"));
+    EXPECT_FALSE(wild2.matches("src/lib/keep/f"));
+
+    const PatternMatcher pre({"**", "!dist/**"});
+    EXPECT_TRUE(pre.may_reinclude_under("dist"));
+    EXPECT_FALSE(pre.may_reinclude_under("distx"));
+    EXPECT_FALSE(pre.may_reinclude_under("other"));
+}
+
+// Checks may_reinclude_under() against brute force: whenever it says "false" for an ignored
+// directory, every path below it (from a small universe) must be ignored.
+TEST(Dockerignore, PruningIsSound) {
+    const std::vector<std::vector<std::string>> lists = {
+        {"a", "!a/b"},          {"**", "!a/*/c"},    {"*", "!*/b"},      {"a", "!a*"},
+        {"**", "!**/c", "a/c"}, {"a/**", "!a/b/**"}, {"[ab]", "![a]/?"}, {"a", "!a/b", "a/b/c"},
+    };
+    const std::vector<std::string> names = {"a", "b", "c", "ab"};
+    std::vector<std::string> universe = names;
+    for (int depth = 0; depth < 2; ++depth) {
+        std::vector<std::string> more;
+        for (const auto& p : universe) {
+            for (const auto& n : names) {
+                more.push_back(p + "/" + n);
+            }
+        }
+        universe.insert(universe.end(), more.begin(), more.end());
+    }
+    std::set<std::string> unique(universe.begin(), universe.end());
+    for (const auto& list : lists) {
+        const PatternMatcher pm(list);
+        for (const auto& dir : unique) {
+            if (!pm.matches(dir) || pm.may_reinclude_under(dir)) {
+                continue;
+            }
+            for (const auto& p : unique) {
+                if (p.rfind(dir + "/", 0) == 0) {
+                    EXPECT_TRUE(pm.matches(p)) << "pruned " << dir << " but " << p
+                                               << " is not ignored; list starts " << list[0];
+                }
+            }
+        }
+    }
+}
+
+TEST(Dockerignore, ChoosingTheIgnoreFile) {
+    std::set<std::string> files;
+    auto exists = [&](const std::string& p) { return files.count(p) > 0; };
+    EXPECT_EQ(choose_dockerignore("ctx/Dockerfile", "ctx", exists), std::nullopt);
+    files.insert("ctx/.dockerignore");
+    EXPECT_EQ(choose_dockerignore("ctx/Dockerfile", "ctx", exists), "ctx/.dockerignore");
+    EXPECT_EQ(choose_dockerignore("ctx/Dockerfile", "ctx/", exists), "ctx/.dockerignore");
+    files.insert("build/app.Dockerfile.dockerignore");
+    EXPECT_EQ(choose_dockerignore("build/app.Dockerfile", "ctx", exists),
+              "build/app.Dockerfile.dockerignore");
+    EXPECT_EQ(choose_dockerignore("build/other.Dockerfile", "ctx", exists), "ctx/.dockerignore");
+    // A Dockerfile from stdin has no ignore file of its own.
+    files.insert("-.dockerignore");
+    EXPECT_EQ(choose_dockerignore("-", "ctx", exists), "ctx/.dockerignore");
+    files.insert("ctx/Dockerfile.dockerignore");
+    EXPECT_EQ(choose_dockerignore("ctx/Dockerfile", "ctx", exists), "ctx/Dockerfile.dockerignore");
+}
+
+}  // namespace
+}  // namespace kiln::frontend
