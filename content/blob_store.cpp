@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <stdio.h>
+
 #include <cerrno>
 
 #include "content/error.h"
@@ -39,15 +41,14 @@ BlobInfo BlobStore::Writer::commit(const std::optional<Digest>& expected) {
     if (expected && *expected != got) {
         throw Error("digest mismatch: expected " + expected->str() + ", got " + got.str());
     }
-    // A blob already present is complete by the store's invariant; keep it and
-    // let our temp file go.
-    if (!store_->has(got)) file_.commit_as(store_->path(got));
+    // Replace a blob already present: the bytes are the same by digest, and
+    // if the old file was damaged on disk this repairs it.
+    file_.commit_as(store_->path(got));
     return {got, size_};
 }
 
 BlobInfo BlobStore::put(std::string_view bytes) const {
     Digest d = Digest::of(bytes);
-    if (has(d)) return {d, static_cast<std::int64_t>(bytes.size())};
     auto w = writer();
     w.write(bytes);
     return w.commit(d);
@@ -71,7 +72,7 @@ BlobStore::Reader BlobStore::reader(const Digest& d) const {
     }
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) throw errno_error("cannot stat blob " + p.string());
-    return Reader(d, p, std::move(fd), st.st_size);
+    return Reader(d, p, std::move(fd), st.st_size, temp_dir_);
 }
 
 std::size_t BlobStore::Reader::read(void* buf, std::size_t size) {
@@ -89,8 +90,13 @@ std::size_t BlobStore::Reader::read(void* buf, std::size_t size) {
             verified_ = true;
             Digest got = hash_.finish();
             if (got != digest_) {
+                // Move it aside so nothing trusts it again; the next write of
+                // this content puts a good copy back.
+                auto aside = quarantine_dir_ / ("corrupt-" + std::string(digest_.hex()));
+                bool moved = ::rename(path_.c_str(), aside.c_str()) == 0;
                 throw Error("corrupt blob " + path_.string() + ": content has digest " +
-                            got.str() + ", expected " + digest_.str());
+                            got.str() + ", expected " + digest_.str() +
+                            (moved ? " (moved to " + aside.string() + ")" : ""));
             }
         }
         return 0;

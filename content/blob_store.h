@@ -7,6 +7,8 @@
 //  - Reading verifies too (a blob may have been corrupted on disk): a Reader
 //    throws at end of stream if the bytes do not match the name, so callers
 //    must not publish what they derived from a blob before reading it whole.
+//    A corrupt blob is moved out of blobs/ into the temp dir when detected,
+//    so the next write of that content restores the store.
 #pragma once
 
 #include <cstdint>
@@ -67,12 +69,18 @@ public:
 
     private:
         friend class BlobStore;
-        Reader(Digest d, std::filesystem::path p, UniqueFd fd, std::int64_t size)
-            : digest_(std::move(d)), path_(std::move(p)), fd_(std::move(fd)), size_(size) {}
+        Reader(Digest d, std::filesystem::path p, UniqueFd fd, std::int64_t size,
+               std::filesystem::path quarantine_dir)
+            : digest_(std::move(d)),
+              path_(std::move(p)),
+              fd_(std::move(fd)),
+              size_(size),
+              quarantine_dir_(std::move(quarantine_dir)) {}
         Digest digest_;
         std::filesystem::path path_;
         UniqueFd fd_;
         std::int64_t size_;
+        std::filesystem::path quarantine_dir_;
         Sha256 hash_;
         bool verified_ = false;
     };

@@ -16,22 +16,25 @@ namespace {
 constexpr std::size_t kOutChunk = 128 * 1024;
 
 class PassThrough final : public Compressor {
-public:
+  public:
     explicit PassThrough(Sink sink) : sink_(std::move(sink)) {}
     void write(const void* data, std::size_t size) override {
-        if (size > 0) sink_(data, size);
+        if (size > 0)
+            sink_(data, size);
     }
     void finish() override {}
 
-private:
+  private:
     Sink sink_;
 };
 
 class GzipCompressor final : public Compressor {
-public:
+  public:
     GzipCompressor(int level, Sink sink) : sink_(std::move(sink)), out_(kOutChunk) {
-        if (level < 0) level = 6;
-        if (level > 9) throw Error("gzip compression level must be 0..9, got " + std::to_string(level));
+        if (level < 0)
+            level = 6;
+        if (level > 9)
+            throw Error("gzip compression level must be 0..9, got " + std::to_string(level));
         // windowBits 31 = 15 + 16: a gzip wrapper whose header zlib writes with
         // no file name and mtime 0, so equal input gives equal bytes.
         if (deflateInit2(&z_, level, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
@@ -40,7 +43,8 @@ public:
         initialised_ = true;
     }
     ~GzipCompressor() override {
-        if (initialised_) deflateEnd(&z_);
+        if (initialised_)
+            deflateEnd(&z_);
     }
     GzipCompressor(const GzipCompressor&) = delete;
     GzipCompressor& operator=(const GzipCompressor&) = delete;
@@ -59,28 +63,33 @@ public:
     }
 
     void finish() override {
-        if (finished_) return;
+        if (finished_)
+            return;
         z_.next_in = nullptr;
         z_.avail_in = 0;
         pump(Z_FINISH);
         finished_ = true;
     }
 
-private:
+  private:
     void pump(int flush) {
         for (;;) {
             z_.next_out = out_.data();
             z_.avail_out = static_cast<uInt>(out_.size());
             int rc = deflate(&z_, flush);
-            if (rc == Z_STREAM_ERROR) throw Error("gzip compression failed");
+            if (rc == Z_STREAM_ERROR)
+                throw Error("gzip compression failed");
             std::size_t produced = out_.size() - z_.avail_out;
-            if (produced > 0) sink_(out_.data(), produced);
+            if (produced > 0)
+                sink_(out_.data(), produced);
             if (flush == Z_FINISH) {
-                if (rc == Z_STREAM_END) return;
+                if (rc == Z_STREAM_END)
+                    return;
                 continue;
             }
             // Input consumed and zlib had room to spare: nothing more pending now.
-            if (z_.avail_in == 0 && z_.avail_out != 0) return;
+            if (z_.avail_in == 0 && z_.avail_out != 0)
+                return;
         }
     }
 
@@ -96,11 +105,13 @@ struct ZstdCCtxFree {
 };
 
 class ZstdCompressor final : public Compressor {
-public:
+  public:
     ZstdCompressor(int level, Sink sink) : sink_(std::move(sink)), out_(kOutChunk) {
-        if (level < 0) level = 3;
+        if (level < 0)
+            level = 3;
         ctx_.reset(ZSTD_createCCtx());
-        if (!ctx_) throw Error("cannot initialise zstd compression: out of memory");
+        if (!ctx_)
+            throw Error("cannot initialise zstd compression: out of memory");
         check(ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_compressionLevel, level),
               "cannot set zstd level " + std::to_string(level));
         // zstd's multi-threaded format is the same for any nbWorkers >= 1 but
@@ -108,8 +119,8 @@ public:
         // worker: the blob does not depend on how many cores the builder has.
         // A libzstd built without threads refuses; it then compresses inline.
         unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-        std::size_t rc = ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_nbWorkers,
-                                                static_cast<int>(cores));
+        std::size_t rc =
+            ZSTD_CCtx_setParameter(ctx_.get(), ZSTD_c_nbWorkers, static_cast<int>(cores));
         (void)rc;  // an error here only means "no threads": keep single-threaded.
     }
 
@@ -119,26 +130,31 @@ public:
             ZSTD_outBuffer out{out_.data(), out_.size(), 0};
             check(ZSTD_compressStream2(ctx_.get(), &out, &in, ZSTD_e_continue),
                   "zstd compression failed");
-            if (out.pos > 0) sink_(out_.data(), out.pos);
+            if (out.pos > 0)
+                sink_(out_.data(), out.pos);
         }
     }
 
     void finish() override {
-        if (finished_) return;
+        if (finished_)
+            return;
         ZSTD_inBuffer in{nullptr, 0, 0};
         for (;;) {
             ZSTD_outBuffer out{out_.data(), out_.size(), 0};
             std::size_t remaining = ZSTD_compressStream2(ctx_.get(), &out, &in, ZSTD_e_end);
             check(remaining, "zstd compression failed");
-            if (out.pos > 0) sink_(out_.data(), out.pos);
-            if (remaining == 0) break;
+            if (out.pos > 0)
+                sink_(out_.data(), out.pos);
+            if (remaining == 0)
+                break;
         }
         finished_ = true;
     }
 
-private:
+  private:
     static void check(std::size_t rc, const std::string& what) {
-        if (ZSTD_isError(rc)) throw Error(what + ": " + ZSTD_getErrorName(rc));
+        if (ZSTD_isError(rc))
+            throw Error(what + ": " + ZSTD_getErrorName(rc));
     }
 
     Sink sink_;
@@ -150,9 +166,12 @@ private:
 }  // namespace
 
 Compression parse_compression(const std::string& name) {
-    if (name == "gzip") return Compression::gzip;
-    if (name == "zstd") return Compression::zstd;
-    if (name == "uncompressed" || name == "none") return Compression::none;
+    if (name == "gzip")
+        return Compression::gzip;
+    if (name == "zstd")
+        return Compression::zstd;
+    if (name == "uncompressed" || name == "none")
+        return Compression::none;
     throw Error("unknown compression \"" + name + "\" (expected gzip, zstd or uncompressed)");
 }
 

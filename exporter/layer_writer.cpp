@@ -46,16 +46,18 @@ using DirPtr = std::unique_ptr<DIR, DirClose>;
 // parked and rethrown once libarchive has returned.
 struct Pipeline {
     content::Sha256 diff_hash;
-    content::BlobStore::Writer* blob = nullptr;
+    bool hash_diff = true;  // uncompressed: the blob store's own hash is the diffID
     std::unique_ptr<Compressor> compressor;
     std::exception_ptr error;
 };
 
 la_ssize_t write_cb(struct archive*, void* ctx, const void* buf, size_t n) {
     auto* p = static_cast<Pipeline*>(ctx);
-    if (p->error) return -1;
+    if (p->error)
+        return -1;
     try {
-        p->diff_hash.update(buf, n);
+        if (p->hash_diff)
+            p->diff_hash.update(buf, n);
         p->compressor->write(buf, n);
     } catch (...) {
         p->error = std::current_exception();
@@ -76,14 +78,17 @@ std::vector<std::pair<std::string, std::string>> read_xattrs(const fs::path& p) 
     for (;;) {
         ssize_t n = ::llistxattr(p.c_str(), nullptr, 0);
         if (n < 0) {
-            if (errno == ENOTSUP || errno == ENODATA) return out;
+            if (errno == ENOTSUP || errno == ENODATA)
+                return out;
             throw errno_error("cannot list extended attributes of " + p.string());
         }
-        if (n == 0) return out;
+        if (n == 0)
+            return out;
         names.resize(static_cast<std::size_t>(n));
         n = ::llistxattr(p.c_str(), names.data(), names.size());
         if (n < 0) {
-            if (errno == ERANGE) continue;  // grew in between
+            if (errno == ERANGE)
+                continue;  // grew in between
             throw errno_error("cannot list extended attributes of " + p.string());
         }
         names.resize(static_cast<std::size_t>(n));
@@ -92,19 +97,23 @@ std::vector<std::pair<std::string, std::string>> read_xattrs(const fs::path& p) 
     for (std::size_t pos = 0; pos < names.size();) {
         std::string name(names.c_str() + pos);
         pos += name.size() + 1;
-        if (name.empty() || skip_xattr(name)) continue;
+        if (name.empty() || skip_xattr(name))
+            continue;
         std::string value;
         for (;;) {
             ssize_t n = ::lgetxattr(p.c_str(), name.c_str(), nullptr, 0);
             if (n < 0) {
-                if (errno == ENODATA) break;  // removed in between
+                if (errno == ENODATA)
+                    break;  // removed in between
                 throw errno_error("cannot read extended attribute " + name + " of " + p.string());
             }
             value.resize(static_cast<std::size_t>(n));
             n = ::lgetxattr(p.c_str(), name.c_str(), value.data(), value.size());
             if (n < 0) {
-                if (errno == ERANGE) continue;
-                if (errno == ENODATA) break;
+                if (errno == ERANGE)
+                    continue;
+                if (errno == ENODATA)
+                    break;
                 throw errno_error("cannot read extended attribute " + name + " of " + p.string());
             }
             value.resize(static_cast<std::size_t>(n));
@@ -123,30 +132,33 @@ struct Child {
 };
 
 class TreeWriter {
-public:
+  public:
     TreeWriter(struct archive* a, Pipeline& pipe, fs::path root, std::optional<std::int64_t> sde)
         : a_(a), pipe_(pipe), root_(std::move(root)), sde_(sde), buf_(kChunk) {}
 
     void write_dir(int dir_fd, const std::string& rel) {
         for (Child& c : sorted_children(dir_fd, rel)) {
             std::string path = rel + c.key;
-            if (S_ISSOCK(c.st.st_mode)) continue;  // tar cannot hold sockets
+            if (S_ISSOCK(c.st.st_mode))
+                continue;  // tar cannot hold sockets
             write_entry(dir_fd, c, path);
             if (S_ISDIR(c.st.st_mode)) {
                 UniqueFd sub(::openat(dir_fd, c.name.c_str(),
                                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-                if (!sub) throw errno_error("cannot open directory " + (root_ / path).string());
+                if (!sub)
+                    throw errno_error("cannot open directory " + (root_ / path).string());
                 write_dir(sub.get(), path);
             }
         }
     }
 
-private:
+  private:
     std::vector<Child> sorted_children(int dir_fd, const std::string& rel) {
         fs::path where = root_ / rel;
         // fdopendir takes ownership of the fd it is given, so hand it a duplicate.
         int dup_fd = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 0);
-        if (dup_fd < 0) throw errno_error("cannot read directory " + where.string());
+        if (dup_fd < 0)
+            throw errno_error("cannot read directory " + where.string());
         DirPtr dir(::fdopendir(dup_fd));
         if (!dir) {
             ::close(dup_fd);
@@ -157,11 +169,13 @@ private:
             errno = 0;
             dirent* d = ::readdir(dir.get());
             if (d == nullptr) {
-                if (errno != 0) throw errno_error("cannot read directory " + where.string());
+                if (errno != 0)
+                    throw errno_error("cannot read directory " + where.string());
                 break;
             }
             std::string name = d->d_name;
-            if (name == "." || name == "..") continue;
+            if (name == "." || name == "..")
+                continue;
             Child c;
             c.name = name;
             if (::fstatat(dir_fd, name.c_str(), &c.st, AT_SYMLINK_NOFOLLOW) != 0) {
@@ -179,13 +193,15 @@ private:
         const struct stat& st = c.st;
         fs::path full = root_ / path;
         EntryPtr e(archive_entry_new());
-        if (!e) throw Error("out of memory writing a layer");
+        if (!e)
+            throw Error("out of memory writing a layer");
         archive_entry_copy_pathname(e.get(), path.c_str());
         archive_entry_set_mode(e.get(), st.st_mode);
         archive_entry_set_uid(e.get(), st.st_uid);
         archive_entry_set_gid(e.get(), st.st_gid);
         std::int64_t mtime = st.st_mtim.tv_sec;
-        if (sde_ && mtime > *sde_) mtime = *sde_;
+        if (sde_ && mtime > *sde_)
+            mtime = *sde_;
         archive_entry_set_mtime(e.get(), mtime, 0);
 
         bool with_data = false;
@@ -200,9 +216,12 @@ private:
         } else if (S_ISREG(st.st_mode)) {
             with_data = true;
         }
-        if (with_data) archive_entry_set_size(e.get(), st.st_size);
-        if (S_ISLNK(st.st_mode)) archive_entry_copy_symlink(e.get(), read_link(dir_fd, c, full).c_str());
-        if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) archive_entry_set_rdev(e.get(), st.st_rdev);
+        if (with_data)
+            archive_entry_set_size(e.get(), st.st_size);
+        if (S_ISLNK(st.st_mode))
+            archive_entry_copy_symlink(e.get(), read_link(dir_fd, c, full).c_str());
+        if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+            archive_entry_set_rdev(e.get(), st.st_rdev);
         for (auto& [name, value] : read_xattrs(full)) {
             archive_entry_xattr_add_entry(e.get(), name.c_str(), value.data(), value.size());
         }
@@ -211,17 +230,20 @@ private:
         if (with_data && st.st_size > 0) {
             // Open before writing the header so an unreadable file fails cleanly.
             fd = UniqueFd(::openat(dir_fd, c.name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-            if (!fd) throw errno_error("cannot open " + full.string());
+            if (!fd)
+                throw errno_error("cannot open " + full.string());
         }
         check(archive_write_header(a_, e.get()), full);
-        if (fd) copy_data(fd.get(), st.st_size, full);
+        if (fd)
+            copy_data(fd.get(), st.st_size, full);
     }
 
     std::string read_link(int dir_fd, const Child& c, const fs::path& full) {
         std::string target(static_cast<std::size_t>(c.st.st_size > 0 ? c.st.st_size : 256), '\0');
         for (;;) {
             ssize_t n = ::readlinkat(dir_fd, c.name.c_str(), target.data(), target.size());
-            if (n < 0) throw errno_error("cannot read symlink " + full.string());
+            if (n < 0)
+                throw errno_error("cannot read symlink " + full.string());
             if (static_cast<std::size_t>(n) < target.size()) {
                 target.resize(static_cast<std::size_t>(n));
                 return target;
@@ -237,27 +259,33 @@ private:
                 std::min<std::int64_t>(left, static_cast<std::int64_t>(buf_.size())));
             ssize_t n = ::read(fd, buf_.data(), want);
             if (n < 0) {
-                if (errno == EINTR) continue;
+                if (errno == EINTR)
+                    continue;
                 throw errno_error("cannot read " + full.string());
             }
-            if (n == 0) throw Error("file " + full.string() + " shrank while it was being read");
+            if (n == 0)
+                throw Error("file " + full.string() + " shrank while it was being read");
             la_ssize_t w = archive_write_data(a_, buf_.data(), static_cast<std::size_t>(n));
-            if (w < 0) fail(full);
+            if (w < 0)
+                fail(full);
             left -= n;
         }
     }
 
     void check(int rc, const fs::path& full) {
-        if (rc == ARCHIVE_OK) return;
-        if (rc == ARCHIVE_WARN && !pipe_.error) return;
+        if (rc == ARCHIVE_OK)
+            return;
+        if (rc == ARCHIVE_WARN && !pipe_.error)
+            return;
         fail(full);
     }
 
     [[noreturn]] void fail(const fs::path& full) {
-        if (pipe_.error) std::rethrow_exception(pipe_.error);
+        if (pipe_.error)
+            std::rethrow_exception(pipe_.error);
         const char* msg = archive_error_string(a_);
-        throw Error("cannot write " + full.string() + " into the layer: " +
-                    (msg ? msg : "unknown tar error"));
+        throw Error("cannot write " + full.string() +
+                    " into the layer: " + (msg ? msg : "unknown tar error"));
     }
 
     struct archive* a_;
@@ -270,7 +298,8 @@ private:
 
 ArchivePtr new_tar_writer(Pipeline& pipe, const fs::path& dir) {
     ArchivePtr a(archive_write_new());
-    if (!a) throw Error("out of memory writing a layer");
+    if (!a)
+        throw Error("out of memory writing a layer");
     auto check = [&](int rc) {
         if (rc != ARCHIVE_OK) {
             const char* msg = archive_error_string(a.get());
@@ -293,20 +322,29 @@ ArchivePtr new_tar_writer(Pipeline& pipe, const fs::path& dir) {
 LayerBlob write_layer(const fs::path& dir, const content::BlobStore& store,
                       const LayerOptions& options) {
     UniqueFd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!root) throw errno_error("cannot open layer directory " + dir.string());
+    if (!root)
+        throw errno_error("cannot open layer directory " + dir.string());
 
     auto blob = store.writer();
     Pipeline pipe;
-    pipe.blob = &blob;
-    pipe.compressor = make_compressor(options.compression, [&blob](const void* d, std::size_t n) {
-        blob.write(d, n);
-    });
+    pipe.hash_diff = options.compression.kind != Compression::none;
+    pipe.compressor = make_compressor(options.compression,
+                                      [&blob](const void* d, std::size_t n) { blob.write(d, n); });
     {
         ArchivePtr a = new_tar_writer(pipe, dir);
         TreeWriter tw(a.get(), pipe, dir, options.source_date_epoch);
-        tw.write_dir(root.get(), "");
+        try {
+            tw.write_dir(root.get(), "");
+        } catch (...) {
+            // archive_write_free() would still flush a trailer through the
+            // pipeline; a parked error makes the callback refuse it.
+            if (!pipe.error)
+                pipe.error = std::current_exception();
+            throw;
+        }
         int rc = archive_write_close(a.get());
-        if (pipe.error) std::rethrow_exception(pipe.error);
+        if (pipe.error)
+            std::rethrow_exception(pipe.error);
         if (rc != ARCHIVE_OK) {
             const char* msg = archive_error_string(a.get());
             throw Error("cannot finish the layer for " + dir.string() + ": " +
@@ -314,10 +352,9 @@ LayerBlob write_layer(const fs::path& dir, const content::BlobStore& store,
         }
     }
     pipe.compressor->finish();
-    content::Digest diff_id = pipe.diff_hash.finish();
     content::BlobInfo info = blob.commit();
     LayerBlob out;
-    out.diff_id = diff_id;
+    out.diff_id = pipe.hash_diff ? pipe.diff_hash.finish() : info.digest;
     out.digest = info.digest;
     out.size = info.size;
     out.compression = options.compression.kind;
@@ -333,7 +370,8 @@ LayerBlob compress_layer(const content::BlobStore& from, const content::Digest& 
     std::vector<char> buf(kChunk);
     // read() returns 0 only after it verified the whole blob against diff_id,
     // so nothing is committed from a corrupt source.
-    while (std::size_t n = reader.read(buf.data(), buf.size())) compressor->write(buf.data(), n);
+    while (std::size_t n = reader.read(buf.data(), buf.size()))
+        compressor->write(buf.data(), n);
     compressor->finish();
     content::BlobInfo info = blob.commit();
     LayerBlob out;

@@ -46,12 +46,15 @@ using Components = std::vector<std::string>;
 std::string join(const Components& c, std::size_t n) {
     std::string out;
     for (std::size_t i = 0; i < n; ++i) {
-        if (i) out += '/';
+        if (i)
+            out += '/';
         out += c[i];
     }
     return out;
 }
-std::string join(const Components& c) { return join(c, c.size()); }
+std::string join(const Components& c) {
+    return join(c, c.size());
+}
 
 // Feeds libarchive from the caller's ReadFn; exceptions are parked here and
 // rethrown once libarchive has returned.
@@ -63,7 +66,8 @@ struct Source {
 
 la_ssize_t read_cb(struct archive*, void* ctx, const void** out) {
     auto* s = static_cast<Source*>(ctx);
-    if (s->error) return -1;
+    if (s->error)
+        return -1;
     try {
         *out = s->buf.data();
         return static_cast<la_ssize_t>((*s->read)(s->buf.data(), s->buf.size()));
@@ -73,7 +77,9 @@ la_ssize_t read_cb(struct archive*, void* ctx, const void** out) {
     }
 }
 
-bool is_root() { return ::geteuid() == 0; }
+bool is_root() {
+    return ::geteuid() == 0;
+}
 
 struct DirMeta {
     mode_t mode;
@@ -81,23 +87,28 @@ struct DirMeta {
 };
 
 class Applier {
-public:
+  public:
     Applier(const std::filesystem::path& root, const std::string& source)
         : root_path_(root), source_(source) {
         root_ = UniqueFd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        if (!root_) throw errno_error("cannot open " + root.string());
+        if (!root_)
+            throw errno_error("cannot open " + root.string());
     }
 
     ApplyStats run(struct archive* a, Source& src) {
         for (;;) {
             archive_entry* e = nullptr;
             int rc = archive_read_next_header(a, &e);
-            if (rc == ARCHIVE_EOF) break;
+            if (rc == ARCHIVE_EOF)
+                break;
             // WARN covers names that cannot be converted to the locale: the raw bytes are kept.
-            if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) fail_archive(a, src, current_);
+            if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
+                fail_archive(a, src, current_);
             const char* name = archive_entry_pathname(e);
-            if (name == nullptr) name = archive_entry_pathname_utf8(e);
-            if (name == nullptr) throw err("an entry", "has no readable path");
+            if (name == nullptr)
+                name = archive_entry_pathname_utf8(e);
+            if (name == nullptr)
+                throw err("an entry", "has no readable path");
             current_ = name;
             ++stats_.entries;
             apply_entry(a, src, e);
@@ -106,7 +117,7 @@ public:
         return stats_;
     }
 
-private:
+  private:
     Error err(const std::string& entry, const std::string& what) const {
         return Error("layer " + source_ + ": entry \"" + entry + "\" " + what);
     }
@@ -116,7 +127,8 @@ private:
     }
 
     [[noreturn]] void fail_archive(struct archive* a, Source& src, const std::string& after) {
-        if (src.error) std::rethrow_exception(src.error);
+        if (src.error)
+            std::rethrow_exception(src.error);
         const char* msg = archive_error_string(a);
         std::string where = after.empty() ? "" : " after entry \"" + after + "\"";
         throw Error("layer " + source_ + ": cannot read the tar" + where + ": " +
@@ -132,10 +144,12 @@ private:
         std::size_t pos = 0;
         while (pos <= raw.size()) {
             std::size_t slash = raw.find('/', pos);
-            if (slash == std::string::npos) slash = raw.size();
+            if (slash == std::string::npos)
+                slash = raw.size();
             std::string c = raw.substr(pos, slash - pos);
             pos = slash + 1;
-            if (c.empty() || c == ".") continue;
+            if (c.empty() || c == ".")
+                continue;
             if (c == "..") {
                 throw err(current_, "has a " + what + " \"" + raw +
                                         "\" with a \"..\" component; refusing it");
@@ -150,21 +164,23 @@ private:
     // otherwise an empty fd is returned for them.
     UniqueFd open_dir(const Components& dir, std::size_t n, bool create) {
         UniqueFd cur(::fcntl(root_.get(), F_DUPFD_CLOEXEC, 0));
-        if (!cur) throw errno_err("cannot open " + root_path_.string());
+        if (!cur)
+            throw errno_err("cannot open " + root_path_.string());
         for (std::size_t i = 0; i < n; ++i) {
             const std::string& c = dir[i];
-            UniqueFd next(::openat(cur.get(), c.c_str(),
-                                   O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            UniqueFd next(
+                ::openat(cur.get(), c.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (!next && errno == ENOENT && create) {
                 if (::mkdirat(cur.get(), c.c_str(), 0755) != 0 && errno != EEXIST) {
                     throw errno_err("cannot create directory " + join(dir, i + 1));
                 }
                 created_.insert(join(dir, i + 1));
-                next = UniqueFd(::openat(cur.get(), c.c_str(),
-                                         O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                next = UniqueFd(
+                    ::openat(cur.get(), c.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             }
             if (!next) {
-                if (errno == ENOENT && !create) return {};
+                if (errno == ENOENT && !create)
+                    return {};
                 if (errno == ELOOP || errno == ENOTDIR) {
                     struct stat st;
                     if (::fstatat(cur.get(), c.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -172,8 +188,8 @@ private:
                         throw err(current_, "lies below the symlink \"" + join(dir, i + 1) +
                                                 "\"; refusing to follow it");
                     }
-                    throw err(current_, "lies below \"" + join(dir, i + 1) +
-                                            "\", which is not a directory");
+                    throw err(current_,
+                              "lies below \"" + join(dir, i + 1) + "\", which is not a directory");
                 }
                 throw errno_err("cannot open directory " + join(dir, i + 1));
             }
@@ -185,13 +201,15 @@ private:
     void remove_all_at(int parent, const std::string& name, const std::string& path) {
         struct stat st;
         if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            if (errno == ENOENT) return;
+            if (errno == ENOENT)
+                return;
             throw errno_err("cannot stat " + path);
         }
         if (S_ISDIR(st.st_mode)) {
             std::vector<std::string> children = list_dir(parent, name, path);
             UniqueFd d(open_subdir(parent, name, path));
-            for (const std::string& child : children) remove_all_at(d.get(), child, path + "/" + child);
+            for (const std::string& child : children)
+                remove_all_at(d.get(), child, path + "/" + child);
             dirs_.erase(path);
             if (::unlinkat(parent, name.c_str(), AT_REMOVEDIR) != 0) {
                 throw errno_err("cannot remove " + path);
@@ -220,14 +238,16 @@ private:
 
     UniqueFd open_subdir(int parent, const std::string& name, const std::string& path) {
         UniqueFd d(::openat(parent, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!d) throw errno_err("cannot open directory " + path);
+        if (!d)
+            throw errno_err("cannot open directory " + path);
         return d;
     }
 
     std::vector<std::string> list_dir(int parent, const std::string& name,
                                       const std::string& path) {
         int fd = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0) throw errno_err("cannot open directory " + path);
+        if (fd < 0)
+            throw errno_err("cannot open directory " + path);
         DirPtr dir(::fdopendir(fd));
         if (!dir) {
             ::close(fd);
@@ -238,11 +258,13 @@ private:
             errno = 0;
             dirent* d = ::readdir(dir.get());
             if (d == nullptr) {
-                if (errno != 0) throw errno_err("cannot read directory " + path);
+                if (errno != 0)
+                    throw errno_err("cannot read directory " + path);
                 break;
             }
             std::string n = d->d_name;
-            if (n != "." && n != "..") out.push_back(std::move(n));
+            if (n != "." && n != "..")
+                out.push_back(std::move(n));
         }
         return out;
     }
@@ -251,7 +273,8 @@ private:
         ++stats_.whiteouts;
         Components dir(path.begin(), path.end() - 1);
         UniqueFd parent = open_dir(dir, dir.size(), false);
-        if (!parent) return;  // nothing below a missing directory to hide
+        if (!parent)
+            return;  // nothing below a missing directory to hide
         std::string dir_path = join(dir);
         std::string prefix = dir_path.empty() ? "" : dir_path + "/";
         if (base == kOpaque) {
@@ -269,7 +292,8 @@ private:
 
     void apply_entry(struct archive* a, Source& src, archive_entry* e) {
         Components path = clean(current_);
-        if (path.empty()) return;  // the root itself: its metadata belongs to the snapshot
+        if (path.empty())
+            return;  // the root itself: its metadata belongs to the snapshot
         const std::string& base = path.back();
         if (base.starts_with(kWhiteoutPrefix)) {
             apply_whiteout(path, base);
@@ -287,9 +311,15 @@ private:
         }
 
         mode_t type = archive_entry_filetype(e);
+        // Sockets and unknown types carry nothing an image can use.
+        if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK && type != AE_IFCHR &&
+            type != AE_IFBLK && type != AE_IFIFO) {
+            return;
+        }
         struct stat old;
         bool exists = ::fstatat(pfd, name, &old, AT_SYMLINK_NOFOLLOW) == 0;
-        if (!exists && errno != ENOENT) throw errno_err("cannot stat " + rel);
+        if (!exists && errno != ENOENT)
+            throw errno_err("cannot stat " + rel);
         if (exists && !(type == AE_IFDIR && S_ISDIR(old.st_mode))) {
             remove_all_at(pfd, base, rel);
         }
@@ -307,10 +337,10 @@ private:
             case AE_IFCHR:
             case AE_IFBLK:
             case AE_IFIFO:
-                if (!make_node(e, pfd, base, rel, type)) return;
+                if (!make_node(e, pfd, base, rel, type))
+                    return;
                 break;
             default:
-                // Sockets and unknown types carry nothing an image can use.
                 return;
         }
         created_.insert(rel);
@@ -319,9 +349,11 @@ private:
     void apply_hardlink(int pfd, const std::string& base, const std::string& rel,
                         const std::string& raw_target) {
         Components target = clean(raw_target, "hard link target");
-        if (target.empty()) throw err(current_, "is a hard link to the root directory");
+        if (target.empty())
+            throw err(current_, "is a hard link to the root directory");
         std::string target_rel = join(target);
-        if (target_rel == rel) return;
+        if (target_rel == rel)
+            return;
         UniqueFd tparent = open_dir(target, target.size() - 1, false);
         struct stat st;
         if (!tparent ||
@@ -341,21 +373,25 @@ private:
 
     void write_file(struct archive* a, Source& src, archive_entry* e, int pfd,
                     const std::string& base, const std::string& rel) {
-        UniqueFd fd(::openat(pfd, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-                             0600));
-        if (!fd) throw errno_err("cannot create " + rel);
+        UniqueFd fd(::openat(pfd, base.c_str(),
+                             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (!fd)
+            throw errno_err("cannot create " + rel);
         for (;;) {
             const void* block = nullptr;
             size_t size = 0;
             la_int64_t offset = 0;
             int rc = archive_read_data_block(a, &block, &size, &offset);
-            if (rc == ARCHIVE_EOF) break;
-            if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) fail_archive(a, src, current_);
+            if (rc == ARCHIVE_EOF)
+                break;
+            if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
+                fail_archive(a, src, current_);
             const char* p = static_cast<const char*>(block);
             while (size > 0) {
                 ssize_t n = ::pwrite(fd.get(), p, size, offset);
                 if (n < 0) {
-                    if (errno == EINTR) continue;
+                    if (errno == EINTR)
+                        continue;
                     throw errno_err("cannot write " + rel);
                 }
                 p += n;
@@ -373,7 +409,8 @@ private:
             throw errno_err("cannot set the mode of " + rel);
         }
         auto ts = times(e);
-        if (::futimens(fd.get(), ts.data()) != 0) throw errno_err("cannot set times of " + rel);
+        if (::futimens(fd.get(), ts.data()) != 0)
+            throw errno_err("cannot set times of " + rel);
     }
 
     void make_dir(archive_entry* e, int pfd, const std::string& base, const std::string& rel,
@@ -382,7 +419,8 @@ private:
             throw errno_err("cannot create directory " + rel);
         }
         UniqueFd fd(::openat(pfd, base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!fd) throw errno_err("cannot open directory " + rel);
+        if (!fd)
+            throw errno_err("cannot open directory " + rel);
         set_owner_fd(fd.get(), e, rel);
         set_xattrs_fd(fd.get(), e, rel);
         // Mode and times wait for the end: children still to come would bump
@@ -393,9 +431,12 @@ private:
 
     void make_symlink(archive_entry* e, int pfd, const std::string& base, const std::string& rel) {
         const char* target = archive_entry_symlink(e);
-        if (target == nullptr) target = archive_entry_symlink_utf8(e);
-        if (target == nullptr) throw err(current_, "is a symlink without a target");
-        if (::symlinkat(target, pfd, base.c_str()) != 0) throw errno_err("cannot create symlink " + rel);
+        if (target == nullptr)
+            target = archive_entry_symlink_utf8(e);
+        if (target == nullptr)
+            throw err(current_, "is a symlink without a target");
+        if (::symlinkat(target, pfd, base.c_str()) != 0)
+            throw errno_err("cannot create symlink " + rel);
         set_owner_at(pfd, base, e, rel);
         set_xattrs_path(pfd, base, e, rel);
         auto ts = times(e);
@@ -411,7 +452,8 @@ private:
         dev_t dev = type == AE_IFIFO ? 0 : archive_entry_rdev(e);
         if (::mknodat(pfd, base.c_str(), mode, dev) != 0) {
             // Unprivileged builds cannot make devices; as rootless Docker does, go without.
-            if (errno == EPERM && type != AE_IFIFO) return false;
+            if (errno == EPERM && type != AE_IFIFO)
+                return false;
             throw errno_err("cannot create node " + rel);
         }
         set_owner_at(pfd, base, e, rel);
@@ -430,12 +472,14 @@ private:
     std::array<timespec, 2> times(archive_entry* e) const {
         timespec m{archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
         timespec at = m;
-        if (archive_entry_atime_is_set(e)) at = {archive_entry_atime(e), archive_entry_atime_nsec(e)};
+        if (archive_entry_atime_is_set(e))
+            at = {archive_entry_atime(e), archive_entry_atime_nsec(e)};
         return {at, m};
     }
 
     void set_owner_fd(int fd, archive_entry* e, const std::string& rel) {
-        if (!is_root()) return;
+        if (!is_root())
+            return;
         if (::fchown(fd, static_cast<uid_t>(archive_entry_uid(e)),
                      static_cast<gid_t>(archive_entry_gid(e))) != 0) {
             throw errno_err("cannot set the owner of " + rel);
@@ -443,7 +487,8 @@ private:
     }
 
     void set_owner_at(int pfd, const std::string& base, archive_entry* e, const std::string& rel) {
-        if (!is_root()) return;
+        if (!is_root())
+            return;
         if (::fchownat(pfd, base.c_str(), static_cast<uid_t>(archive_entry_uid(e)),
                        static_cast<gid_t>(archive_entry_gid(e)), AT_SYMLINK_NOFOLLOW) != 0) {
             throw errno_err("cannot set the owner of " + rel);
@@ -461,14 +506,16 @@ private:
         size_t size;
         while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
             if (::fsetxattr(fd, name, value, size, 0) != 0 && !xattr_error_ok()) {
-                throw errno_err(std::string("cannot set extended attribute ") + name + " on " + rel);
+                throw errno_err(std::string("cannot set extended attribute ") + name + " on " +
+                                rel);
             }
         }
     }
 
     void set_xattrs_path(int pfd, const std::string& base, archive_entry* e,
                          const std::string& rel) {
-        if (archive_entry_xattr_count(e) == 0) return;
+        if (archive_entry_xattr_count(e) == 0)
+            return;
         // No fd-based call sets xattrs on a symlink or device without opening
         // it; name it through the parent's fd instead, not following the last step.
         std::string p = "/proc/self/fd/" + std::to_string(pfd) + "/" + base;
@@ -478,7 +525,8 @@ private:
         size_t size;
         while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
             if (::lsetxattr(p.c_str(), name, value, size, 0) != 0 && !xattr_error_ok()) {
-                throw errno_err(std::string("cannot set extended attribute ") + name + " on " + rel);
+                throw errno_err(std::string("cannot set extended attribute ") + name + " on " +
+                                rel);
             }
         }
     }
@@ -494,15 +542,19 @@ private:
             current_ = rel;
             Components path = clean(rel);
             UniqueFd parent = open_dir(path, path.size() - 1, false);
-            if (!parent) continue;  // removed by a later whiteout
+            if (!parent)
+                continue;  // removed by a later whiteout
             UniqueFd fd(::openat(parent.get(), path.back().c_str(),
                                  O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (!fd) {
-                if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR) continue;
+                if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR)
+                    continue;
                 throw errno_err("cannot open directory " + rel);
             }
-            if (::fchmod(fd.get(), meta.mode) != 0) throw errno_err("cannot set the mode of " + rel);
-            if (::futimens(fd.get(), meta.times) != 0) throw errno_err("cannot set times of " + rel);
+            if (::fchmod(fd.get(), meta.mode) != 0)
+                throw errno_err("cannot set the mode of " + rel);
+            if (::futimens(fd.get(), meta.times) != 0)
+                throw errno_err("cannot set times of " + rel);
         }
     }
 
@@ -523,10 +575,12 @@ ApplyStats apply_layer(const ReadFn& read, const std::filesystem::path& root,
     Source src;
     src.read = &read;
     ArchivePtr a(archive_read_new());
-    if (!a) throw Error("out of memory reading layer " + source);
+    if (!a)
+        throw Error("out of memory reading layer " + source);
     auto check = [&](int rc) {
         if (rc != ARCHIVE_OK) {
-            if (src.error) std::rethrow_exception(src.error);
+            if (src.error)
+                std::rethrow_exception(src.error);
             const char* msg = archive_error_string(a.get());
             throw Error("layer " + source + ": " + (msg ? msg : "cannot read the tar"));
         }

@@ -38,7 +38,8 @@ std::string compress(const CompressionOptions& opts, const std::string& input,
                      std::size_t piece = 7919, std::size_t* max_chunk = nullptr) {
     std::string out;
     auto c = make_compressor(opts, [&](const void* d, std::size_t n) {
-        if (max_chunk) *max_chunk = std::max(*max_chunk, n);
+        if (max_chunk)
+            *max_chunk = std::max(*max_chunk, n);
         out.append(static_cast<const char*>(d), n);
     });
     for (std::size_t pos = 0; pos < input.size(); pos += piece) {
@@ -78,7 +79,8 @@ std::string unzstd(const std::string& in) {
         ZSTD_outBuffer ob{buf.data(), buf.size(), 0};
         rc = ZSTD_decompressStream(d.get(), &ob, &ib);
         EXPECT_FALSE(ZSTD_isError(rc)) << ZSTD_getErrorName(rc);
-        if (ZSTD_isError(rc)) break;
+        if (ZSTD_isError(rc))
+            break;
         out.append(buf.data(), ob.pos);
     }
     EXPECT_EQ(rc, 0u) << "zstd frame not complete";
@@ -166,7 +168,8 @@ TEST(Compression, LevelsChangeOutputButNotContent) {
 TEST(Compression, OutputChunksAreBounded) {
     std::string in(8 << 20, '\0');
     std::mt19937 rng(5);
-    for (auto& ch : in) ch = static_cast<char>(rng());  // incompressible: output ≈ input
+    for (auto& ch : in)
+        ch = static_cast<char>(rng());  // incompressible: output ≈ input
     for (Compression k : {Compression::gzip, Compression::zstd}) {
         std::size_t max_chunk = 0;
         std::string out = compress({k, -1}, in, in.size(), &max_chunk);

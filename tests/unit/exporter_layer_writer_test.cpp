@@ -67,15 +67,19 @@ std::vector<TarEntry> read_tar(const fs::path& file, std::size_t keep = 1 << 20)
         t.mode = archive_entry_mode(e);
         t.uid = archive_entry_uid(e);
         t.gid = archive_entry_gid(e);
-        if (const char* u = archive_entry_uname(e)) t.uname = u;
-        if (const char* g = archive_entry_gname(e)) t.gname = g;
+        if (const char* u = archive_entry_uname(e))
+            t.uname = u;
+        if (const char* g = archive_entry_gname(e))
+            t.gname = g;
         t.mtime = archive_entry_mtime(e);
         t.mtime_nsec = archive_entry_mtime_nsec(e);
         t.atime_set = archive_entry_atime_is_set(e);
         t.ctime_set = archive_entry_ctime_is_set(e);
         t.size = archive_entry_size(e);
-        if (const char* s = archive_entry_symlink(e)) t.symlink = s;
-        if (const char* h = archive_entry_hardlink(e)) t.hardlink = h;
+        if (const char* s = archive_entry_symlink(e))
+            t.symlink = s;
+        if (const char* h = archive_entry_hardlink(e))
+            t.hardlink = h;
         t.rdev = archive_entry_rdev(e);
         archive_entry_xattr_reset(e);
         const char* name;
@@ -87,7 +91,8 @@ std::vector<TarEntry> read_tar(const fs::path& file, std::size_t keep = 1 << 20)
         char buf[65536];
         la_ssize_t n;
         while ((n = archive_read_data(a.get(), buf, sizeof buf)) > 0) {
-            if (t.data.size() < keep) t.data.append(buf, static_cast<std::size_t>(n));
+            if (t.data.size() < keep)
+                t.data.append(buf, static_cast<std::size_t>(n));
         }
         EXPECT_GE(n, 0) << archive_error_string(a.get());
         out.push_back(std::move(t));
@@ -98,7 +103,8 @@ std::vector<TarEntry> read_tar(const fs::path& file, std::size_t keep = 1 << 20)
 
 const TarEntry* find(const std::vector<TarEntry>& v, const std::string& path) {
     for (auto& e : v) {
-        if (e.path == path) return &e;
+        if (e.path == path)
+            return &e;
     }
     return nullptr;
 }
@@ -127,14 +133,17 @@ std::string sha256_of_command(const std::string& cmd) {
     content::Sha256 h;
     char buf[65536];
     std::size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, p.get())) > 0) h.update(buf, n);
+    while ((n = std::fread(buf, 1, sizeof buf, p.get())) > 0)
+        h.update(buf, n);
     return h.finish().str();
 }
 
-std::string slurp(const fs::path& p) { return read_file(p); }
+std::string slurp(const fs::path& p) {
+    return read_file(p);
+}
 
 class LayerWriterTest : public ::testing::Test {
-protected:
+  protected:
     TempDir tmp{fs::temp_directory_path(), "kiln-layer-test-"};
     fs::path tree = tmp.path() / "tree";
     content::StateRoot root{tmp.path() / "root"};
@@ -167,8 +176,7 @@ protected:
     }
 };
 
-class LayerRoundTrip : public LayerWriterTest,
-                       public ::testing::WithParamInterface<Compression> {};
+class LayerRoundTrip : public LayerWriterTest, public ::testing::WithParamInterface<Compression> {};
 
 }  // namespace
 
@@ -180,10 +188,11 @@ TEST_P(LayerRoundTrip, EntriesReadBackWithTheirMetadata) {
     auto entries = read_tar(store.path(b.digest));
 
     std::vector<std::string> paths;
-    for (auto& e : entries) paths.push_back(e.path);
-    EXPECT_EQ(paths, (std::vector<std::string>{"etc/", "etc/hostname", "etc/tool-link", "tmp/",
-                                               "usr/", "usr/bin/", "usr/bin/a", "usr/bin/b",
-                                               "usr/bin/tool"}));
+    for (auto& e : entries)
+        paths.push_back(e.path);
+    EXPECT_EQ(paths,
+              (std::vector<std::string>{"etc/", "etc/hostname", "etc/tool-link", "tmp/", "usr/",
+                                        "usr/bin/", "usr/bin/a", "usr/bin/b", "usr/bin/tool"}));
 
     auto* host = find(entries, "etc/hostname");
     ASSERT_TRUE(host);
@@ -211,8 +220,7 @@ TEST_P(LayerRoundTrip, EntriesReadBackWithTheirMetadata) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Layer, LayerRoundTrip,
-                         ::testing::Values(Compression::none, Compression::gzip,
-                                           Compression::zstd),
+                         ::testing::Values(Compression::none, Compression::gzip, Compression::zstd),
                          [](const auto& info) { return compression_name(info.param); });
 
 TEST_F(LayerWriterTest, LayerEntriesSortedBytewiseByFullPath) {
@@ -224,7 +232,8 @@ TEST_F(LayerWriterTest, LayerEntriesSortedBytewiseByFullPath) {
     write(tree / "a.txt", "");
     auto entries = read_tar(store.path(write_tree(Compression::none).digest));
     std::vector<std::string> paths;
-    for (auto& e : entries) paths.push_back(e.path);
+    for (auto& e : entries)
+        paths.push_back(e.path);
     EXPECT_EQ(paths, (std::vector<std::string>{"B", "a-b", "a.txt", "a/", "a/b"}));
 }
 
@@ -235,7 +244,8 @@ TEST_F(LayerWriterTest, LayerEmptyTreeIsValidEmptyTar) {
 }
 
 TEST_F(LayerWriterTest, LayerXattrsWrittenAsSchilyRecords) {
-    if (!xattrs_supported(tree)) GTEST_SKIP() << "no user xattrs on this filesystem";
+    if (!xattrs_supported(tree))
+        GTEST_SKIP() << "no user xattrs on this filesystem";
     write(tree / "f", "x");
     ASSERT_EQ(::setxattr((tree / "f").c_str(), "user.kiln", "v\0w", 3, 0), 0);
     ASSERT_EQ(::setxattr((tree / "f").c_str(), "user.a", "1", 1, 0), 0);
@@ -280,7 +290,8 @@ TEST_F(LayerWriterTest, LayerTwoWritesGiveSameDigest) {
 TEST_F(LayerWriterTest, LayerSameDigestWhenNewerMtimesClampedToEpoch) {
     populate();
     auto touch_all = [&](std::int64_t t) {
-        for (auto& e : fs::recursive_directory_iterator(tree)) set_mtime(e.path(), t);
+        for (auto& e : fs::recursive_directory_iterator(tree))
+            set_mtime(e.path(), t);
     };
     touch_all(1600000000);
     LayerBlob x = write_tree(Compression::gzip, 1000000);
@@ -399,10 +410,10 @@ TEST_F(LayerWriterTest, LayerNamesKeptByteForByte) {
     write(tree / "latin1-\xe9", "not utf-8");
     auto entries = read_tar(store.path(write_tree(Compression::none).digest));
     std::vector<std::string> paths;
-    for (auto& e : entries) paths.push_back(e.path);
+    for (auto& e : entries)
+        paths.push_back(e.path);
     EXPECT_EQ(paths, (std::vector<std::string>{"d\xc3\xa9j\xc3\xa0/",
-                                               "d\xc3\xa9j\xc3\xa0/" + long_name,
-                                               "latin1-\xe9"}));
+                                               "d\xc3\xa9j\xc3\xa0/" + long_name, "latin1-\xe9"}));
 }
 
 TEST_F(LayerWriterTest, LayerAppliesBackToTheSameTree) {

@@ -37,11 +37,13 @@ struct EntryFree {
 
 // Builds a tar in memory, entry by entry, exactly as told (no sanitising).
 class Tar {
-public:
+  public:
     explicit Tar(int filter = ARCHIVE_FILTER_NONE) : a_(archive_write_new()) {
         archive_write_set_format_pax_restricted(a_.get());
-        if (filter == ARCHIVE_FILTER_GZIP) archive_write_add_filter_gzip(a_.get());
-        if (filter == ARCHIVE_FILTER_ZSTD) archive_write_add_filter_zstd(a_.get());
+        if (filter == ARCHIVE_FILTER_GZIP)
+            archive_write_add_filter_gzip(a_.get());
+        if (filter == ARCHIVE_FILTER_ZSTD)
+            archive_write_add_filter_zstd(a_.get());
         // No zero padding after the compressed stream: zstd readers reject it.
         archive_write_set_bytes_in_last_block(a_.get(), 1);
         archive_write_open(a_.get(), &out_, nullptr, &Tar::cb, nullptr);
@@ -94,7 +96,7 @@ public:
         return out_;
     }
 
-private:
+  private:
     static la_ssize_t cb(struct archive*, void* ctx, const void* buf, size_t n) {
         static_cast<std::string*>(ctx)->append(static_cast<const char*>(buf), n);
         return static_cast<la_ssize_t>(n);
@@ -122,13 +124,14 @@ ReadFn reader_of(const std::string& bytes, std::size_t* pos, bool* saw_end = nul
         std::size_t n = std::min(size, bytes.size() - *pos);
         std::memcpy(buf, bytes.data() + *pos, n);
         *pos += n;
-        if (n == 0 && saw_end) *saw_end = true;
+        if (n == 0 && saw_end)
+            *saw_end = true;
         return n;
     };
 }
 
 class ApplyTest : public ::testing::Test {
-protected:
+  protected:
     TempDir tmp{fs::temp_directory_path(), "kiln-apply-test-"};
     fs::path root = tmp.path() / "root";
     fs::path outside = tmp.path() / "outside";  // a sentinel: must stay empty
@@ -157,21 +160,22 @@ protected:
     void expect_nothing_outside() {
         EXPECT_TRUE(fs::is_empty(outside)) << "something was written outside the root";
         std::vector<std::string> top;
-        for (auto& e : fs::directory_iterator(tmp.path())) top.push_back(e.path().filename());
+        for (auto& e : fs::directory_iterator(tmp.path()))
+            top.push_back(e.path().filename());
         std::sort(top.begin(), top.end());
         EXPECT_EQ(top, (std::vector<std::string>{"outside", "root"}));
         EXPECT_FALSE(fs::exists("/abs/evil"));
         EXPECT_FALSE(fs::exists(fs::temp_directory_path() / "evil"));
     }
 
-    bool exists(const std::string& rel) const {
-        return fs::exists(fs::symlink_status(root / rel));
-    }
+    bool exists(const std::string& rel) const { return fs::exists(fs::symlink_status(root / rel)); }
 };
 
 }  // namespace
 
-TEST_F(ApplyTest, RefusesDotDotEntry) { expect_refused(Tar().file("../evil", "x").bytes()); }
+TEST_F(ApplyTest, RefusesDotDotEntry) {
+    expect_refused(Tar().file("../evil", "x").bytes());
+}
 
 TEST_F(ApplyTest, RefusesAbsoluteEntry) {
     expect_refused(Tar().file("/abs/evil", "x").bytes());
@@ -318,12 +322,7 @@ TEST_F(ApplyTest, OpaqueDirectoryHidesLowerChildren) {
 
 TEST_F(ApplyTest, OpaqueMarkerAfterNewChildrenKeepsOnlyThem) {
     apply(Tar().dir("d").file("d/old", "1").dir("d/sub").file("d/sub/old2", "2").bytes());
-    apply(Tar()
-              .dir("d")
-              .dir("d/sub")
-              .file("d/sub/new2", "n")
-              .file("d/.wh..wh..opq", "")
-              .bytes());
+    apply(Tar().dir("d").dir("d/sub").file("d/sub/new2", "n").file("d/.wh..wh..opq", "").bytes());
     EXPECT_FALSE(exists("d/old"));
     EXPECT_FALSE(exists("d/sub/old2")) << "d/sub of the lower layer is hidden too";
     EXPECT_EQ(read_file(root / "d/sub/new2"), "n");
@@ -366,7 +365,8 @@ TEST_F(ApplyTest, FifoCreated) {
 }
 
 TEST_F(ApplyTest, DeviceNodeCreatedWhenRoot) {
-    if (::geteuid() != 0) GTEST_SKIP() << "mknod needs root";
+    if (::geteuid() != 0)
+        GTEST_SKIP() << "mknod needs root";
     apply(Tar().node("null", AE_IFCHR | 0666, makedev(1, 3)).bytes());
     struct stat st;
     ASSERT_EQ(::lstat((root / "null").c_str(), &st), 0);
@@ -378,7 +378,8 @@ TEST_F(ApplyTest, XattrsApplied) {
     write_file_atomic(root / ".probe", "");
     bool ok = ::setxattr((root / ".probe").c_str(), "user.p", "1", 1, 0) == 0;
     fs::remove(root / ".probe");
-    if (!ok) GTEST_SKIP() << "no user xattrs on this filesystem";
+    if (!ok)
+        GTEST_SKIP() << "no user xattrs on this filesystem";
     apply(Tar().xattr_file("f", "user.kiln", std::string("a\0b", 3)).bytes());
     char buf[16];
     ssize_t n = ::getxattr((root / "f").c_str(), "user.kiln", buf, sizeof buf);
@@ -389,7 +390,8 @@ TEST_F(ApplyTest, XattrsApplied) {
 TEST_F(ApplyTest, LargeFileStreams) {
     // 8 MiB of data through a 128 KiB reader; contents come out intact.
     std::string big(8 << 20, '\0');
-    for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 131 % 251);
+    for (std::size_t i = 0; i < big.size(); ++i)
+        big[i] = static_cast<char>(i * 131 % 251);
     apply(Tar(ARCHIVE_FILTER_ZSTD).file("big", big).bytes());
     EXPECT_EQ(read_file(root / "big"), big);
 }
@@ -425,7 +427,8 @@ TEST_F(ApplyTest, SourceErrorPropagates) {
     auto inner = reader_of(tar, &pos);
     ReadFn failing = [&](void* buf, std::size_t size) -> std::size_t {
         std::size_t n = inner(buf, size);
-        if (n == 0) throw Error("corrupt blob sha256:feed");
+        if (n == 0)
+            throw Error("corrupt blob sha256:feed");
         return n;
     };
     try {

@@ -1,0 +1,126 @@
+#include "harness.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace kiln::test {
+
+namespace fs = std::filesystem;
+
+Result run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env) {
+    int out_pipe[2], err_pipe[2];
+    if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0)
+        throw std::runtime_error("pipe failed");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, out_pipe[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, err_pipe[1], 2);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    std::vector<std::string> envs;
+    for (char** e = environ; *e; ++e) {
+        std::string s = *e;
+        if (!env.count(s.substr(0, s.find('=')))) envs.push_back(s);
+    }
+    for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
+    std::vector<char*> cargv, cenv;
+    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    for (const auto& e : envs) cenv.push_back(const_cast<char*>(e.c_str()));
+    cenv.push_back(nullptr);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
+    posix_spawn_file_actions_destroy(&fa);
+    close(out_pipe[1]);
+    close(err_pipe[1]);
+    Result r;
+    if (rc != 0) {
+        close(out_pipe[0]);
+        close(err_pipe[0]);
+        r.err = std::string("cannot run ") + argv[0] + ": " + strerror(rc);
+        return r;
+    }
+    pollfd fds[2] = {{out_pipe[0], POLLIN, 0}, {err_pipe[0], POLLIN, 0}};
+    int open_fds = 2;
+    char buf[65536];
+    while (open_fds > 0) {
+        if (poll(fds, 2, -1) < 0) break;
+        for (int i = 0; i < 2; ++i) {
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+            ssize_t n = read(fds[i].fd, buf, sizeof buf);
+            if (n <= 0) {
+                close(fds[i].fd);
+                fds[i].fd = -1;
+                --open_fds;
+            } else {
+                (i == 0 ? r.out : r.err).append(buf, static_cast<size_t>(n));
+            }
+        }
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    return r;
+}
+
+Result run_kiln(const fs::path& root, const std::vector<std::string>& args,
+            const std::map<std::string, std::string>& env) {
+    std::vector<std::string> argv = {KILN_BINARY, "--root", root.string()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run(argv, env);
+}
+
+void write(const fs::path& path, const std::string& content, int mode) {
+    fs::create_directories(path.parent_path());
+    std::ofstream f(path, std::ios::binary | std::ios::trunc);
+    f << content;
+    f.close();
+    chmod(path.c_str(), static_cast<mode_t>(mode));
+}
+
+std::string slurp(const fs::path& path) {
+    std::ifstream f(path, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+bool have_tool(const std::string& name) {
+    for (const char* dir : {"/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin"}) {
+        if (access((fs::path(dir) / name).c_str(), X_OK) == 0) return true;
+    }
+    return false;
+}
+
+nlohmann::json json_of(const Result& r) {
+    try {
+        return nlohmann::json::parse(r.out);
+    } catch (const std::exception& e) {
+        throw std::runtime_error("not JSON (" + std::string(e.what()) + "): " + r.out + r.err);
+    }
+}
+
+Scratch::Scratch() {
+    char tmpl[] = "/tmp/kiln-it-XXXXXX";
+    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+}
+
+Scratch::~Scratch() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+}
+
+fs::path busybox_path() { return "/bin/busybox"; }
+
+}  // namespace kiln::test

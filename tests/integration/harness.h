@@ -1,0 +1,48 @@
+// What the integration tests share: running commands (kiln and the
+// independent tools that check it), temp dirs, small files.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace kiln::test {
+
+struct Result {
+    int exit_code = -1;
+    std::string out;
+    std::string err;
+};
+
+// Runs argv (no shell) with extra environment variables; captures output.
+Result run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});
+
+// kiln with --root ROOT prepended.
+Result run_kiln(const std::filesystem::path& root, const std::vector<std::string>& args,
+            const std::map<std::string, std::string>& env = {});
+
+void write(const std::filesystem::path& path, const std::string& content, int mode = 0644);
+std::string slurp(const std::filesystem::path& path);
+bool have_tool(const std::string& name);
+nlohmann::json json_of(const Result& r);
+
+// A fresh directory under /tmp removed at scope exit.
+class Scratch {
+public:
+    Scratch();
+    ~Scratch();
+    const std::filesystem::path& path() const { return path_; }
+    std::filesystem::path operator/(const std::string& s) const { return path_ / s; }
+
+private:
+    std::filesystem::path path_;
+};
+
+// A build context holding a static busybox (Debian's busybox-static), or
+// skips the test when busybox-static is not installed.
+std::filesystem::path busybox_path();
+
+}  // namespace kiln::test

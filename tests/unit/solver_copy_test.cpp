@@ -1,0 +1,704 @@
+// COPY from the build context (solver/copy_op.h) and the context itself
+// (solver/build_context.h), on real directories. Expected behaviour is BuildKit's
+// (dockerfile2llb dispatchCopy + the fileop copy in fsutil); tests marked
+// "BUG (BuildKit differs)" state BuildKit's behaviour where kiln currently differs.
+//
+// These tests run as root (ownership is part of what they check).
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "content/error.h"
+#include "content/temp_dir.h"
+#include "frontend/build_plan.h"
+#include "solver/build_context.h"
+#include "solver/copy_op.h"
+
+namespace kiln::solver {
+namespace {
+
+namespace fs = std::filesystem;
+using Strings = std::vector<std::string>;
+
+void write_file(const fs::path& p, const std::string& content, mode_t mode = 0644) {
+    fs::create_directories(p.parent_path());
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out << content;
+    out.close();
+    ASSERT_EQ(::chmod(p.c_str(), mode), 0) << p;
+}
+
+std::string read_file(const fs::path& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+struct stat lstat_of(const fs::path& p) {
+    struct stat st {};
+    EXPECT_EQ(::lstat(p.c_str(), &st), 0) << "missing: " << p;
+    return st;
+}
+
+bool exists(const fs::path& p) {
+    struct stat st;
+    return ::lstat(p.c_str(), &st) == 0;
+}
+
+void set_mtime(const fs::path& p, time_t sec, long nsec = 0) {
+    struct timespec ts[2] = {{sec, nsec}, {sec, nsec}};
+    ASSERT_EQ(::utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW), 0) << p;
+}
+
+mode_t perm(const struct stat& st) { return st.st_mode & 07777; }
+
+frontend::CopySpec spec(Strings sources, std::string dest, bool dest_is_dir = false) {
+    frontend::CopySpec s;
+    s.sources = std::move(sources);
+    s.dest = std::move(dest);
+    s.dest_is_dir = dest_is_dir;
+    return s;
+}
+
+class CopyFixture : public ::testing::Test {
+protected:
+    void SetUp() override {
+        for (const auto& d : {ctx, rootfs, layer}) {
+            fs::create_directories(d);
+            ASSERT_EQ(::chmod(d.c_str(), 0755), 0);
+        }
+    }
+
+    void copy(const frontend::CopySpec& s, const Strings& ignore = {}) {
+        BuildContext context(ctx, ignore);
+        run_copy(s, context, rootfs, layer);
+    }
+
+    // Expects `what` to throw kiln::Error.
+    void expect_copy_error(const frontend::CopySpec& s, const Strings& ignore = {}) {
+        EXPECT_THROW(copy(s, ignore), kiln::Error);
+    }
+
+    TempDir tmp{fs::temp_directory_path(), "kiln-copy-test-"};
+    fs::path ctx = tmp.path() / "ctx";
+    fs::path rootfs = tmp.path() / "rootfs";
+    fs::path layer = tmp.path() / "layer";
+};
+
+using CopyOp = CopyFixture;
+using CopyOwner = CopyFixture;
+using CopyMkdir = CopyFixture;
+using BuildContextResolve = CopyFixture;
+
+// --- what goes where ---------------------------------------------------------------------------
+
+TEST_F(CopyOp, FileToFile) {
+    write_file(ctx / "a.txt", "alpha");
+    copy(spec({"a.txt"}, "/b.txt"));
+    EXPECT_EQ(read_file(layer / "b.txt"), "alpha");
+    EXPECT_TRUE(fs::is_regular_file(layer / "b.txt"));
+    EXPECT_FALSE(exists(layer / "a.txt"));
+}
+
+TEST_F(CopyOp, FileIntoDirWithTrailingSlash) {
+    write_file(ctx / "a.txt", "alpha");
+    copy(spec({"a.txt"}, "/d", true));
+    EXPECT_TRUE(fs::is_directory(layer / "d"));
+    EXPECT_EQ(read_file(layer / "d" / "a.txt"), "alpha");
+}
+
+TEST_F(CopyOp, FileIntoExistingDirWithoutSlash) {
+    // An existing directory at dest receives the file, as in BuildKit.
+    write_file(ctx / "a.txt", "alpha");
+    fs::create_directories(rootfs / "existing");
+    copy(spec({"a.txt"}, "/existing"));
+    EXPECT_EQ(read_file(layer / "existing" / "a.txt"), "alpha");
+    EXPECT_EQ(read_file(rootfs / "existing" / "a.txt"), "alpha");
+}
+
+TEST_F(CopyOp, DirectoryContentsAreCopiedNotTheDirectory) {
+    write_file(ctx / "dir" / "x", "x");
+    write_file(ctx / "dir" / "sub" / "y", "y");
+    copy(spec({"dir"}, "/d"));
+    EXPECT_EQ(read_file(layer / "d" / "x"), "x");
+    EXPECT_EQ(read_file(layer / "d" / "sub" / "y"), "y");
+    EXPECT_FALSE(exists(layer / "d" / "dir"));
+}
+
+TEST_F(CopyOp, WholeContextWithDot) {
+    write_file(ctx / "a.txt", "a");
+    write_file(ctx / "sub" / "b.txt", "b");
+    copy(spec({"."}, "/app", true));
+    EXPECT_EQ(read_file(layer / "app" / "a.txt"), "a");
+    EXPECT_EQ(read_file(layer / "app" / "sub" / "b.txt"), "b");
+}
+
+TEST_F(CopyOp, WildcardSources) {
+    write_file(ctx / "a.txt", "a");
+    write_file(ctx / "b.txt", "b");
+    write_file(ctx / "c.md", "c");
+    copy(spec({"*.txt"}, "/d", true));
+    EXPECT_EQ(read_file(layer / "d" / "a.txt"), "a");
+    EXPECT_EQ(read_file(layer / "d" / "b.txt"), "b");
+    EXPECT_FALSE(exists(layer / "d" / "c.md"));
+}
+
+TEST_F(CopyOp, WildcardMatchingSeveralFilesMakesDestADirectory) {
+    write_file(ctx / "a.txt", "a");
+    write_file(ctx / "b.txt", "b");
+    copy(spec({"*.txt"}, "/d"));
+    EXPECT_EQ(read_file(layer / "d" / "a.txt"), "a");
+    EXPECT_EQ(read_file(layer / "d" / "b.txt"), "b");
+}
+
+// BUG (BuildKit differs): BuildKit copies with AllowEmptyWildcard, so a wildcard that matches
+// nothing copies nothing and is not an error (docker build succeeds; see moby/moby#13045,
+// containers/buildah#5742). kiln throws "no source files were specified"
+// (solver/build_context.cpp:134).
+TEST_F(CopyOp, WildcardMatchingNothingIsNotAnError) {
+    write_file(ctx / "a.txt", "a");
+    EXPECT_NO_THROW(copy(spec({"*.none", "a.txt"}, "/d", true)));
+    EXPECT_EQ(read_file(layer / "d" / "a.txt"), "a");
+}
+
+TEST_F(CopyOp, MultipleSourcesIntoDir) {
+    write_file(ctx / "a.txt", "a");
+    write_file(ctx / "dir" / "x", "x");
+    copy(spec({"a.txt", "dir"}, "/d", true));
+    EXPECT_EQ(read_file(layer / "d" / "a.txt"), "a");
+    EXPECT_EQ(read_file(layer / "d" / "x"), "x");
+    EXPECT_FALSE(exists(layer / "d" / "dir"));
+}
+
+TEST_F(CopyOp, MissingSourceThrows) {
+    write_file(ctx / "a.txt", "a");
+    expect_copy_error(spec({"nope.txt"}, "/d/"));
+}
+
+TEST_F(CopyOp, EscapingSourceThrows) {
+    write_file(tmp.path() / "outside.txt", "secret");
+    expect_copy_error(spec({"../outside.txt"}, "/d", true));
+    EXPECT_FALSE(exists(layer / "d" / "outside.txt"));
+}
+
+// --- .dockerignore -----------------------------------------------------------------------------
+
+TEST_F(CopyOp, IgnoredFileIsMissing) {
+    write_file(ctx / "secret.txt", "s");
+    expect_copy_error(spec({"secret.txt"}, "/d", true), {"secret.txt"});
+}
+
+TEST_F(CopyOp, IgnoredDirIsSkipped) {
+    write_file(ctx / "keep.txt", "k");
+    write_file(ctx / "build" / "out.o", "o");
+    copy(spec({"."}, "/d", true), {"build"});
+    EXPECT_EQ(read_file(layer / "d" / "keep.txt"), "k");
+    EXPECT_FALSE(exists(layer / "d" / "build"));
+}
+
+TEST_F(CopyOp, IgnoredFileInsideCopiedDirIsSkipped) {
+    write_file(ctx / "a.txt", "a");
+    write_file(ctx / "debug.log", "l");
+    copy(spec({"."}, "/d", true), {"*.log"});
+    EXPECT_TRUE(exists(layer / "d" / "a.txt"));
+    EXPECT_FALSE(exists(layer / "d" / "debug.log"));
+}
+
+TEST_F(CopyOp, ReincludeInsideIgnoredDir) {
+    write_file(ctx / "build" / "keep.o", "k");
+    write_file(ctx / "build" / "drop.o", "d");
+    copy(spec({"."}, "/d", true), {"build", "!build/keep.o"});
+    EXPECT_EQ(read_file(layer / "d" / "build" / "keep.o"), "k");
+    EXPECT_FALSE(exists(layer / "d" / "build" / "drop.o"));
+}
+
+// --- links -------------------------------------------------------------------------------------
+
+TEST_F(CopyOp, SymlinkInsideCopiedDirStaysASymlink) {
+    write_file(ctx / "target.txt", "t");
+    fs::create_symlink("target.txt", ctx / "link");
+    fs::create_symlink("/etc/passwd", ctx / "abs-link");
+    copy(spec({"."}, "/d", true));
+    ASSERT_TRUE(fs::is_symlink(layer / "d" / "link"));
+    EXPECT_EQ(fs::read_symlink(layer / "d" / "link"), "target.txt");
+    ASSERT_TRUE(fs::is_symlink(layer / "d" / "abs-link"));
+    EXPECT_EQ(fs::read_symlink(layer / "d" / "abs-link"), "/etc/passwd");
+    EXPECT_TRUE(fs::is_symlink(rootfs / "d" / "link"));
+}
+
+TEST_F(CopyOp, DanglingSymlinkIsCopied) {
+    fs::create_symlink("nowhere", ctx / "dangling");
+    copy(spec({"."}, "/d", true));
+    ASSERT_TRUE(fs::is_symlink(layer / "d" / "dangling"));
+    EXPECT_EQ(fs::read_symlink(layer / "d" / "dangling"), "nowhere");
+}
+
+TEST_F(CopyOp, SymlinkNamedAsSourceIsFollowed) {
+    // BuildKit copies context sources with FollowSymlinks: the target's content arrives under
+    // the link's name.
+    write_file(ctx / "target.txt", "t");
+    fs::create_symlink("target.txt", ctx / "link");
+    copy(spec({"link"}, "/d", true));
+    ASSERT_FALSE(fs::is_symlink(layer / "d" / "link"));
+    EXPECT_EQ(read_file(layer / "d" / "link"), "t");
+}
+
+TEST_F(CopyOp, SymlinkSourcePointingOutsideDoesNotEscape) {
+    write_file(tmp.path() / "outside.txt", "secret");
+    fs::create_symlink("../outside.txt", ctx / "up");
+    // Resolved inside the context, "../outside.txt" names ctx/outside.txt, which is missing.
+    expect_copy_error(spec({"up"}, "/d", true));
+    EXPECT_FALSE(exists(layer / "d" / "up"));
+}
+
+TEST_F(CopyOp, SymlinkSourcePointingOutsideUsesFileInsideContext) {
+    write_file(tmp.path() / "outside.txt", "secret");
+    write_file(ctx / "outside.txt", "inside");
+    fs::create_symlink("../../../outside.txt", ctx / "up");
+    copy(spec({"up"}, "/d", true));
+    EXPECT_EQ(read_file(layer / "d" / "up"), "inside");
+}
+
+TEST_F(CopyOp, HardLinksWithinOneCopyStayLinked) {
+    write_file(ctx / "h1", "same");
+    fs::create_hard_link(ctx / "h1", ctx / "h2");
+    copy(spec({"."}, "/d", true));
+    struct stat a = lstat_of(layer / "d" / "h1");
+    struct stat b = lstat_of(layer / "d" / "h2");
+    EXPECT_EQ(a.st_ino, b.st_ino);
+    EXPECT_EQ(read_file(layer / "d" / "h2"), "same");
+}
+
+TEST_F(CopyOp, HardLinksAcrossSourcesStayLinked) {
+    write_file(ctx / "h1", "same");
+    fs::create_hard_link(ctx / "h1", ctx / "h2");
+    copy(spec({"h1", "h2"}, "/d", true));
+    EXPECT_EQ(lstat_of(layer / "d" / "h1").st_ino, lstat_of(layer / "d" / "h2").st_ino);
+}
+
+TEST_F(CopyOp, HardLinkToFileOutsideTheCopyIsAPlainFile) {
+    write_file(ctx / "sub" / "h1", "same");
+    fs::create_hard_link(ctx / "sub" / "h1", ctx / "h2");
+    copy(spec({"sub"}, "/d"));
+    EXPECT_EQ(read_file(layer / "d" / "h1"), "same");
+    EXPECT_FALSE(exists(layer / "d" / "h2"));
+}
+
+// --- ownership and modes -----------------------------------------------------------------------
+
+TEST_F(CopyOwner, DefaultOwnerIsRoot) {
+    write_file(ctx / "dir" / "f", "f");
+    ASSERT_EQ(::lchown((ctx / "dir").c_str(), 1234, 1234), 0);
+    ASSERT_EQ(::lchown((ctx / "dir" / "f").c_str(), 1234, 1234), 0);
+    copy(spec({"."}, "/d", true));
+    struct stat d = lstat_of(layer / "d" / "dir");
+    struct stat f = lstat_of(layer / "d" / "dir" / "f");
+    EXPECT_EQ(d.st_uid, 0u);
+    EXPECT_EQ(d.st_gid, 0u);
+    EXPECT_EQ(f.st_uid, 0u);
+    EXPECT_EQ(f.st_gid, 0u);
+}
+
+TEST_F(CopyOwner, ChownNumericAppliesToFilesDirsAndLinks) {
+    write_file(ctx / "dir" / "f", "f");
+    fs::create_symlink("f", ctx / "dir" / "l");
+    frontend::CopySpec s = spec({"."}, "/d", true);
+    s.chown = "1000:1001";
+    copy(s);
+    for (const char* p : {"dir", "dir/f", "dir/l"}) {
+        struct stat st = lstat_of(layer / "d" / p);
+        EXPECT_EQ(st.st_uid, 1000u) << p;
+        EXPECT_EQ(st.st_gid, 1001u) << p;
+    }
+}
+
+TEST_F(CopyOwner, ChownNumericUserOnlyUsesItAsGroup) {
+    write_file(ctx / "f", "f");
+    frontend::CopySpec s = spec({"f"}, "/f");
+    s.chown = "42";
+    copy(s);
+    EXPECT_EQ(lstat_of(layer / "f").st_uid, 42u);
+    EXPECT_EQ(lstat_of(layer / "f").st_gid, 42u);
+}
+
+TEST_F(CopyOwner, ChownByNamesFromRootfs) {
+    write_file(rootfs / "etc" / "passwd", "root:x:0:0:root:/root:/bin/sh\napp:x:1234:2345::/home/app:/bin/sh\n");
+    write_file(rootfs / "etc" / "group", "root:x:0:\nstaff:x:3456:app\n");
+    write_file(ctx / "f", "f");
+    frontend::CopySpec s = spec({"f"}, "/f");
+    s.chown = "app:staff";
+    copy(s);
+    EXPECT_EQ(lstat_of(layer / "f").st_uid, 1234u);
+    EXPECT_EQ(lstat_of(layer / "f").st_gid, 3456u);
+}
+
+TEST_F(CopyOwner, ParseChownNumeric) {
+    Owner o = parse_chown("7:8", rootfs);
+    EXPECT_EQ(o.uid, 7u);
+    EXPECT_EQ(o.gid, 8u);
+    Owner u = parse_chown("7", rootfs);
+    EXPECT_EQ(u.uid, 7u);
+    EXPECT_EQ(u.gid, 7u);
+}
+
+// BUG (BuildKit differs): a user name without a group takes the user's primary group from
+// /etc/passwd (BuildKit's readUser: us.GID = users[0].Gid). kiln uses the uid as gid
+// (solver/copy_op.cpp:216, `o.gid = u->first;` should be `o.gid = u->second;`).
+TEST_F(CopyOwner, ParseChownNameUsesPrimaryGroup) {
+    write_file(rootfs / "etc" / "passwd", "app:x:1234:2345::/home/app:/bin/sh\n");
+    Owner o = parse_chown("app", rootfs);
+    EXPECT_EQ(o.uid, 1234u);
+    EXPECT_EQ(o.gid, 2345u);
+}
+
+TEST_F(CopyOwner, ParseChownUserAndGroupNames) {
+    write_file(rootfs / "etc" / "passwd", "app:x:1234:2345::/home/app:/bin/sh\n");
+    write_file(rootfs / "etc" / "group", "staff:x:3456:\n");
+    Owner o = parse_chown("app:staff", rootfs);
+    EXPECT_EQ(o.uid, 1234u);
+    EXPECT_EQ(o.gid, 3456u);
+    Owner n = parse_chown("5:staff", rootfs);
+    EXPECT_EQ(n.uid, 5u);
+    EXPECT_EQ(n.gid, 3456u);
+}
+
+TEST_F(CopyOwner, ParseChownUnknownUserThrows) {
+    write_file(rootfs / "etc" / "passwd", "app:x:1234:2345::/home/app:/bin/sh\n");
+    EXPECT_THROW(parse_chown("nobody", rootfs), kiln::Error);
+}
+
+TEST_F(CopyOwner, ParseChownUnknownGroupThrows) {
+    write_file(rootfs / "etc" / "group", "staff:x:3456:\n");
+    EXPECT_THROW(parse_chown("1:wheel", rootfs), kiln::Error);
+}
+
+TEST_F(CopyOwner, ParseChmodOctal) {
+    EXPECT_EQ(parse_chmod("755"), 0755u);
+    EXPECT_EQ(parse_chmod("0644"), 0644u);
+    EXPECT_EQ(parse_chmod("4755"), 04755u);
+}
+
+// BUG (BuildKit differs): BuildKit accepts any octal string up to 07777
+// (strconv.ParseUint(chmod, 8, 32) then p > 0o7777 is the only range check), so "04755" and
+// "00644" are valid. kiln rejects strings longer than 4 characters
+// (solver/copy_op.cpp:233, `spec.size() > 4`; check the value instead).
+TEST_F(CopyOwner, ParseChmodAcceptsLeadingZeroWithSpecialBits) {
+    EXPECT_EQ(parse_chmod("04755"), 04755u);
+    EXPECT_EQ(parse_chmod("00644"), 0644u);
+}
+
+TEST_F(CopyOwner, ParseChmodRejectsNonOctal) {
+    EXPECT_THROW(parse_chmod(""), kiln::Error);
+    EXPECT_THROW(parse_chmod("abc"), kiln::Error);
+    EXPECT_THROW(parse_chmod("9"), kiln::Error);
+    EXPECT_THROW(parse_chmod("-644"), kiln::Error);
+}
+
+TEST_F(CopyOwner, ParseChmodRejectsAboveMax) { EXPECT_THROW(parse_chmod("17777"), kiln::Error); }
+
+TEST_F(CopyOwner, ChmodAppliesToCopiedFile) {
+    write_file(ctx / "f", "f", 0600);
+    frontend::CopySpec s = spec({"f"}, "/f");
+    s.chmod = "0751";
+    copy(s);
+    EXPECT_EQ(perm(lstat_of(layer / "f")), 0751u);
+}
+
+TEST_F(CopyOwner, ModesAreKeptIncludingSetuid) {
+    write_file(ctx / "suid", "s", 04755);
+    write_file(ctx / "private", "p", 0600);
+    fs::create_directories(ctx / "sgid-dir");
+    ASSERT_EQ(::chmod((ctx / "sgid-dir").c_str(), 02750), 0);
+    copy(spec({"."}, "/d", true));
+    EXPECT_EQ(perm(lstat_of(layer / "d" / "suid")), 04755u);
+    EXPECT_EQ(perm(lstat_of(layer / "d" / "private")), 0600u);
+    EXPECT_EQ(perm(lstat_of(layer / "d" / "sgid-dir")), 02750u);
+    EXPECT_EQ(perm(lstat_of(rootfs / "d" / "suid")), 04755u);
+}
+
+TEST_F(CopyOwner, SetuidKeptWithChown) {
+    write_file(ctx / "suid", "s", 04755);
+    frontend::CopySpec s = spec({"suid"}, "/suid");
+    s.chown = "10:10";
+    copy(s);
+    EXPECT_EQ(perm(lstat_of(layer / "suid")), 04755u);
+    EXPECT_EQ(lstat_of(layer / "suid").st_uid, 10u);
+}
+
+TEST_F(CopyOwner, MtimesAreKept) {
+    write_file(ctx / "dir" / "sub" / "f", "f");
+    set_mtime(ctx / "dir" / "sub" / "f", 1'500'000'000, 123);
+    set_mtime(ctx / "dir" / "sub", 1'400'000'000);
+    copy(spec({"dir"}, "/d"));
+    struct stat f = lstat_of(layer / "d" / "sub" / "f");
+    EXPECT_EQ(f.st_mtim.tv_sec, 1'500'000'000);
+    EXPECT_EQ(f.st_mtim.tv_nsec, 123);
+    EXPECT_EQ(lstat_of(layer / "d" / "sub").st_mtim.tv_sec, 1'400'000'000);
+    EXPECT_EQ(lstat_of(rootfs / "d" / "sub" / "f").st_mtim.tv_sec, 1'500'000'000);
+    EXPECT_EQ(lstat_of(rootfs / "d" / "sub").st_mtim.tv_sec, 1'400'000'000);
+}
+
+// --- parents, layer and rootfs -----------------------------------------------------------------
+
+TEST_F(CopyOp, MissingParentsAreCreated0755Root) {
+    write_file(ctx / "f", "f");
+    copy(spec({"f"}, "/a/b/f"));
+    for (const char* p : {"a", "a/b"}) {
+        struct stat st = lstat_of(layer / p);
+        EXPECT_TRUE(S_ISDIR(st.st_mode)) << p;
+        EXPECT_EQ(perm(st), 0755u) << p;
+        EXPECT_EQ(st.st_uid, 0u) << p;
+        EXPECT_EQ(st.st_gid, 0u) << p;
+    }
+    EXPECT_EQ(read_file(layer / "a" / "b" / "f"), "f");
+}
+
+TEST_F(CopyOp, ExistingParentMetadataIsCopiedIntoLayer) {
+    fs::create_directories(rootfs / "opt");
+    ASSERT_EQ(::chmod((rootfs / "opt").c_str(), 0750), 0);
+    ASSERT_EQ(::lchown((rootfs / "opt").c_str(), 5, 6), 0);
+    write_file(ctx / "f", "f");
+    copy(spec({"f"}, "/opt/app/f"));
+    struct stat opt = lstat_of(layer / "opt");
+    EXPECT_EQ(perm(opt), 0750u);
+    EXPECT_EQ(opt.st_uid, 5u);
+    EXPECT_EQ(opt.st_gid, 6u);
+    struct stat app = lstat_of(layer / "opt" / "app");
+    EXPECT_EQ(perm(app), 0755u);
+    EXPECT_EQ(app.st_uid, 0u);
+    // The merge keeps the rootfs directory's own metadata.
+    struct stat merged = lstat_of(rootfs / "opt");
+    EXPECT_EQ(perm(merged), 0750u);
+    EXPECT_EQ(merged.st_uid, 5u);
+}
+
+TEST_F(CopyOp, ParentThatIsAFileThrows) {
+    write_file(rootfs / "etc", "not a dir");
+    write_file(ctx / "f", "f");
+    expect_copy_error(spec({"f"}, "/etc/f"));
+}
+
+TEST_F(CopyOp, LayerHoldsOnlyTheCopiedEntries) {
+    write_file(rootfs / "etc" / "os-release", "x");
+    write_file(ctx / "f", "f");
+    copy(spec({"f"}, "/srv/f"));
+    std::vector<std::string> entries;
+    for (auto& e : fs::recursive_directory_iterator(layer)) {
+        entries.push_back(fs::relative(e.path(), layer).string());
+    }
+    std::sort(entries.begin(), entries.end());
+    EXPECT_EQ(entries, (Strings{"srv", "srv/f"}));
+}
+
+TEST_F(CopyOp, RootfsReceivesTheMerge) {
+    write_file(rootfs / "keep" / "old", "old");
+    write_file(rootfs / "d" / "b.txt", "was here");
+    write_file(ctx / "a.txt", "new");
+    copy(spec({"a.txt"}, "/d", true));
+    EXPECT_EQ(read_file(rootfs / "d" / "a.txt"), "new");
+    EXPECT_EQ(read_file(rootfs / "d" / "b.txt"), "was here");
+    EXPECT_EQ(read_file(rootfs / "keep" / "old"), "old");
+}
+
+TEST_F(CopyOp, OverwritesExistingFileInRootfs) {
+    write_file(rootfs / "f", "old");
+    write_file(ctx / "f", "new");
+    copy(spec({"f"}, "/f"));
+    EXPECT_EQ(read_file(rootfs / "f"), "new");
+}
+
+// --- run_mkdir ---------------------------------------------------------------------------------
+
+TEST_F(CopyMkdir, CreatesDirAndParents0755Root) {
+    EXPECT_TRUE(run_mkdir("/app/data", rootfs, layer));
+    for (const char* p : {"app", "app/data"}) {
+        struct stat st = lstat_of(layer / p);
+        EXPECT_TRUE(S_ISDIR(st.st_mode)) << p;
+        EXPECT_EQ(perm(st), 0755u) << p;
+        EXPECT_EQ(st.st_uid, 0u) << p;
+    }
+    EXPECT_TRUE(fs::is_directory(rootfs / "app" / "data"));
+}
+
+TEST_F(CopyMkdir, ReturnsFalseWhenDirExists) {
+    fs::create_directories(rootfs / "app");
+    EXPECT_FALSE(run_mkdir("/app", rootfs, layer));
+    EXPECT_TRUE(fs::is_empty(layer));
+}
+
+TEST_F(CopyMkdir, ExistingParentMetadataCopied) {
+    fs::create_directories(rootfs / "srv");
+    ASSERT_EQ(::chmod((rootfs / "srv").c_str(), 0711), 0);
+    ASSERT_EQ(::lchown((rootfs / "srv").c_str(), 3, 4), 0);
+    EXPECT_TRUE(run_mkdir("/srv/www", rootfs, layer));
+    struct stat st = lstat_of(layer / "srv");
+    EXPECT_EQ(perm(st), 0711u);
+    EXPECT_EQ(st.st_uid, 3u);
+    EXPECT_EQ(st.st_gid, 4u);
+    EXPECT_EQ(perm(lstat_of(layer / "srv" / "www")), 0755u);
+}
+
+// --- BuildContext::resolve ---------------------------------------------------------------------
+
+TEST_F(BuildContextResolve, PlainFile) {
+    write_file(ctx / "dir" / "a.txt", "a");
+    BuildContext context(ctx, {});
+    auto found = context.resolve("dir/a.txt");
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].rel, "dir/a.txt");
+    EXPECT_EQ(found[0].name, "a.txt");
+    EXPECT_EQ(found[0].host_path, fs::canonical(ctx) / "dir" / "a.txt");
+}
+
+TEST_F(BuildContextResolve, PathIsCleaned) {
+    write_file(ctx / "b.txt", "b");
+    BuildContext context(ctx, {});
+    auto found = context.resolve("./x/../b.txt");
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].rel, "b.txt");
+}
+
+TEST_F(BuildContextResolve, AbsoluteSourceIsRelativeToContext) {
+    write_file(ctx / "a.txt", "a");
+    BuildContext context(ctx, {});
+    auto found = context.resolve("/a.txt");
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].host_path, fs::canonical(ctx) / "a.txt");
+}
+
+TEST_F(BuildContextResolve, DotIsTheRoot) {
+    BuildContext context(ctx, {});
+    auto found = context.resolve(".");
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].rel, "");
+    EXPECT_EQ(found[0].host_path, fs::canonical(ctx));
+}
+
+TEST_F(BuildContextResolve, DotDotOutOfContextThrows) {
+    write_file(tmp.path() / "x", "x");
+    BuildContext context(ctx, {});
+    EXPECT_THROW(context.resolve("../x"), kiln::Error);
+    EXPECT_THROW(context.resolve("a/../../x"), kiln::Error);
+}
+
+TEST_F(BuildContextResolve, MissingThrows) {
+    BuildContext context(ctx, {});
+    EXPECT_THROW(context.resolve("nope"), kiln::Error);
+}
+
+TEST_F(BuildContextResolve, IgnoredIsMissing) {
+    write_file(ctx / "secret.txt", "s");
+    BuildContext context(ctx, {"secret.txt"});
+    EXPECT_TRUE(context.ignored("secret.txt"));
+    EXPECT_THROW(context.resolve("secret.txt"), kiln::Error);
+}
+
+TEST_F(BuildContextResolve, ReincludedFileInsideIgnoredDirResolves) {
+    write_file(ctx / "build" / "keep.o", "k");
+    BuildContext context(ctx, {"build", "!build/keep.o"});
+    EXPECT_EQ(context.resolve("build/keep.o").size(), 1u);
+    EXPECT_TRUE(context.may_reinclude_under("build"));
+}
+
+TEST_F(BuildContextResolve, WildcardMatchesAreSorted) {
+    write_file(ctx / "c.txt", "c");
+    write_file(ctx / "a.txt", "a");
+    write_file(ctx / "b.txt", "b");
+    write_file(ctx / "d.md", "d");
+    BuildContext context(ctx, {});
+    auto found = context.resolve("*.txt");
+    Strings rels;
+    for (auto& f : found) rels.push_back(f.rel);
+    EXPECT_EQ(rels, (Strings{"a.txt", "b.txt", "c.txt"}));
+    EXPECT_EQ(found[1].name, "b.txt");
+}
+
+TEST_F(BuildContextResolve, WildcardSkipsIgnored) {
+    write_file(ctx / "a.txt", "a");
+    write_file(ctx / "b.txt", "b");
+    BuildContext context(ctx, {"b.txt"});
+    auto found = context.resolve("*.txt");
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].rel, "a.txt");
+}
+
+TEST_F(BuildContextResolve, WildcardInDirectoryComponent) {
+    write_file(ctx / "d1" / "f.txt", "1");
+    write_file(ctx / "d2" / "f.txt", "2");
+    write_file(ctx / "e1" / "f.txt", "3");
+    BuildContext context(ctx, {});
+    auto found = context.resolve("d?/f.txt");
+    Strings rels;
+    for (auto& f : found) rels.push_back(f.rel);
+    EXPECT_EQ(rels, (Strings{"d1/f.txt", "d2/f.txt"}));
+    EXPECT_EQ(found[0].name, "f.txt");
+}
+
+TEST_F(BuildContextResolve, WildcardCharacterClass) {
+    write_file(ctx / "a1", "1");
+    write_file(ctx / "a2", "2");
+    write_file(ctx / "a3", "3");
+    BuildContext context(ctx, {});
+    EXPECT_EQ(context.resolve("a[12]").size(), 2u);
+}
+
+TEST_F(BuildContextResolve, WildcardMatchesDotFiles) {
+    // Go's filepath.Match has no special rule for a leading dot.
+    write_file(ctx / ".hidden", "h");
+    BuildContext context(ctx, {});
+    auto found = context.resolve("*hidden");
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].rel, ".hidden");
+}
+
+TEST_F(BuildContextResolve, RelativeSymlinkOutsideIsClampedToContext) {
+    write_file(tmp.path() / "outside.txt", "secret");
+    fs::create_symlink("../outside.txt", ctx / "up");
+    BuildContext context(ctx, {});
+    EXPECT_THROW(context.resolve("up"), kiln::Error);
+}
+
+TEST_F(BuildContextResolve, AbsoluteSymlinkIsResolvedInsideContext) {
+    write_file(ctx / "inside" / "f", "in");
+    fs::create_symlink("/inside", ctx / "abs");
+    BuildContext context(ctx, {});
+    auto found = context.resolve("abs/f");
+    ASSERT_EQ(found.size(), 1u);
+    EXPECT_EQ(found[0].host_path, fs::canonical(ctx) / "inside" / "f");
+}
+
+TEST_F(BuildContextResolve, AbsoluteSymlinkToHostPathDoesNotEscape) {
+    write_file(tmp.path() / "outside.txt", "secret");
+    fs::create_symlink(tmp.path() / "outside.txt", ctx / "abs");
+    BuildContext context(ctx, {});
+    try {
+        auto found = context.resolve("abs");
+        // Only acceptable if it names something inside the context.
+        for (auto& f : found) {
+            std::string root = fs::canonical(ctx).string() + "/";
+            EXPECT_EQ(f.host_path.string().rfind(root, 0), 0u) << f.host_path;
+        }
+    } catch (const kiln::Error&) {
+        SUCCEED();
+    }
+}
+
+TEST_F(BuildContextResolve, SymlinkLoopThrows) {
+    fs::create_symlink("b", ctx / "a");
+    fs::create_symlink("a", ctx / "b");
+    BuildContext context(ctx, {});
+    EXPECT_THROW(context.resolve("a"), kiln::Error);
+}
+
+}  // namespace
+}  // namespace kiln::solver

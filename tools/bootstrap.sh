@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages kiln needs (only those missing; nothing but
+# Debian packages is downloaded), then configures and builds kiln in build/.
+# Idempotent: a second run installs nothing and rebuilds only what changed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  # build
+  cmake ninja-build g++ pkg-config git
+  libarchive-dev libssl-dev libzstd-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libgtest-dev
+  # runtime and the independent tools the tests check kiln with
+  runc skopeo umoci busybox-static tar gzip zstd
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "kiln: these Debian packages are missing; run as root to install them: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "kiln: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C build -j "$(nproc)"
