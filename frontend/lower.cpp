@@ -281,8 +281,10 @@ private:
     void env(const Node& node) {
         flags(node, {});
         std::string msg = "ENV";
+        // Every pair sees the environment from before this instruction, as in
+        // BuildKit: "ENV a=1 b=$a" gives b the old value of a.
+        Environment e = stage_env();
         for (size_t i = 0; i + 1 < node.args.size(); i += 3) {
-            Environment e = stage_env();
             std::string key = expand(node, node.args[i], e);
             std::string value = expand(node, node.args[i + 1], e);
             if (key.empty()) fail(node, "ENV names can not be blank");
@@ -359,6 +361,7 @@ private:
         flags(node, {});
         if (node.args.empty()) fail(node, "EXPOSE requires at least one argument");
         Environment e = stage_env();
+        std::set<std::string> mine;
         for (const auto& raw : node.args) {
             std::string spec = expand(node, raw, e);
             std::string proto = "tcp";
@@ -375,16 +378,16 @@ private:
                 int hi = lo;
                 if (dash != std::string::npos) hi = std::stoi(ports.substr(dash + 1));
                 if (lo < 0 || hi > 65535 || hi < lo) throw std::invalid_argument("range");
-                for (int p = lo; p <= hi; ++p)
-                    stage().settings.exposed_ports.insert(std::to_string(p) + "/" + proto);
+                for (int p = lo; p <= hi; ++p) mine.insert(std::to_string(p) + "/" + proto);
             } catch (const std::exception&) {
                 fail(node, "invalid containerPort: " + ports);
             }
         }
+        stage().settings.exposed_ports.insert(mine.begin(), mine.end());
         // Go prints map keys sorted as strings, like std::set does.
         std::string msg = "EXPOSE map[";
         bool first = true;
-        for (const auto& p : stage().settings.exposed_ports) {
+        for (const auto& p : mine) {
             msg += (first ? "" : " ") + p + ":{}";
             first = false;
         }
@@ -436,7 +439,9 @@ private:
         if (!node.json_form) fail(node, "SHELL requires the arguments to be in JSON form");
         if (node.args.empty()) fail(node, "SHELL requires at least one argument");
         stage().settings.shell = node.args;
-        add_step(node, Step::Kind::metadata, "SHELL " + go_quote_list(node.args));
+        std::string msg = "SHELL [";  // Go's %v of a []string
+        for (size_t i = 0; i < node.args.size(); ++i) msg += (i ? " " : "") + node.args[i];
+        add_step(node, Step::Kind::metadata, msg + "]");
     }
 
     void healthcheck(const Node& node) {
@@ -465,6 +470,7 @@ private:
                 } catch (const std::exception&) {
                     fail(node, "invalid --retries value: " + f.value);
                 }
+                if (hc.retries < 0) fail(node, "--retries cannot be negative (" + f.value + ")");
                 continue;
             }
             long long ns = parse_duration(f.value);
@@ -518,6 +524,8 @@ private:
         std::string base = stage().settings.working_dir.empty() ? "/" : stage().settings.working_dir;
         spec.dest = clean_abs(dest.starts_with('/') ? dest : base + "/" + dest);
         std::string msg = "COPY";
+        if (!spec.chown.empty()) msg += " --chown=" + spec.chown;
+        if (!spec.chmod.empty()) msg += " --chmod=" + spec.chmod;
         for (const auto& w : words) msg += " " + w;
         Step& s = add_step(node, Step::Kind::copy, msg + " # buildkit");
         s.copy = std::move(spec);

@@ -131,8 +131,7 @@ std::vector<ContextSource> BuildContext::resolve(const std::string& source) cons
         if (ignored(rel) || ::lstat(host.c_str(), &st) != 0) continue;
         out.push_back({host, rel, rel.substr(rel.rfind('/') + 1)});
     }
-    if (out.empty()) throw Error("no source files were specified: " + source + " matches nothing");
-    return out;
+    return out;  // may be empty: COPY decides whether that is an error
 }
 
 }  // namespace kiln::solver

@@ -32,7 +32,8 @@ public:
 
     // Expands one COPY source (wildcards per Go's filepath.Match) into the
     // entries it names, sorted. Throws kiln::Error when the source escapes
-    // the context or names nothing (ignored files count as absent).
+    // the context, or when a source without wildcards names nothing (ignored
+    // files count as absent). A wildcard matching nothing gives an empty list.
     std::vector<ContextSource> resolve(const std::string& source) const;
 
 private:

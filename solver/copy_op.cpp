@@ -135,6 +135,12 @@ void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const
         auto found = context.resolve(s);
         sources.insert(sources.end(), found.begin(), found.end());
     }
+    // As the reference says: a wildcard may match nothing only if another source matched.
+    if (sources.empty()) {
+        std::string all;
+        for (const auto& s : spec.sources) all += (all.empty() ? "" : " ") + s;
+        throw Error("no source files were specified: " + all + " matches nothing");
+    }
     bool dest_dir = spec.dest_is_dir || sources.size() > 1 || is_dir(under(rootfs, spec.dest));
     ensure_parents(spec.dest == "/" ? "/x" : spec.dest, rootfs, layer_dir);
     if (dest_dir || spec.dest == "/") {
@@ -177,9 +183,15 @@ bool run_mkdir(const std::string& path, const fs::path& rootfs, const fs::path& 
 
 namespace {
 
-// Finds `name` (or a numeric id) in a passwd/group style file; returns the
-// third field (the id) and, for passwd, the fourth (primary group).
-std::optional<std::pair<unsigned, unsigned>> lookup(const fs::path& file, const std::string& name) {
+// Finds `name` in a passwd or group file: its id (third field) and, for
+// passwd, its primary group (fourth field). Malformed lines are skipped.
+struct IdEntry {
+    unsigned id = 0;
+    unsigned primary_gid = 0;
+};
+std::optional<unsigned> numeric(const std::string& s);
+
+std::optional<IdEntry> lookup(const fs::path& file, const std::string& name, bool is_passwd) {
     std::ifstream in(file);
     std::string line;
     while (std::getline(in, line)) {
@@ -187,18 +199,23 @@ std::optional<std::pair<unsigned, unsigned>> lookup(const fs::path& file, const 
         std::stringstream ss(line);
         std::string x;
         while (std::getline(ss, x, ':')) f.push_back(x);
-        if (f.size() >= 3 && f[0] == name) {
-            unsigned id = static_cast<unsigned>(std::stoul(f[2]));
-            unsigned gid = f.size() >= 4 ? static_cast<unsigned>(std::stoul(f[3])) : id;
-            return std::make_pair(id, gid);
+        if (f.size() < 3 || f[0] != name) continue;
+        auto id = numeric(f[2]);
+        if (!id) continue;
+        IdEntry e{*id, *id};
+        if (is_passwd && f.size() >= 4) {
+            if (auto g = numeric(f[3])) e.primary_gid = *g;
         }
+        return e;
     }
     return std::nullopt;
 }
 
 std::optional<unsigned> numeric(const std::string& s) {
-    if (s.empty() || !std::all_of(s.begin(), s.end(), ::isdigit)) return std::nullopt;
-    return static_cast<unsigned>(std::stoul(s));
+    if (s.empty() || s.size() > 10 || !std::all_of(s.begin(), s.end(), ::isdigit)) return std::nullopt;
+    unsigned long v = std::stoul(s);
+    if (v > 0xffffffffUL) return std::nullopt;
+    return static_cast<unsigned>(v);
 }
 
 }  // namespace
@@ -211,17 +228,17 @@ Owner parse_chown(const std::string& spec, const fs::path& rootfs) {
     if (auto n = numeric(user)) {
         o.uid = *n;
         o.gid = *n;
-    } else if (auto u = lookup(rootfs / "etc/passwd", user)) {
-        o.uid = u->first;
-        o.gid = u->first;
+    } else if (auto u = lookup(rootfs / "etc/passwd", user, true)) {
+        o.uid = u->id;
+        o.gid = u->primary_gid;
     } else {
         throw Error("unable to find user " + user + ": no matching entries in passwd file");
     }
     if (!group.empty()) {
         if (auto n = numeric(group)) {
             o.gid = *n;
-        } else if (auto g = lookup(rootfs / "etc/group", group)) {
-            o.gid = g->first;
+        } else if (auto g = lookup(rootfs / "etc/group", group, false)) {
+            o.gid = g->id;
         } else {
             throw Error("unable to find group " + group + ": no matching entries in group file");
         }
@@ -230,11 +247,13 @@ Owner parse_chown(const std::string& spec, const fs::path& rootfs) {
 }
 
 mode_t parse_chmod(const std::string& spec) {
-    if (spec.empty() || spec.size() > 4 ||
-        !std::all_of(spec.begin(), spec.end(), [](char c) { return c >= '0' && c <= '7'; })) {
+    bool octal = !spec.empty() && spec.size() <= 12 &&
+                 std::all_of(spec.begin(), spec.end(), [](char c) { return c >= '0' && c <= '7'; });
+    unsigned long v = octal ? std::stoul(spec, nullptr, 8) : 0;
+    if (!octal || v > 07777) {
         throw Error("invalid --chmod value \"" + spec + "\" (want an octal mode such as 0755)");
     }
-    return static_cast<mode_t>(std::stoul(spec, nullptr, 8));
+    return static_cast<mode_t>(v);
 }
 
 }  // namespace kiln::solver

@@ -66,7 +66,9 @@ TEST(OutputSpec, GetFallback) {
     EXPECT_EQ(s.get("name", "dflt"), "dflt");
 }
 
-TEST(OutputSpec, EmptyThrows) { EXPECT_THROW(parse_output_spec(""), kiln::Error); }
+TEST(OutputSpec, EmptyThrows) {
+    EXPECT_THROW(parse_output_spec(""), kiln::Error);
+}
 
 TEST(OutputSpec, MissingDestThrows) {
     EXPECT_THROW(parse_output_spec("type=oci"), kiln::Error);

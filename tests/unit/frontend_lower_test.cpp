@@ -36,7 +36,8 @@ BuildPlan lower_with_args(const std::string& text, std::map<std::string, std::st
 // The value of an ENV variable of the target stage, nullopt when unset.
 std::optional<std::string> env_of(const BuildPlan& plan, const std::string& name) {
     for (const auto& [k, v] : plan.stages.at(plan.target).settings.env) {
-        if (k == name) return v;
+        if (k == name)
+            return v;
     }
     return std::nullopt;
 }
@@ -86,7 +87,8 @@ TEST(LowerFrom, LastStageIsTheDefaultTarget) {
 TEST(LowerFrom, TargetSelectsNamedStage) {
     LowerOptions options;
     options.target = "first";
-    BuildPlan plan = lower_text("FROM scratch AS first\nENV A=1\nFROM scratch AS second\n", options);
+    BuildPlan plan =
+        lower_text("FROM scratch AS first\nENV A=1\nFROM scratch AS second\n", options);
     EXPECT_EQ(plan.target, 0);
     EXPECT_EQ(env_of(plan, "A"), "1");
 }
@@ -132,7 +134,8 @@ TEST(LowerEnv, CanExtendPath) {
 // kiln recomputes the environment after each pair (frontend/lower.cpp, env(): stage_env()
 // inside the loop).
 TEST(LowerEnv, PairsOfOneInstructionSeeTheEnvironmentBeforeIt) {
-    BuildPlan plan = lower_text("FROM scratch\nENV abc=hello\nENV abc=bye def=$abc\nENV ghi=$abc\n");
+    BuildPlan plan =
+        lower_text("FROM scratch\nENV abc=hello\nENV abc=bye def=$abc\nENV ghi=$abc\n");
     EXPECT_EQ(env_of(plan, "abc"), "bye");
     EXPECT_EQ(env_of(plan, "def"), "hello");
     EXPECT_EQ(env_of(plan, "ghi"), "bye");
@@ -282,8 +285,8 @@ TEST(LowerCopy, SeveralSourcesMeanDirectory) {
 }
 
 TEST(LowerCopy, ExpandsSourcesDestAndFlags) {
-    BuildPlan plan =
-        lower_text("FROM scratch\nENV S=src U=1000 M=0640\nCOPY --chown=$U:$U --chmod=$M $S /d/$S\n");
+    BuildPlan plan = lower_text(
+        "FROM scratch\nENV S=src U=1000 M=0640\nCOPY --chown=$U:$U --chmod=$M $S /d/$S\n");
     const CopySpec& c = last_step(plan).copy;
     EXPECT_EQ(c.sources, Strings{"src"});
     EXPECT_EQ(c.dest, "/d/src");
@@ -428,7 +431,9 @@ TEST(LowerExpose, InvalidProtocolThrows) {
     EXPECT_EQ(e.line(), 2);
 }
 
-TEST(LowerExpose, InvalidPortThrows) { lower_error("FROM scratch\nEXPOSE 80x\n"); }
+TEST(LowerExpose, InvalidPortThrows) {
+    lower_error("FROM scratch\nEXPOSE 80x\n");
+}
 
 TEST(LowerExpose, ExpandsVariables) {
     BuildPlan plan = lower_text("FROM scratch\nENV P=8080\nEXPOSE $P/udp\n");
@@ -517,7 +522,9 @@ TEST(LowerOnbuild, TriggerRecordedAsWritten) {
     EXPECT_EQ(settings(plan).on_build, (Strings{"COPY a /b", "ENV X=$Y"}));
 }
 
-TEST(LowerOnbuild, ChainingIsRefused) { lower_error("FROM scratch\nONBUILD ONBUILD ENV A=1\n"); }
+TEST(LowerOnbuild, ChainingIsRefused) {
+    lower_error("FROM scratch\nONBUILD ONBUILD ENV A=1\n");
+}
 
 // --- errors ------------------------------------------------------------------------------------
 
@@ -534,7 +541,9 @@ TEST(LowerErrors, FromWithTwoArguments) {
         << e.message();
 }
 
-TEST(LowerErrors, FromWithBadAsKeyword) { lower_error("FROM scratch IS name\n"); }
+TEST(LowerErrors, FromWithBadAsKeyword) {
+    lower_error("FROM scratch IS name\n");
+}
 
 TEST(LowerErrors, DuplicateStageName) {
     DockerfileError e = lower_error("FROM scratch AS a\nFROM scratch AS A\n");

@@ -24,7 +24,7 @@ constexpr auto kTimeout = 10s;
 
 // A one-shot gate: wait() blocks until open() or the timeout; returns whether it was opened.
 class Gate {
-public:
+  public:
     void open() {
         {
             std::lock_guard lock(mu_);
@@ -37,7 +37,7 @@ public:
         return cv_.wait_for(lock, kTimeout, [&] { return open_; });
     }
 
-private:
+  private:
     std::mutex mu_;
     std::condition_variable cv_;
     bool open_ = false;
@@ -47,13 +47,15 @@ private:
 bool wait_for_cancel(const CancelFlag& cancel) {
     auto deadline = std::chrono::steady_clock::now() + kTimeout;
     while (!cancel.load()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
         std::this_thread::sleep_for(1ms);
     }
     return true;
 }
 
-Job make_job(std::string name, std::vector<size_t> deps, std::function<void(const CancelFlag&)> run) {
+Job make_job(std::string name, std::vector<size_t> deps,
+             std::function<void(const CancelFlag&)> run) {
     Job j;
     j.name = std::move(name);
     j.deps = std::move(deps);
@@ -70,10 +72,12 @@ TEST(Scheduler, RunsEveryJobOnce) {
     std::atomic<int> counts[5] = {};
     std::vector<Job> jobs;
     for (size_t i = 0; i < 5; ++i) {
-        jobs.push_back(make_job("j" + std::to_string(i), {}, [&, i](const CancelFlag&) { ++counts[i]; }));
+        jobs.push_back(
+            make_job("j" + std::to_string(i), {}, [&, i](const CancelFlag&) { ++counts[i]; }));
     }
     run_jobs(jobs, 3);
-    for (auto& c : counts) EXPECT_EQ(c.load(), 1);
+    for (auto& c : counts)
+        EXPECT_EQ(c.load(), 1);
 }
 
 TEST(Scheduler, ZeroWorkersStillRuns) {
@@ -151,7 +155,8 @@ TEST(Scheduler, NeverMoreThanWorkersAtOnce) {
 
 TEST(Scheduler, ExceptionIsRethrown) {
     std::vector<Job> jobs;
-    jobs.push_back(make_job("bad", {}, [](const CancelFlag&) { throw std::runtime_error("boom"); }));
+    jobs.push_back(
+        make_job("bad", {}, [](const CancelFlag&) { throw std::runtime_error("boom"); }));
     try {
         run_jobs(jobs, 2);
         FAIL() << "no exception";
@@ -163,7 +168,8 @@ TEST(Scheduler, ExceptionIsRethrown) {
 TEST(Scheduler, DependentsOfFailedJobDoNotStart) {
     std::atomic<bool> dependent_ran{false}, grandchild_ran{false};
     std::vector<Job> jobs;
-    jobs.push_back(make_job("bad", {}, [](const CancelFlag&) { throw std::runtime_error("boom"); }));
+    jobs.push_back(
+        make_job("bad", {}, [](const CancelFlag&) { throw std::runtime_error("boom"); }));
     jobs.push_back(make_job("child", {0}, [&](const CancelFlag&) { dependent_ran = true; }));
     jobs.push_back(make_job("grandchild", {1}, [&](const CancelFlag&) { grandchild_ran = true; }));
     EXPECT_THROW(run_jobs(jobs, 1), std::runtime_error);
