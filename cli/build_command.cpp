@@ -45,11 +45,14 @@ std::map<std::string, std::string> parse_kv_list(const std::vector<std::string>&
     std::map<std::string, std::string> out;
     for (const auto& item : items) {
         auto eq = item.find('=');
-        if (eq == 0) throw Error(std::string("invalid ") + what + " \"" + item + "\"");
+        if (eq == 0)
+            throw Error(std::string("invalid ") + what + " \"" + item + "\"");
         if (eq == std::string::npos) {
             // Docker: --build-arg NAME takes NAME's value from the environment.
-            if (!env_fallback) throw Error(std::string("invalid ") + what + " \"" + item + "\" (want K=V)");
-            if (const char* v = std::getenv(item.c_str())) out[item] = v;
+            if (!env_fallback)
+                throw Error(std::string("invalid ") + what + " \"" + item + "\" (want K=V)");
+            if (const char* v = std::getenv(item.c_str()))
+                out[item] = v;
             continue;
         }
         out[item.substr(0, eq)] = item.substr(eq + 1);
@@ -58,7 +61,8 @@ std::map<std::string, std::string> parse_kv_list(const std::vector<std::string>&
 }
 
 std::unique_ptr<solver::Progress> make_progress(const std::string& mode) {
-    if (mode == "quiet") return std::make_unique<QuietProgress>();
+    if (mode == "quiet")
+        return std::make_unique<QuietProgress>();
     // tty/auto fall back to plain until the live view exists.
     return std::make_unique<PlainProgress>(std::cerr);
 }
@@ -71,12 +75,15 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
         throw Error("build context " + args.context + " is not a directory");
     std::string dockerfile_path =
         args.file.empty() ? (fs::path(args.context) / "Dockerfile").string() : args.file;
-    std::string display_name = args.file == "-" ? "Dockerfile" : fs::path(dockerfile_path).filename().string();
+    std::string display_name =
+        args.file == "-" ? "Dockerfile" : fs::path(dockerfile_path).filename().string();
 
     // Validate outputs before any work.
     std::vector<exporter::OutputSpec> outputs;
-    for (const auto& o : args.outputs) outputs.push_back(exporter::parse_output_spec(o));
-    if (outputs.empty()) outputs.push_back(exporter::parse_output_spec("type=image"));
+    for (const auto& o : args.outputs)
+        outputs.push_back(exporter::parse_output_spec(o));
+    if (outputs.empty())
+        outputs.push_back(exporter::parse_output_spec("type=image"));
     auto epoch = exporter::source_date_epoch_from_env();
 
     auto progress = make_progress(args.progress);
@@ -89,7 +96,8 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     }
     auto parsed = frontend::parse_dockerfile(text, display_name);
     frontend::check_instruction_names(parsed, display_name, text);
-    for (const auto& w : parsed.warnings) progress->warn(display_name + ":" + std::to_string(w.line) + ": " + w.short_msg);
+    for (const auto& w : parsed.warnings)
+        progress->warn(display_name + ":" + std::to_string(w.line) + ": " + w.short_msg);
 
     frontend::LowerOptions lo;
     lo.filename = display_name;
@@ -98,10 +106,12 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     lo.target = args.target;
     lo.arch = frontend::host_architecture();
     auto plan = frontend::lower(parsed, lo);
-    for (const auto& w : plan.warnings) progress->warn(w);
+    for (const auto& w : plan.warnings)
+        progress->warn(w);
     if (!plan.unused_build_args.empty()) {
         std::string list;
-        for (const auto& a : plan.unused_build_args) list += (list.empty() ? "" : " ") + a;
+        for (const auto& a : plan.unused_build_args)
+            list += (list.empty() ? "" : " ") + a;
         progress->warn("one or more build-args [" + list + "] were not consumed");
     }
     auto labels = parse_kv_list(args.labels, "--label", false);
@@ -109,10 +119,13 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     std::vector<std::string> ignore;
     {
         solver::VertexScope v(*progress, "[internal] load .dockerignore");
-        auto chosen = frontend::choose_dockerignore(
-            args.file == "-" ? "" : dockerfile_path, args.context,
-            [](const std::string& p) { std::error_code e; return fs::is_regular_file(p, e); });
-        if (chosen) ignore = frontend::parse_dockerignore(read_file(*chosen));
+        auto chosen = frontend::choose_dockerignore(args.file == "-" ? "" : dockerfile_path,
+                                                    args.context, [](const std::string& p) {
+                                                        std::error_code e;
+                                                        return fs::is_regular_file(p, e);
+                                                    });
+        if (chosen)
+            ignore = frontend::parse_dockerignore(read_file(*chosen));
         v.done();
     }
 
@@ -126,7 +139,8 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     so.progress = progress.get();
     so.jobs = args.jobs;
     auto solved = solver::solve(plan, so);
-    for (const auto& [k, v] : labels) solved.config.config.labels[k] = v;
+    for (const auto& [k, v] : labels)
+        solved.config.config.labels[k] = v;
 
     exporter::CommittedImage image;
     {
@@ -136,20 +150,28 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
         v.done();
     }
     for (const auto& spec : outputs) {
-        solver::VertexScope v(*progress, "exporting to " + spec.type);
+        const std::map<std::string, std::string> titles = {
+            {"image", "naming image in the local store"},
+            {"oci", "exporting to oci image format"},
+            {"docker", "exporting to docker image format"},
+            {"local", "copying files to " + spec.get("dest")}};
+        solver::VertexScope v(*progress, titles.at(spec.type));
         auto result = exporter::export_output(root, image, spec, args.tags);
         v.log(result.description + " done");
         v.done();
     }
 
     const std::string digest = image.manifest_descriptor.digest.str();
-    if (!args.iidfile.empty()) write_file_atomic(args.iidfile, digest);
+    if (!args.iidfile.empty())
+        write_file_atomic(args.iidfile, digest);
     if (!args.metadata_file.empty()) {
         nlohmann::json meta{{"containerimage.digest", digest},
                             {"containerimage.config.digest", image.manifest.config.digest.str()}};
         std::string names;
-        for (const auto& t : args.tags) names += (names.empty() ? "" : ",") + content::normalize_name(t);
-        if (!names.empty()) meta["image.name"] = names;
+        for (const auto& t : args.tags)
+            names += (names.empty() ? "" : ",") + content::normalize_name(t);
+        if (!names.empty())
+            meta["image.name"] = names;
         write_file_atomic(args.metadata_file, meta.dump(2) + "\n");
     }
     std::cout << digest << "\n";

@@ -14,7 +14,7 @@
 namespace kiln::cli {
 
 class PlainProgress : public solver::Progress {
-public:
+  public:
     explicit PlainProgress(std::ostream& out) : out_(out) {}
     int start(const std::string& name) override;
     void log(int vertex, const std::string& line) override;
@@ -23,7 +23,7 @@ public:
     void error(int vertex, const std::string& message) override;
     void warn(const std::string& message) override;
 
-private:
+  private:
     std::string elapsed(int vertex);
     std::ostream& out_;
     std::mutex mu_;

@@ -17,9 +17,11 @@ int run(int argc, char** argv) {
     BuildArgs b;
     auto* build_cmd = app.add_subcommand("build", "build an image from a Dockerfile");
     build_cmd->add_option("context", b.context, "build context directory")->required();
-    build_cmd->add_option("-f,--file", b.file, "Dockerfile (default CONTEXT/Dockerfile, - for stdin)");
+    build_cmd->add_option("-f,--file", b.file,
+                          "Dockerfile (default CONTEXT/Dockerfile, - for stdin)");
     build_cmd->add_option("-t,--tag", b.tags, "name the image (repeatable)");
-    build_cmd->add_option("--build-arg", b.build_args, "set a build-time variable K=V (repeatable)");
+    build_cmd->add_option("--build-arg", b.build_args,
+                          "set a build-time variable K=V (repeatable)");
     build_cmd->add_option("--target", b.target, "stage to build");
     build_cmd->add_flag("--no-cache", b.no_cache, "do not use the build cache");
     build_cmd->add_option("-o,--output", b.outputs,
@@ -33,7 +35,8 @@ int run(int argc, char** argv) {
 
     auto* images_cmd = app.add_subcommand("images", "list the images in the local store");
     std::string name;
-    auto* inspect_cmd = app.add_subcommand("inspect", "show an image's manifest and config as JSON");
+    auto* inspect_cmd =
+        app.add_subcommand("inspect", "show an image's manifest and config as JSON");
     inspect_cmd->add_option("name", name, "image name")->required();
     std::vector<std::string> names;
     auto* rmi_cmd = app.add_subcommand("rmi", "remove image names from the local store");
@@ -42,7 +45,8 @@ int run(int argc, char** argv) {
     auto* debug_cmd = app.add_subcommand("debug", "tools for kiln's developers");
     debug_cmd->require_subcommand(1);
     std::string file;
-    auto* dump_cmd = debug_cmd->add_subcommand("dump-ast", "print a Dockerfile's parse as BuildKit's tests do");
+    auto* dump_cmd =
+        debug_cmd->add_subcommand("dump-ast", "print a Dockerfile's parse as BuildKit's tests do");
     dump_cmd->add_option("file", file, "Dockerfile")->required();
 
     try {
@@ -51,12 +55,18 @@ int run(int argc, char** argv) {
         return app.exit(e);
     }
     try {
-        if (*build_cmd) return build(root, b);
-        if (*images_cmd) return images(root);
-        if (*inspect_cmd) return inspect(root, name);
-        if (*rmi_cmd) return rmi(root, names);
-        if (*version_cmd) return version();
-        if (*dump_cmd) return dump_ast(file);
+        if (*build_cmd)
+            return build(root, b);
+        if (*images_cmd)
+            return images(root);
+        if (*inspect_cmd)
+            return inspect(root, name);
+        if (*rmi_cmd)
+            return rmi(root, names);
+        if (*version_cmd)
+            return version();
+        if (*dump_cmd)
+            return dump_ast(file);
     } catch (const frontend::DockerfileError& e) {
         std::cerr << "error: " << e.what() << "\n" << e.context();
         return 1;

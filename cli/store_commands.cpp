@@ -29,7 +29,8 @@ std::string human_size(std::int64_t n) {
 
 content::Descriptor find(const content::ImageStore& store, const std::string& name) {
     auto d = store.get(name);
-    if (!d) throw Error("no such image: " + content::normalize_name(name));
+    if (!d)
+        throw Error("no such image: " + content::normalize_name(name));
     return *d;
 }
 
@@ -45,7 +46,8 @@ int images(const std::optional<std::string>& root_flag) {
         try {
             auto loaded = exporter::load_image(root, img.descriptor);
             created = loaded.config.created.substr(0, 19);
-            for (const auto& l : loaded.manifest.layers) size += l.size;
+            for (const auto& l : loaded.manifest.layers)
+                size += l.size;
         } catch (const Error&) {
             created = "(unreadable)";
         }
@@ -72,7 +74,8 @@ int inspect(const std::optional<std::string>& root_flag, const std::string& name
 int rmi(const std::optional<std::string>& root_flag, const std::vector<std::string>& names) {
     content::StateRoot root(content::resolve_state_root(root_flag));
     content::ImageStore store(root);
-    for (const auto& n : names) find(store, n);  // all or nothing: check every name first
+    for (const auto& n : names)
+        find(store, n);  // all or nothing: check every name first
     for (const auto& n : names) {
         store.remove(n);
         std::cout << "Untagged: " << content::normalize_name(n) << "\n";

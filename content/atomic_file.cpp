@@ -17,7 +17,8 @@ void write_all(int fd, const void* data, std::size_t size, const char* what) {
     while (size > 0) {
         ssize_t n = ::write(fd, p, size);
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             throw errno_error(std::string("cannot write ") + what);
         }
         p += n;
@@ -32,29 +33,38 @@ AtomicFile::AtomicFile(std::filesystem::path final_path, const std::filesystem::
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     int fd = ::mkostemp(buf.data(), O_CLOEXEC);
-    if (fd < 0) throw errno_error("cannot create a temporary file in " + temp_dir.string());
+    if (fd < 0)
+        throw errno_error("cannot create a temporary file in " + temp_dir.string());
     fd_ = UniqueFd(fd);
     temp_ = buf.data();
-    if (::fchmod(fd, mode) != 0) throw errno_error("cannot chmod " + temp_.string());
+    if (::fchmod(fd, mode) != 0)
+        throw errno_error("cannot chmod " + temp_.string());
 }
 
 AtomicFile::AtomicFile(AtomicFile&& o) noexcept
-    : final_(std::move(o.final_)), temp_(std::move(o.temp_)), fd_(std::move(o.fd_)), done_(o.done_) {
+    : final_(std::move(o.final_)),
+      temp_(std::move(o.temp_)),
+      fd_(std::move(o.fd_)),
+      done_(o.done_) {
     o.done_ = true;
 }
 
 AtomicFile::~AtomicFile() {
-    if (!done_ && !temp_.empty()) ::unlink(temp_.c_str());
+    if (!done_ && !temp_.empty())
+        ::unlink(temp_.c_str());
 }
 
 void AtomicFile::write(const void* data, std::size_t size) {
     write_all(fd_.get(), data, size, temp_.c_str());
 }
 
-void AtomicFile::commit() { commit_as(final_); }
+void AtomicFile::commit() {
+    commit_as(final_);
+}
 
 void AtomicFile::commit_as(const std::filesystem::path& final_path) {
-    if (::fsync(fd_.get()) != 0) throw errno_error("cannot fsync " + temp_.string());
+    if (::fsync(fd_.get()) != 0)
+        throw errno_error("cannot fsync " + temp_.string());
     fd_.reset();
     if (::rename(temp_.c_str(), final_path.c_str()) != 0) {
         throw errno_error("cannot write " + final_path.string());
@@ -72,16 +82,19 @@ void write_file_atomic(const std::filesystem::path& path, std::string_view conte
 
 std::string read_file(const std::filesystem::path& path) {
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw errno_error("cannot read " + path.string());
+    if (!fd)
+        throw errno_error("cannot read " + path.string());
     std::string out;
     char buf[65536];
     for (;;) {
         ssize_t n = ::read(fd.get(), buf, sizeof buf);
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             throw errno_error("cannot read " + path.string());
         }
-        if (n == 0) break;
+        if (n == 0)
+            break;
         out.append(buf, static_cast<std::size_t>(n));
     }
     return out;
@@ -89,7 +102,8 @@ std::string read_file(const std::filesystem::path& path) {
 
 void fsync_dir(const std::filesystem::path& dir) {
     UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd) ::fsync(fd.get());
+    if (fd)
+        ::fsync(fd.get());
 }
 
 }  // namespace kiln

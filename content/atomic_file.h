@@ -15,7 +15,7 @@
 namespace kiln {
 
 class AtomicFile {
-public:
+  public:
     AtomicFile(std::filesystem::path final_path, const std::filesystem::path& temp_dir,
                mode_t mode = 0644);
     ~AtomicFile();
@@ -32,7 +32,7 @@ public:
     void commit_as(const std::filesystem::path& final_path);
     const std::filesystem::path& temp_path() const { return temp_; }
 
-private:
+  private:
     std::filesystem::path final_;
     std::filesystem::path temp_;
     UniqueFd fd_;

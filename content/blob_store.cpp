@@ -59,7 +59,8 @@ std::string BlobStore::read_all(const Digest& d) const {
     std::string out;
     out.reserve(static_cast<std::size_t>(r.size()));
     char buf[65536];
-    while (std::size_t n = r.read(buf, sizeof buf)) out.append(buf, n);
+    while (std::size_t n = r.read(buf, sizeof buf))
+        out.append(buf, n);
     return out;
 }
 
@@ -67,11 +68,13 @@ BlobStore::Reader BlobStore::reader(const Digest& d) const {
     auto p = path(d);
     UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) {
-        if (errno == ENOENT) throw Error("blob " + d.str() + " is missing from " + layout_.string());
+        if (errno == ENOENT)
+            throw Error("blob " + d.str() + " is missing from " + layout_.string());
         throw errno_error("cannot open blob " + p.string());
     }
     struct stat st;
-    if (::fstat(fd.get(), &st) != 0) throw errno_error("cannot stat blob " + p.string());
+    if (::fstat(fd.get(), &st) != 0)
+        throw errno_error("cannot stat blob " + p.string());
     return Reader(d, p, std::move(fd), st.st_size, temp_dir_);
 }
 
@@ -79,7 +82,8 @@ std::size_t BlobStore::Reader::read(void* buf, std::size_t size) {
     for (;;) {
         ssize_t n = ::read(fd_.get(), buf, size);
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             throw errno_error("cannot read blob " + path_.string());
         }
         if (n > 0) {
@@ -94,8 +98,8 @@ std::size_t BlobStore::Reader::read(void* buf, std::size_t size) {
                 // this content puts a good copy back.
                 auto aside = quarantine_dir_ / ("corrupt-" + std::string(digest_.hex()));
                 bool moved = ::rename(path_.c_str(), aside.c_str()) == 0;
-                throw Error("corrupt blob " + path_.string() + ": content has digest " +
-                            got.str() + ", expected " + digest_.str() +
+                throw Error("corrupt blob " + path_.string() + ": content has digest " + got.str() +
+                            ", expected " + digest_.str() +
                             (moved ? " (moved to " + aside.string() + ")" : ""));
             }
         }

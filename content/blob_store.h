@@ -29,7 +29,7 @@ struct BlobInfo {
 };
 
 class BlobStore {
-public:
+  public:
     // `layout` is an OCI layout directory; `temp_dir` must be on the same filesystem.
     BlobStore(std::filesystem::path layout, std::filesystem::path temp_dir);
 
@@ -38,7 +38,7 @@ public:
 
     // Streams bytes in; commit() names the blob by what was written.
     class Writer {
-    public:
+      public:
         void write(const void* data, std::size_t size);
         void write(std::string_view s) { write(s.data(), s.size()); }
         std::int64_t size() const { return size_; }
@@ -46,7 +46,7 @@ public:
         // publishes nothing.
         BlobInfo commit(const std::optional<Digest>& expected = std::nullopt);
 
-    private:
+      private:
         friend class BlobStore;
         Writer(const BlobStore& store, AtomicFile file) : store_(&store), file_(std::move(file)) {}
         const BlobStore* store_;
@@ -63,11 +63,11 @@ public:
 
     // Streams a blob; read() returns 0 at end, after verifying the digest.
     class Reader {
-    public:
+      public:
         std::size_t read(void* buf, std::size_t size);
         std::int64_t size() const { return size_; }
 
-    private:
+      private:
         friend class BlobStore;
         Reader(Digest d, std::filesystem::path p, UniqueFd fd, std::int64_t size,
                std::filesystem::path quarantine_dir)
@@ -89,7 +89,7 @@ public:
     const std::filesystem::path& layout() const { return layout_; }
     const std::filesystem::path& temp_dir() const { return temp_dir_; }
 
-private:
+  private:
     std::filesystem::path layout_;
     std::filesystem::path temp_dir_;
 };

@@ -9,7 +9,8 @@ namespace kiln::content {
 namespace {
 bool is_lower_hex(std::string_view s) {
     for (char c : s) {
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
     }
     return true;
 }

@@ -11,7 +11,7 @@ namespace kiln::content {
 // A validated digest string. Invariant: always "sha256:" followed by 64
 // lower-case hex characters, so it is safe to use as a file name.
 class Digest {
-public:
+  public:
     Digest() = default;
     // Throws kiln::Error when text is not a well-formed sha256 digest.
     static Digest parse(std::string_view text);
@@ -22,13 +22,13 @@ public:
     bool empty() const { return value_.empty(); }
     friend auto operator<=>(const Digest&, const Digest&) = default;
 
-private:
+  private:
     std::string value_;
 };
 
 // Incremental SHA-256. Feed bytes with update(), read the digest once with finish().
 class Sha256 {
-public:
+  public:
     Sha256();
     ~Sha256();
     Sha256(Sha256&&) noexcept;
@@ -38,7 +38,7 @@ public:
     void update(std::string_view bytes) { update(bytes.data(), bytes.size()); }
     Digest finish();
 
-private:
+  private:
     struct Ctx;
     std::unique_ptr<Ctx> ctx_;
 };

@@ -11,9 +11,11 @@ namespace kiln {
 
 FileLock::FileLock(const std::filesystem::path& path)
     : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
-    if (!fd_) throw errno_error("cannot open lock " + path.string());
+    if (!fd_)
+        throw errno_error("cannot open lock " + path.string());
     while (::flock(fd_.get(), LOCK_EX) != 0) {
-        if (errno != EINTR) throw errno_error("cannot lock " + path.string());
+        if (errno != EINTR)
+            throw errno_error("cannot lock " + path.string());
     }
 }
 

@@ -11,12 +11,12 @@
 namespace kiln {
 
 class FileLock {
-public:
+  public:
     // Blocks until the lock on `path` (created if missing) is held.
     explicit FileLock(const std::filesystem::path& path);
     FileLock(FileLock&&) noexcept = default;
 
-private:
+  private:
     UniqueFd fd_;
 };
 

@@ -9,13 +9,16 @@
 namespace kiln::content {
 
 std::string normalize_name(const std::string& name) {
-    if (name.empty()) throw Error("image name must not be empty");
+    if (name.empty())
+        throw Error("image name must not be empty");
     for (char c : name) {
         bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
                   c == '-' || c == '.' || c == '_' || c == ':' || c == '@' || c == '/' || c == '+';
-        if (!ok) throw Error("invalid image name \"" + name + "\"");
+        if (!ok)
+            throw Error("invalid image name \"" + name + "\"");
     }
-    if (name.find('@') != std::string::npos) return name;
+    if (name.find('@') != std::string::npos)
+        return name;
     auto slash = name.rfind('/');
     auto colon = name.rfind(':');
     bool has_tag = colon != std::string::npos && (slash == std::string::npos || colon > slash);
@@ -35,7 +38,8 @@ std::optional<Descriptor> ImageStore::get(const std::string& name) const {
     auto want = normalize_name(name);
     for (auto& d : read_index().manifests) {
         auto it = d.annotations.find(kRefNameAnnotation);
-        if (it != d.annotations.end() && it->second == want) return d;
+        if (it != d.annotations.end() && it->second == want)
+            return d;
     }
     return std::nullopt;
 }
@@ -44,7 +48,8 @@ std::vector<NamedImage> ImageStore::list() const {
     std::vector<NamedImage> out;
     for (auto& d : read_index().manifests) {
         auto it = d.annotations.find(kRefNameAnnotation);
-        if (it != d.annotations.end()) out.push_back({it->second, d});
+        if (it != d.annotations.end())
+            out.push_back({it->second, d});
     }
     std::sort(out.begin(), out.end(),
               [](const NamedImage& a, const NamedImage& b) { return a.name < b.name; });
@@ -72,7 +77,8 @@ bool ImageStore::remove(const std::string& name) {
         auto it = d.annotations.find(kRefNameAnnotation);
         return it != d.annotations.end() && it->second == n;
     });
-    if (removed == 0) return false;
+    if (removed == 0)
+        return false;
     write_index(index);
     return true;
 }

@@ -26,7 +26,7 @@ struct NamedImage {
 };
 
 class ImageStore {
-public:
+  public:
     explicit ImageStore(const StateRoot& root) : root_(root) {}
 
     std::optional<Descriptor> get(const std::string& name) const;
@@ -36,7 +36,7 @@ public:
     // Returns false when no such name.
     bool remove(const std::string& name);
 
-private:
+  private:
     Index read_index() const;
     void write_index(const Index& index);
     const StateRoot& root_;

@@ -9,13 +9,15 @@ using nlohmann::json;
 namespace {
 template <typename T>
 void get_opt(const json& j, const char* key, T& out) {
-    if (auto it = j.find(key); it != j.end() && !it->is_null()) it->get_to(out);
+    if (auto it = j.find(key); it != j.end() && !it->is_null())
+        it->get_to(out);
 }
 }  // namespace
 
 void to_json(json& j, const Platform& p) {
     j = json{{"architecture", p.architecture}, {"os", p.os}};
-    if (!p.variant.empty()) j["variant"] = p.variant;
+    if (!p.variant.empty())
+        j["variant"] = p.variant;
 }
 void from_json(const json& j, Platform& p) {
     get_opt(j, "architecture", p.architecture);
@@ -25,23 +27,30 @@ void from_json(const json& j, Platform& p) {
 
 void to_json(json& j, const Descriptor& d) {
     j = json{{"mediaType", d.media_type}, {"digest", d.digest.str()}, {"size", d.size}};
-    if (!d.annotations.empty()) j["annotations"] = d.annotations;
-    if (d.platform) j["platform"] = *d.platform;
+    if (!d.annotations.empty())
+        j["annotations"] = d.annotations;
+    if (d.platform)
+        j["platform"] = *d.platform;
 }
 void from_json(const json& j, Descriptor& d) {
     get_opt(j, "mediaType", d.media_type);
     d.digest = Digest::parse(j.at("digest").get<std::string>());
     d.size = j.at("size").get<std::int64_t>();
     get_opt(j, "annotations", d.annotations);
-    if (j.contains("platform")) d.platform = j.at("platform").get<Platform>();
+    if (j.contains("platform"))
+        d.platform = j.at("platform").get<Platform>();
 }
 
 void to_json(json& j, const HistoryEntry& h) {
     j = json::object();
-    if (!h.created.empty()) j["created"] = h.created;
-    if (!h.created_by.empty()) j["created_by"] = h.created_by;
-    if (!h.comment.empty()) j["comment"] = h.comment;
-    if (h.empty_layer) j["empty_layer"] = true;
+    if (!h.created.empty())
+        j["created"] = h.created;
+    if (!h.created_by.empty())
+        j["created_by"] = h.created_by;
+    if (!h.comment.empty())
+        j["comment"] = h.comment;
+    if (h.empty_layer)
+        j["empty_layer"] = true;
 }
 void from_json(const json& j, HistoryEntry& h) {
     get_opt(j, "created", h.created);
@@ -52,19 +61,32 @@ void from_json(const json& j, HistoryEntry& h) {
 
 void to_json(json& j, const RunConfig& c) {
     j = json::object();
-    if (!c.user.empty()) j["User"] = c.user;
-    if (!c.exposed_ports.empty()) j["ExposedPorts"] = c.exposed_ports;
-    if (!c.env.empty()) j["Env"] = c.env;
-    if (c.entrypoint) j["Entrypoint"] = *c.entrypoint;
-    if (c.cmd) j["Cmd"] = *c.cmd;
-    if (!c.volumes.empty()) j["Volumes"] = c.volumes;
-    if (!c.working_dir.empty()) j["WorkingDir"] = c.working_dir;
-    if (!c.labels.empty()) j["Labels"] = c.labels;
-    if (!c.stop_signal.empty()) j["StopSignal"] = c.stop_signal;
-    if (c.shell) j["Shell"] = *c.shell;
-    if (!c.on_build.empty()) j["OnBuild"] = c.on_build;
-    if (c.healthcheck) j["Healthcheck"] = *c.healthcheck;
-    if (c.args_escaped) j["ArgsEscaped"] = true;
+    if (!c.user.empty())
+        j["User"] = c.user;
+    if (!c.exposed_ports.empty())
+        j["ExposedPorts"] = c.exposed_ports;
+    if (!c.env.empty())
+        j["Env"] = c.env;
+    if (c.entrypoint)
+        j["Entrypoint"] = *c.entrypoint;
+    if (c.cmd)
+        j["Cmd"] = *c.cmd;
+    if (!c.volumes.empty())
+        j["Volumes"] = c.volumes;
+    if (!c.working_dir.empty())
+        j["WorkingDir"] = c.working_dir;
+    if (!c.labels.empty())
+        j["Labels"] = c.labels;
+    if (!c.stop_signal.empty())
+        j["StopSignal"] = c.stop_signal;
+    if (c.shell)
+        j["Shell"] = *c.shell;
+    if (!c.on_build.empty())
+        j["OnBuild"] = c.on_build;
+    if (c.healthcheck)
+        j["Healthcheck"] = *c.healthcheck;
+    if (c.args_escaped)
+        j["ArgsEscaped"] = true;
 }
 void from_json(const json& j, RunConfig& c) {
     get_opt(j, "User", c.user);
@@ -72,7 +94,8 @@ void from_json(const json& j, RunConfig& c) {
     get_opt(j, "Env", c.env);
     if (j.contains("Entrypoint") && !j["Entrypoint"].is_null())
         c.entrypoint = j["Entrypoint"].get<std::vector<std::string>>();
-    if (j.contains("Cmd") && !j["Cmd"].is_null()) c.cmd = j["Cmd"].get<std::vector<std::string>>();
+    if (j.contains("Cmd") && !j["Cmd"].is_null())
+        c.cmd = j["Cmd"].get<std::vector<std::string>>();
     get_opt(j, "Volumes", c.volumes);
     get_opt(j, "WorkingDir", c.working_dir);
     get_opt(j, "Labels", c.labels);
@@ -80,22 +103,28 @@ void from_json(const json& j, RunConfig& c) {
     if (j.contains("Shell") && !j["Shell"].is_null())
         c.shell = j["Shell"].get<std::vector<std::string>>();
     get_opt(j, "OnBuild", c.on_build);
-    if (j.contains("Healthcheck") && !j["Healthcheck"].is_null()) c.healthcheck = j["Healthcheck"];
+    if (j.contains("Healthcheck") && !j["Healthcheck"].is_null())
+        c.healthcheck = j["Healthcheck"];
     get_opt(j, "ArgsEscaped", c.args_escaped);
 }
 
 void to_json(json& j, const ImageConfig& c) {
     j = json::object();
-    if (!c.created.empty()) j["created"] = c.created;
-    if (!c.author.empty()) j["author"] = c.author;
+    if (!c.created.empty())
+        j["created"] = c.created;
+    if (!c.author.empty())
+        j["author"] = c.author;
     j["architecture"] = c.architecture;
     j["os"] = c.os;
-    if (!c.variant.empty()) j["variant"] = c.variant;
+    if (!c.variant.empty())
+        j["variant"] = c.variant;
     j["config"] = c.config;
     json ids = json::array();
-    for (const auto& d : c.diff_ids) ids.push_back(d.str());
+    for (const auto& d : c.diff_ids)
+        ids.push_back(d.str());
     j["rootfs"] = json{{"type", "layers"}, {"diff_ids", ids}};
-    if (!c.history.empty()) j["history"] = c.history;
+    if (!c.history.empty())
+        j["history"] = c.history;
 }
 void from_json(const json& j, ImageConfig& c) {
     get_opt(j, "created", c.created);
@@ -113,12 +142,16 @@ void from_json(const json& j, ImageConfig& c) {
 }
 
 void to_json(json& j, const Manifest& m) {
-    j = json{{"schemaVersion", 2}, {"mediaType", m.media_type}, {"config", m.config},
+    j = json{{"schemaVersion", 2},
+             {"mediaType", m.media_type},
+             {"config", m.config},
              {"layers", m.layers}};
-    if (!m.annotations.empty()) j["annotations"] = m.annotations;
+    if (!m.annotations.empty())
+        j["annotations"] = m.annotations;
 }
 void from_json(const json& j, Manifest& m) {
-    if (j.value("schemaVersion", 0) != 2) throw json::other_error::create(501, "schemaVersion is not 2", &j);
+    if (j.value("schemaVersion", 0) != 2)
+        throw json::other_error::create(501, "schemaVersion is not 2", &j);
     get_opt(j, "mediaType", m.media_type);
     j.at("config").get_to(m.config);
     get_opt(j, "layers", m.layers);
@@ -127,16 +160,20 @@ void from_json(const json& j, Manifest& m) {
 
 void to_json(json& j, const Index& i) {
     j = json{{"schemaVersion", 2}, {"mediaType", i.media_type}, {"manifests", i.manifests}};
-    if (!i.annotations.empty()) j["annotations"] = i.annotations;
+    if (!i.annotations.empty())
+        j["annotations"] = i.annotations;
 }
 void from_json(const json& j, Index& i) {
-    if (j.value("schemaVersion", 0) != 2) throw json::other_error::create(501, "schemaVersion is not 2", &j);
+    if (j.value("schemaVersion", 0) != 2)
+        throw json::other_error::create(501, "schemaVersion is not 2", &j);
     get_opt(j, "mediaType", i.media_type);
     get_opt(j, "manifests", i.manifests);
     get_opt(j, "annotations", i.annotations);
 }
 
-std::string canonical(const json& j) { return j.dump(); }
+std::string canonical(const json& j) {
+    return j.dump();
+}
 
 void throw_bad_json(const std::string& where, const std::string& why) {
     throw Error("malformed JSON in " + where + ": " + why);

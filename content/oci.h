@@ -30,8 +30,7 @@ inline constexpr const char* kDockerManifestList =
     "application/vnd.docker.distribution.manifest.list.v2+json";
 inline constexpr const char* kDockerConfig = "application/vnd.docker.container.image.v1+json";
 inline constexpr const char* kDockerLayer = "application/vnd.docker.image.rootfs.diff.tar";
-inline constexpr const char* kDockerLayerGzip =
-    "application/vnd.docker.image.rootfs.diff.tar.gzip";
+inline constexpr const char* kDockerLayerGzip = "application/vnd.docker.image.rootfs.diff.tar.gzip";
 }  // namespace media_type
 
 inline constexpr const char* kRefNameAnnotation = "org.opencontainers.image.ref.name";

@@ -18,7 +18,7 @@ namespace kiln::content {
 std::filesystem::path resolve_state_root(const std::optional<std::string>& flag);
 
 class StateRoot {
-public:
+  public:
     // Creates the layout if it is missing. Throws kiln::Error when the path
     // cannot be used (not a directory, no permission).
     explicit StateRoot(std::filesystem::path path);
@@ -30,7 +30,7 @@ public:
     std::filesystem::path cache() const { return path_ / "cache"; }
     const BlobStore& blobs() const { return blobs_; }
 
-private:
+  private:
     std::filesystem::path path_;
     BlobStore blobs_;
 };

@@ -20,7 +20,8 @@ TempDir::TempDir(const std::filesystem::path& parent, const std::string& prefix)
 }
 
 TempDir::~TempDir() {
-    if (path_.empty()) return;
+    if (path_.empty())
+        return;
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
 }

@@ -6,7 +6,7 @@
 namespace kiln {
 
 class TempDir {
-public:
+  public:
     // Creates a fresh directory "<parent>/<prefix>XXXXXX".
     TempDir(const std::filesystem::path& parent, const std::string& prefix);
     ~TempDir();
@@ -18,7 +18,7 @@ public:
     // Keeps the directory (e.g. after it was renamed into place).
     void release() { path_.clear(); }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 

@@ -30,7 +30,7 @@ std::string compression_name(Compression c);
 using Sink = std::function<void(const void* data, std::size_t size)>;
 
 class Compressor {
-public:
+  public:
     virtual ~Compressor() = default;
     virtual void write(const void* data, std::size_t size) = 0;
     virtual void finish() = 0;

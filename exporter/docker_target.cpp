@@ -13,9 +13,10 @@ namespace {
 
 // Docker normalises "app" to "app:latest" in RepoTags.
 std::string repo_tag(const std::string& name) {
-    if (name.find('@') != std::string::npos) return name;
+    if (name.find('@') != std::string::npos)
+        return name;
     return tag_of(name) == "latest" && name.rfind(":latest") == std::string::npos ? name + ":latest"
-                                                                                 : name;
+                                                                                  : name;
 }
 
 }  // namespace
@@ -38,10 +39,12 @@ ExportResult export_docker(const content::StateRoot& root, const CommittedImage&
     nlohmann::json entry;
     entry["Config"] = "blobs/sha256/" + std::string(image.manifest.config.digest.hex());
     nlohmann::json tags = nlohmann::json::array();
-    for (const auto& n : names) tags.push_back(repo_tag(n));
+    for (const auto& n : names)
+        tags.push_back(repo_tag(n));
     entry["RepoTags"] = tags.empty() ? nlohmann::json(nullptr) : tags;
     nlohmann::json layers = nlohmann::json::array();
-    for (const auto& l : layout.layers) layers.push_back("blobs/sha256/" + std::string(l.digest.hex()));
+    for (const auto& l : layout.layers)
+        layers.push_back("blobs/sha256/" + std::string(l.digest.hex()));
     entry["Layers"] = layers;
     write_file_atomic(work.path() / "manifest.json", nlohmann::json::array({entry}).dump());
 

@@ -20,7 +20,8 @@ std::string rfc3339(std::int64_t unix_seconds, long nanos) {
         char frac[16];
         std::snprintf(frac, sizeof frac, ".%09ld", nanos);
         std::string f = frac;
-        while (f.back() == '0') f.pop_back();
+        while (f.back() == '0')
+            f.pop_back();
         out += f;
     }
     return out + "Z";
@@ -28,10 +29,12 @@ std::string rfc3339(std::int64_t unix_seconds, long nanos) {
 
 std::optional<std::int64_t> source_date_epoch_from_env() {
     const char* v = std::getenv("SOURCE_DATE_EPOCH");
-    if (!v || !*v) return std::nullopt;
+    if (!v || !*v)
+        return std::nullopt;
     char* end = nullptr;
     long long n = std::strtoll(v, &end, 10);
-    if (*end != '\0' || n < 0) throw Error("SOURCE_DATE_EPOCH=\"" + std::string(v) + "\" is not a Unix time");
+    if (*end != '\0' || n < 0)
+        throw Error("SOURCE_DATE_EPOCH=\"" + std::string(v) + "\" is not a Unix time");
     return n;
 }
 
@@ -58,20 +61,23 @@ CommittedImage commit_image(const content::StateRoot& root, const solver::Solved
         content::HistoryEntry h = step.history;
         h.created = created;
         out.config.history.push_back(h);
-        if (!step.layer) continue;
+        if (!step.layer)
+            continue;
         LayerBlob blob = write_layer(*step.layer, root.blobs(), layer_options);
         out.config.diff_ids.push_back(blob.diff_id);
         out.manifest.layers.push_back(
             {layer_media_type(Compression::none, true), blob.digest, blob.size, {}, {}});
     }
     auto config_blob = root.blobs().put(content::canonical(nlohmann::json(out.config)));
-    out.manifest.config = {content::media_type::kOciConfig, config_blob.digest, config_blob.size,
-                           {}, {}};
+    out.manifest.config = {
+        content::media_type::kOciConfig, config_blob.digest, config_blob.size, {}, {}};
     auto manifest_blob = root.blobs().put(content::canonical(nlohmann::json(out.manifest)));
-    out.manifest_descriptor = {content::media_type::kOciManifest, manifest_blob.digest,
-                               manifest_blob.size, {}, content::Platform{out.config.architecture,
-                                                                         out.config.os,
-                                                                         out.config.variant}};
+    out.manifest_descriptor = {
+        content::media_type::kOciManifest,
+        manifest_blob.digest,
+        manifest_blob.size,
+        {},
+        content::Platform{out.config.architecture, out.config.os, out.config.variant}};
     return out;
 }
 

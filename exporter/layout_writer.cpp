@@ -14,11 +14,13 @@ namespace fs = std::filesystem;
 
 void copy_blob(const content::StateRoot& root, const content::Digest& digest, const fs::path& dir) {
     content::BlobStore target(dir, dir / "blobs");
-    if (target.has(digest)) return;
+    if (target.has(digest))
+        return;
     auto reader = root.blobs().reader(digest);
     auto writer = target.writer();
     char buf[1 << 16];
-    while (std::size_t n = reader.read(buf, sizeof buf)) writer.write(buf, n);
+    while (std::size_t n = reader.read(buf, sizeof buf))
+        writer.write(buf, n);
     writer.commit(digest);
 }
 
@@ -29,7 +31,8 @@ LayoutImage write_layout(const content::StateRoot& root, const CommittedImage& i
     fs::create_directories(layout_dir / "blobs" / "sha256");
     LayoutImage out;
     out.layers = compressed_layers(root, image.manifest.layers, compression, oci);
-    for (const auto& l : out.layers) copy_blob(root, l.digest, layout_dir);
+    for (const auto& l : out.layers)
+        copy_blob(root, l.digest, layout_dir);
     copy_blob(root, image.manifest.config.digest, layout_dir);
 
     content::Manifest m;
@@ -54,10 +57,12 @@ void move_into_place(const fs::path& from, const fs::path& dest) {
     // mkdtemp made `from` private; the result is for everyone to read.
     ::chmod(from.c_str(), 0755);
     if (::lstat(dest.c_str(), &st) != 0) {
-        if (::rename(from.c_str(), dest.c_str()) != 0) throw errno_error("cannot write " + dest.string());
+        if (::rename(from.c_str(), dest.c_str()) != 0)
+            throw errno_error("cannot write " + dest.string());
         return;
     }
-    if (!S_ISDIR(st.st_mode)) throw Error("cannot write " + dest.string() + ": not a directory");
+    if (!S_ISDIR(st.st_mode))
+        throw Error("cannot write " + dest.string() + ": not a directory");
     std::error_code ec;
     if (fs::is_empty(dest, ec) && ::rmdir(dest.c_str()) == 0 &&
         ::rename(from.c_str(), dest.c_str()) == 0) {
@@ -71,8 +76,10 @@ void move_into_place(const fs::path& from, const fs::path& dest) {
             move_into_place(e.path(), d);
             continue;
         }
-        if (::lstat(d.c_str(), &ds) == 0 && S_ISDIR(ds.st_mode)) fs::remove_all(d);
-        if (::rename(e.path().c_str(), d.c_str()) != 0) throw errno_error("cannot write " + d.string());
+        if (::lstat(d.c_str(), &ds) == 0 && S_ISDIR(ds.st_mode))
+            fs::remove_all(d);
+        if (::rename(e.path().c_str(), d.c_str()) != 0)
+            throw errno_error("cannot write " + d.string());
     }
 }
 
@@ -80,8 +87,10 @@ void check_parent_writable(const fs::path& dest) {
     fs::path parent = fs::absolute(dest).parent_path();
     std::error_code ec;
     if (!fs::is_directory(parent, ec))
-        throw Error("cannot write " + dest.string() + ": " + parent.string() + " is not a directory");
-    if (::access(parent.c_str(), W_OK) != 0) throw errno_error("cannot write " + dest.string());
+        throw Error("cannot write " + dest.string() + ": " + parent.string() +
+                    " is not a directory");
+    if (::access(parent.c_str(), W_OK) != 0)
+        throw errno_error("cannot write " + dest.string());
 }
 
 std::string tag_of(const std::string& name) {

@@ -16,7 +16,7 @@
 namespace kiln::exporter {
 
 struct LayoutImage {
-    content::Descriptor manifest;           // as written into the layout
+    content::Descriptor manifest;  // as written into the layout
     content::Manifest manifest_obj;
     std::vector<content::Descriptor> layers;
 };

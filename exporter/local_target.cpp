@@ -15,9 +15,8 @@ ExportResult export_local(const content::StateRoot& root, const CommittedImage& 
     TempDir work(fs::absolute(dest).parent_path(), ".kiln-local-");
     for (const auto& layer : image.manifest.layers) {
         auto reader = root.blobs().reader(layer.digest);
-        snapshotter::apply_layer(
-            [&](void* buf, std::size_t n) { return reader.read(buf, n); }, work.path(),
-            "layer " + layer.digest.str());
+        snapshotter::apply_layer([&](void* buf, std::size_t n) { return reader.read(buf, n); },
+                                 work.path(), "layer " + layer.digest.str());
     }
     move_into_place(work.path(), dest);
     work.release();

@@ -22,7 +22,8 @@ fs::path parent_of(const fs::path& p) {
 // the tag for OCI tools (what `skopeo inspect oci:DIR:TAG` looks for).
 std::map<std::string, std::string> name_annotations(const std::vector<std::string>& names) {
     std::map<std::string, std::string> a;
-    if (names.empty()) return a;
+    if (names.empty())
+        return a;
     a["io.containerd.image.name"] = names.front();
     a[content::kRefNameAnnotation] = tag_of(names.front());
     return a;

@@ -9,7 +9,8 @@ namespace kiln::exporter {
 OutputSpec parse_output_spec(const std::string& text) {
     OutputSpec spec;
     if (text.find('=') == std::string::npos) {
-        if (text.empty()) throw Error("empty --output");
+        if (text.empty())
+            throw Error("empty --output");
         spec.type = "local";
         spec.attrs["dest"] = text;
         return spec;
@@ -28,7 +29,8 @@ OutputSpec parse_output_spec(const std::string& text) {
             spec.attrs[key] = value;
         }
     }
-    if (spec.type.empty()) throw Error("invalid --output \"" + text + "\": type= is missing");
+    if (spec.type.empty())
+        throw Error("invalid --output \"" + text + "\": type= is missing");
     if (spec.type == "registry")
         throw Error("--output type=registry is not supported by this version of kiln yet");
     if (spec.type != "image" && spec.type != "oci" && spec.type != "docker" && spec.type != "local")
@@ -44,27 +46,31 @@ OutputSpec parse_output_spec(const std::string& text) {
 CompressionOptions OutputSpec::compression(Compression fallback) const {
     CompressionOptions c;
     c.kind = fallback;
-    if (auto v = get("compression"); !v.empty()) c.kind = parse_compression(v);
+    if (auto v = get("compression"); !v.empty())
+        c.kind = parse_compression(v);
     if (auto v = get("compression-level"); !v.empty()) {
         try {
             size_t used = 0;
             c.level = std::stoi(v, &used);
-            if (used != v.size()) throw std::invalid_argument(v);
+            if (used != v.size())
+                throw std::invalid_argument(v);
         } catch (const std::exception&) {
             throw Error("invalid compression-level \"" + v + "\" in --output");
         }
         int max = c.kind == Compression::zstd ? 22 : 9;
         if (c.level < 0 || c.level > max)
-            throw Error("compression-level " + v + " is out of range for " + compression_name(c.kind) +
-                        " (0-" + std::to_string(max) + ")");
+            throw Error("compression-level " + v + " is out of range for " +
+                        compression_name(c.kind) + " (0-" + std::to_string(max) + ")");
     }
     return c;
 }
 
 bool OutputSpec::oci_media_types() const {
     auto v = get("oci-mediatypes", "true");
-    if (v == "true") return true;
-    if (v == "false") return false;
+    if (v == "true")
+        return true;
+    if (v == "false")
+        return false;
     throw Error("invalid oci-mediatypes=\"" + v + "\" in --output (want true or false)");
 }
 

@@ -8,20 +8,27 @@ namespace kiln::exporter {
 ExportResult export_output(const content::StateRoot& root, const CommittedImage& image,
                            const OutputSpec& spec, const std::vector<std::string>& names) {
     std::vector<std::string> all = names;
-    if (auto n = spec.get("name"); !n.empty()) all.push_back(n);
-    if (spec.type == "image") return export_to_store(root, image, all);
-    if (spec.type == "oci") return export_oci(root, image, spec, all);
-    if (spec.type == "docker") return export_docker(root, image, spec, all);
-    if (spec.type == "local") return export_local(root, image, spec);
+    if (auto n = spec.get("name"); !n.empty())
+        all.push_back(n);
+    if (spec.type == "image")
+        return export_to_store(root, image, all);
+    if (spec.type == "oci")
+        return export_oci(root, image, spec, all);
+    if (spec.type == "docker")
+        return export_docker(root, image, spec, all);
+    if (spec.type == "local")
+        return export_local(root, image, spec);
     throw Error("unknown output type \"" + spec.type + "\"");
 }
 
 ExportResult export_to_store(const content::StateRoot& root, const CommittedImage& image,
                              const std::vector<std::string>& names) {
     content::ImageStore store(root);
-    for (const auto& n : names) store.set(n, image.manifest_descriptor);
+    for (const auto& n : names)
+        store.set(n, image.manifest_descriptor);
     std::string desc = "image " + image.manifest_descriptor.digest.str();
-    for (const auto& n : names) desc += " as " + content::normalize_name(n);
+    for (const auto& n : names)
+        desc += " as " + content::normalize_name(n);
     return {image.manifest_descriptor.digest, desc};
 }
 

@@ -27,7 +27,8 @@ struct EntryFree {
 void add(archive* a, const fs::path& root, const fs::path& rel, std::int64_t mtime) {
     fs::path full = root / rel;
     struct stat st;
-    if (::lstat(full.c_str(), &st) != 0) throw errno_error("cannot read " + full.string());
+    if (::lstat(full.c_str(), &st) != 0)
+        throw errno_error("cannot read " + full.string());
     std::unique_ptr<archive_entry, EntryFree> e(archive_entry_new());
     std::string name = rel.string() + (S_ISDIR(st.st_mode) ? "/" : "");
     archive_entry_set_pathname(e.get(), name.c_str());
@@ -40,21 +41,26 @@ void add(archive* a, const fs::path& root, const fs::path& rel, std::int64_t mti
         throw Error("cannot write archive: " + std::string(archive_error_string(a)));
     if (S_ISREG(st.st_mode)) {
         UniqueFd fd(::open(full.c_str(), O_RDONLY | O_CLOEXEC));
-        if (!fd) throw errno_error("cannot read " + full.string());
+        if (!fd)
+            throw errno_error("cannot read " + full.string());
         std::vector<char> buf(1 << 16);
         for (;;) {
             ssize_t n = ::read(fd.get(), buf.data(), buf.size());
-            if (n < 0) throw errno_error("cannot read " + full.string());
-            if (n == 0) break;
+            if (n < 0)
+                throw errno_error("cannot read " + full.string());
+            if (n == 0)
+                break;
             if (archive_write_data(a, buf.data(), static_cast<size_t>(n)) < 0)
                 throw Error("cannot write archive: " + std::string(archive_error_string(a)));
         }
     }
     if (S_ISDIR(st.st_mode)) {
         std::vector<std::string> names;
-        for (auto& d : fs::directory_iterator(full)) names.push_back(d.path().filename());
+        for (auto& d : fs::directory_iterator(full))
+            names.push_back(d.path().filename());
         std::sort(names.begin(), names.end());
-        for (auto& n : names) add(a, root, rel / n, mtime);
+        for (auto& n : names)
+            add(a, root, rel / n, mtime);
     }
 }
 }  // namespace
@@ -66,9 +72,11 @@ void write_tree_tar(const fs::path& dir, int fd, std::int64_t mtime) {
     if (archive_write_open_fd(a.get(), fd) != ARCHIVE_OK)
         throw Error("cannot write archive: " + std::string(archive_error_string(a.get())));
     std::vector<std::string> names;
-    for (auto& d : fs::directory_iterator(dir)) names.push_back(d.path().filename());
+    for (auto& d : fs::directory_iterator(dir))
+        names.push_back(d.path().filename());
     std::sort(names.begin(), names.end());
-    for (auto& n : names) add(a.get(), dir, n, mtime);
+    for (auto& n : names)
+        add(a.get(), dir, n, mtime);
     if (archive_write_close(a.get()) != ARCHIVE_OK)
         throw Error("cannot write archive: " + std::string(archive_error_string(a.get())));
 }

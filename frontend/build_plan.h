@@ -17,7 +17,7 @@ namespace kiln::frontend {
 // "config" object, in frontend's own terms).
 struct ImageSettings {
     std::string user;
-    std::set<std::string> exposed_ports;             // "80/tcp"
+    std::set<std::string> exposed_ports;                   // "80/tcp"
     std::vector<std::pair<std::string, std::string>> env;  // in order, unique names
     std::optional<std::vector<std::string>> entrypoint;
     std::optional<std::vector<std::string>> cmd;
@@ -62,7 +62,7 @@ struct Step {
     std::string created_by;  // the history entry, as BuildKit words it
     int line = 0;            // 1-based line in the Dockerfile
     CopySpec copy;
-    std::string workdir;     // for Kind::workdir
+    std::string workdir;  // for Kind::workdir
 };
 
 struct Stage {
@@ -70,14 +70,14 @@ struct Stage {
     int index = 0;
     std::string base;  // "scratch" or an image / stage name
     std::string platform;
-    int line = 0;      // of its FROM
+    int line = 0;  // of its FROM
     std::vector<Step> steps;
     ImageSettings settings;  // after the last step
 };
 
 struct BuildPlan {
     std::vector<Stage> stages;
-    int target = 0;  // index of the stage to export
+    int target = 0;                     // index of the stage to export
     std::vector<std::string> warnings;  // "Dockerfile:3: ..." lines for the user
     std::vector<std::string> unused_build_args;
 };

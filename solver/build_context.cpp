@@ -20,16 +20,20 @@ std::vector<std::string> split(const std::string& p) {
     std::stringstream ss(p);
     std::string part;
     while (std::getline(ss, part, '/')) {
-        if (!part.empty() && part != ".") out.push_back(part);
+        if (!part.empty() && part != ".")
+            out.push_back(part);
     }
     return out;
 }
 
-bool has_wildcard(const std::string& s) { return s.find_first_of("*?[") != std::string::npos; }
+bool has_wildcard(const std::string& s) {
+    return s.find_first_of("*?[") != std::string::npos;
+}
 
 std::string join(const std::vector<std::string>& parts, size_t n) {
     std::string out;
-    for (size_t i = 0; i < n; ++i) out += (i ? "/" : "") + parts[i];
+    for (size_t i = 0; i < n; ++i)
+        out += (i ? "/" : "") + parts[i];
     return out;
 }
 
@@ -39,7 +43,8 @@ BuildContext::BuildContext(fs::path root, const std::vector<std::string>& ignore
     : root_(fs::weakly_canonical(root)), ignore_(ignore_patterns) {}
 
 bool BuildContext::ignored(const std::string& rel) const {
-    if (rel.empty() || ignore_.empty()) return false;
+    if (rel.empty() || ignore_.empty())
+        return false;
     try {
         return ignore_.matches(rel);
     } catch (const frontend::PatternError& e) {
@@ -62,19 +67,24 @@ fs::path BuildContext::scoped_resolve(const std::string& rel) const {
         std::string part = todo.back();
         todo.pop_back();
         if (part == "..") {
-            if (!done.empty()) done.pop_back();
+            if (!done.empty())
+                done.pop_back();
             continue;
         }
         fs::path candidate = root_ / join(done, done.size()) / part;
         struct stat st;
         if (::lstat(candidate.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-            if (++hops > 255) throw Error("too many levels of symbolic links in " + rel);
+            if (++hops > 255)
+                throw Error("too many levels of symbolic links in " + rel);
             std::error_code ec;
             std::string target = fs::read_symlink(candidate, ec).string();
-            if (ec) throw Error("cannot read link " + candidate.string() + ": " + ec.message());
-            if (target.starts_with('/')) done.clear();
+            if (ec)
+                throw Error("cannot read link " + candidate.string() + ": " + ec.message());
+            if (target.starts_with('/'))
+                done.clear();
             auto more = split(target);
-            for (auto it = more.rbegin(); it != more.rend(); ++it) todo.push_back(*it);
+            for (auto it = more.rbegin(); it != more.rend(); ++it)
+                todo.push_back(*it);
             continue;
         }
         done.push_back(part);
@@ -87,7 +97,8 @@ std::vector<ContextSource> BuildContext::resolve(const std::string& source) cons
     std::vector<std::string> parts;
     for (const auto& p : split(source)) {
         if (p == "..") {
-            if (parts.empty()) throw Error(source + ": path is outside the build context");
+            if (parts.empty())
+                throw Error(source + ": path is outside the build context");
             parts.pop_back();
         } else {
             parts.push_back(p);
@@ -115,7 +126,8 @@ std::vector<ContextSource> BuildContext::resolve(const std::string& source) cons
             }
             fs::path host = scoped_resolve(dir);
             std::error_code ec;
-            if (!fs::is_directory(host, ec)) continue;
+            if (!fs::is_directory(host, ec))
+                continue;
             for (auto& e : fs::directory_iterator(host, ec)) {
                 std::string name = e.path().filename();
                 if (::fnmatch(parts[i].c_str(), name.c_str(), FNM_PATHNAME) == 0)
@@ -128,7 +140,8 @@ std::vector<ContextSource> BuildContext::resolve(const std::string& source) cons
     for (const auto& rel : level) {
         fs::path host = scoped_resolve(rel);
         struct stat st;
-        if (ignored(rel) || ::lstat(host.c_str(), &st) != 0) continue;
+        if (ignored(rel) || ::lstat(host.c_str(), &st) != 0)
+            continue;
         out.push_back({host, rel, rel.substr(rel.rfind('/') + 1)});
     }
     return out;  // may be empty: COPY decides whether that is an error

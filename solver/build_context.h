@@ -22,7 +22,7 @@ struct ContextSource {
 };
 
 class BuildContext {
-public:
+  public:
     BuildContext(std::filesystem::path root, const std::vector<std::string>& ignore_patterns);
 
     const std::filesystem::path& root() const { return root_; }
@@ -36,7 +36,7 @@ public:
     // files count as absent). A wildcard matching nothing gives an empty list.
     std::vector<ContextSource> resolve(const std::string& source) const;
 
-private:
+  private:
     std::filesystem::path scoped_resolve(const std::string& rel) const;
     std::filesystem::path root_;
     frontend::PatternMatcher ignore_;

@@ -28,14 +28,17 @@ bool is_dir(const fs::path& p) {
 
 // Makes every ancestor of `image_path` exist in layer_dir (and as directories
 // in rootfs): an existing one is copied with its metadata, a new one is 0755 0:0.
-void ensure_parents(const std::string& image_path, const fs::path& rootfs, const fs::path& layer_dir) {
+void ensure_parents(const std::string& image_path, const fs::path& rootfs,
+                    const fs::path& layer_dir) {
     fs::path rel = fs::path(image_path).relative_path();
     fs::path acc;
     for (auto it = rel.begin(); it != rel.end(); ++it) {
-        if (std::next(it) == rel.end()) break;
+        if (std::next(it) == rel.end())
+            break;
         acc /= *it;
         fs::path in_layer = layer_dir / acc;
-        if (is_dir(in_layer)) continue;
+        if (is_dir(in_layer))
+            continue;
         fs::path in_root = rootfs / acc;
         struct stat st;
         if (::lstat(in_root.c_str(), &st) == 0) {
@@ -55,13 +58,15 @@ void ensure_parents(const std::string& image_path, const fs::path& rootfs, const
 }
 
 class Copier {
-public:
+  public:
     Copier(const BuildContext& ctx, CopyOptions opts) : ctx_(ctx), opts_(opts) {}
 
     // Copies one source (host path `src`, context-relative `rel`) to `dst`.
-    void copy(const fs::path& src, const std::string& rel, const fs::path& dst, bool contents_only) {
+    void copy(const fs::path& src, const std::string& rel, const fs::path& dst,
+              bool contents_only) {
         struct stat st;
-        if (::lstat(src.c_str(), &st) != 0) throw errno_error("cannot read " + src.string());
+        if (::lstat(src.c_str(), &st) != 0)
+            throw errno_error("cannot read " + src.string());
         if (S_ISDIR(st.st_mode)) {
             copy_entry(src, st, dst, opts_, &links_);
             copy_children(src, rel, dst);
@@ -72,16 +77,18 @@ public:
         copy_entry(src, st, dst, opts_, &links_);
     }
 
-private:
+  private:
     void copy_children(const fs::path& src, const std::string& rel, const fs::path& dst) {
         std::vector<std::string> names;
-        for (auto& e : fs::directory_iterator(src)) names.push_back(e.path().filename());
+        for (auto& e : fs::directory_iterator(src))
+            names.push_back(e.path().filename());
         std::sort(names.begin(), names.end());
         for (const auto& n : names) {
             std::string child_rel = rel.empty() ? n : rel + "/" + n;
             fs::path s = src / n;
             struct stat st;
-            if (::lstat(s.c_str(), &st) != 0) throw errno_error("cannot read " + s.string());
+            if (::lstat(s.c_str(), &st) != 0)
+                throw errno_error("cannot read " + s.string());
             if (ctx_.ignored(child_rel)) {
                 // An ignored directory is walked only when a "!" rule may bring
                 // something inside it back; it then appears as a parent only.
@@ -128,7 +135,8 @@ void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const
               const fs::path& layer_dir) {
     CopyOptions opts;
     opts.owner = spec.chown.empty() ? Owner{0, 0} : parse_chown(spec.chown, rootfs);
-    if (!spec.chmod.empty()) opts.mode = parse_chmod(spec.chmod);
+    if (!spec.chmod.empty())
+        opts.mode = parse_chmod(spec.chmod);
 
     std::vector<ContextSource> sources;
     for (const auto& s : spec.sources) {
@@ -138,7 +146,8 @@ void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const
     // As the reference says: a wildcard may match nothing only if another source matched.
     if (sources.empty()) {
         std::string all;
-        for (const auto& s : spec.sources) all += (all.empty() ? "" : " ") + s;
+        for (const auto& s : spec.sources)
+            all += (all.empty() ? "" : " ") + s;
         throw Error("no source files were specified: " + all + " matches nothing");
     }
     bool dest_dir = spec.dest_is_dir || sources.size() > 1 || is_dir(under(rootfs, spec.dest));
@@ -162,7 +171,8 @@ void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const
     Copier copier(context, opts);
     for (const auto& src : sources) {
         struct stat st;
-        if (::stat(src.host_path.c_str(), &st) != 0) throw errno_error("cannot read " + src.rel);
+        if (::stat(src.host_path.c_str(), &st) != 0)
+            throw errno_error("cannot read " + src.rel);
         fs::path target;
         if (S_ISDIR(st.st_mode) || !dest_dir) {
             target = under(layer_dir, spec.dest);
@@ -175,7 +185,8 @@ void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const
 }
 
 bool run_mkdir(const std::string& path, const fs::path& rootfs, const fs::path& layer_dir) {
-    if (is_dir(under(rootfs, path))) return false;
+    if (is_dir(under(rootfs, path)))
+        return false;
     ensure_parents(path + "/x", rootfs, layer_dir);
     copy_tree(layer_dir, rootfs, merge_options(true));
     return true;
@@ -198,13 +209,17 @@ std::optional<IdEntry> lookup(const fs::path& file, const std::string& name, boo
         std::vector<std::string> f;
         std::stringstream ss(line);
         std::string x;
-        while (std::getline(ss, x, ':')) f.push_back(x);
-        if (f.size() < 3 || f[0] != name) continue;
+        while (std::getline(ss, x, ':'))
+            f.push_back(x);
+        if (f.size() < 3 || f[0] != name)
+            continue;
         auto id = numeric(f[2]);
-        if (!id) continue;
+        if (!id)
+            continue;
         IdEntry e{*id, *id};
         if (is_passwd && f.size() >= 4) {
-            if (auto g = numeric(f[3])) e.primary_gid = *g;
+            if (auto g = numeric(f[3]))
+                e.primary_gid = *g;
         }
         return e;
     }
@@ -212,9 +227,11 @@ std::optional<IdEntry> lookup(const fs::path& file, const std::string& name, boo
 }
 
 std::optional<unsigned> numeric(const std::string& s) {
-    if (s.empty() || s.size() > 10 || !std::all_of(s.begin(), s.end(), ::isdigit)) return std::nullopt;
+    if (s.empty() || s.size() > 10 || !std::all_of(s.begin(), s.end(), ::isdigit))
+        return std::nullopt;
     unsigned long v = std::stoul(s);
-    if (v > 0xffffffffUL) return std::nullopt;
+    if (v > 0xffffffffUL)
+        return std::nullopt;
     return static_cast<unsigned>(v);
 }
 

@@ -33,17 +33,20 @@ void set_owner(const fs::path& p, const struct stat& st, const CopyOptions& o) {
 }
 
 mode_t mode_of(const struct stat& st, const CopyOptions& o) {
-    if (o.mode) return *o.mode;
+    if (o.mode)
+        return *o.mode;
     return st.st_mode & 07777;
 }
 
 void remove_non_dir(const fs::path& p) {
     struct stat st;
-    if (::lstat(p.c_str(), &st) != 0) return;
+    if (::lstat(p.c_str(), &st) != 0)
+        return;
     if (S_ISDIR(st.st_mode)) {
         std::error_code ec;
         fs::remove_all(p, ec);
-        if (ec) throw Error("cannot replace " + p.string() + ": " + ec.message());
+        if (ec)
+            throw Error("cannot replace " + p.string() + ": " + ec.message());
     } else if (::unlink(p.c_str()) != 0) {
         throw errno_error("cannot replace " + p.string());
     }
@@ -51,28 +54,37 @@ void remove_non_dir(const fs::path& p) {
 
 void copy_file_data(const fs::path& src, const fs::path& dst, mode_t mode) {
     UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!in) throw errno_error("cannot read " + src.string());
+    if (!in)
+        throw errno_error("cannot read " + src.string());
     UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!out) throw errno_error("cannot create " + dst.string());
+    if (!out)
+        throw errno_error("cannot create " + dst.string());
     for (;;) {
         ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, 1 << 30, 0);
-        if (n == 0) break;
-        if (n > 0) continue;
-        if (errno == EINTR) continue;
+        if (n == 0)
+            break;
+        if (n > 0)
+            continue;
+        if (errno == EINTR)
+            continue;
         if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
             throw errno_error("cannot copy " + src.string());
         // Fall back to read/write (different filesystems on old kernels).
         char buf[1 << 16];
         for (;;) {
             ssize_t r = ::read(in.get(), buf, sizeof buf);
-            if (r < 0 && errno == EINTR) continue;
-            if (r < 0) throw errno_error("cannot read " + src.string());
-            if (r == 0) break;
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0)
+                throw errno_error("cannot read " + src.string());
+            if (r == 0)
+                break;
             write_all(out.get(), buf, static_cast<size_t>(r), dst.c_str());
         }
         break;
     }
-    if (::fchmod(out.get(), mode) != 0) throw errno_error("cannot chmod " + dst.string());
+    if (::fchmod(out.get(), mode) != 0)
+        throw errno_error("cannot chmod " + dst.string());
 }
 
 }  // namespace
@@ -87,12 +99,14 @@ void copy_entry(const fs::path& src, const struct stat& st, const fs::path& dst,
             exists = false;
         }
         if (!exists) {
-            if (::mkdir(dst.c_str(), 0700) != 0) throw errno_error("cannot create " + dst.string());
+            if (::mkdir(dst.c_str(), 0700) != 0)
+                throw errno_error("cannot create " + dst.string());
         } else if (!o.update_dir) {
             return;  // an existing directory keeps its mode and owner, as Docker does
         }
         set_owner(dst, st, o);
-        if (::chmod(dst.c_str(), mode_of(st, o)) != 0) throw errno_error("cannot chmod " + dst.string());
+        if (::chmod(dst.c_str(), mode_of(st, o)) != 0)
+            throw errno_error("cannot chmod " + dst.string());
         set_times(dst, st, false);
         return;
     }
@@ -107,17 +121,20 @@ void copy_entry(const fs::path& src, const struct stat& st, const fs::path& dst,
         (*links)[key] = dst;
     }
     if (S_ISREG(st.st_mode) && o.link_files) {
-        if (::link(src.c_str(), dst.c_str()) != 0) throw errno_error("cannot link " + dst.string());
+        if (::link(src.c_str(), dst.c_str()) != 0)
+            throw errno_error("cannot link " + dst.string());
     } else if (S_ISREG(st.st_mode)) {
         copy_file_data(src, dst, mode_of(st, o));
         set_owner(dst, st, o);
         // chown clears setuid/setgid bits: set the mode again afterwards.
-        if (::chmod(dst.c_str(), mode_of(st, o)) != 0) throw errno_error("cannot chmod " + dst.string());
+        if (::chmod(dst.c_str(), mode_of(st, o)) != 0)
+            throw errno_error("cannot chmod " + dst.string());
         set_times(dst, st, false);
     } else if (S_ISLNK(st.st_mode)) {
         std::vector<char> buf(static_cast<size_t>(st.st_size) + 1);
         ssize_t n = ::readlink(src.c_str(), buf.data(), buf.size());
-        if (n < 0) throw errno_error("cannot read link " + src.string());
+        if (n < 0)
+            throw errno_error("cannot read link " + src.string());
         std::string target(buf.data(), static_cast<size_t>(n));
         if (::symlink(target.c_str(), dst.c_str()) != 0)
             throw errno_error("cannot create symlink " + dst.string());
@@ -140,13 +157,17 @@ void copy_tree(const fs::path& src, const fs::path& dst, const CopyOptions& o) {
         LinkMap& links;
         void operator()(const fs::path& s, const fs::path& d) {
             struct stat st;
-            if (::lstat(s.c_str(), &st) != 0) throw errno_error("cannot stat " + s.string());
+            if (::lstat(s.c_str(), &st) != 0)
+                throw errno_error("cannot stat " + s.string());
             copy_entry(s, st, d, o, &links);
-            if (!S_ISDIR(st.st_mode)) return;
+            if (!S_ISDIR(st.st_mode))
+                return;
             std::vector<std::string> names;
-            for (auto& e : fs::directory_iterator(s)) names.push_back(e.path().filename());
+            for (auto& e : fs::directory_iterator(s))
+                names.push_back(e.path().filename());
             std::sort(names.begin(), names.end());
-            for (auto& n : names) (*this)(s / n, d / n);
+            for (auto& n : names)
+                (*this)(s / n, d / n);
             // Children change a directory's mtime: put it back.
             set_times(d, st, false);
         }

@@ -11,7 +11,7 @@
 namespace kiln::solver {
 
 class Progress {
-public:
+  public:
     virtual ~Progress() = default;
     // Returns the vertex's number (BuildKit's "#N").
     virtual int start(const std::string& name) = 0;
@@ -25,7 +25,7 @@ public:
 
 // A Progress that discards everything (library callers, tests).
 class NullProgress : public Progress {
-public:
+  public:
     int start(const std::string&) override { return ++n_; }
     void log(int, const std::string&) override {}
     void done(int) override {}
@@ -33,30 +33,38 @@ public:
     void error(int, const std::string&) override {}
     void warn(const std::string&) override {}
 
-private:
+  private:
     int n_ = 0;
 };
 
 // Ties a vertex's end to scope: error() with the exception's text when the
 // scope is left by one, done() when finish() was called.
 class VertexScope {
-public:
+  public:
     VertexScope(Progress& p, const std::string& name) : p_(p), id_(p.start(name)) {}
     ~VertexScope() {
-        if (!ended_) p_.error(id_, "cancelled");
+        if (!ended_)
+            p_.error(id_, "cancelled");
     }
     VertexScope(const VertexScope&) = delete;
     VertexScope& operator=(const VertexScope&) = delete;
     int id() const { return id_; }
     void log(const std::string& line) { p_.log(id_, line); }
-    void done() { end([&] { p_.done(id_); }); }
-    void cached() { end([&] { p_.cached(id_); }); }
-    void error(const std::string& m) { end([&] { p_.error(id_, m); }); }
+    void done() {
+        end([&] { p_.done(id_); });
+    }
+    void cached() {
+        end([&] { p_.cached(id_); });
+    }
+    void error(const std::string& m) {
+        end([&] { p_.error(id_, m); });
+    }
 
-private:
+  private:
     template <typename F>
     void end(F f) {
-        if (!ended_) f();
+        if (!ended_)
+            f();
         ended_ = true;
     }
     Progress& p_;

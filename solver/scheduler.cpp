@@ -11,10 +11,12 @@ namespace kiln::solver {
 void run_jobs(std::vector<Job>& jobs, unsigned workers) {
     for (size_t i = 0; i < jobs.size(); ++i) {
         for (size_t d : jobs[i].deps) {
-            if (d >= i) throw std::logic_error("job " + jobs[i].name + " depends on a later job");
+            if (d >= i)
+                throw std::logic_error("job " + jobs[i].name + " depends on a later job");
         }
     }
-    if (workers == 0) workers = 1;
+    if (workers == 0)
+        workers = 1;
     std::mutex mu;
     std::condition_variable cv;
     std::vector<int> state(jobs.size(), 0);  // 0 waiting, 1 running, 2 done
@@ -24,9 +26,11 @@ void run_jobs(std::vector<Job>& jobs, unsigned workers) {
     CancelFlag cancel{false};
 
     auto ready = [&](size_t i) {
-        if (state[i] != 0) return false;
+        if (state[i] != 0)
+            return false;
         for (size_t d : jobs[i].deps) {
-            if (state[d] != 2) return false;
+            if (state[d] != 2)
+                return false;
         }
         return true;
     };
@@ -36,7 +40,8 @@ void run_jobs(std::vector<Job>& jobs, unsigned workers) {
         for (;;) {
             size_t pick = jobs.size();
             cv.wait(lock, [&] {
-                if (first_error || finished == jobs.size()) return true;
+                if (first_error || finished == jobs.size())
+                    return true;
                 for (size_t i = 0; i < jobs.size(); ++i) {
                     if (ready(i)) {
                         pick = i;
@@ -73,9 +78,12 @@ void run_jobs(std::vector<Job>& jobs, unsigned workers) {
 
     std::vector<std::thread> threads;
     unsigned n = std::min<unsigned>(workers, static_cast<unsigned>(jobs.size()));
-    for (unsigned i = 0; i < n; ++i) threads.emplace_back(worker);
-    for (auto& t : threads) t.join();
-    if (first_error) std::rethrow_exception(first_error);
+    for (unsigned i = 0; i < n; ++i)
+        threads.emplace_back(worker);
+    for (auto& t : threads)
+        t.join();
+    if (first_error)
+        std::rethrow_exception(first_error);
 }
 
 }  // namespace kiln::solver

@@ -17,11 +17,14 @@ namespace fs = std::filesystem;
 content::RunConfig to_run_config(const frontend::ImageSettings& s) {
     content::RunConfig c;
     c.user = s.user;
-    for (const auto& p : s.exposed_ports) c.exposed_ports[p] = nlohmann::json::object();
-    for (const auto& [k, v] : s.env) c.env.push_back(k + "=" + v);
+    for (const auto& p : s.exposed_ports)
+        c.exposed_ports[p] = nlohmann::json::object();
+    for (const auto& [k, v] : s.env)
+        c.env.push_back(k + "=" + v);
     c.entrypoint = s.entrypoint;
     c.cmd = s.cmd;
-    for (const auto& v : s.volumes) c.volumes[v] = nlohmann::json::object();
+    for (const auto& v : s.volumes)
+        c.volumes[v] = nlohmann::json::object();
     c.working_dir = s.working_dir;
     c.labels = s.labels;
     c.stop_signal = s.stop_signal;
@@ -30,11 +33,16 @@ content::RunConfig to_run_config(const frontend::ImageSettings& s) {
     c.args_escaped = s.args_escaped;
     if (s.healthcheck) {
         nlohmann::json hc{{"Test", s.healthcheck->test}};
-        if (s.healthcheck->interval_ns) hc["Interval"] = s.healthcheck->interval_ns;
-        if (s.healthcheck->timeout_ns) hc["Timeout"] = s.healthcheck->timeout_ns;
-        if (s.healthcheck->start_period_ns) hc["StartPeriod"] = s.healthcheck->start_period_ns;
-        if (s.healthcheck->start_interval_ns) hc["StartInterval"] = s.healthcheck->start_interval_ns;
-        if (s.healthcheck->retries) hc["Retries"] = s.healthcheck->retries;
+        if (s.healthcheck->interval_ns)
+            hc["Interval"] = s.healthcheck->interval_ns;
+        if (s.healthcheck->timeout_ns)
+            hc["Timeout"] = s.healthcheck->timeout_ns;
+        if (s.healthcheck->start_period_ns)
+            hc["StartPeriod"] = s.healthcheck->start_period_ns;
+        if (s.healthcheck->start_interval_ns)
+            hc["StartInterval"] = s.healthcheck->start_interval_ns;
+        if (s.healthcheck->retries)
+            hc["Retries"] = s.healthcheck->retries;
         c.healthcheck = hc;
     }
     return c;
@@ -43,8 +51,10 @@ content::RunConfig to_run_config(const frontend::ImageSettings& s) {
 namespace {
 
 std::string stage_label(const frontend::Stage& st, size_t total_stages) {
-    if (!st.name.empty()) return st.name + " ";
-    if (total_stages > 1) return "stage-" + std::to_string(st.index) + " ";
+    if (!st.name.empty())
+        return st.name + " ";
+    if (total_stages > 1)
+        return "stage-" + std::to_string(st.index) + " ";
     return "";
 }
 
@@ -74,7 +84,8 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
 
     // File-system steps are numbered as BuildKit numbers them: [stage i/n].
     size_t fs_total = 0;
-    for (const auto& s : stage.steps) fs_total += s.kind != frontend::Step::Kind::metadata;
+    for (const auto& s : stage.steps)
+        fs_total += s.kind != frontend::Step::Kind::metadata;
 
     std::vector<Job> jobs;
     size_t fs_index = 0;
@@ -83,16 +94,19 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
         StepOutcome& outcome = out.steps[i];
         outcome.history.created_by = step.created_by;
         outcome.history.empty_layer = true;
-        if (step.kind == frontend::Step::Kind::metadata) continue;
+        if (step.kind == frontend::Step::Kind::metadata)
+            continue;
         ++fs_index;
         std::string name = "[" + stage_label(stage, plan.stages.size()) + std::to_string(fs_index) +
                            "/" + std::to_string(fs_total) + "] " + step.text;
         fs::path layer = options.work_dir / ("layer-" + std::to_string(i));
         Job job;
         job.name = name;
-        if (!jobs.empty()) job.deps.push_back(jobs.size() - 1);  // steps of a stage form a chain
+        if (!jobs.empty())
+            job.deps.push_back(jobs.size() - 1);  // steps of a stage form a chain
         job.run = [&, name, layer, i](const CancelFlag& cancel) {
-            if (cancel) return;
+            if (cancel)
+                return;
             VertexScope vertex(progress, name);
             try {
                 fs::create_directories(layer);
@@ -116,7 +130,8 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
         };
         jobs.push_back(std::move(job));
     }
-    unsigned workers = options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
+    unsigned workers =
+        options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
     run_jobs(jobs, workers);
     return out;
 }

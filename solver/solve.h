@@ -24,13 +24,13 @@ struct SolveOptions {
     std::vector<std::string> ignore_patterns;  // .dockerignore, already read
     std::filesystem::path work_dir;            // scratch space for rootfs and layer trees
     std::string dockerfile_name = "Dockerfile";
-    Progress* progress = nullptr;              // NullProgress when null
-    unsigned jobs = 0;                         // 0 = number of cores
+    Progress* progress = nullptr;  // NullProgress when null
+    unsigned jobs = 0;             // 0 = number of cores
 };
 
 struct StepOutcome {
-    content::HistoryEntry history;              // "created" is left for the exporter
-    std::optional<std::filesystem::path> layer; // the step's diff tree, when it has one
+    content::HistoryEntry history;               // "created" is left for the exporter
+    std::optional<std::filesystem::path> layer;  // the step's diff tree, when it has one
 };
 
 struct SolvedImage {

@@ -13,7 +13,9 @@ using namespace kiln::test;
 
 namespace {
 
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+std::string first_line(const std::string& s) {
+    return s.substr(0, s.find('\n'));
+}
 
 // The message the user sees first (after the progress lines).
 std::string error_line(const Result& r) {
@@ -28,7 +30,8 @@ TEST(BadInput, MissingDockerfile) {
     fs::create_directories(dir / "ctx");
     auto r = run_kiln(dir / "root", {"build", (dir / "ctx").string()});
     EXPECT_EQ(r.exit_code, 1);
-    EXPECT_NE(error_line(r).find("Dockerfile: no such file or directory"), std::string::npos) << r.err;
+    EXPECT_NE(error_line(r).find("Dockerfile: no such file or directory"), std::string::npos)
+        << r.err;
 }
 
 TEST(BadInput, UnknownInstructionNamesLineAndSuggests) {
@@ -37,8 +40,10 @@ TEST(BadInput, UnknownInstructionNamesLineAndSuggests) {
     write(dir / "ctx/a", "a");
     auto r = run_kiln(dir / "root", {"build", (dir / "ctx").string()});
     EXPECT_EQ(r.exit_code, 1);
-    EXPECT_EQ(error_line(r), "error: Dockerfile:3: unknown instruction: RUNN (did you mean RUN?)") << r.err;
-    EXPECT_NE(r.err.find(">>> RUNN echo hi"), std::string::npos) << "source line not shown:\n" << r.err;
+    EXPECT_EQ(error_line(r), "error: Dockerfile:3: unknown instruction: RUNN (did you mean RUN?)")
+        << r.err;
+    EXPECT_NE(r.err.find(">>> RUNN echo hi"), std::string::npos) << "source line not shown:\n"
+                                                                 << r.err;
 }
 
 TEST(BadInput, MissingCopySourceNamesFileAndLine) {
@@ -56,7 +61,8 @@ TEST(BadInput, CopySourceEscapingContextIsRefused) {
     Scratch dir;
     write(dir / "outside.txt", "secret");
     write(dir / "ctx/Dockerfile", "FROM scratch\nCOPY ../outside.txt /x\n");
-    auto r = run_kiln(dir / "root", {"build", "-o", "type=local,dest=" + (dir / "out").string(), (dir / "ctx").string()});
+    auto r = run_kiln(dir / "root", {"build", "-o", "type=local,dest=" + (dir / "out").string(),
+                                     (dir / "ctx").string()});
     EXPECT_EQ(r.exit_code, 1);
     auto line = error_line(r);
     EXPECT_NE(line.find("Dockerfile:2"), std::string::npos) << r.err;
@@ -69,7 +75,8 @@ TEST(BadInput, SymlinkOutOfContextIsNotFollowed) {
     write(dir / "outside.txt", "secret");
     write(dir / "ctx/Dockerfile", "FROM scratch\nCOPY link /x\n");
     fs::create_symlink(dir / "outside.txt", dir / "ctx/link");
-    auto r = run_kiln(dir / "root", {"build", "-o", "type=local,dest=" + (dir / "out").string(), (dir / "ctx").string()});
+    auto r = run_kiln(dir / "root", {"build", "-o", "type=local,dest=" + (dir / "out").string(),
+                                     (dir / "ctx").string()});
     // The link's target is resolved inside the context, where it does not exist.
     EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_FALSE(fs::exists(dir / "out"));
@@ -80,13 +87,15 @@ TEST(BadInput, UnwritableOutputLeavesNothing) {
     write(dir / "ctx/Dockerfile", "FROM scratch\nCOPY a /a\n");
     write(dir / "ctx/a", "a");
     auto target = dir / "no/such/dir/out.tar";
-    auto r = run_kiln(dir / "root", {"build", "-o", "type=oci,dest=" + target.string(), (dir / "ctx").string()});
+    auto r = run_kiln(dir / "root",
+                      {"build", "-o", "type=oci,dest=" + target.string(), (dir / "ctx").string()});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(error_line(r).find(target.string()), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(dir / "no"));
     // An output path that is a directory where a file must go.
     fs::create_directories(dir / "isdir.tar");
-    r = run_kiln(dir / "root", {"build", "-o", "type=docker,dest=" + (dir / "isdir.tar").string(), (dir / "ctx").string()});
+    r = run_kiln(dir / "root", {"build", "-o", "type=docker,dest=" + (dir / "isdir.tar").string(),
+                                (dir / "ctx").string()});
     EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_TRUE(fs::is_empty(dir / "isdir.tar"));
     for (auto& e : fs::directory_iterator(dir.path()))
@@ -100,7 +109,8 @@ TEST(BadInput, BadOutputSpecFailsBeforeBuilding) {
     auto r = run_kiln(dir / "root", {"build", "-o", "type=oci", (dir / "ctx").string()});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(error_line(r).find("dest= is required"), std::string::npos) << r.err;
-    r = run_kiln(dir / "root", {"build", "-o", "type=oci,dest=x,compression=lzma", (dir / "ctx").string()});
+    r = run_kiln(dir / "root",
+                 {"build", "-o", "type=oci,dest=x,compression=lzma", (dir / "ctx").string()});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(error_line(r).find("lzma"), std::string::npos) << r.err;
 }
@@ -118,7 +128,8 @@ TEST(BadInput, CorruptCompressedLayerIsDetectedAndNextBuildRecovers) {
     write(dir / "ctx/Dockerfile", "FROM scratch\nCOPY a /a\n");
     write(dir / "ctx/a", "original content");
     auto first = dir / "first";
-    auto r = run_kiln(dir / "root", {"build", "-o", "type=oci,dest=" + first.string(), (dir / "ctx").string()});
+    auto r = run_kiln(dir / "root",
+                      {"build", "-o", "type=oci,dest=" + first.string(), (dir / "ctx").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     // The gzip layer is kept in the store for the next export: damage it there.
     auto index = nlohmann::json::parse(slurp(first / "index.json"));
@@ -130,13 +141,15 @@ TEST(BadInput, CorruptCompressedLayerIsDetectedAndNextBuildRecovers) {
     corrupt(blob);
 
     auto out = dir / "out.tar";
-    r = run_kiln(dir / "root", {"build", "-o", "type=oci,dest=" + out.string(), (dir / "ctx").string()});
+    r = run_kiln(dir / "root",
+                 {"build", "-o", "type=oci,dest=" + out.string(), (dir / "ctx").string()});
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(error_line(r).find("corrupt blob"), std::string::npos) << r.err;
     EXPECT_NE(error_line(r).find(layer.substr(7)), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(out)) << "partial output left";
     // The next build works and gives the same image as the first.
-    r = run_kiln(dir / "root", {"build", "-o", "type=oci,dest=" + out.string(), (dir / "ctx").string()});
+    r = run_kiln(dir / "root",
+                 {"build", "-o", "type=oci,dest=" + out.string(), (dir / "ctx").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     auto a = json_of(run({"skopeo", "inspect", "oci-archive:" + out.string()}));
     EXPECT_EQ(a.at("Layers")[0], layer);
@@ -148,7 +161,8 @@ TEST(BadInput, CorruptConfigIsDetectedByInspect) {
     write(dir / "ctx/a", "a");
     auto r = run_kiln(dir / "root", {"build", "-t", "c", (dir / "ctx").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    auto manifest = json_of(run({"skopeo", "inspect", "--raw", "oci:" + (dir / "root").string() + ":c:latest"}));
+    auto manifest = json_of(
+        run({"skopeo", "inspect", "--raw", "oci:" + (dir / "root").string() + ":c:latest"}));
     std::string config = manifest.at("config").at("digest");
     corrupt(dir / "root/blobs/sha256" / config.substr(7));
     r = run_kiln(dir / "root", {"inspect", "c"});
@@ -168,5 +182,6 @@ TEST(BadInput, ParseErrorsExitOneWithLine) {
     write(dir / "ctx/Dockerfile", "FROM scratch AS\n");
     r = run_kiln(dir / "root", {"build", (dir / "ctx").string()});
     EXPECT_EQ(r.exit_code, 1);
-    EXPECT_NE(error_line(r).find("FROM requires either one or three arguments"), std::string::npos) << r.err;
+    EXPECT_NE(error_line(r).find("FROM requires either one or three arguments"), std::string::npos)
+        << r.err;
 }

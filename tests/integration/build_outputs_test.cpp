@@ -32,8 +32,9 @@ CMD ["--port", "80"]
 
 void expect_metadata(const json& cfg) {
     const json& c = cfg.at("config");
-    EXPECT_EQ(c.at("Env"), json({"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                 "APP_HOME=/srv/app", "VERSION=1.2", "DERIVED=/srv/app/bin"}));
+    EXPECT_EQ(c.at("Env"),
+              json({"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                    "APP_HOME=/srv/app", "VERSION=1.2", "DERIVED=/srv/app/bin"}));
     EXPECT_EQ(c.at("Entrypoint"), json({"/bin/app", "--serve"}));
     EXPECT_EQ(c.at("Cmd"), json({"--port", "80"}));
     EXPECT_EQ(c.at("WorkingDir"), "/srv/app");
@@ -41,7 +42,8 @@ void expect_metadata(const json& cfg) {
     EXPECT_EQ(c.at("ExposedPorts"), json({{"80/tcp", json::object()},
                                           {"443/tcp", json::object()},
                                           {"53/udp", json::object()}}));
-    EXPECT_EQ(c.at("Labels"), json({{"org.example.name", "demo app"}, {"org.example.version", "1.2"}}));
+    EXPECT_EQ(c.at("Labels"),
+              json({{"org.example.name", "demo app"}, {"org.example.version", "1.2"}}));
     EXPECT_EQ(c.at("Volumes"), json({{"/data", json::object()}, {"/cache", json::object()}}));
     EXPECT_EQ(c.at("StopSignal"), "SIGINT");
     // One layer for the COPY; the WORKDIR's directory already exists (made by
@@ -55,7 +57,7 @@ void expect_metadata(const json& cfg) {
 }
 
 class BuildOutputs : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         write(dir / "ctx/Dockerfile", kMetadataDockerfile);
         write(dir / "ctx/hello.txt", "hello\n");
@@ -66,24 +68,32 @@ protected:
 }  // namespace
 
 TEST_F(BuildOutputs, SkopeoReadsConfigFromOciDirectory) {
-    auto r = run_kiln(dir / "root", {"build", "-t", "demo:1", "-o", "type=oci,dest=" + (dir / "oci").string(),
-                                 (dir / "ctx").string()});
+    auto r =
+        run_kiln(dir / "root", {"build", "-t", "demo:1", "-o",
+                                "type=oci,dest=" + (dir / "oci").string(), (dir / "ctx").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    auto cfg = json_of(run({"skopeo", "inspect", "--config", "oci:" + (dir / "oci").string() + ":1"}));
+    auto cfg =
+        json_of(run({"skopeo", "inspect", "--config", "oci:" + (dir / "oci").string() + ":1"}));
     expect_metadata(cfg);
-    auto manifest = json_of(run({"skopeo", "inspect", "--raw", "oci:" + (dir / "oci").string() + ":1"}));
+    auto manifest =
+        json_of(run({"skopeo", "inspect", "--raw", "oci:" + (dir / "oci").string() + ":1"}));
     EXPECT_EQ(manifest.at("mediaType"), "application/vnd.oci.image.manifest.v1+json");
-    EXPECT_EQ(manifest.at("layers")[0].at("mediaType"), "application/vnd.oci.image.layer.v1.tar+gzip");
+    EXPECT_EQ(manifest.at("layers")[0].at("mediaType"),
+              "application/vnd.oci.image.layer.v1.tar+gzip");
 }
 
 TEST_F(BuildOutputs, SkopeoReadsOciTarAndDockerArchive) {
-    auto r = run_kiln(dir / "root", {"build", "-t", "demo:2", "-o", "type=oci,dest=" + (dir / "img.tar").string(),
-                                 "-o", "type=docker,dest=" + (dir / "docker.tar").string(),
-                                 (dir / "ctx").string()});
+    auto r = run_kiln(
+        dir / "root",
+        {"build", "-t", "demo:2", "-o", "type=oci,dest=" + (dir / "img.tar").string(), "-o",
+         "type=docker,dest=" + (dir / "docker.tar").string(), (dir / "ctx").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    expect_metadata(json_of(run({"skopeo", "inspect", "--config", "oci-archive:" + (dir / "img.tar").string() + ":2"})));
-    expect_metadata(json_of(run({"skopeo", "inspect", "--config", "docker-archive:" + (dir / "docker.tar").string()})));
-    auto raw = json_of(run({"skopeo", "inspect", "--raw", "docker-archive:" + (dir / "docker.tar").string()}));
+    expect_metadata(json_of(run(
+        {"skopeo", "inspect", "--config", "oci-archive:" + (dir / "img.tar").string() + ":2"})));
+    expect_metadata(json_of(
+        run({"skopeo", "inspect", "--config", "docker-archive:" + (dir / "docker.tar").string()})));
+    auto raw = json_of(
+        run({"skopeo", "inspect", "--raw", "docker-archive:" + (dir / "docker.tar").string()}));
     EXPECT_EQ(raw.at("mediaType"), "application/vnd.docker.distribution.manifest.v2+json");
     // docker load reads manifest.json's RepoTags.
     auto list = run({"tar", "-xOf", (dir / "docker.tar").string(), "manifest.json"});
@@ -95,30 +105,39 @@ TEST_F(BuildOutputs, LocalStoreIsAnOciLayoutSkopeoReads) {
     auto r = run_kiln(dir / "root", {"build", "-t", "demo", (dir / "ctx").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     std::string digest = r.out.substr(0, r.out.find('\n'));
-    auto info = json_of(run({"skopeo", "inspect", "oci:" + (dir / "root").string() + ":demo:latest"}));
+    auto info =
+        json_of(run({"skopeo", "inspect", "oci:" + (dir / "root").string() + ":demo:latest"}));
     EXPECT_EQ(info.at("Digest"), digest);
-    expect_metadata(json_of(run({"skopeo", "inspect", "--config", "oci:" + (dir / "root").string() + ":demo:latest"})));
+    expect_metadata(json_of(
+        run({"skopeo", "inspect", "--config", "oci:" + (dir / "root").string() + ":demo:latest"})));
 }
 
 TEST_F(BuildOutputs, ZstdAndDockerMediaTypesOnRequest) {
-    auto r = run_kiln(dir / "root", {"build", "-t", "z", "-o", "type=oci,dest=" + (dir / "z").string() + ",compression=zstd,compression-level=9",
-                                 "-o", "type=oci,dest=" + (dir / "d").string() + ",oci-mediatypes=false",
-                                 (dir / "ctx").string()});
+    auto r =
+        run_kiln(dir / "root",
+                 {"build", "-t", "z", "-o",
+                  "type=oci,dest=" + (dir / "z").string() + ",compression=zstd,compression-level=9",
+                  "-o", "type=oci,dest=" + (dir / "d").string() + ",oci-mediatypes=false",
+                  (dir / "ctx").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    auto z = json_of(run({"skopeo", "inspect", "--raw", "oci:" + (dir / "z").string() + ":latest"}));
+    auto z =
+        json_of(run({"skopeo", "inspect", "--raw", "oci:" + (dir / "z").string() + ":latest"}));
     EXPECT_EQ(z.at("layers")[0].at("mediaType"), "application/vnd.oci.image.layer.v1.tar+zstd");
     // skopeo's oci: transport only lists OCI manifests, so read the layout by hand
     // (as BuildKit writes it, the index entry carries the Docker media type).
     auto index = nlohmann::json::parse(slurp(dir / "d/index.json"));
     ASSERT_EQ(index.at("manifests").size(), 1u);
-    EXPECT_EQ(index.at("manifests")[0].at("mediaType"), "application/vnd.docker.distribution.manifest.v2+json");
+    EXPECT_EQ(index.at("manifests")[0].at("mediaType"),
+              "application/vnd.docker.distribution.manifest.v2+json");
     std::string mdigest = index.at("manifests")[0].at("digest");
     auto d = nlohmann::json::parse(slurp(dir / "d/blobs/sha256" / mdigest.substr(7)));
     EXPECT_EQ(d.at("mediaType"), "application/vnd.docker.distribution.manifest.v2+json");
     EXPECT_EQ(d.at("config").at("mediaType"), "application/vnd.docker.container.image.v1+json");
-    EXPECT_EQ(d.at("layers")[0].at("mediaType"), "application/vnd.docker.image.rootfs.diff.tar.gzip");
+    EXPECT_EQ(d.at("layers")[0].at("mediaType"),
+              "application/vnd.docker.image.rootfs.diff.tar.gzip");
     // The zstd layer really is zstd: skopeo can copy it (decompressing to verify diff_ids).
-    auto copy = run({"skopeo", "copy", "oci:" + (dir / "z").string() + ":latest", "dir:" + (dir / "zcopy").string()});
+    auto copy = run({"skopeo", "copy", "oci:" + (dir / "z").string() + ":latest",
+                     "dir:" + (dir / "zcopy").string()});
     EXPECT_EQ(copy.exit_code, 0) << copy.err;
 }
 
@@ -134,10 +153,14 @@ struct Entry {
 Entry stat_entry(const fs::path& p) {
     struct stat st;
     EXPECT_EQ(lstat(p.c_str(), &st), 0) << p;
-    Entry e{S_ISDIR(st.st_mode) ? "dir" : S_ISLNK(st.st_mode) ? "symlink" : "file",
+    Entry e{S_ISDIR(st.st_mode)   ? "dir"
+            : S_ISLNK(st.st_mode) ? "symlink"
+                                  : "file",
             static_cast<unsigned>(st.st_mode & 07777), st.st_uid, st.st_gid, ""};
-    if (S_ISLNK(st.st_mode)) e.content_or_target = fs::read_symlink(p).string();
-    if (S_ISREG(st.st_mode)) e.content_or_target = slurp(p);
+    if (S_ISLNK(st.st_mode))
+        e.content_or_target = fs::read_symlink(p).string();
+    if (S_ISREG(st.st_mode))
+        e.content_or_target = slurp(p);
     return e;
 }
 
@@ -162,9 +185,11 @@ COPY single.txt /renamed.txt
     write(ctx / "single.txt", "one\n", 0644);
     write(ctx / ".dockerignore", "**/*.tmp\napp/cache\n");
 
-    auto r = run_kiln(dir / "root", {"build", "-t", "tree", "-o", "type=oci,dest=" + (dir / "oci").string(), ctx.string()});
+    auto r = run_kiln(dir / "root", {"build", "-t", "tree", "-o",
+                                     "type=oci,dest=" + (dir / "oci").string(), ctx.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    auto u = run({"umoci", "unpack", "--image", (dir / "oci").string() + ":latest", (dir / "bundle").string()});
+    auto u = run({"umoci", "unpack", "--image", (dir / "oci").string() + ":latest",
+                  (dir / "bundle").string()});
     ASSERT_EQ(u.exit_code, 0) << u.err;
     fs::path rootfs = dir / "bundle/rootfs";
 
@@ -197,7 +222,8 @@ COPY single.txt /renamed.txt
 }
 
 TEST(BuildRun, BusyboxImageRunsUnderRunc) {
-    if (!fs::exists(busybox_path())) GTEST_SKIP() << "busybox-static is not installed";
+    if (!fs::exists(busybox_path()))
+        GTEST_SKIP() << "busybox-static is not installed";
     Scratch dir;
     auto ctx = dir / "ctx";
     write(ctx / "Dockerfile", R"DF(FROM scratch
@@ -207,9 +233,12 @@ WORKDIR /work
 CMD ["/bin/busybox", "sh", "-c", "echo hello from $WHO in $(/bin/busybox pwd)"]
 )DF");
     fs::copy_file(busybox_path(), ctx / "busybox");
-    auto r = run_kiln(dir / "root", {"build", "-o", "type=oci,dest=" + (dir / "oci").string() + ",name=run:me", ctx.string()});
+    auto r = run_kiln(
+        dir / "root",
+        {"build", "-o", "type=oci,dest=" + (dir / "oci").string() + ",name=run:me", ctx.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    auto u = run({"umoci", "unpack", "--image", (dir / "oci").string() + ":me", (dir / "bundle").string()});
+    auto u = run(
+        {"umoci", "unpack", "--image", (dir / "oci").string() + ":me", (dir / "bundle").string()});
     ASSERT_EQ(u.exit_code, 0) << u.err;
     // umoci asks for a terminal; the test has none.
     auto cfg_path = dir / "bundle/config.json";
@@ -225,18 +254,22 @@ CMD ["/bin/busybox", "sh", "-c", "echo hello from $WHO in $(/bin/busybox pwd)"]
 
 TEST(BuildLocal, LocalOutputIsTheRootFilesystem) {
     Scratch dir;
-    write(dir / "ctx/Dockerfile", "FROM scratch\nCOPY a.txt /x/a.txt\nCOPY b.txt /x/\nWORKDIR /made/here\n");
+    write(dir / "ctx/Dockerfile",
+          "FROM scratch\nCOPY a.txt /x/a.txt\nCOPY b.txt /x/\nWORKDIR /made/here\n");
     write(dir / "ctx/a.txt", "A");
     write(dir / "ctx/b.txt", "B", 0600);
-    auto r = run_kiln(dir / "root", {"build", "-o", "type=local,dest=" + (dir / "out").string(), (dir / "ctx").string()});
+    auto r = run_kiln(dir / "root", {"build", "-o", "type=local,dest=" + (dir / "out").string(),
+                                     (dir / "ctx").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(slurp(dir / "out/x/a.txt"), "A");
     EXPECT_EQ(stat_entry(dir / "out/x/b.txt").mode, 0600u);
     EXPECT_TRUE(fs::is_directory(dir / "out/made/here"));
     // Nothing but the image's files: no temp names left beside or inside.
     std::vector<std::string> top;
-    for (auto& d : fs::directory_iterator(dir / "out")) top.push_back(d.path().filename());
+    for (auto& d : fs::directory_iterator(dir / "out"))
+        top.push_back(d.path().filename());
     std::sort(top.begin(), top.end());
     EXPECT_EQ(top, (std::vector<std::string>{"made", "x"}));
-    for (auto& d : fs::directory_iterator(dir.path())) EXPECT_FALSE(d.path().filename().string().starts_with(".kiln"));
+    for (auto& d : fs::directory_iterator(dir.path()))
+        EXPECT_FALSE(d.path().filename().string().starts_with(".kiln"));
 }

@@ -30,13 +30,17 @@ Result run(const std::vector<std::string>& argv, const std::map<std::string, std
     std::vector<std::string> envs;
     for (char** e = environ; *e; ++e) {
         std::string s = *e;
-        if (!env.count(s.substr(0, s.find('=')))) envs.push_back(s);
+        if (!env.count(s.substr(0, s.find('='))))
+            envs.push_back(s);
     }
-    for (const auto& [k, v] : env) envs.push_back(k + "=" + v);
+    for (const auto& [k, v] : env)
+        envs.push_back(k + "=" + v);
     std::vector<char*> cargv, cenv;
-    for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
+    for (const auto& a : argv)
+        cargv.push_back(const_cast<char*>(a.c_str()));
     cargv.push_back(nullptr);
-    for (const auto& e : envs) cenv.push_back(const_cast<char*>(e.c_str()));
+    for (const auto& e : envs)
+        cenv.push_back(const_cast<char*>(e.c_str()));
     cenv.push_back(nullptr);
     pid_t pid;
     int rc = posix_spawnp(&pid, cargv[0], &fa, nullptr, cargv.data(), cenv.data());
@@ -54,9 +58,11 @@ Result run(const std::vector<std::string>& argv, const std::map<std::string, std
     int open_fds = 2;
     char buf[65536];
     while (open_fds > 0) {
-        if (poll(fds, 2, -1) < 0) break;
+        if (poll(fds, 2, -1) < 0)
+            break;
         for (int i = 0; i < 2; ++i) {
-            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP))) continue;
+            if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP)))
+                continue;
             ssize_t n = read(fds[i].fd, buf, sizeof buf);
             if (n <= 0) {
                 close(fds[i].fd);
@@ -74,7 +80,7 @@ Result run(const std::vector<std::string>& argv, const std::map<std::string, std
 }
 
 Result run_kiln(const fs::path& root, const std::vector<std::string>& args,
-            const std::map<std::string, std::string>& env) {
+                const std::map<std::string, std::string>& env) {
     std::vector<std::string> argv = {KILN_BINARY, "--root", root.string()};
     argv.insert(argv.end(), args.begin(), args.end());
     return run(argv, env);
@@ -97,7 +103,8 @@ std::string slurp(const fs::path& path) {
 
 bool have_tool(const std::string& name) {
     for (const char* dir : {"/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin"}) {
-        if (access((fs::path(dir) / name).c_str(), X_OK) == 0) return true;
+        if (access((fs::path(dir) / name).c_str(), X_OK) == 0)
+            return true;
     }
     return false;
 }
@@ -112,7 +119,8 @@ nlohmann::json json_of(const Result& r) {
 
 Scratch::Scratch() {
     char tmpl[] = "/tmp/kiln-it-XXXXXX";
-    if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp failed");
+    if (!mkdtemp(tmpl))
+        throw std::runtime_error("mkdtemp failed");
     path_ = tmpl;
 }
 
@@ -121,6 +129,8 @@ Scratch::~Scratch() {
     fs::remove_all(path_, ec);
 }
 
-fs::path busybox_path() { return "/bin/busybox"; }
+fs::path busybox_path() {
+    return "/bin/busybox";
+}
 
 }  // namespace kiln::test

@@ -18,11 +18,12 @@ struct Result {
 };
 
 // Runs argv (no shell) with extra environment variables; captures output.
-Result run(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env = {});
+Result run(const std::vector<std::string>& argv,
+           const std::map<std::string, std::string>& env = {});
 
 // kiln with --root ROOT prepended.
 Result run_kiln(const std::filesystem::path& root, const std::vector<std::string>& args,
-            const std::map<std::string, std::string>& env = {});
+                const std::map<std::string, std::string>& env = {});
 
 void write(const std::filesystem::path& path, const std::string& content, int mode = 0644);
 std::string slurp(const std::filesystem::path& path);
@@ -31,13 +32,13 @@ nlohmann::json json_of(const Result& r);
 
 // A fresh directory under /tmp removed at scope exit.
 class Scratch {
-public:
+  public:
     Scratch();
     ~Scratch();
     const std::filesystem::path& path() const { return path_; }
     std::filesystem::path operator/(const std::string& s) const { return path_ / s; }
 
-private:
+  private:
     std::filesystem::path path_;
 };
 

@@ -13,16 +13,23 @@ using namespace kiln::test;
 TEST(Reproducible, SameEpochSameDigestInTwoRoots) {
     Scratch dir;
     for (const char* c : {"ctx1", "ctx2"}) {
-        write(dir / c / "Dockerfile", "FROM scratch\nCOPY . /app/\nWORKDIR /srv\nCMD [\"/app/x\"]\n");
+        write(dir / c / "Dockerfile",
+              "FROM scratch\nCOPY . /app/\nWORKDIR /srv\nCMD [\"/app/x\"]\n");
         write(dir / c / "x", "payload", 0755);
         write(dir / c / "sub/y", "more");
     }
     // Different mtimes, both after the epoch: clamping must hide them.
-    struct utimbuf t {2000000000, 2000000000};
+    struct utimbuf t {
+        2000000000, 2000000000
+    };
     utime((dir / "ctx2/x").c_str(), &t);
     std::map<std::string, std::string> env{{"SOURCE_DATE_EPOCH", "1700000000"}};
-    auto a = run_kiln(dir / "root1", {"build", "-o", "type=oci,dest=" + (dir / "a.tar").string(), (dir / "ctx1").string()}, env);
-    auto b = run_kiln(dir / "root2", {"build", "-o", "type=oci,dest=" + (dir / "b.tar").string(), (dir / "ctx2").string()}, env);
+    auto a = run_kiln(
+        dir / "root1",
+        {"build", "-o", "type=oci,dest=" + (dir / "a.tar").string(), (dir / "ctx1").string()}, env);
+    auto b = run_kiln(
+        dir / "root2",
+        {"build", "-o", "type=oci,dest=" + (dir / "b.tar").string(), (dir / "ctx2").string()}, env);
     ASSERT_EQ(a.exit_code, 0) << a.err;
     ASSERT_EQ(b.exit_code, 0) << b.err;
     EXPECT_EQ(a.out, b.out);

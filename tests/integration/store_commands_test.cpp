@@ -50,7 +50,9 @@ TEST(StoreCommands, DumpAstPrintsBuildKitFormat) {
     write(dir / "Dockerfile", "from scratch\nCOPY --chown=1:1 a /b\nENV k=v\n");
     auto r = run_kiln(dir / "root", {"debug", "dump-ast", (dir / "Dockerfile").string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_EQ(r.out, "(from \"scratch\")\n(copy [\"--chown=1:1\"] \"a\" \"/b\")\n(env \"k\" \"v\" \"=\")\n");
+    EXPECT_EQ(
+        r.out,
+        "(from \"scratch\")\n(copy [\"--chown=1:1\"] \"a\" \"/b\")\n(env \"k\" \"v\" \"=\")\n");
 }
 
 TEST(StoreCommands, ConcurrentBuildsShareOneRoot) {
@@ -64,11 +66,13 @@ TEST(StoreCommands, ConcurrentBuildsShareOneRoot) {
     std::string cmd;
     for (int i = 0; i < 3; ++i) {
         cmd += std::string(KILN_BINARY) + " --root " + (dir / "root").string() + " build -t img" +
-               std::to_string(i) + " " + (dir / ("ctx" + std::to_string(i))).string() + " 2>/dev/null & ";
+               std::to_string(i) + " " + (dir / ("ctx" + std::to_string(i))).string() +
+               " 2>/dev/null & ";
     }
     cmd += "wait";
     ASSERT_EQ(run({"sh", "-c", cmd}).exit_code, 0);
     auto images = run_kiln(dir / "root", {"images"});
     for (int i = 0; i < 3; ++i)
-        EXPECT_NE(images.out.find("img" + std::to_string(i) + ":latest"), std::string::npos) << images.out;
+        EXPECT_NE(images.out.find("img" + std::to_string(i) + ":latest"), std::string::npos)
+            << images.out;
 }

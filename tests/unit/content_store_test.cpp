@@ -23,7 +23,8 @@ using namespace kiln::content;
 namespace {
 size_t count_files(const fs::path& dir) {
     size_t n = 0;
-    for (auto& e : fs::directory_iterator(dir)) n += e.is_regular_file() ? 1 : 0;
+    for (auto& e : fs::directory_iterator(dir))
+        n += e.is_regular_file() ? 1 : 0;
     return n;
 }
 }  // namespace
