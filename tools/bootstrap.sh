@@ -7,10 +7,10 @@ cd "$(dirname "$0")/.."
 
 packages=(
   # build
-  cmake ninja-build g++ pkg-config git
+  cmake ninja-build g++ pkg-config git clang-format
   libarchive-dev libssl-dev libzstd-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libgtest-dev
   # runtime and the independent tools the tests check kiln with
-  runc skopeo umoci busybox-static tar gzip zstd
+  runc skopeo umoci busybox-static tar gzip zstd python3 python3-jsonschema
 )
 missing=()
 for p in "${packages[@]}"; do
