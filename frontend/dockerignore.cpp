@@ -2,51 +2,22 @@
 
 #include <cstdint>
 
+#include "frontend/utf8.h"
+
 namespace kiln::frontend {
 
 namespace {
 
-// Code points for bytes that are not valid UTF-8: outside Unicode and distinct per byte, so
-// literal comparison stays exact and no class range contains them.
-constexpr int32_t kInvalidBase = 0x110000;
-
+// A code point that keeps invalid bytes apart (utf8::distinct_code) so that literal and
+// class matching stay exact, plus its width to step over it.
 struct Rune {
     int32_t cp;
     size_t len;
 };
 
 Rune decode_rune(std::string_view s, size_t pos) {
-    const auto b0 = static_cast<unsigned char>(s[pos]);
-    const Rune invalid{kInvalidBase + b0, 1};
-    if (b0 < 0x80) {
-        return Rune{b0, 1};
-    }
-    size_t len = 0;
-    int32_t cp = 0;
-    int32_t min = 0;
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-        len = 2, cp = b0 & 0x1F, min = 0x80;
-    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-        len = 3, cp = b0 & 0x0F, min = 0x800;
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-        len = 4, cp = b0 & 0x07, min = 0x10000;
-    } else {
-        return invalid;
-    }
-    if (pos + len > s.size()) {
-        return invalid;
-    }
-    for (size_t i = 1; i < len; ++i) {
-        const auto b = static_cast<unsigned char>(s[pos + i]);
-        if ((b & 0xC0) != 0x80) {
-            return invalid;
-        }
-        cp = (cp << 6) | (b & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-        return invalid;
-    }
-    return Rune{cp, len};
+    const utf8::Rune r = utf8::decode(s, pos);
+    return Rune{utf8::distinct_code(s, pos, r), r.width};
 }
 
 std::vector<int32_t> decode_all(std::string_view s) {
@@ -59,27 +30,9 @@ std::vector<int32_t> decode_all(std::string_view s) {
     return out;
 }
 
-// Go's unicode.IsSpace.
+// False for the stand-ins for invalid bytes, which are outside Unicode.
 bool is_space(int32_t cp) {
-    switch (cp) {
-        case '\t':
-        case '\n':
-        case '\v':
-        case '\f':
-        case '\r':
-        case ' ':
-        case 0x85:
-        case 0xA0:
-        case 0x1680:
-        case 0x2028:
-        case 0x2029:
-        case 0x202F:
-        case 0x205F:
-        case 0x3000:
-            return true;
-        default:
-            return cp >= 0x2000 && cp <= 0x200A;
-    }
+    return cp >= 0 && utf8::is_go_space(static_cast<char32_t>(cp));
 }
 
 // Go's strings.TrimSpace (Unicode white space, UTF-8 aware).
@@ -136,7 +89,7 @@ bool valid_glob_syntax(std::string_view p) {
             }
         }
         const Rune r = decode_rune(p, i);
-        if (r.cp >= kInvalidBase) {
+        if (r.cp >= utf8::kInvalidByteBase) {
             return false;
         }
         i += r.len;

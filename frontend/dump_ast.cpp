@@ -2,50 +2,10 @@
 
 #include <cstdint>
 
+#include "frontend/utf8.h"
+
 namespace kiln::frontend {
 namespace {
-
-// Decodes one rune the way Go's utf8.DecodeRuneInString does; width 1 with ok=false for an
-// invalid or truncated sequence (overlong forms and surrogates included).
-struct Rune {
-    char32_t value;
-    size_t width;
-    bool ok;
-};
-
-Rune decode(std::string_view s, size_t i) {
-    const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    const size_t left = s.size() - i;
-    const unsigned char b0 = b(0);
-    if (b0 < 0x80) {
-        return {b0, 1, true};
-    }
-    const auto cont = [&](size_t k, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-        return k < left && b(k) >= lo && b(k) <= hi;
-    };
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-        if (cont(1)) {
-            return {static_cast<char32_t>(((b0 & 0x1F) << 6) | (b(1) & 0x3F)), 2, true};
-        }
-    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-        unsigned char lo = b0 == 0xE0 ? 0xA0 : 0x80;
-        unsigned char hi = b0 == 0xED ? 0x9F : 0xBF;
-        if (cont(1, lo, hi) && cont(2)) {
-            return {
-                static_cast<char32_t>(((b0 & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F)),
-                3, true};
-        }
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-        unsigned char lo = b0 == 0xF0 ? 0x90 : 0x80;
-        unsigned char hi = b0 == 0xF4 ? 0x8F : 0xBF;
-        if (cont(1, lo, hi) && cont(2) && cont(3)) {
-            return {static_cast<char32_t>(((b0 & 0x07) << 18) | ((b(1) & 0x3F) << 12) |
-                                          ((b(2) & 0x3F) << 6) | (b(3) & 0x3F)),
-                    4, true};
-        }
-    }
-    return {0xFFFD, 1, false};
-}
 
 bool in(char32_t r, char32_t lo, char32_t hi) {
     return r >= lo && r <= hi;
@@ -94,7 +54,7 @@ std::string go_quote(std::string_view s) {
     out.reserve(s.size() + 2);
     out += '"';
     for (size_t i = 0; i < s.size();) {
-        const Rune r = decode(s, i);
+        const utf8::Rune r = utf8::decode(s, i);
         if (!r.ok) {
             out += "\\x";
             append_hex(out, static_cast<unsigned char>(s[i]), 2);

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "frontend/dump_ast.h"
+#include "frontend/utf8.h"
 
 namespace kiln::frontend {
 namespace {
@@ -17,65 +18,8 @@ struct Failure {
 
 // ---- UTF-8 and Go's whitespace notions -------------------------------------------------
 
-struct Rune {
-    char32_t value;
-    size_t width;
-    bool ok;
-};
-
-// Go's utf8.DecodeRuneInString: invalid or truncated input decodes as U+FFFD, width 1.
-Rune decode(std::string_view s, size_t i) {
-    const auto b = [&](size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    const size_t left = s.size() - i;
-    const unsigned char b0 = b(0);
-    if (b0 < 0x80) {
-        return {b0, 1, true};
-    }
-    const auto cont = [&](size_t k, unsigned char lo = 0x80, unsigned char hi = 0xBF) {
-        return k < left && b(k) >= lo && b(k) <= hi;
-    };
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-        if (cont(1)) {
-            return {static_cast<char32_t>(((b0 & 0x1F) << 6) | (b(1) & 0x3F)), 2, true};
-        }
-    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-        if (cont(1, b0 == 0xE0 ? 0xA0 : 0x80, b0 == 0xED ? 0x9F : 0xBF) && cont(2)) {
-            return {
-                static_cast<char32_t>(((b0 & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F)),
-                3, true};
-        }
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-        if (cont(1, b0 == 0xF0 ? 0x90 : 0x80, b0 == 0xF4 ? 0x8F : 0xBF) && cont(2) && cont(3)) {
-            return {static_cast<char32_t>(((b0 & 0x07) << 18) | ((b(1) & 0x3F) << 12) |
-                                          ((b(2) & 0x3F) << 6) | (b(3) & 0x3F)),
-                    4, true};
-        }
-    }
-    return {0xFFFD, 1, false};
-}
-
-// unicode.IsSpace
-bool is_unicode_space(char32_t r) {
-    switch (r) {
-        case '\t':
-        case '\n':
-        case '\v':
-        case '\f':
-        case '\r':
-        case ' ':
-        case 0x85:
-        case 0xA0:
-        case 0x1680:
-        case 0x2028:
-        case 0x2029:
-        case 0x202F:
-        case 0x205F:
-        case 0x3000:
-            return true;
-        default:
-            return r >= 0x2000 && r <= 0x200A;
-    }
-}
+using utf8::decode;
+using utf8::Rune;
 
 // Upstream tests bytes with unicode.IsSpace(rune(b)) in the flag and HEALTHCHECK splitters;
 // for 0x85/0xA0 that would cut UTF-8 sequences apart, so only ASCII whitespace counts here.
@@ -92,7 +36,7 @@ std::string_view trim_left_space(std::string_view s) {
     size_t i = 0;
     while (i < s.size()) {
         Rune r = decode(s, i);
-        if (!r.ok || !is_unicode_space(r.value)) {
+        if (!r.ok || !utf8::is_go_space(r.value)) {
             break;
         }
         i += r.width;
@@ -107,7 +51,7 @@ std::string_view trim_space(std::string_view s) {
     for (size_t i = 0; i < s.size();) {
         Rune r = decode(s, i);
         i += r.width;
-        if (!r.ok || !is_unicode_space(r.value)) {
+        if (!r.ok || !utf8::is_go_space(r.value)) {
             end = i;
         }
     }
@@ -304,24 +248,6 @@ class JsonArrayReader {
         }
     }
 
-    static void append_utf8(std::string& out, char32_t r) {
-        if (r < 0x80) {
-            out += static_cast<char>(r);
-        } else if (r < 0x800) {
-            out += static_cast<char>(0xC0 | (r >> 6));
-            out += static_cast<char>(0x80 | (r & 0x3F));
-        } else if (r < 0x10000) {
-            out += static_cast<char>(0xE0 | (r >> 12));
-            out += static_cast<char>(0x80 | ((r >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (r & 0x3F));
-        } else {
-            out += static_cast<char>(0xF0 | (r >> 18));
-            out += static_cast<char>(0x80 | ((r >> 12) & 0x3F));
-            out += static_cast<char>(0x80 | ((r >> 6) & 0x3F));
-            out += static_cast<char>(0x80 | (r & 0x3F));
-        }
-    }
-
     bool read_hex4(char32_t& v) {
         if (pos_ + 4 > s_.size()) {
             return false;
@@ -403,7 +329,7 @@ class JsonArrayReader {
                     v = 0xFFFD;
                 }
                 if (out) {
-                    append_utf8(*out, v);
+                    utf8::append(*out, v);
                 }
                 continue;
             }
@@ -411,7 +337,7 @@ class JsonArrayReader {
             if (out && r.ok) {
                 out->append(s_.substr(pos_, r.width));
             } else if (out) {
-                append_utf8(*out, 0xFFFD);
+                utf8::append(*out, 0xFFFD);
             }
             pos_ += r.width;
         }
@@ -827,7 +753,7 @@ std::optional<std::vector<std::string>> raw_shell_words(std::string_view line) {
             i = j + 1;
         } else {
             Rune r = decode(line, i);
-            if (r.ok && is_unicode_space(r.value)) {
+            if (r.ok && utf8::is_go_space(r.value)) {
                 flush();
             } else {
                 cur.append(line.substr(i, r.width));
@@ -890,7 +816,7 @@ std::vector<std::string> delimiter_words(std::string_view s, bool& quoted) {
             i += 2;
         } else {
             Rune r = decode(s, i);
-            if (r.ok && is_unicode_space(r.value)) {
+            if (r.ok && utf8::is_go_space(r.value)) {
                 flush();
             } else {
                 cur.append(s.substr(i, r.width));
@@ -1070,7 +996,7 @@ std::vector<std::string> split_words(std::string_view rest, char escape) {
             if (pos == rest.size()) {
                 break;
             }
-            if (is_unicode_space(r.value) && r.ok) {
+            if (utf8::is_go_space(r.value) && r.ok) {
                 continue;
             }
             phase = kWord;
@@ -1082,7 +1008,7 @@ std::vector<std::string> split_words(std::string_view rest, char escape) {
             break;
         }
         if (phase == kWord) {
-            if (r.ok && is_unicode_space(r.value)) {
+            if (r.ok && utf8::is_go_space(r.value)) {
                 phase = kSpaces;
                 if (blank_ok || !word.empty()) {
                     words.push_back(word);

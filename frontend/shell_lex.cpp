@@ -4,52 +4,24 @@
 #include <cstdint>
 #include <functional>
 
+#include "frontend/utf8.h"
+
 namespace kiln::frontend {
 
 namespace {
 
 constexpr int32_t kEof = -1;
-// Code points for bytes that are not valid UTF-8: outside Unicode, so they never equal a
-// real character, and distinct per byte so that literal comparison stays exact.
-constexpr int32_t kInvalidBase = 0x110000;
 
+// Patterns compare code points but words are rebuilt from the original bytes, so a rune
+// keeps both; invalid bytes get distinct stand-ins (utf8::distinct_code), not U+FFFD.
 struct Rune {
     int32_t cp;
     std::string_view bytes;
 };
 
 Rune decode_rune(std::string_view s, size_t pos) {
-    const auto b0 = static_cast<unsigned char>(s[pos]);
-    auto invalid = [&] { return Rune{kInvalidBase + b0, s.substr(pos, 1)}; };
-    if (b0 < 0x80) {
-        return Rune{b0, s.substr(pos, 1)};
-    }
-    size_t len = 0;
-    int32_t cp = 0;
-    int32_t min = 0;
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-        len = 2, cp = b0 & 0x1F, min = 0x80;
-    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
-        len = 3, cp = b0 & 0x0F, min = 0x800;
-    } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-        len = 4, cp = b0 & 0x07, min = 0x10000;
-    } else {
-        return invalid();
-    }
-    if (pos + len > s.size()) {
-        return invalid();
-    }
-    for (size_t i = 1; i < len; ++i) {
-        const auto b = static_cast<unsigned char>(s[pos + i]);
-        if ((b & 0xC0) != 0x80) {
-            return invalid();
-        }
-        cp = (cp << 6) | (b & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-        return invalid();
-    }
-    return Rune{cp, s.substr(pos, len)};
+    const utf8::Rune r = utf8::decode(s, pos);
+    return Rune{utf8::distinct_code(s, pos, r), s.substr(pos, r.width)};
 }
 
 std::vector<Rune> decode_all(std::string_view s) {
@@ -62,27 +34,9 @@ std::vector<Rune> decode_all(std::string_view s) {
     return out;
 }
 
-// Go's unicode.IsSpace.
+// Also false for kEof and the stand-ins for invalid bytes, which are outside Unicode.
 bool is_space(int32_t cp) {
-    switch (cp) {
-        case '\t':
-        case '\n':
-        case '\v':
-        case '\f':
-        case '\r':
-        case ' ':
-        case 0x85:
-        case 0xA0:
-        case 0x1680:
-        case 0x2028:
-        case 0x2029:
-        case 0x202F:
-        case 0x205F:
-        case 0x3000:
-            return true;
-        default:
-            return cp >= 0x2000 && cp <= 0x200A;
-    }
+    return cp >= 0 && utf8::is_go_space(static_cast<char32_t>(cp));
 }
 
 bool is_ascii_digit(int32_t cp) {
@@ -94,7 +48,7 @@ bool is_name_char(int32_t cp) {
         return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z') || is_ascii_digit(cp) ||
                cp == '_';
     }
-    return cp < kInvalidBase && !is_space(cp);
+    return cp < utf8::kInvalidByteBase && !is_space(cp);
 }
 
 bool is_special_param(int32_t cp) {

@@ -62,8 +62,7 @@ class Copier {
     Copier(const BuildContext& ctx, CopyOptions opts) : ctx_(ctx), opts_(opts) {}
 
     // Copies one source (host path `src`, context-relative `rel`) to `dst`.
-    void copy(const fs::path& src, const std::string& rel, const fs::path& dst,
-              bool contents_only) {
+    void copy(const fs::path& src, const std::string& rel, const fs::path& dst) {
         struct stat st;
         if (::lstat(src.c_str(), &st) != 0)
             throw errno_error("cannot read " + src.string());
@@ -73,7 +72,6 @@ class Copier {
             restore_mtime(dst, st);
             return;
         }
-        (void)contents_only;
         copy_entry(src, st, dst, opts_, &links_);
     }
 
@@ -179,7 +177,7 @@ void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const
         } else {
             target = under(layer_dir, spec.dest) / src.name;
         }
-        copier.copy(src.host_path, src.rel, target, S_ISDIR(st.st_mode));
+        copier.copy(src.host_path, src.rel, target);
     }
     copy_tree(layer_dir, rootfs, merge_options(true));
 }
