@@ -273,3 +273,33 @@ TEST(BuildLocal, LocalOutputIsTheRootFilesystem) {
     for (auto& d : fs::directory_iterator(dir.path()))
         EXPECT_FALSE(d.path().filename().string().starts_with(".kiln"));
 }
+
+TEST_F(BuildOutputs, DockerArchiveLoadsIntoPodman) {
+    auto tar = dir / "docker.tar";
+    auto r = run_kiln(dir / "root", {"build", "-t", "loadme:v3", "-o",
+                                     "type=docker,dest=" + tar.string(), (dir / "ctx").string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // A podman store of the test's own (vfs: no mounts needed), as `podman load` uses it.
+    std::vector<std::string> podman = {"podman",
+                                       "--root",
+                                       (dir / "pm/storage").string(),
+                                       "--runroot",
+                                       (dir / "pm/run").string(),
+                                       "--storage-driver",
+                                       "vfs"};
+    auto with = [&](std::vector<std::string> args) {
+        std::vector<std::string> argv = podman;
+        argv.insert(argv.end(), args.begin(), args.end());
+        return run(argv);
+    };
+    auto load = with({"load", "-i", tar.string()});
+    ASSERT_EQ(load.exit_code, 0) << load.out << load.err;
+    EXPECT_NE(load.out.find("loadme:v3"), std::string::npos) << load.out;
+    auto inspect = with({"image", "inspect", "loadme:v3"});
+    ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+    auto j = json_of(inspect)[0];
+    EXPECT_EQ(j.at("Config").at("Cmd"), nlohmann::json({"--port", "80"}));
+    EXPECT_EQ(j.at("Config").at("WorkingDir"), "/srv/app");
+    EXPECT_EQ(j.at("RootFS").at("Layers").size(), 1u);
+    with({"rmi", "-a", "-f"});
+}
