@@ -636,9 +636,11 @@ class WordProcessor {
                     word.erase(0, 1);
                 }
                 const auto pattern = decode_all(word);
+                // An unset variable trims as the empty string, as upstream.
+                const std::string subject = value.value_or("");
                 try {
-                    return op.cp == '%' ? trim_suffix(pattern, *value, greedy)
-                                        : trim_prefix(pattern, *value, greedy);
+                    return op.cp == '%' ? trim_suffix(pattern, subject, greedy)
+                                        : trim_prefix(pattern, subject, greedy);
                 } catch (const LexFailure& e) {
                     fail("invalid pattern (" + word + ") in substitution: " + e.message);
                 }
