@@ -1,34 +1,74 @@
 // Lowering: a parsed Dockerfile plus build options → a BuildPlan.
 //
-// Lowering applies the Dockerfile's meaning that needs no I/O: stages and
-// their names, ARG scope (global ARGs before the first FROM, re-declared per
-// stage; --build-arg overrides; predefined platform ARGs), ENV, word
-// expansion of the instructions that expand (ADD COPY ENV EXPOSE FROM LABEL
-// STOPSIGNAL USER VOLUME WORKDIR), the image settings of each stage, and
-// history text as BuildKit words it. Errors throw DockerfileError naming the
-// file and line.
+// Lowering applies the Dockerfile's meaning that needs no I/O, following
+// BuildKit's dockerfile2llb: stages (FROM image / FROM <stage> / AS name /
+// --platform), the stage graph (FROM <stage>, COPY/ADD --from, RUN
+// --mount from=) and --target pruning (BuildPlan::needed), ARG scope (global
+// ARGs before the first FROM, re-declared per stage; --build-arg overrides;
+// predefined platform ARGs; proxy args), ENV, word expansion of the
+// instructions that expand, RUN (shell/exec form, heredocs, --mount,
+// --network, --security), COPY/ADD with every flag, ONBUILD triggers, the
+// image settings of each stage, and history text as BuildKit words it.
 //
-// This is the start of the full lowering: instructions the engine cannot run
-// yet (RUN, ADD, FROM <image>, COPY --from) are refused here with a clear
-// error rather than half-done.
+// Only the stages in BuildPlan::needed are lowered step by step (as BuildKit
+// dispatches only reachable stages); the others keep their FROM data with no
+// steps, unless LowerOptions::all_stages is set.
+//
+// A stage built on an image starts from settings that hold only what the
+// Dockerfile sets (plus PATH, and the image ENV when image_env gives it): the
+// solver merges the base image's config under them. A stage built FROM
+// another stage starts from that stage's settings, environment and declared
+// ARGs, as BuildKit does.
+//
+// Errors throw DockerfileError naming the file and line, in BuildKit's words
+// where it has them. Build checks that need meaning (UndefinedVar,
+// UndefinedArgInFrom, SecretsUsedInArgOrEnv, InvalidDefaultArgInFrom,
+// CopyIgnoredFile, RedundantTargetPlatform) are reported to
+// LowerOptions::linter.
 #pragma once
 
+#include <functional>
 #include <map>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "frontend/build_plan.h"
 #include "frontend/parser.h"
 
 namespace kiln::frontend {
 
+class Linter;
+
 struct LowerOptions {
     std::string filename = "Dockerfile";
     std::string source;  // the Dockerfile text, for error excerpts
     std::map<std::string, std::string> build_args;
     std::string target;  // "" = last stage
+    // Target platform (TARGETPLATFORM, TARGETOS, ...).
     std::string os = "linux";
     std::string arch = "amd64";
     std::string variant;
+    // Build platform (BUILDPLATFORM, ...); "" = the same as the target's.
+    std::string build_os, build_arch, build_variant;
+    // Receives the semantic build checks; may be null.
+    Linter* linter = nullptr;
+    // The .dockerignore patterns in effect (for CopyIgnoredFile).
+    std::vector<std::string> ignore_patterns;
+    // The ONBUILD triggers a base image carries (its config's OnBuild), asked
+    // for each lowered stage built FROM an image. Unset = none.
+    std::function<std::vector<std::string>(const std::string& image)> onbuild_triggers;
+    // The ENV a base image carries ("NAME", "value"), nullopt when unknown.
+    // When it is unset or gives nullopt, the stage's environment starts with
+    // PATH only and UndefinedVar is not checked in it (the image may define
+    // anything).
+    std::function<std::optional<std::vector<std::pair<std::string, std::string>>>(
+        const std::string& image, const std::string& platform)>
+        image_env;
+    // Lower (and check) every stage, not only those the target needs
+    // (`kiln build --check`).
+    bool all_stages = false;
 };
 
 BuildPlan lower(const ParseResult& parsed, const LowerOptions& options);
