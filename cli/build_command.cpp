@@ -18,6 +18,7 @@
 #include "exporter/output_spec.h"
 #include "exporter/targets.h"
 #include "frontend/dockerignore.h"
+#include "frontend/lint.h"
 #include "frontend/lower.h"
 #include "frontend/parser.h"
 #include "solver/solve.h"
@@ -96,25 +97,10 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     }
     auto parsed = frontend::parse_dockerfile(text, display_name);
     frontend::check_instruction_names(parsed, display_name, text);
-    for (const auto& w : parsed.warnings)
-        progress->warn(display_name + ":" + std::to_string(w.line) + ": " + w.short_msg);
-
-    frontend::LowerOptions lo;
-    lo.filename = display_name;
-    lo.source = text;
-    lo.build_args = parse_kv_list(args.build_args, "--build-arg", true);
-    lo.target = args.target;
-    lo.arch = frontend::host_architecture();
-    auto plan = frontend::lower(parsed, lo);
-    for (const auto& w : plan.warnings)
-        progress->warn(w);
-    if (!plan.unused_build_args.empty()) {
-        std::string list;
-        for (const auto& a : plan.unused_build_args)
-            list += (list.empty() ? "" : " ") + a;
-        progress->warn("one or more build-args [" + list + "] were not consumed");
+    if (auto it = parsed.directives.find("syntax"); it != parsed.directives.end()) {
+        progress->warn("# syntax=" + it->second +
+                       " is ignored: kiln builds with its own Dockerfile frontend");
     }
-    auto labels = parse_kv_list(args.labels, "--label", false);
 
     std::vector<std::string> ignore;
     {
@@ -128,6 +114,41 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
             ignore = frontend::parse_dockerignore(read_file(*chosen));
         v.done();
     }
+
+    frontend::Linter linter(parsed, display_name);
+    frontend::run_syntax_checks(parsed, linter);
+    frontend::LowerOptions lo;
+    lo.filename = display_name;
+    lo.source = text;
+    lo.build_args = parse_kv_list(args.build_args, "--build-arg", true);
+    lo.target = args.target;
+    lo.arch = frontend::host_architecture();
+    lo.linter = &linter;
+    lo.ignore_patterns = ignore;
+    lo.all_stages = args.check;  // --check looks at every stage, as BuildKit does
+    auto plan = frontend::lower(parsed, lo);
+    for (const auto& w : linter.warnings())
+        progress->warn(linter.format(w));
+    for (const auto& w : plan.warnings)
+        progress->warn(w);
+    if (!plan.unused_build_args.empty()) {
+        std::string list;
+        for (const auto& a : plan.unused_build_args)
+            list += (list.empty() ? "" : " ") + a;
+        progress->warn("one or more build-args [" + list + "] were not consumed");
+    }
+    if (args.check) {
+        // --check: report and stop, as `docker build --check` does.
+        const auto n = linter.warnings().size();
+        std::cout << (n == 0 ? std::string("Check complete, no warnings found.")
+                             : "Check complete, " + std::to_string(n) +
+                                   (n == 1 ? " warning has" : " warnings have") + " been found!")
+                  << "\n";
+        return n == 0 ? 0 : 1;
+    }
+    if (linter.error_on_warning() && !linter.warnings().empty())
+        throw Error(linter.violation_error());
+    auto labels = parse_kv_list(args.labels, "--label", false);
 
     content::StateRoot root(content::resolve_state_root(root_flag));
     TempDir work(root.tmp(), "build-");

@@ -15,6 +15,7 @@ struct BuildArgs {
     std::vector<std::string> build_args;
     std::string target;
     bool no_cache = false;
+    bool check = false;  // run the build checks only
     std::vector<std::string> outputs;
     std::string progress = "auto";
     std::string iidfile;

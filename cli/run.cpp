@@ -24,6 +24,8 @@ int run(int argc, char** argv) {
                           "set a build-time variable K=V (repeatable)");
     build_cmd->add_option("--target", b.target, "stage to build");
     build_cmd->add_flag("--no-cache", b.no_cache, "do not use the build cache");
+    build_cmd->add_flag("--check", b.check,
+                        "only run the build checks; exit 1 when one reports a warning");
     build_cmd->add_option("-o,--output", b.outputs,
                           "output: type=image|oci|docker|local[,dest=PATH][,...] (repeatable)");
     build_cmd->add_option("--progress", b.progress, "progress output: auto, plain, quiet")

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "content/atomic_file.h"
 #include "content/error.h"
 
 namespace kiln::solver {
@@ -142,13 +143,14 @@ void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const
         sources.insert(sources.end(), found.begin(), found.end());
     }
     // As the reference says: a wildcard may match nothing only if another source matched.
-    if (sources.empty()) {
+    if (sources.empty() && spec.heredocs.empty()) {
         std::string all;
         for (const auto& s : spec.sources)
             all += (all.empty() ? "" : " ") + s;
         throw Error("no source files were specified: " + all + " matches nothing");
     }
-    bool dest_dir = spec.dest_is_dir || sources.size() > 1 || is_dir(under(rootfs, spec.dest));
+    bool dest_dir = spec.dest_is_dir || sources.size() + spec.heredocs.size() > 1 ||
+                    is_dir(under(rootfs, spec.dest));
     ensure_parents(spec.dest == "/" ? "/x" : spec.dest, rootfs, layer_dir);
     if (dest_dir || spec.dest == "/") {
         fs::path d = under(layer_dir, spec.dest);
@@ -178,6 +180,21 @@ void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const
             target = under(layer_dir, spec.dest) / src.name;
         }
         copier.copy(src.host_path, src.rel, target);
+    }
+    // A heredoc source is a file named by its delimiter (COPY <<EOF /dir/), or
+    // the destination itself when that is a file; 0644 unless --chmod.
+    for (const auto& doc : spec.heredocs) {
+        fs::path target =
+            dest_dir ? under(layer_dir, spec.dest) / doc.name : under(layer_dir, spec.dest);
+        std::error_code ec;
+        fs::remove_all(target, ec);
+        AtomicFile f(target, target.parent_path(), opts.mode.value_or(0644));
+        f.write(doc.content);
+        if (::fchown(f.fd(), opts.owner->uid, opts.owner->gid) != 0 && ::geteuid() == 0)
+            throw errno_error("cannot chown " + target.string());
+        if (::fchmod(f.fd(), opts.mode.value_or(0644)) != 0)
+            throw errno_error("cannot chmod " + target.string());
+        f.commit();
     }
     copy_tree(layer_dir, rootfs, merge_options(true));
 }

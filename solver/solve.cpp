@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 
 #include <memory>
+#include <optional>
+#include <stdexcept>
 #include <thread>
 
 #include "content/error.h"
@@ -60,79 +62,196 @@ std::string stage_label(const frontend::Stage& st, size_t total_stages) {
 
 }  // namespace
 
+namespace {
+
+std::string at_line(const SolveOptions& o, int line) {
+    return " (" + o.dockerfile_name + ":" + std::to_string(line) + ")";
+}
+
+// What this engine cannot run yet is refused before any work starts, so a
+// build never fails half-way for it.
+void check_supported(const frontend::BuildPlan& plan, const std::vector<int>& needed,
+                     const SolveOptions& o) {
+    for (int i : needed) {
+        const frontend::Stage& st = plan.stages[static_cast<size_t>(i)];
+        if (st.base_stage < 0 && st.base != "scratch") {
+            throw Error("FROM " + st.base +
+                        ": base images (pulled or loaded) are not supported by this version of "
+                        "kiln yet; only FROM scratch and FROM <stage>" +
+                        at_line(o, st.line));
+        }
+        for (const auto& step : st.steps) {
+            const std::string where = at_line(o, step.line);
+            if (step.kind == frontend::Step::Kind::run)
+                throw Error("RUN is not supported by this version of kiln yet" + where);
+            if (step.kind != frontend::Step::Kind::copy)
+                continue;
+            const auto& c = step.copy;
+            if (c.is_add)
+                throw Error("ADD is not supported by this version of kiln yet" + where);
+            if (!c.from.empty() && c.from_stage < 0)
+                throw Error("COPY --from=" + c.from +
+                            ": copying from an image is not supported by this version of kiln "
+                            "yet" +
+                            where);
+            if (c.link || c.parents || !c.excludes.empty())
+                throw Error(
+                    "COPY --link, --parents and --exclude are not supported by this version of "
+                    "kiln yet" +
+                    where);
+        }
+    }
+}
+
+content::ImageConfig stage_config(const frontend::Stage& stage) {
+    content::ImageConfig c;
+    c.os = "linux";
+    c.architecture = "amd64";
+    if (!stage.platform.empty()) {
+        auto first = stage.platform.find('/');
+        auto second = stage.platform.find('/', first + 1);
+        c.os = stage.platform.substr(0, first);
+        c.architecture = stage.platform.substr(first + 1, second - first - 1);
+        if (second != std::string::npos)
+            c.variant = stage.platform.substr(second + 1);
+    }
+    c.config = to_run_config(stage.settings);
+    c.author = stage.settings.maintainer;
+    return c;
+}
+
+// The running state of one stage: its root file system and what its image
+// will hold (the base stage's steps, then its own).
+struct StageState {
+    fs::path rootfs;
+    std::vector<StepOutcome> steps;
+    size_t own_first = 0;            // index in `steps` of this stage's first own step
+    std::optional<size_t> last_job;  // the job that finishes the stage
+};
+
+}  // namespace
+
 SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) {
     NullProgress null_progress;
     Progress& progress = options.progress ? *options.progress : null_progress;
-    const frontend::Stage& stage = plan.stages.at(static_cast<size_t>(plan.target));
-
-    SolvedImage out;
-    out.config.os = "linux";
-    out.config.architecture = "amd64";
-    if (!stage.platform.empty()) {
-        auto first = stage.platform.find('/');
-        out.config.os = stage.platform.substr(0, first);
-        out.config.architecture = stage.platform.substr(first + 1);
-    }
-    out.config.config = to_run_config(stage.settings);
-    out.config.author = stage.settings.maintainer;
-    out.steps.resize(stage.steps.size());
+    std::vector<int> needed = plan.needed;
+    if (needed.empty())
+        needed.push_back(plan.target);
+    check_supported(plan, needed, options);
 
     BuildContext context(options.context_dir, options.ignore_patterns);
-    fs::path rootfs = options.work_dir / "rootfs";
-    fs::create_directories(rootfs);
-    ::chmod(rootfs.c_str(), 0755);
-
-    // File-system steps are numbered as BuildKit numbers them: [stage i/n].
-    size_t fs_total = 0;
-    for (const auto& s : stage.steps)
-        fs_total += s.kind != frontend::Step::Kind::metadata;
-
+    std::vector<StageState> states(plan.stages.size());
+    // Stage roots are made only when the stage starts, so this vector does not
+    // change size while jobs run (jobs hold references into it).
+    std::vector<std::unique_ptr<BuildContext>> stage_sources(plan.stages.size());
     std::vector<Job> jobs;
-    size_t fs_index = 0;
-    for (size_t i = 0; i < stage.steps.size(); ++i) {
-        const frontend::Step& step = stage.steps[i];
-        StepOutcome& outcome = out.steps[i];
-        outcome.history.created_by = step.created_by;
-        outcome.history.empty_layer = true;
-        if (step.kind == frontend::Step::Kind::metadata)
-            continue;
-        ++fs_index;
-        std::string name = "[" + stage_label(stage, plan.stages.size()) + std::to_string(fs_index) +
-                           "/" + std::to_string(fs_total) + "] " + step.text;
-        fs::path layer = options.work_dir / ("layer-" + std::to_string(i));
-        Job job;
-        job.name = name;
-        if (!jobs.empty())
-            job.deps.push_back(jobs.size() - 1);  // steps of a stage form a chain
-        job.run = [&, name, layer, i](const CancelFlag& cancel) {
-            if (cancel)
-                return;
-            VertexScope vertex(progress, name);
-            try {
-                fs::create_directories(layer);
-                bool changed = true;
-                if (step.kind == frontend::Step::Kind::copy) {
-                    run_copy(step.copy, context, rootfs, layer);
-                } else {
-                    changed = run_mkdir(step.workdir, rootfs, layer);
-                }
-                if (changed) {
-                    out.steps[i].layer = layer;
-                    out.steps[i].history.empty_layer = false;
-                }
-                vertex.done();
-            } catch (const Error& e) {
-                std::string msg = options.dockerfile_name + ":" + std::to_string(step.line) + ": " +
-                                  step.keyword + " failed: " + e.what();
-                vertex.error(msg);
-                throw Error(msg);
+
+    for (int si : needed) {
+        const frontend::Stage& stage = plan.stages[static_cast<size_t>(si)];
+        StageState& state = states[static_cast<size_t>(si)];
+        state.rootfs = options.work_dir / ("stage-" + std::to_string(si)) / "rootfs";
+        std::optional<size_t> prev;  // the job the next step of this stage waits for
+
+        // The stage begins as its base: FROM scratch is empty, FROM <stage>
+        // starts from a copy of that stage's root and image.
+        Job begin;
+        begin.name = "begin stage " + std::to_string(si);
+        if (stage.base_stage >= 0) {
+            auto& base = states[static_cast<size_t>(stage.base_stage)];
+            if (!base.last_job)
+                throw std::logic_error("stage " + std::to_string(si) + " lowered before its base");
+            begin.deps.push_back(*base.last_job);
+        }
+        begin.run = [&, si](const CancelFlag&) {
+            const frontend::Stage& st = plan.stages[static_cast<size_t>(si)];
+            StageState& me = states[static_cast<size_t>(si)];
+            fs::create_directories(me.rootfs);
+            ::chmod(me.rootfs.c_str(), 0755);
+            if (st.base_stage >= 0) {
+                const StageState& base = states[static_cast<size_t>(st.base_stage)];
+                // Hard links are safe: steps replace files, never write into them.
+                copy_tree(base.rootfs, me.rootfs, merge_options(true));
+                me.steps = base.steps;
             }
+            me.own_first = me.steps.size();
+            for (const auto& step : st.steps) {
+                StepOutcome o;
+                o.history.created_by = step.created_by;
+                o.history.empty_layer = true;
+                me.steps.push_back(o);
+            }
+            stage_sources[static_cast<size_t>(si)] =
+                std::make_unique<BuildContext>(me.rootfs, std::vector<std::string>{});
         };
-        jobs.push_back(std::move(job));
+        jobs.push_back(std::move(begin));
+        prev = jobs.size() - 1;
+
+        // File-system steps are numbered as BuildKit numbers them: [stage i/n].
+        size_t fs_total = 0;
+        for (const auto& s : stage.steps)
+            fs_total += s.kind != frontend::Step::Kind::metadata;
+        size_t fs_index = 0;
+        for (size_t i = 0; i < stage.steps.size(); ++i) {
+            const frontend::Step& step = stage.steps[i];
+            if (step.kind == frontend::Step::Kind::metadata)
+                continue;
+            ++fs_index;
+            std::string name = "[" + stage_label(stage, plan.stages.size()) +
+                               std::to_string(fs_index) + "/" + std::to_string(fs_total) + "] " +
+                               step.text;
+            fs::path layer =
+                options.work_dir / ("stage-" + std::to_string(si)) / ("layer-" + std::to_string(i));
+            Job job;
+            job.name = name;
+            job.deps.push_back(*prev);
+            int from = step.kind == frontend::Step::Kind::copy ? step.copy.from_stage : -1;
+            if (from >= 0) {
+                const auto& src = states[static_cast<size_t>(from)];
+                if (!src.last_job)
+                    throw std::logic_error("COPY --from a stage lowered later");
+                job.deps.push_back(*src.last_job);
+            }
+            job.run = [&, name, layer, i, si, from](const CancelFlag& cancel) {
+                if (cancel)
+                    return;
+                StageState& me = states[static_cast<size_t>(si)];
+                VertexScope vertex(progress, name);
+                try {
+                    fs::create_directories(layer);
+                    bool changed = true;
+                    if (step.kind == frontend::Step::Kind::copy) {
+                        const BuildContext& source =
+                            from >= 0 ? *stage_sources[static_cast<size_t>(from)] : context;
+                        run_copy(step.copy, source, me.rootfs, layer);
+                    } else {
+                        changed = run_mkdir(step.workdir, me.rootfs, layer);
+                    }
+                    if (changed) {
+                        StepOutcome& o = me.steps[me.own_first + i];
+                        o.layer = layer;
+                        o.history.empty_layer = false;
+                    }
+                    vertex.done();
+                } catch (const Error& e) {
+                    std::string msg = options.dockerfile_name + ":" + std::to_string(step.line) +
+                                      ": " + step.keyword + " failed: " + e.what();
+                    vertex.error(msg);
+                    throw Error(msg);
+                }
+            };
+            jobs.push_back(std::move(job));
+            prev = jobs.size() - 1;
+        }
+        state.last_job = prev;
     }
     unsigned workers =
         options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
     run_jobs(jobs, workers);
+
+    const frontend::Stage& target = plan.stages.at(static_cast<size_t>(plan.target));
+    SolvedImage out;
+    out.config = stage_config(target);
+    out.steps = std::move(states[static_cast<size_t>(plan.target)].steps);
     return out;
 }
 
