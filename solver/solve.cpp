@@ -64,41 +64,34 @@ std::string stage_label(const frontend::Stage& st, size_t total_stages) {
 
 namespace {
 
-std::string at_line(const SolveOptions& o, int line) {
-    return " (" + o.dockerfile_name + ":" + std::to_string(line) + ")";
-}
-
 // What this engine cannot run yet is refused before any work starts, so a
 // build never fails half-way for it.
 void check_supported(const frontend::BuildPlan& plan, const std::vector<int>& needed,
                      const SolveOptions& o) {
+    auto fail = [&](int line, const std::string& what) {
+        throw Error(o.dockerfile_name + ":" + std::to_string(line) + ": " + what +
+                    " is not supported by this version of kiln yet");
+    };
     for (int i : needed) {
         const frontend::Stage& st = plan.stages[static_cast<size_t>(i)];
-        if (st.base_stage < 0 && st.base != "scratch") {
-            throw Error("FROM " + st.base +
-                        ": base images (pulled or loaded) are not supported by this version of "
-                        "kiln yet; only FROM scratch and FROM <stage>" +
-                        at_line(o, st.line));
-        }
+        if (st.base_stage < 0 && st.base != "scratch")
+            fail(st.line, "FROM " + st.base + ": a base image other than scratch or a stage");
         for (const auto& step : st.steps) {
-            const std::string where = at_line(o, step.line);
             if (step.kind == frontend::Step::Kind::run)
-                throw Error("RUN is not supported by this version of kiln yet" + where);
+                fail(step.line, "RUN");
             if (step.kind != frontend::Step::Kind::copy)
                 continue;
             const auto& c = step.copy;
             if (c.is_add)
-                throw Error("ADD is not supported by this version of kiln yet" + where);
+                fail(step.line, "ADD");
             if (!c.from.empty() && c.from_stage < 0)
-                throw Error("COPY --from=" + c.from +
-                            ": copying from an image is not supported by this version of kiln "
-                            "yet" +
-                            where);
-            if (c.link || c.parents || !c.excludes.empty())
-                throw Error(
-                    "COPY --link, --parents and --exclude are not supported by this version of "
-                    "kiln yet" +
-                    where);
+                fail(step.line, "COPY --from=" + c.from + " (copying from an image)");
+            if (c.link)
+                fail(step.line, "COPY --link");
+            if (c.parents)
+                fail(step.line, "COPY --parents");
+            if (!c.excludes.empty())
+                fail(step.line, "COPY --exclude");
         }
     }
 }
