@@ -115,6 +115,21 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
         v.done();
     }
 
+    content::StateRoot root(content::resolve_state_root(root_flag));
+    content::ImageStore images(root);
+    // Base images come from the local store (pulling is the registry issue's).
+    auto resolve_image = [&](const std::string& ref) -> std::optional<content::StoredImage> {
+        std::optional<content::Descriptor> d;
+        try {
+            d = images.get(ref);
+        } catch (const Error&) {
+            return std::nullopt;  // not a name the store can hold
+        }
+        if (!d)
+            return std::nullopt;
+        return content::read_image(root.blobs(), *d);
+    };
+
     frontend::Linter linter(parsed, display_name);
     frontend::run_syntax_checks(parsed, linter);
     frontend::LowerOptions lo;
@@ -125,7 +140,18 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     lo.arch = frontend::host_architecture();
     lo.linter = &linter;
     lo.ignore_patterns = ignore;
-    lo.all_stages = args.check;  // --check looks at every stage, as BuildKit does
+    lo.all_stages = args.check;
+    lo.image_settings = [&](const std::string& ref,
+                            const std::string&) -> std::optional<frontend::ImageSettings> {
+        auto img = resolve_image(ref);
+        if (!img)
+            return std::nullopt;
+        return solver::from_run_config(img->config.config, img->config.author);
+    };
+    lo.onbuild_triggers = [&](const std::string& ref) {
+        auto img = resolve_image(ref);
+        return img ? img->config.config.on_build : std::vector<std::string>{};
+    };  // --check looks at every stage, as BuildKit does
     auto plan = frontend::lower(parsed, lo);
     for (const auto& w : linter.warnings())
         progress->warn(linter.format(w));
@@ -150,7 +176,6 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
         throw Error(linter.violation_error());
     auto labels = parse_kv_list(args.labels, "--label", false);
 
-    content::StateRoot root(content::resolve_state_root(root_flag));
     TempDir work(root.tmp(), "build-");
     solver::SolveOptions so;
     so.context_dir = args.context;
@@ -159,6 +184,8 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     so.dockerfile_name = display_name;
     so.progress = progress.get();
     so.jobs = args.jobs;
+    so.resolve_image = resolve_image;
+    so.blobs = &root.blobs();
     auto solved = solver::solve(plan, so);
     for (const auto& [k, v] : labels)
         solved.config.config.labels[k] = v;

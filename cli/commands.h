@@ -29,6 +29,8 @@ int images(const std::optional<std::string>& root);
 int inspect(const std::optional<std::string>& root, const std::string& name);
 int rmi(const std::optional<std::string>& root, const std::vector<std::string>& names);
 int version();
+int load(const std::optional<std::string>& root, const std::string& input,
+         const std::vector<std::string>& tags);
 int dump_ast(const std::string& file);
 
 // Parses argv, runs the command, and is the one place that catches errors.

@@ -43,6 +43,13 @@ int run(int argc, char** argv) {
     std::vector<std::string> names;
     auto* rmi_cmd = app.add_subcommand("rmi", "remove image names from the local store");
     rmi_cmd->add_option("names", names, "image names")->required();
+    std::string load_input;
+    std::vector<std::string> load_tags;
+    auto* load_cmd = app.add_subcommand(
+        "load", "load images from an OCI layout tar or a docker-archive tar into the local store");
+    load_cmd->add_option("-i,--input", load_input, "archive to read")->required();
+    load_cmd->add_option("-t,--tag", load_tags,
+                         "name the loaded image (replaces the archive's names)");
     auto* version_cmd = app.add_subcommand("version", "print kiln's version");
     auto* debug_cmd = app.add_subcommand("debug", "tools for kiln's developers");
     debug_cmd->require_subcommand(1);
@@ -65,6 +72,8 @@ int run(int argc, char** argv) {
             return inspect(root, name);
         if (*rmi_cmd)
             return rmi(root, names);
+        if (*load_cmd)
+            return load(root, load_input, load_tags);
         if (*version_cmd)
             return version();
         if (*dump_cmd)

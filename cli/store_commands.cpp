@@ -6,6 +6,7 @@
 #include "content/atomic_file.h"
 #include "content/error.h"
 #include "content/image_store.h"
+#include "exporter/archive_import.h"
 #include "exporter/image_commit.h"
 #include "frontend/dump_ast.h"
 #include "frontend/parser.h"
@@ -79,6 +80,18 @@ int rmi(const std::optional<std::string>& root_flag, const std::vector<std::stri
     for (const auto& n : names) {
         store.remove(n);
         std::cout << "Untagged: " << content::normalize_name(n) << "\n";
+    }
+    return 0;
+}
+
+int load(const std::optional<std::string>& root_flag, const std::string& input,
+         const std::vector<std::string>& tags) {
+    content::StateRoot root(content::resolve_state_root(root_flag));
+    for (const auto& img : exporter::import_archive(root, input, tags)) {
+        if (img.names.empty())
+            std::cout << "Loaded image: " << img.manifest.digest.str() << "\n";
+        for (const auto& n : img.names)
+            std::cout << "Loaded image: " << n << " (" << img.manifest.digest.str() << ")\n";
     }
     return 0;
 }

@@ -17,12 +17,36 @@ std::string normalize_name(const std::string& name) {
         if (!ok)
             throw Error("invalid image name \"" + name + "\"");
     }
-    if (name.find('@') != std::string::npos)
-        return name;
-    auto slash = name.rfind('/');
-    auto colon = name.rfind(':');
+    // Docker Hub's long forms name the same image as the short one.
+    std::string n = name;
+    for (const char* prefix :
+         {"docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"}) {
+        if (n.starts_with(prefix) && n.size() > std::string(prefix).size()) {
+            n = n.substr(std::string(prefix).size());
+            break;
+        }
+    }
+    if (n.find('@') != std::string::npos)
+        return n;
+    auto slash = n.rfind('/');
+    auto colon = n.rfind(':');
     bool has_tag = colon != std::string::npos && (slash == std::string::npos || colon > slash);
-    return has_tag ? name : name + ":latest";
+    return has_tag ? n : n + ":latest";
+}
+
+StoredImage read_image(const BlobStore& blobs, const Descriptor& desc) {
+    if (desc.media_type != media_type::kOciManifest &&
+        desc.media_type != media_type::kDockerManifest) {
+        throw Error("image " + desc.digest.str() + " has media type " + desc.media_type +
+                    ", which kiln cannot read yet");
+    }
+    StoredImage out;
+    out.descriptor = desc;
+    out.manifest =
+        parse_json_as<Manifest>(blobs.read_all(desc.digest), "manifest " + desc.digest.str());
+    out.config = parse_json_as<ImageConfig>(blobs.read_all(out.manifest.config.digest),
+                                            "image config " + out.manifest.config.digest.str());
+    return out;
 }
 
 Index ImageStore::read_index() const {

@@ -16,7 +16,8 @@
 
 namespace kiln::content {
 
-// "app" → "app:latest"; names with a tag or digest are kept as given.
+// "app" → "app:latest"; names with a tag or digest are kept as given;
+// Docker Hub's long forms are shortened ("docker.io/library/app:1" → "app:1").
 // Throws kiln::Error for names an OCI layout cannot hold.
 std::string normalize_name(const std::string& name);
 
@@ -24,6 +25,16 @@ struct NamedImage {
     std::string name;
     Descriptor descriptor;  // of the manifest (or index)
 };
+
+// An image as the store holds it: its manifest and config, both read
+// verified. Throws kiln::Error for a missing or corrupt blob, or a manifest
+// media type kiln cannot read (an index, schema 1).
+struct StoredImage {
+    Descriptor descriptor;  // of the manifest
+    Manifest manifest;
+    ImageConfig config;
+};
+StoredImage read_image(const BlobStore& blobs, const Descriptor& manifest);
 
 class ImageStore {
   public:

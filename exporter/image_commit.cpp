@@ -5,6 +5,7 @@
 #include <ctime>
 
 #include "content/error.h"
+#include "content/image_store.h"
 #include "exporter/layer_writer.h"
 
 namespace kiln::exporter {
@@ -59,8 +60,18 @@ CommittedImage commit_image(const content::StateRoot& root, const solver::Solved
     layer_options.source_date_epoch = epoch;
     for (const auto& step : image.steps) {
         content::HistoryEntry h = step.history;
-        h.created = created;
+        if (h.created.empty())  // a base image's entries keep their own time
+            h.created = created;
         out.config.history.push_back(h);
+        if (step.stored_layer) {
+            out.config.diff_ids.push_back(step.stored_layer->digest);
+            out.manifest.layers.push_back({layer_media_type(Compression::none, true),
+                                           step.stored_layer->digest,
+                                           step.stored_layer->size,
+                                           {},
+                                           {}});
+            continue;
+        }
         if (!step.layer)
             continue;
         LayerBlob blob = write_layer(*step.layer, root.blobs(), layer_options);
@@ -82,19 +93,8 @@ CommittedImage commit_image(const content::StateRoot& root, const solver::Solved
 }
 
 CommittedImage load_image(const content::StateRoot& root, const content::Descriptor& desc) {
-    CommittedImage out;
-    out.manifest_descriptor = desc;
-    if (desc.media_type != content::media_type::kOciManifest &&
-        desc.media_type != content::media_type::kDockerManifest) {
-        throw Error("image " + desc.digest.str() + " has media type " + desc.media_type +
-                    ", which kiln cannot read yet");
-    }
-    out.manifest = content::parse_json_as<content::Manifest>(root.blobs().read_all(desc.digest),
-                                                             "manifest " + desc.digest.str());
-    out.config = content::parse_json_as<content::ImageConfig>(
-        root.blobs().read_all(out.manifest.config.digest),
-        "image config " + out.manifest.config.digest.str());
-    return out;
+    auto stored = content::read_image(root.blobs(), desc);
+    return {stored.descriptor, stored.manifest, stored.config};
 }
 
 }  // namespace kiln::exporter

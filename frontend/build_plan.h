@@ -127,7 +127,7 @@ struct Step {
     // ENV values and the values of the ARGs declared in the stage (a later
     // definition of a name replaces the earlier one in place). Proxy args are
     // not here (see RunSpec::build_args). For a stage built on an image, the
-    // image's own ENV is not included unless LowerOptions::image_env gave it:
+    // image's own ENV is not included unless LowerOptions::image_settings gave it:
     // the solver puts the base image's ENV first and this on top.
     std::vector<std::pair<std::string, std::string>> env;
     std::string user;               // USER in effect, for RUN and COPY --chown defaults

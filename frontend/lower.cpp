@@ -855,15 +855,15 @@ class Lowerer {
             st.settings.set_env("PATH", kDefaultPath);
             ss.env.set("PATH", kDefaultPath);
         } else {
-            std::optional<std::vector<std::pair<std::string, std::string>>> env;
-            if (opt_.image_env)
-                env = opt_.image_env(st.base, st.platform);
-            ss.env_known = env.has_value();
-            if (env) {
-                for (const auto& [k, v] : *env) {
-                    st.settings.set_env(k, v);
+            std::optional<ImageSettings> base;
+            if (opt_.image_settings)
+                base = opt_.image_settings(st.base, st.platform);
+            ss.env_known = base.has_value();
+            if (base) {
+                st.settings = *base;
+                st.settings.on_build.clear();  // triggers run here, they are not inherited
+                for (const auto& [k, v] : base->env)
                     ss.env.set(k, v);
-                }
             }
             if (!ss.env.get("PATH")) {
                 st.settings.set_env("PATH", kDefaultPath);

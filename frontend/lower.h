@@ -14,9 +14,8 @@
 // dispatches only reachable stages); the others keep their FROM data with no
 // steps, unless LowerOptions::all_stages is set.
 //
-// A stage built on an image starts from settings that hold only what the
-// Dockerfile sets (plus PATH, and the image ENV when image_env gives it): the
-// solver merges the base image's config under them. A stage built FROM
+// A stage built on an image starts from the image's settings when
+// image_settings gives them, else from PATH only. A stage built FROM
 // another stage starts from that stage's settings, environment and declared
 // ARGs, as BuildKit does.
 //
@@ -59,13 +58,14 @@ struct LowerOptions {
     // The ONBUILD triggers a base image carries (its config's OnBuild), asked
     // for each lowered stage built FROM an image. Unset = none.
     std::function<std::vector<std::string>(const std::string& image)> onbuild_triggers;
-    // The ENV a base image carries ("NAME", "value"), nullopt when unknown.
-    // When it is unset or gives nullopt, the stage's environment starts with
-    // PATH only and UndefinedVar is not checked in it (the image may define
-    // anything).
-    std::function<std::optional<std::vector<std::pair<std::string, std::string>>>(
-        const std::string& image, const std::string& platform)>
-        image_env;
+    // The config a base image carries (ENV, WORKDIR, USER, CMD, ...), nullopt
+    // when unknown. A stage on a known image starts from it, as BuildKit
+    // does (its ONBUILD triggers aside). When the callback is unset or gives
+    // nullopt, the stage starts with PATH only and UndefinedVar is not checked
+    // in it (the image may define anything).
+    std::function<std::optional<ImageSettings>(const std::string& image,
+                                               const std::string& platform)>
+        image_settings;
     // Lower (and check) every stage, not only those the target needs
     // (`kiln build --check`).
     bool all_stages = false;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "content/error.h"
+#include "snapshotter/layer_apply.h"
 #include "solver/build_context.h"
 #include "solver/copy_op.h"
 #include "solver/scheduler.h"
@@ -50,7 +51,48 @@ content::RunConfig to_run_config(const frontend::ImageSettings& s) {
     return c;
 }
 
+frontend::ImageSettings from_run_config(const content::RunConfig& c, const std::string& author) {
+    frontend::ImageSettings s;
+    s.user = c.user;
+    for (const auto& [p, _] : c.exposed_ports)
+        s.exposed_ports.insert(p);
+    for (const auto& e : c.env) {
+        auto eq = e.find('=');
+        s.set_env(e.substr(0, eq), eq == std::string::npos ? "" : e.substr(eq + 1));
+    }
+    s.entrypoint = c.entrypoint;
+    s.cmd = c.cmd;
+    for (const auto& [v, _] : c.volumes)
+        s.volumes.insert(v);
+    s.working_dir = c.working_dir;
+    s.labels = c.labels;
+    s.stop_signal = c.stop_signal;
+    s.shell = c.shell;
+    s.on_build = c.on_build;
+    s.args_escaped = c.args_escaped;
+    s.maintainer = author;
+    if (c.healthcheck && c.healthcheck->is_object()) {
+        const auto& h = *c.healthcheck;
+        frontend::ImageSettings::Healthcheck hc;
+        hc.test = h.value("Test", std::vector<std::string>{});
+        hc.interval_ns = h.value("Interval", 0LL);
+        hc.timeout_ns = h.value("Timeout", 0LL);
+        hc.start_period_ns = h.value("StartPeriod", 0LL);
+        hc.start_interval_ns = h.value("StartInterval", 0LL);
+        hc.retries = h.value("Retries", 0);
+        s.healthcheck = hc;
+    }
+    return s;
+}
+
 namespace {
+
+bool is_scratch(const std::string& base) {
+    std::string b = base;
+    for (auto& ch : b)
+        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    return b == "scratch";
+}
 
 std::string stage_label(const frontend::Stage& st, size_t total_stages) {
     if (!st.name.empty())
@@ -74,8 +116,11 @@ void check_supported(const frontend::BuildPlan& plan, const std::vector<int>& ne
     };
     for (int i : needed) {
         const frontend::Stage& st = plan.stages[static_cast<size_t>(i)];
-        if (st.base_stage < 0 && st.base != "scratch")
-            fail(st.line, "FROM " + st.base + ": a base image other than scratch or a stage");
+        if (st.base_stage < 0 && !is_scratch(st.base) &&
+            !(o.resolve_image && o.resolve_image(st.base))) {
+            throw Error(o.dockerfile_name + ":" + std::to_string(st.line) + ": FROM " + st.base +
+                        ": no such image in the local store (kiln load it first)");
+        }
         for (const auto& step : st.steps) {
             if (step.kind == frontend::Step::Kind::run)
                 fail(step.line, "RUN");
@@ -117,10 +162,47 @@ content::ImageConfig stage_config(const frontend::Stage& stage) {
 // will hold (the base stage's steps, then its own).
 struct StageState {
     fs::path rootfs;
+    std::optional<content::StoredImage> base_image;  // FROM <image>
     std::vector<StepOutcome> steps;
     size_t own_first = 0;            // index in `steps` of this stage's first own step
     std::optional<size_t> last_job;  // the job that finishes the stage
 };
+
+// Applies a base image's layers (verified as read) to `rootfs` and returns
+// its history, each entry paired with the layer it made.
+std::vector<StepOutcome> unpack_base(const content::StoredImage& image,
+                                     const content::BlobStore& blobs, const fs::path& rootfs,
+                                     Progress& progress, const std::string& vertex_name) {
+    VertexScope vertex(progress, vertex_name);
+    for (const auto& layer : image.manifest.layers) {
+        auto reader = blobs.reader(layer.digest);
+        snapshotter::apply_layer([&](void* buf, std::size_t n) { return reader.read(buf, n); },
+                                 rootfs, "layer " + layer.digest.str());
+    }
+    std::vector<StepOutcome> steps;
+    size_t next = 0;
+    auto take_layer = [&](StepOutcome& o) {
+        if (next < image.manifest.layers.size()) {
+            o.stored_layer = image.manifest.layers[next];
+            o.stored_layer->digest = image.config.diff_ids.at(next);
+            ++next;
+        }
+    };
+    for (const auto& h : image.config.history) {
+        StepOutcome o;
+        o.history = h;
+        if (!h.empty_layer)
+            take_layer(o);
+        steps.push_back(o);
+    }
+    while (next < image.manifest.layers.size()) {  // layers without history
+        StepOutcome o;
+        take_layer(o);
+        steps.push_back(o);
+    }
+    vertex.done();
+    return steps;
+}
 
 }  // namespace
 
@@ -165,6 +247,11 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                 // Hard links are safe: steps replace files, never write into them.
                 copy_tree(base.rootfs, me.rootfs, merge_options(true));
                 me.steps = base.steps;
+            } else if (!is_scratch(st.base)) {
+                me.base_image = options.resolve_image(st.base);
+                me.steps = unpack_base(
+                    *me.base_image, *options.blobs, me.rootfs, progress,
+                    "[" + stage_label(st, plan.stages.size()) + "internal] " + "load " + st.base);
             }
             me.own_first = me.steps.size();
             for (const auto& step : st.steps) {
@@ -244,6 +331,17 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
     const frontend::Stage& target = plan.stages.at(static_cast<size_t>(plan.target));
     SolvedImage out;
     out.config = stage_config(target);
+    // An image stage keeps its base's platform unless --platform said otherwise.
+    for (int s = plan.target; s >= 0 && target.platform.empty();) {
+        const auto& st = states[static_cast<size_t>(s)];
+        if (st.base_image) {
+            out.config.os = st.base_image->config.os;
+            out.config.architecture = st.base_image->config.architecture;
+            out.config.variant = st.base_image->config.variant;
+            break;
+        }
+        s = plan.stages[static_cast<size_t>(s)].base_stage;
+    }
     out.steps = std::move(states[static_cast<size_t>(plan.target)].steps);
     return out;
 }

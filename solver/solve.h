@@ -9,10 +9,13 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "content/blob_store.h"
+#include "content/image_store.h"
 #include "content/oci.h"
 #include "frontend/build_plan.h"
 #include "solver/progress.h"
@@ -26,11 +29,17 @@ struct SolveOptions {
     std::string dockerfile_name = "Dockerfile";
     Progress* progress = nullptr;  // NullProgress when null
     unsigned jobs = 0;             // 0 = number of cores
+    // Base images: FROM <image> resolves through this (nullopt: not in the
+    // store), and their layers are read from `blobs`.
+    std::function<std::optional<content::StoredImage>(const std::string& ref)> resolve_image;
+    const content::BlobStore* blobs = nullptr;
 };
 
 struct StepOutcome {
-    content::HistoryEntry history;               // "created" is left for the exporter
+    content::HistoryEntry history;               // "created" left empty for the exporter to fill
     std::optional<std::filesystem::path> layer;  // the step's diff tree, when it has one
+    // A layer the store already holds (a base image's), uncompressed.
+    std::optional<content::Descriptor> stored_layer;
 };
 
 struct SolvedImage {
@@ -40,7 +49,8 @@ struct SolvedImage {
 
 SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options);
 
-// The OCI image config a stage's settings describe.
+// The OCI image config a stage's settings describe, and back.
 content::RunConfig to_run_config(const frontend::ImageSettings& s);
+frontend::ImageSettings from_run_config(const content::RunConfig& c, const std::string& author);
 
 }  // namespace kiln::solver

@@ -71,9 +71,10 @@ TEST(LowerChecks, UndefinedVarSkippedOnImageWithUnknownEnv) {
 
 TEST(LowerChecks, UndefinedVarOnImageWithKnownEnv) {
     LowerOptions o;
-    o.image_env = [](const std::string&, const std::string&) {
-        return std::optional<std::vector<std::pair<std::string, std::string>>>(
-            {{"PATH", "/bin"}, {"PYTHON_VERSION", "3.12"}});
+    o.image_settings = [](const std::string&, const std::string&) {
+        ImageSettings s;
+        s.env = {{"PATH", "/bin"}, {"PYTHON_VERSION", "3.12"}};
+        return std::optional<ImageSettings>(s);
     };
     EXPECT_TRUE(checks("FROM python\nARG VERSION=$PYTHON_VERSION\n", o).empty());
     EXPECT_EQ(checks("FROM alpine\nCOPY $foo .\n", o),

@@ -348,11 +348,32 @@ TEST(LowerOnbuildTriggers, OnbuildWritesNoHistory) {
 
 TEST(LowerImageEnv, ImageEnvIsVisible) {
     LowerOptions o;
-    o.image_env = [](const std::string&, const std::string&) {
-        return std::optional<Pairs>(Pairs{{"PATH", "/img"}, {"V", "3"}});
+    o.image_settings = [](const std::string&, const std::string&) {
+        ImageSettings s;
+        s.env = {{"PATH", "/img"}, {"V", "3"}};
+        return std::optional<ImageSettings>(s);
     };
     BuildPlan plan = lower_text("FROM python\nENV P=$PATH:$V\n", o);
     EXPECT_EQ(env_in(plan.stages[0], "P"), "/img:3");
+}
+
+TEST(LowerImageEnv, StageStartsFromTheImageConfig) {
+    LowerOptions o;
+    o.image_settings = [](const std::string&, const std::string&) {
+        ImageSettings s;
+        s.env = {{"PATH", "/img"}};
+        s.working_dir = "/srv";
+        s.user = "app";
+        s.cmd = std::vector<std::string>{"serve"};
+        s.on_build = {"RUN echo trigger"};
+        return std::optional<ImageSettings>(s);
+    };
+    BuildPlan plan = lower_text("FROM base\nWORKDIR sub\n", o);
+    const Stage& st = plan.stages[0];
+    EXPECT_EQ(st.settings.working_dir, "/srv/sub");
+    EXPECT_EQ(st.settings.user, "app");
+    EXPECT_EQ(st.settings.cmd, std::vector<std::string>{"serve"});
+    EXPECT_TRUE(st.settings.on_build.empty()) << "triggers are not inherited";
 }
 
 }  // namespace

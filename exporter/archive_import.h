@@ -1,0 +1,33 @@
+// `kiln load`: images from an OCI layout tar or a docker-archive tar (as
+// `docker save`, `podman save`, `skopeo copy ... docker-archive:` and kiln's own
+// outputs write them) into the local store.
+//
+// Contract: the archive is read once, streaming; every blob is verified
+// against its digest before it is named, and every layer against the diffID
+// its config lists. Layers are stored uncompressed (named by diffID), as all
+// layers in the store are, so an imported image gets a new manifest (OCI,
+// uncompressed layers) while its config — and so its image ID — is kept.
+// Names are set only after everything an image needs is in the store.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "content/oci.h"
+#include "content/state_root.h"
+
+namespace kiln::exporter {
+
+struct ImportedImage {
+    std::vector<std::string> names;  // as set in the store
+    content::Descriptor manifest;
+};
+
+// `names` replaces the archive's own names when not empty (for one image).
+// Throws kiln::Error naming the archive and what is wrong with it.
+std::vector<ImportedImage> import_archive(const content::StateRoot& root,
+                                          const std::filesystem::path& archive,
+                                          const std::vector<std::string>& names);
+
+}  // namespace kiln::exporter
