@@ -6,6 +6,7 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <sstream>
 
 #include "cli/commands.h"
 #include "cli/plain_progress.h"
@@ -21,6 +22,7 @@
 #include "frontend/lint.h"
 #include "frontend/lower.h"
 #include "frontend/parser.h"
+#include "snapshotter/snapshotter.h"
 #include "solver/solve.h"
 
 namespace kiln::cli {
@@ -57,6 +59,45 @@ std::map<std::string, std::string> parse_kv_list(const std::vector<std::string>&
             continue;
         }
         out[item.substr(0, eq)] = item.substr(eq + 1);
+    }
+    return out;
+}
+
+// --secret id=ID,src=PATH | id=ID,env=VAR (as buildx): values are read only
+// when a RUN mounts them, and never enter a layer, the config or a cache key.
+std::map<std::string, solver::SecretSource> parse_secrets(const std::vector<std::string>& specs) {
+    std::map<std::string, solver::SecretSource> out;
+    for (const auto& spec : specs) {
+        std::map<std::string, std::string> kv;
+        std::stringstream ss(spec);
+        std::string field;
+        while (std::getline(ss, field, ',')) {
+            auto eq = field.find('=');
+            if (eq == std::string::npos)
+                throw Error("invalid --secret \"" + spec +
+                            "\" (want id=ID,src=PATH or id=ID,env=VAR)");
+            kv[field.substr(0, eq)] = field.substr(eq + 1);
+        }
+        std::string id = kv.count("id") ? kv["id"] : "";
+        std::string src = kv.count("src") ? kv["src"] : (kv.count("source") ? kv["source"] : "");
+        std::string env = kv.count("env") ? kv["env"] : "";
+        if (id.empty())
+            id = !env.empty() ? env : fs::path(src).filename().string();
+        if (id.empty() || (src.empty() && env.empty()))
+            throw Error("invalid --secret \"" + spec + "\" (want id=ID,src=PATH or id=ID,env=VAR)");
+        solver::SecretSource s;
+        if (!src.empty()) {
+            std::error_code ec;
+            if (!fs::is_regular_file(src, ec))
+                throw Error("--secret " + id + ": " + src + ": no such file");
+            s.file = fs::absolute(src).string();
+        } else {
+            const char* v = std::getenv(env.c_str());
+            if (!v)
+                throw Error("--secret " + id + ": environment variable " + env + " is not set");
+            s.value = v;
+        }
+        out[id] = s;
     }
     return out;
 }
@@ -186,6 +227,40 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     so.jobs = args.jobs;
     so.resolve_image = resolve_image;
     so.blobs = &root.blobs();
+    so.write_layer = [&](const fs::path& tree, bool overlay_whiteouts) {
+        return exporter::store_layer_tree(root, tree, overlay_whiteouts, epoch);
+    };
+    auto snapshots = snapshotter::open_snapshotter(root.snapshots(), args.snapshotter, root.tmp());
+    so.snapshots = snapshots.get();
+    so.runtime = args.runtime;
+    so.secrets = parse_secrets(args.secrets);
+    so.cache_mounts = root.cache() / "mounts";
+    if (!args.ssh.empty()) {
+        // --ssh default[=SOCKET]: the agent socket RUN --mount=type=ssh forwards.
+        auto eq = args.ssh.find('=');
+        std::string id = args.ssh.substr(0, eq);
+        if (id != "default")
+            throw Error("--ssh " + args.ssh + ": only the \"default\" agent is supported");
+        if (eq != std::string::npos) {
+            so.ssh_socket = args.ssh.substr(eq + 1);
+        } else if (const char* sock = std::getenv("SSH_AUTH_SOCK")) {
+            so.ssh_socket = sock;
+        } else {
+            throw Error("--ssh default: SSH_AUTH_SOCK is not set");
+        }
+    }
+    solver::CacheStore cache(root.cache() / "steps", root.blobs());
+    // One stat cache per context directory.
+    solver::StatCache stats(
+        root.cache() / "stat" /
+        std::string(
+            content::Digest::of(fs::absolute(args.context).lexically_normal().string()).hex()));
+    so.cache = &cache;
+    so.stats = &stats;
+    so.no_cache = args.no_cache;
+    so.no_cache_stages = args.no_cache_filter;
+    so.now = exporter::build_time(epoch);
+    so.key_salt = epoch ? "source-date-epoch=" + std::to_string(*epoch) : "";
     auto solved = solver::solve(plan, so);
     for (const auto& [k, v] : labels)
         solved.config.config.labels[k] = v;
@@ -193,7 +268,7 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     exporter::CommittedImage image;
     {
         solver::VertexScope v(*progress, "exporting to image");
-        image = exporter::commit_image(root, solved, epoch);
+        image = exporter::commit_image(root, solved);
         v.log("writing image " + image.manifest_descriptor.digest.str() + " done");
         v.done();
     }
@@ -220,6 +295,10 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
             names += (names.empty() ? "" : ",") + content::normalize_name(t);
         if (!names.empty())
             meta["image.name"] = names;
+        // kiln's own: what the cache did (tests and CI logs read this).
+        meta["kiln.steps.run"] = solved.stats.steps_run;
+        meta["kiln.steps.cached"] = solved.stats.steps_cached;
+        meta["kiln.context.files_read"] = stats.reads();
         write_file_atomic(args.metadata_file, meta.dump(2) + "\n");
     }
     std::cout << digest << "\n";

@@ -16,6 +16,11 @@ struct BuildArgs {
     std::string target;
     bool no_cache = false;
     bool check = false;  // run the build checks only
+    std::vector<std::string> no_cache_filter;
+    std::vector<std::string> secrets;  // id=ID,src=PATH | id=ID,env=VAR
+    std::string ssh;                   // "default" or "default=SOCKET"
+    std::string snapshotter = "auto";  // auto | overlayfs | native
+    std::string runtime = "runc";
     std::vector<std::string> outputs;
     std::string progress = "auto";
     std::string iidfile;

@@ -24,6 +24,15 @@ int run(int argc, char** argv) {
                           "set a build-time variable K=V (repeatable)");
     build_cmd->add_option("--target", b.target, "stage to build");
     build_cmd->add_flag("--no-cache", b.no_cache, "do not use the build cache");
+    build_cmd->add_option("--no-cache-filter", b.no_cache_filter,
+                          "do not use the cache for these stages (repeatable)");
+    build_cmd->add_option("--secret", b.secrets,
+                          "secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR");
+    build_cmd->add_option("--ssh", b.ssh,
+                          "forward the SSH agent to RUN --mount=type=ssh: default[=SOCKET]");
+    build_cmd->add_option("--snapshotter", b.snapshotter, "snapshots: auto, overlayfs, native")
+        ->check(CLI::IsMember({"auto", "overlayfs", "native"}));
+    build_cmd->add_option("--runtime", b.runtime, "OCI runtime for RUN (runc, crun)");
     build_cmd->add_flag("--check", b.check,
                         "only run the build checks; exit 1 when one reports a warning");
     build_cmd->add_option("-o,--output", b.outputs,

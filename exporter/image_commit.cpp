@@ -39,45 +39,41 @@ std::optional<std::int64_t> source_date_epoch_from_env() {
     return n;
 }
 
-CommittedImage commit_image(const content::StateRoot& root, const solver::SolvedImage& image,
-                            std::optional<std::int64_t> epoch) {
+content::Descriptor store_layer_tree(const content::StateRoot& root,
+                                     const std::filesystem::path& tree, bool overlay_whiteouts,
+                                     std::optional<std::int64_t> epoch) {
+    LayerOptions options;
+    options.overlay_whiteouts = overlay_whiteouts;
+    options.compression.kind = Compression::none;
+    options.source_date_epoch = epoch;
+    LayerBlob blob = write_layer(tree, root.blobs(), options);
+    return {layer_media_type(Compression::none, true), blob.digest, blob.size, {}, {}};
+}
+
+std::string build_time(std::optional<std::int64_t> epoch) {
+    if (epoch)
+        return rfc3339(*epoch);
+    auto now = std::chrono::system_clock::now().time_since_epoch();
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(now);
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - secs);
+    return rfc3339(secs.count(), static_cast<long>(ns.count()));
+}
+
+CommittedImage commit_image(const content::StateRoot& root, const solver::SolvedImage& image) {
     CommittedImage out;
     out.config = image.config;
-    std::string created;
-    if (epoch) {
-        created = rfc3339(*epoch);
-    } else {
-        auto now = std::chrono::system_clock::now().time_since_epoch();
-        auto secs = std::chrono::duration_cast<std::chrono::seconds>(now);
-        auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now - secs);
-        created = rfc3339(secs.count(), static_cast<long>(ns.count()));
-    }
-    out.config.created = created;
     out.manifest.media_type = content::media_type::kOciManifest;
 
-    LayerOptions layer_options;
-    layer_options.compression.kind = Compression::none;
-    layer_options.source_date_epoch = epoch;
     for (const auto& step : image.steps) {
-        content::HistoryEntry h = step.history;
-        if (h.created.empty())  // a base image's entries keep their own time
-            h.created = created;
-        out.config.history.push_back(h);
-        if (step.stored_layer) {
-            out.config.diff_ids.push_back(step.stored_layer->digest);
-            out.manifest.layers.push_back({layer_media_type(Compression::none, true),
-                                           step.stored_layer->digest,
-                                           step.stored_layer->size,
-                                           {},
-                                           {}});
+        out.config.history.push_back(step.history);
+        if (!step.stored_layer)
             continue;
-        }
-        if (!step.layer)
-            continue;
-        LayerBlob blob = write_layer(*step.layer, root.blobs(), layer_options);
-        out.config.diff_ids.push_back(blob.diff_id);
-        out.manifest.layers.push_back(
-            {layer_media_type(Compression::none, true), blob.digest, blob.size, {}, {}});
+        out.config.diff_ids.push_back(step.stored_layer->digest);
+        out.manifest.layers.push_back({layer_media_type(Compression::none, true),
+                                       step.stored_layer->digest,
+                                       step.stored_layer->size,
+                                       {},
+                                       {}});
     }
     auto config_blob = root.blobs().put(content::canonical(nlohmann::json(out.config)));
     out.manifest.config = {

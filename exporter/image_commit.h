@@ -1,11 +1,11 @@
 // Turning a solved stage into an image in the state root's store.
 //
-// Contract: layers are written uncompressed (named by their diffID, media
-// type application/vnd.oci.image.layer.v1.tar), then the config, then the
+// Contract: the solver has already put every layer in the store,
+// uncompressed (named by its diffID); this writes the config, then the
 // manifest — so when the manifest blob exists, everything it names exists.
-// No name is set here: that is the image target's job. With
-// SOURCE_DATE_EPOCH, "created" (config and history) and file mtimes newer
-// than it are clamped to it, so equal inputs give equal digests.
+// No name is set here: that is the image target's job. Equal solved images
+// give equal digests (with SOURCE_DATE_EPOCH, the solver dates everything
+// and clamps file mtimes to it).
 #pragma once
 
 #include <cstdint>
@@ -23,8 +23,17 @@ struct CommittedImage {
     content::ImageConfig config;
 };
 
-CommittedImage commit_image(const content::StateRoot& root, const solver::SolvedImage& image,
-                            std::optional<std::int64_t> source_date_epoch);
+// A step's diff tree as an uncompressed layer in the store (what the solver
+// is given as its SolveOptions::write_layer).
+content::Descriptor store_layer_tree(const content::StateRoot& root,
+                                     const std::filesystem::path& tree, bool overlay_whiteouts,
+                                     std::optional<std::int64_t> source_date_epoch);
+
+// The history and "created" times are the solver's (see SolveOptions::now).
+CommittedImage commit_image(const content::StateRoot& root, const solver::SolvedImage& image);
+
+// The time a build dates what it makes: SOURCE_DATE_EPOCH when given, else now.
+std::string build_time(std::optional<std::int64_t> source_date_epoch);
 
 // Loads an image the store holds (manifest and config verified while read).
 CommittedImage load_image(const content::StateRoot& root, const content::Descriptor& manifest);

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
 #include <algorithm>
@@ -125,22 +126,52 @@ std::vector<std::pair<std::string, std::string>> read_xattrs(const fs::path& p) 
     return out;
 }
 
+// overlay_whiteouts: entries that stand for overlay's own whiteout forms.
+enum class Synthetic { none, whiteout, opaque };
+
+constexpr const char* kWhiteoutPrefix = ".wh.";
+constexpr const char* kOpaqueMarker = ".wh..wh..opq";
+
 struct Child {
     std::string key;  // name, plus "/" for directories: the byte-wise sort key
     std::string name;
     struct stat st;
+    Synthetic synthetic = Synthetic::none;
 };
+
+bool is_overlay_whiteout(const struct stat& st) {
+    return S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
+}
+
+bool is_overlay_opaque(int dir_fd) {
+    for (const char* name : {"trusted.overlay.opaque", "user.overlay.opaque"}) {
+        char v[4];
+        if (::fgetxattr(dir_fd, name, v, sizeof v) == 1 && v[0] == 'y')
+            return true;
+    }
+    return false;
+}
 
 class TreeWriter {
   public:
-    TreeWriter(struct archive* a, Pipeline& pipe, fs::path root, std::optional<std::int64_t> sde)
-        : a_(a), pipe_(pipe), root_(std::move(root)), sde_(sde), buf_(kChunk) {}
+    TreeWriter(struct archive* a, Pipeline& pipe, fs::path root, std::optional<std::int64_t> sde,
+               bool overlay_whiteouts)
+        : a_(a),
+          pipe_(pipe),
+          root_(std::move(root)),
+          sde_(sde),
+          overlay_whiteouts_(overlay_whiteouts),
+          buf_(kChunk) {}
 
     void write_dir(int dir_fd, const std::string& rel) {
         for (Child& c : sorted_children(dir_fd, rel)) {
             std::string path = rel + c.key;
             if (S_ISSOCK(c.st.st_mode))
                 continue;  // tar cannot hold sockets
+            if (c.synthetic != Synthetic::none) {
+                write_marker(path, c.st);
+                continue;
+            }
             write_entry(dir_fd, c, path);
             if (S_ISDIR(c.st.st_mode)) {
                 UniqueFd sub(::openat(dir_fd, c.name.c_str(),
@@ -182,11 +213,41 @@ class TreeWriter {
                 throw errno_error("cannot stat " + (where / name).string());
             }
             c.key = S_ISDIR(c.st.st_mode) ? name + "/" : name;
+            if (overlay_whiteouts_ && is_overlay_whiteout(c.st)) {
+                c.key = kWhiteoutPrefix + name;
+                c.synthetic = Synthetic::whiteout;
+            }
+            out.push_back(std::move(c));
+        }
+        if (overlay_whiteouts_ && is_overlay_opaque(dir_fd)) {
+            Child c;
+            c.name = c.key = kOpaqueMarker;
+            if (::fstat(dir_fd, &c.st) != 0)
+                throw errno_error("cannot stat " + where.string());
+            c.synthetic = Synthetic::opaque;
             out.push_back(std::move(c));
         }
         std::sort(out.begin(), out.end(),
                   [](const Child& x, const Child& y) { return x.key < y.key; });
         return out;
+    }
+
+    // An empty, mode-0, root-owned file standing for a whiteout or an opaque directory.
+    void write_marker(const std::string& path, const struct stat& st) {
+        EntryPtr e(archive_entry_new());
+        if (!e)
+            throw Error("out of memory writing a layer");
+        archive_entry_copy_pathname(e.get(), path.c_str());
+        archive_entry_set_filetype(e.get(), AE_IFREG);
+        archive_entry_set_perm(e.get(), 0);
+        archive_entry_set_uid(e.get(), 0);
+        archive_entry_set_gid(e.get(), 0);
+        archive_entry_set_size(e.get(), 0);
+        std::int64_t mtime = st.st_mtim.tv_sec;
+        if (sde_ && mtime > *sde_)
+            mtime = *sde_;
+        archive_entry_set_mtime(e.get(), mtime, 0);
+        check(archive_write_header(a_, e.get()), root_ / path);
     }
 
     void write_entry(int dir_fd, const Child& c, const std::string& path) {
@@ -292,6 +353,7 @@ class TreeWriter {
     Pipeline& pipe_;
     fs::path root_;
     std::optional<std::int64_t> sde_;
+    bool overlay_whiteouts_ = false;
     std::vector<char> buf_;
     std::map<std::pair<dev_t, ino_t>, std::string> links_;
 };
@@ -332,7 +394,7 @@ LayerBlob write_layer(const fs::path& dir, const content::BlobStore& store,
                                       [&blob](const void* d, std::size_t n) { blob.write(d, n); });
     {
         ArchivePtr a = new_tar_writer(pipe, dir);
-        TreeWriter tw(a.get(), pipe, dir, options.source_date_epoch);
+        TreeWriter tw(a.get(), pipe, dir, options.source_date_epoch, options.overlay_whiteouts);
         try {
             tw.write_dir(root.get(), "");
         } catch (...) {

@@ -29,6 +29,12 @@ namespace kiln::exporter {
 struct LayerOptions {
     CompressionOptions compression;
     std::optional<std::int64_t> source_date_epoch;
+    // `dir` is an overlay-form diff (a snapshot's upper directory): a 0/0
+    // character device NAME becomes an empty ".wh.NAME" file entry (mode 0,
+    // owner 0:0), and a directory with trusted.overlay.opaque=y (or
+    // user.overlay.opaque=y) gets a ".wh..wh..opq" entry in it, both in sorted
+    // position with the mtime of the device or directory, clamped like the rest.
+    bool overlay_whiteouts = false;
 };
 
 struct LayerBlob {

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -81,6 +82,12 @@ bool is_root() {
     return ::geteuid() == 0;
 }
 
+// overlayfs's own metadata: never taken from a layer.
+bool overlay_xattr(const char* name) {
+    std::string_view n(name);
+    return n.starts_with("trusted.overlay.") || n.starts_with("user.overlay.");
+}
+
 struct DirMeta {
     mode_t mode;
     timespec times[2];
@@ -88,8 +95,9 @@ struct DirMeta {
 
 class Applier {
   public:
-    Applier(const std::filesystem::path& root, const std::string& source)
-        : root_path_(root), source_(source) {
+    Applier(const std::filesystem::path& root, const std::string& source,
+            const ApplyOptions& options)
+        : root_path_(root), source_(source), options_(options) {
         root_ = UniqueFd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!root_)
             throw errno_error("cannot open " + root.string());
@@ -269,7 +277,62 @@ class Applier {
         return out;
     }
 
+    // Marks the directory at fd (any kind of fd) opaque, overlay's way.
+    void set_opaque(int fd, const std::string& rel) {
+        std::string p = "/proc/self/fd/" + std::to_string(fd);
+        if (::setxattr(p.c_str(), "trusted.overlay.opaque", "y", 1, 0) == 0)
+            return;
+        if (errno == EPERM && !is_root() &&
+            ::setxattr(p.c_str(), "user.overlay.opaque", "y", 1, 0) == 0) {
+            return;
+        }
+        throw errno_err("cannot mark directory \"" + rel + "\" opaque");
+    }
+
+    // Whiteouts kept in overlay form: 0/0 character devices and opaque directories.
+    void overlay_whiteout(const Components& path, const std::string& base) {
+        ++stats_.whiteouts;
+        Components dir(path.begin(), path.end() - 1);
+        UniqueFd parent = open_dir(dir, dir.size(), true);
+        std::string dir_path = join(dir);
+        std::string prefix = dir_path.empty() ? "" : dir_path + "/";
+        if (base == kOpaque) {
+            // Whiteouts of ours below are subsumed; this layer's own entries stay.
+            for (const std::string& child : list_dir(parent.get(), ".", dir_path))
+                remove_lower(parent.get(), child, prefix + child);
+            set_opaque(parent.get(), dir_path.empty() ? "." : dir_path);
+            return;
+        }
+        std::string target = base.substr(kWhiteoutPrefix.size());
+        if (target.empty() || target == "." || target == "..") {
+            throw err(current_, "is a whiteout for an invalid name");
+        }
+        std::string rel = prefix + target;
+        struct stat st;
+        if (::fstatat(parent.get(), target.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            // This layer put something there already: it hides the lower entry by itself,
+            // except a directory, which must not show what lower layers had in it.
+            if (S_ISDIR(st.st_mode) && created_.contains(rel)) {
+                UniqueFd d(::openat(parent.get(), target.c_str(),
+                                    O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+                if (!d)
+                    throw errno_err("cannot open directory " + rel);
+                set_opaque(d.get(), rel);
+            }
+            return;
+        }
+        if (errno != ENOENT)
+            throw errno_err("cannot stat " + rel);
+        if (::mknodat(parent.get(), target.c_str(), S_IFCHR, makedev(0, 0)) != 0)
+            throw errno_err("cannot create the whiteout " + rel);
+        whiteouts_.insert(rel);
+    }
+
     void apply_whiteout(const Components& path, const std::string& base) {
+        if (options_.overlay_whiteouts) {
+            overlay_whiteout(path, base);
+            return;
+        }
         ++stats_.whiteouts;
         Components dir(path.begin(), path.end() - 1);
         UniqueFd parent = open_dir(dir, dir.size(), false);
@@ -423,6 +486,9 @@ class Applier {
             throw errno_err("cannot open directory " + rel);
         set_owner_fd(fd.get(), e, rel);
         set_xattrs_fd(fd.get(), e, rel);
+        // Over a whiteout of this layer: the lower directory must not show through.
+        if (options_.overlay_whiteouts && !existed && whiteouts_.contains(rel))
+            set_opaque(fd.get(), rel);
         // Mode and times wait for the end: children still to come would bump
         // the mtime, and a read-only mode could lock them out.
         auto ts = times(e);
@@ -505,6 +571,8 @@ class Applier {
         const void* value;
         size_t size;
         while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+            if (options_.overlay_whiteouts && overlay_xattr(name))
+                continue;
             if (::fsetxattr(fd, name, value, size, 0) != 0 && !xattr_error_ok()) {
                 throw errno_err(std::string("cannot set extended attribute ") + name + " on " +
                                 rel);
@@ -524,6 +592,8 @@ class Applier {
         const void* value;
         size_t size;
         while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+            if (options_.overlay_whiteouts && overlay_xattr(name))
+                continue;
             if (::lsetxattr(p.c_str(), name, value, size, 0) != 0 && !xattr_error_ok()) {
                 throw errno_err(std::string("cannot set extended attribute ") + name + " on " +
                                 rel);
@@ -560,18 +630,21 @@ class Applier {
 
     std::filesystem::path root_path_;
     std::string source_;
+    ApplyOptions options_;
     UniqueFd root_;
     std::string current_;
     ApplyStats stats_;
     // Paths this layer wrote: whiteouts hide only what lower layers put there.
     std::unordered_set<std::string> created_;
     std::map<std::string, DirMeta> dirs_;
+    // Overlay mode: whiteout devices this layer made.
+    std::unordered_set<std::string> whiteouts_;
 };
 
 }  // namespace
 
 ApplyStats apply_layer(const ReadFn& read, const std::filesystem::path& root,
-                       const std::string& source) {
+                       const std::string& source, const ApplyOptions& options) {
     Source src;
     src.read = &read;
     ArchivePtr a(archive_read_new());
@@ -587,7 +660,7 @@ ApplyStats apply_layer(const ReadFn& read, const std::filesystem::path& root,
     };
     check(archive_read_support_filter_all(a.get()));
     check(archive_read_support_format_tar(a.get()));
-    Applier applier(root, source);
+    Applier applier(root, source, options);
     check(archive_read_open(a.get(), &src, nullptr, read_cb, nullptr));
     ApplyStats stats = applier.run(a.get(), src);
     // Drain what follows the end-of-archive blocks so a verifying source

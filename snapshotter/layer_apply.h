@@ -14,6 +14,13 @@
 //    (when running as root), xattrs, mtimes.
 //  - Compression (none, gzip, zstd) is detected from the stream.
 //  - Errors throw kiln::Error naming `source` and the entry.
+//  - With ApplyOptions::overlay_whiteouts (for snapshots, which hold one
+//    layer's changes in overlayfs's own form): ".wh.NAME" becomes a 0/0
+//    character device NAME (or, when this layer itself puts a directory at
+//    NAME, that directory is marked opaque), ".wh..wh..opq" marks its
+//    directory opaque (xattr trusted.overlay.opaque=y; user.overlay.opaque=y
+//    when unprivileged), and overlay's own xattrs (trusted.overlay.*,
+//    user.overlay.*) in the tar are dropped, never set.
 #pragma once
 
 #include <cstddef>
@@ -31,7 +38,11 @@ struct ApplyStats {
     std::size_t whiteouts = 0;
 };
 
+struct ApplyOptions {
+    bool overlay_whiteouts = false;
+};
+
 ApplyStats apply_layer(const ReadFn& read, const std::filesystem::path& root,
-                       const std::string& source);
+                       const std::string& source, const ApplyOptions& options = {});
 
 }  // namespace kiln::snapshotter

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "content/error.h"
+#include "solver/stat_cache.h"
 
 namespace kiln::solver {
 
@@ -145,6 +146,68 @@ std::vector<ContextSource> BuildContext::resolve(const std::string& source) cons
         out.push_back({host, rel, rel.substr(rel.rfind('/') + 1)});
     }
     return out;  // may be empty: COPY decides whether that is an error
+}
+
+namespace {
+
+void describe(const BuildContext& ctx, const fs::path& host, const std::string& rel,
+              const std::string& as, StatCache& stats, std::vector<std::string>& lines, bool top) {
+    struct stat st;
+    if (::lstat(host.c_str(), &st) != 0)
+        throw errno_error("cannot read " + host.string());
+    std::string line = as + "\t" + std::to_string(st.st_mode) + "\t" + std::to_string(st.st_uid) +
+                       ":" + std::to_string(st.st_gid) + "\t";
+    if (S_ISREG(st.st_mode)) {
+        line += stats.digest(rel, host, st).str();
+    } else if (S_ISLNK(st.st_mode)) {
+        std::error_code ec;
+        line += "-> " + fs::read_symlink(host, ec).string();
+    }
+    if (!(top && S_ISDIR(st.st_mode)))
+        lines.push_back(line);
+    if (!S_ISDIR(st.st_mode))
+        return;
+    std::vector<std::string> names;
+    for (auto& e : fs::directory_iterator(host))
+        names.push_back(e.path().filename());
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names) {
+        std::string child = rel.empty() ? n : rel + "/" + n;
+        if (ctx.ignored(child)) {
+            struct stat cst;
+            if (::lstat((host / n).c_str(), &cst) == 0 && S_ISDIR(cst.st_mode) &&
+                ctx.may_reinclude_under(child)) {
+                describe(ctx, host / n, child, as + "/" + n, stats, lines, false);
+            }
+            continue;
+        }
+        describe(ctx, host / n, child, as + "/" + n, stats, lines, false);
+    }
+}
+
+}  // namespace
+
+content::Digest BuildContext::sources_digest(const std::vector<std::string>& sources,
+                                             StatCache& stats) const {
+    content::Sha256 h;
+    for (const auto& s : sources) {
+        std::vector<std::string> lines;
+        for (const auto& src : resolve(s)) {
+            struct stat st;
+            if (::stat(src.host_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+                describe(*this, src.host_path, src.rel, src.name, stats, lines, true);
+            } else {
+                // The source itself, followed if it is a link (as COPY follows it).
+                std::vector<std::string> one;
+                describe(*this, src.host_path, src.rel, src.name, stats, one, false);
+                lines.insert(lines.end(), one.begin(), one.end());
+            }
+        }
+        h.update("source " + s + "\n");
+        for (const auto& l : lines)
+            h.update(l + "\n");
+    }
+    return h.finish();
 }
 
 }  // namespace kiln::solver

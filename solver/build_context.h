@@ -11,9 +11,12 @@
 #include <string>
 #include <vector>
 
+#include "content/digest.h"
 #include "frontend/dockerignore.h"
 
 namespace kiln::solver {
+
+class StatCache;
 
 struct ContextSource {
     std::filesystem::path host_path;  // inside root(), symlinks resolved
@@ -35,6 +38,13 @@ class BuildContext {
     // the context, or when a source without wildcards names nothing (ignored
     // files count as absent). A wildcard matching nothing gives an empty list.
     std::vector<ContextSource> resolve(const std::string& source) const;
+
+    // A digest of everything COPY would take for `sources`: for each entry
+    // (the same selection copying makes: wildcards, .dockerignore) its path,
+    // type, mode, owner, link target and content digest. File contents come
+    // from `stats` when unchanged, so an unchanged context reads no file.
+    // Throws like resolve().
+    content::Digest sources_digest(const std::vector<std::string>& sources, StatCache& stats) const;
 
   private:
     std::filesystem::path scoped_resolve(const std::string& rel) const;

@@ -120,9 +120,14 @@ void copy_entry(const fs::path& src, const struct stat& st, const fs::path& dst,
         }
         (*links)[key] = dst;
     }
+    // Link when asked and possible (same filesystem); otherwise copy.
+    bool linked = false;
     if (S_ISREG(st.st_mode) && o.link_files) {
-        if (::link(src.c_str(), dst.c_str()) != 0)
+        linked = ::link(src.c_str(), dst.c_str()) == 0;
+        if (!linked && errno != EXDEV)
             throw errno_error("cannot link " + dst.string());
+    }
+    if (linked) {
     } else if (S_ISREG(st.st_mode)) {
         copy_file_data(src, dst, mode_of(st, o));
         set_owner(dst, st, o);

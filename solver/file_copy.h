@@ -28,8 +28,9 @@ struct CopyOptions {
     std::optional<Owner> owner;
     std::optional<mode_t> mode;  // permission bits to force (COPY --chmod)
     bool update_dir = false;
-    // Hard-link regular files instead of copying them (both trees then share
-    // the inode, so neither may be modified in place afterwards).
+    // Hard-link regular files instead of copying them where both trees are
+    // on one filesystem (they then share the inode, so neither may be
+    // modified in place afterwards); copy elsewhere.
     bool link_files = false;
 };
 

@@ -2,7 +2,10 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <thread>
@@ -122,8 +125,6 @@ void check_supported(const frontend::BuildPlan& plan, const std::vector<int>& ne
                         ": no such image in the local store (kiln load it first)");
         }
         for (const auto& step : st.steps) {
-            if (step.kind == frontend::Step::Kind::run)
-                fail(step.line, "RUN");
             if (step.kind != frontend::Step::Kind::copy)
                 continue;
             const auto& c = step.copy;
@@ -158,27 +159,85 @@ content::ImageConfig stage_config(const frontend::Stage& stage) {
     return c;
 }
 
-// The running state of one stage: its root file system and what its image
-// will hold (the base stage's steps, then its own).
+// The running state of one stage: what its image holds so far (the base's
+// steps, then its own) and the cache key of its file system so far.
 struct StageState {
-    fs::path rootfs;
     std::optional<content::StoredImage> base_image;  // FROM <image>
     std::vector<StepOutcome> steps;
     size_t own_first = 0;            // index in `steps` of this stage's first own step
+    content::Digest key;             // of the file system after the steps run so far
     std::optional<size_t> last_job;  // the job that finishes the stage
 };
 
-// Applies a base image's layers (verified as read) to `rootfs` and returns
-// its history, each entry paired with the layer it made.
-std::vector<StepOutcome> unpack_base(const content::StoredImage& image,
-                                     const content::BlobStore& blobs, const fs::path& rootfs,
-                                     Progress& progress, const std::string& vertex_name) {
-    VertexScope vertex(progress, vertex_name);
-    for (const auto& layer : image.manifest.layers) {
-        auto reader = blobs.reader(layer.digest);
-        snapshotter::apply_layer([&](void* buf, std::size_t n) { return reader.read(buf, n); },
-                                 rootfs, "layer " + layer.digest.str());
+// The snapshots (one per layer, bottom first) of the steps so far, made
+// from the store's blobs where missing.
+std::vector<std::string> layer_chain(const StageState& state, snapshotter::Snapshotter& snaps,
+                                     const content::BlobStore& blobs) {
+    std::vector<std::string> chain;
+    for (const auto& step : state.steps) {
+        if (!step.stored_layer)
+            continue;
+        const std::string key = step.stored_layer->digest.str();
+        if (!snaps.exists(key)) {
+            auto reader = blobs.reader(step.stored_layer->digest);
+            snaps.apply(
+                key, [&](void* buf, std::size_t n) { return reader.read(buf, n); }, "layer " + key);
+        }
+        chain.push_back(key);
     }
+    return chain;
+}
+
+content::Digest key_of(const nlohmann::json& j) {
+    return content::Digest::of(j.dump());
+}
+
+// What a RUN's cache key covers: the command, everything the process sees
+// (env and build args, user, working directory, network, mounts and the
+// content behind bind mounts) — never a secret's value.
+nlohmann::json run_key(const frontend::Step& step,
+                       const std::function<std::string(const frontend::MountSpec&)>& input) {
+    const auto& r = step.run;
+    nlohmann::json mounts = nlohmann::json::array();
+    for (const auto& m : r.mounts) {
+        mounts.push_back({{"type", m.type},
+                          {"target", m.target},
+                          {"source", m.source},
+                          {"from", m.from},
+                          {"ro", m.readonly},
+                          {"id", m.id},
+                          {"mode", m.mode},
+                          {"uid", m.uid},
+                          {"gid", m.gid},
+                          {"env", m.env},
+                          {"input", input(m)}});
+    }
+    std::vector<std::string> heredocs;
+    for (const auto& h : r.heredocs)
+        heredocs.push_back(h.name + "\n" + h.content);
+    return {{"run", r.args},
+            {"env", step.env},
+            {"args", r.build_args},
+            {"user", step.user},
+            {"cwd", step.workdir_in_effect},
+            {"network", r.network},
+            {"security", r.security},
+            {"mounts", mounts},
+            {"heredocs", heredocs}};
+}
+
+// A tar with no entry is only its end blocks: such a "layer" is dropped.
+std::optional<content::Descriptor> nonempty(const content::BlobStore& blobs,
+                                            const content::Descriptor& layer) {
+    std::string bytes = blobs.read_all(layer.digest);
+    for (char c : bytes)
+        if (c != '\0')
+            return layer;
+    return std::nullopt;
+}
+
+// A base image's history, each entry paired with the layer it made.
+std::vector<StepOutcome> base_steps(const content::StoredImage& image) {
     std::vector<StepOutcome> steps;
     size_t next = 0;
     auto take_layer = [&](StepOutcome& o) {
@@ -200,8 +259,27 @@ std::vector<StepOutcome> unpack_base(const content::StoredImage& image,
         take_layer(o);
         steps.push_back(o);
     }
-    vertex.done();
     return steps;
+}
+
+// A metadata step (ENV, CMD, ...) has no record of its own: it takes the
+// time of the file-system step before it (or after it, at the start of a
+// stage), so cached rebuilds date it the same. `now` if there is none.
+void date_metadata_steps(std::vector<StepOutcome>& steps, const std::string& now) {
+    std::string last;
+    for (auto& s : steps) {
+        if (!s.history.created.empty())
+            last = s.history.created;
+        else if (!last.empty())
+            s.history.created = last;
+    }
+    std::string next = now;
+    for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
+        if (it->history.created.empty())
+            it->history.created = next;
+        else
+            next = it->history.created;
+    }
 }
 
 }  // namespace
@@ -213,45 +291,51 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
     if (needed.empty())
         needed.push_back(plan.target);
     check_supported(plan, needed, options);
+    if (!options.write_layer || !options.blobs || !options.snapshots)
+        throw std::logic_error("solve() needs write_layer, blobs and snapshots");
 
     BuildContext context(options.context_dir, options.ignore_patterns);
-    std::vector<StageState> states(plan.stages.size());
-    // Stage roots are made only when the stage starts, so this vector does not
-    // change size while jobs run (jobs hold references into it).
-    std::vector<std::unique_ptr<BuildContext>> stage_sources(plan.stages.size());
+    StatCache scratch_stats(options.work_dir / "stat-cache.json");
+    StatCache& stats = options.stats ? *options.stats : scratch_stats;
+    // One state per stage, made up front: jobs hold references into them.
+    std::vector<std::unique_ptr<StageState>> states;
+    for (size_t i = 0; i < plan.stages.size(); ++i)
+        states.push_back(std::make_unique<StageState>());
     std::vector<Job> jobs;
+    std::atomic<size_t> run_count{0}, cached_count{0};
 
     for (int si : needed) {
         const frontend::Stage& stage = plan.stages[static_cast<size_t>(si)];
-        StageState& state = states[static_cast<size_t>(si)];
-        state.rootfs = options.work_dir / ("stage-" + std::to_string(si)) / "rootfs";
-        std::optional<size_t> prev;  // the job the next step of this stage waits for
+        StageState& state = *states[static_cast<size_t>(si)];
+        bool stage_no_cache = options.no_cache;
+        for (std::string n : options.no_cache_stages) {
+            for (auto& ch : n)  // stage names are case-insensitive
+                ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+            stage_no_cache |= !stage.name.empty() && n == stage.name;
+        }
 
-        // The stage begins as its base: FROM scratch is empty, FROM <stage>
-        // starts from a copy of that stage's root and image.
+        // The stage begins as its base: its steps, layers and key.
         Job begin;
         begin.name = "begin stage " + std::to_string(si);
         if (stage.base_stage >= 0) {
-            auto& base = states[static_cast<size_t>(stage.base_stage)];
+            auto& base = *states[static_cast<size_t>(stage.base_stage)];
             if (!base.last_job)
                 throw std::logic_error("stage " + std::to_string(si) + " lowered before its base");
             begin.deps.push_back(*base.last_job);
         }
         begin.run = [&, si](const CancelFlag&) {
             const frontend::Stage& st = plan.stages[static_cast<size_t>(si)];
-            StageState& me = states[static_cast<size_t>(si)];
-            fs::create_directories(me.rootfs);
-            ::chmod(me.rootfs.c_str(), 0755);
+            StageState& me = *states[static_cast<size_t>(si)];
             if (st.base_stage >= 0) {
-                const StageState& base = states[static_cast<size_t>(st.base_stage)];
-                // Hard links are safe: steps replace files, never write into them.
-                copy_tree(base.rootfs, me.rootfs, merge_options(true));
+                const StageState& base = *states[static_cast<size_t>(st.base_stage)];
                 me.steps = base.steps;
+                me.key = base.key;
             } else if (!is_scratch(st.base)) {
                 me.base_image = options.resolve_image(st.base);
-                me.steps = unpack_base(
-                    *me.base_image, *options.blobs, me.rootfs, progress,
-                    "[" + stage_label(st, plan.stages.size()) + "internal] " + "load " + st.base);
+                me.steps = base_steps(*me.base_image);
+                me.key = key_of({{"image", me.base_image->descriptor.digest.str()}});
+            } else {
+                me.key = key_of({{"scratch", true}});
             }
             me.own_first = me.steps.size();
             for (const auto& step : st.steps) {
@@ -260,11 +344,9 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                 o.history.empty_layer = true;
                 me.steps.push_back(o);
             }
-            stage_sources[static_cast<size_t>(si)] =
-                std::make_unique<BuildContext>(me.rootfs, std::vector<std::string>{});
         };
         jobs.push_back(std::move(begin));
-        prev = jobs.size() - 1;
+        size_t prev = jobs.size() - 1;
 
         // File-system steps are numbered as BuildKit numbers them: [stage i/n].
         size_t fs_total = 0;
@@ -283,34 +365,138 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                 options.work_dir / ("stage-" + std::to_string(si)) / ("layer-" + std::to_string(i));
             Job job;
             job.name = name;
-            job.deps.push_back(*prev);
+            job.deps.push_back(prev);
             int from = step.kind == frontend::Step::Kind::copy ? step.copy.from_stage : -1;
-            if (from >= 0) {
-                const auto& src = states[static_cast<size_t>(from)];
+            // Stages this step reads: COPY --from, RUN --mount from=.
+            std::vector<int> reads;
+            if (from >= 0)
+                reads.push_back(from);
+            if (step.kind == frontend::Step::Kind::run)
+                for (const auto& m : step.run.mounts)
+                    if (m.from_stage >= 0)
+                        reads.push_back(m.from_stage);
+            for (int r : reads) {
+                const auto& src = *states[static_cast<size_t>(r)];
                 if (!src.last_job)
-                    throw std::logic_error("COPY --from a stage lowered later");
+                    throw std::logic_error("a step reads a stage lowered later");
                 job.deps.push_back(*src.last_job);
             }
-            job.run = [&, name, layer, i, si, from](const CancelFlag& cancel) {
+            job.run = [&, name, layer, i, si, from, stage_no_cache](const CancelFlag& cancel) {
                 if (cancel)
                     return;
-                StageState& me = states[static_cast<size_t>(si)];
+                StageState& me = *states[static_cast<size_t>(si)];
+                StepOutcome& outcome = me.steps[me.own_first + i];
                 VertexScope vertex(progress, name);
+                auto& snaps = *options.snapshots;
                 try {
-                    fs::create_directories(layer);
-                    bool changed = true;
+                    // The key: the file system before, what the step does, and
+                    // the content of what it reads.
+                    nlohmann::json k = {{"parent", me.key.str()}, {"salt", options.key_salt}};
                     if (step.kind == frontend::Step::Kind::copy) {
-                        const BuildContext& source =
-                            from >= 0 ? *stage_sources[static_cast<size_t>(from)] : context;
-                        run_copy(step.copy, source, me.rootfs, layer);
+                        const auto& c = step.copy;
+                        std::vector<std::string> heredocs;
+                        for (const auto& h : c.heredocs)
+                            heredocs.push_back(h.name + "\n" + h.content);
+                        k["op"] = {
+                            {"copy", c.sources}, {"dest", c.dest},   {"dest_is_dir", c.dest_is_dir},
+                            {"chown", c.chown},  {"chmod", c.chmod}, {"heredocs", heredocs}};
+                        k["input"] = from >= 0 ? states[static_cast<size_t>(from)]->key.str()
+                                               : context.sources_digest(c.sources, stats).str();
+                    } else if (step.kind == frontend::Step::Kind::run) {
+                        k["op"] = run_key(step, [&](const frontend::MountSpec& m) {
+                            if (m.from_stage >= 0)
+                                return states[static_cast<size_t>(m.from_stage)]->key.str();
+                            if (m.type == "bind" && m.from.empty())
+                                return context
+                                    .sources_digest({m.source.empty() ? "." : m.source}, stats)
+                                    .str();
+                            return std::string();
+                        });
                     } else {
-                        changed = run_mkdir(step.workdir, me.rootfs, layer);
+                        k["op"] = {{"workdir", step.workdir}};
                     }
-                    if (changed) {
-                        StepOutcome& o = me.steps[me.own_first + i];
-                        o.layer = layer;
-                        o.history.empty_layer = false;
+                    content::Digest key = key_of(k);
+                    std::optional<CacheRecord> hit;
+                    if (options.cache && !stage_no_cache)
+                        hit = options.cache->get(key);
+                    if (hit) {
+                        outcome.stored_layer = hit->layer;
+                        outcome.history.created = hit->created;
+                        outcome.history.empty_layer = !hit->layer;
+                        me.key = key;
+                        ++cached_count;
+                        vertex.cached();
+                        return;
                     }
+                    // The step runs on a fresh writable snapshot over the
+                    // layers before it; the layers are unpacked only now.
+                    auto active = snaps.prepare(layer_chain(me, snaps, *options.blobs));
+                    // Read-only views of other stages, alive while the step runs.
+                    std::map<int, std::unique_ptr<snapshotter::Active>> views;
+                    auto view_of = [&](int stage) -> const fs::path& {
+                        auto& v = views[stage];
+                        if (!v) {
+                            const StageState& src = *states[static_cast<size_t>(stage)];
+                            v = snaps.view(layer_chain(src, snaps, *options.blobs));
+                        }
+                        return v->root();
+                    };
+                    fs::create_directories(layer);
+                    std::optional<content::Descriptor> made;
+                    if (step.kind == frontend::Step::Kind::copy) {
+                        std::unique_ptr<BuildContext> stage_source;
+                        const BuildContext* source = &context;
+                        if (from >= 0) {
+                            stage_source = std::make_unique<BuildContext>(
+                                view_of(from), std::vector<std::string>{});
+                            source = stage_source.get();
+                        }
+                        run_copy(step.copy, *source, active->root(), layer);
+                        made = options.write_layer(layer, false);
+                    } else if (step.kind == frontend::Step::Kind::run) {
+                        RunContext rc;
+                        rc.root = active->root();
+                        rc.work_dir = layer.parent_path() / ("run-" + std::to_string(i));
+                        rc.cache_mounts = options.cache_mounts;
+                        rc.secrets = options.secrets;
+                        rc.ssh_socket = options.ssh_socket;
+                        rc.runtime = options.runtime;
+                        rc.cancel = &cancel;
+                        rc.on_output = [&](std::string_view line) {
+                            vertex.log(std::string(line));
+                        };
+                        rc.mount_source = [&](const frontend::MountSpec& m) -> fs::path {
+                            fs::path base =
+                                m.from_stage >= 0 ? view_of(m.from_stage) : context.root();
+                            if (m.from_stage < 0 && !m.from.empty())
+                                throw Error("RUN --mount from=" + m.from +
+                                            ": mounting an image is not supported yet");
+                            if (m.source.empty() || m.source == "." || m.source == "/")
+                                return base;
+                            BuildContext scoped(base, {});
+                            auto found = scoped.resolve(m.source);
+                            return found.at(0).host_path;
+                        };
+                        run_step(step, rc);
+                        made = options.write_layer(active->upper(), true);
+                    } else if (run_mkdir(step.workdir, active->root(), layer)) {
+                        made = options.write_layer(layer, false);
+                    }
+                    // A layer with no entry is no layer (a RUN that changed nothing).
+                    if (made && made->size <= 1024)
+                        made = nonempty(*options.blobs, *made);
+                    if (made)
+                        snaps.commit(*active, made->digest.str());
+                    CacheRecord record;
+                    record.created = options.now;
+                    record.layer = made;
+                    outcome.history.created = options.now;
+                    outcome.stored_layer = made;
+                    outcome.history.empty_layer = !made;
+                    if (options.cache)
+                        options.cache->put(key, record);
+                    me.key = key;
+                    ++run_count;
                     vertex.done();
                 } catch (const Error& e) {
                     std::string msg = options.dockerfile_name + ":" + std::to_string(step.line) +
@@ -327,13 +513,14 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
     unsigned workers =
         options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
     run_jobs(jobs, workers);
+    stats.save();
 
     const frontend::Stage& target = plan.stages.at(static_cast<size_t>(plan.target));
     SolvedImage out;
     out.config = stage_config(target);
     // An image stage keeps its base's platform unless --platform said otherwise.
     for (int s = plan.target; s >= 0 && target.platform.empty();) {
-        const auto& st = states[static_cast<size_t>(s)];
+        const auto& st = *states[static_cast<size_t>(s)];
         if (st.base_image) {
             out.config.os = st.base_image->config.os;
             out.config.architecture = st.base_image->config.architecture;
@@ -342,7 +529,12 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
         }
         s = plan.stages[static_cast<size_t>(s)].base_stage;
     }
-    out.steps = std::move(states[static_cast<size_t>(plan.target)].steps);
+    out.steps = std::move(states[static_cast<size_t>(plan.target)]->steps);
+    date_metadata_steps(out.steps, options.now);
+    for (const auto& st : out.steps)
+        out.config.created = std::max(out.config.created, st.history.created);
+    out.stats.steps_run = run_count;
+    out.stats.steps_cached = cached_count;
     return out;
 }
 

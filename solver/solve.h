@@ -10,6 +10,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,7 +19,11 @@
 #include "content/image_store.h"
 #include "content/oci.h"
 #include "frontend/build_plan.h"
+#include "solver/cache_store.h"
+#include "snapshotter/snapshotter.h"
 #include "solver/progress.h"
+#include "solver/run_op.h"
+#include "solver/stat_cache.h"
 
 namespace kiln::solver {
 
@@ -33,18 +38,52 @@ struct SolveOptions {
     // store), and their layers are read from `blobs`.
     std::function<std::optional<content::StoredImage>(const std::string& ref)> resolve_image;
     const content::BlobStore* blobs = nullptr;
+    // Turns a step's diff tree into an uncompressed layer in the store (the
+    // exporter's layer writer; injected so the solver need not depend on it).
+    // `overlay_whiteouts`: the tree is an overlay upper directory (0/0 devices
+    // are deletions, trusted.overlay.opaque marks replaced directories).
+    std::function<content::Descriptor(const std::filesystem::path& tree, bool overlay_whiteouts)>
+        write_layer;
+    // Where steps run: snapshots of the layers (one per layer, shared by
+    // every build), made from the blobs when first needed.
+    snapshotter::Snapshotter* snapshots = nullptr;
+    // RUN: the OCI runtime, --secret sources, the --ssh agent socket, and
+    // where type=cache mounts persist.
+    std::string runtime = "runc";
+    std::map<std::string, SecretSource> secrets;
+    std::string ssh_socket;
+    std::filesystem::path cache_mounts;
+    // The build cache; null = no cache. `no_cache` skips lookups (results are
+    // still recorded), `no_cache_stages` does so for the named stages only.
+    const CacheStore* cache = nullptr;
+    StatCache* stats = nullptr;
+    bool no_cache = false;
+    std::vector<std::string> no_cache_stages;
+    // Mixed into every key: whatever changes a layer's bytes without being an
+    // input of the step (SOURCE_DATE_EPOCH clamps mtimes).
+    std::string key_salt;
+    // The time a step that runs now is dated with (RFC 3339); a cached step
+    // keeps the time it first ran, so an unchanged rebuild is the same image.
+    std::string now;
 };
 
 struct StepOutcome {
-    content::HistoryEntry history;               // "created" left empty for the exporter to fill
-    std::optional<std::filesystem::path> layer;  // the step's diff tree, when it has one
-    // A layer the store already holds (a base image's), uncompressed.
+    content::HistoryEntry history;  // "created" left empty for the exporter to fill
+    // The layer the step made (or a base image's), uncompressed, in the
+    // store; none for a step that changes no file.
     std::optional<content::Descriptor> stored_layer;
+};
+
+// What a build did, for `--progress` summaries and tests.
+struct SolveStats {
+    size_t steps_run = 0;
+    size_t steps_cached = 0;
 };
 
 struct SolvedImage {
     content::ImageConfig config;  // rootfs.diff_ids left empty for the exporter
     std::vector<StepOutcome> steps;
+    SolveStats stats;
 };
 
 SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options);

@@ -1,0 +1,54 @@
+// Internals of sandbox/ shared between its .cpp files (not part of the contract).
+#pragma once
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <utility>
+
+namespace kiln::sandbox::detail {
+
+// Owns one file descriptor; closes it on destruction.
+class Fd {
+  public:
+    Fd() = default;
+    explicit Fd(int fd) : fd_(fd) {}
+    ~Fd() { reset(); }
+    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+    Fd& operator=(Fd&& o) noexcept {
+        if (this != &o) {
+            reset();
+            fd_ = std::exchange(o.fd_, -1);
+        }
+        return *this;
+    }
+    Fd(const Fd&) = delete;
+    Fd& operator=(const Fd&) = delete;
+
+    int get() const { return fd_; }
+    explicit operator bool() const { return fd_ >= 0; }
+    void reset() {
+        if (fd_ >= 0) {
+            ::close(fd_);
+        }
+        fd_ = -1;
+    }
+
+  private:
+    int fd_ = -1;
+};
+
+// Where `path` (a path inside the container) lives on the host, resolving every symlink
+// on the way with `root` as "/" (".." stops at root), as runc's securejoin does. The
+// result is always under root. A missing component ends the resolution: the rest is
+// appended as is. Too many links → SandboxError.
+std::filesystem::path resolve_in_root(const std::filesystem::path& root, const std::string& path);
+
+// Like resolve_in_root, and also creates each missing directory (mode 0755), never
+// following a link out of root. Returns the host path of the directory.
+std::filesystem::path mkdir_in_root(const std::filesystem::path& root, const std::string& path);
+
+std::string read_whole_file(const std::filesystem::path& path);
+
+}  // namespace kiln::sandbox::detail

@@ -1,0 +1,529 @@
+// run(): one container through the runtime's CLI (`runc run`), its output streamed line by
+// line, cancel by `runc kill`, and cleanup that holds on every path out (see sandbox.h).
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "sandbox/detail.h"
+#include "sandbox/sandbox.h"
+
+extern char** environ;
+
+namespace kiln::sandbox {
+
+namespace {
+
+using detail::Fd;
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+constexpr std::size_t kMaxLine = 64 * 1024;
+constexpr auto kPollInterval = std::chrono::milliseconds(100);
+
+std::string errno_text(int err) {
+    return std::strerror(err);
+}
+
+std::pair<Fd, Fd> make_pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        throw SandboxError("sandbox: pipe: " + errno_text(errno));
+    }
+    return {Fd(fds[0]), Fd(fds[1])};
+}
+
+Fd open_dev_null() {
+    int fd = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        throw SandboxError("sandbox: /dev/null: " + errno_text(errno));
+    }
+    return Fd(fd);
+}
+
+// A child process that is always reaped: destroying it unreaped kills (SIGKILL) and
+// waits. It only ever waits for its own pid, never for "any child", so it does not steal
+// other threads' children.
+class Child {
+  public:
+    Child() = default;
+    Child(Child&& o) noexcept
+        : pid_(std::exchange(o.pid_, -1)), status_(o.status_), reaped_(o.reaped_) {}
+    Child& operator=(Child&& o) noexcept {
+        if (this != &o) {
+            release();
+            pid_ = std::exchange(o.pid_, -1);
+            status_ = o.status_;
+            reaped_ = o.reaped_;
+        }
+        return *this;
+    }
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+    ~Child() { release(); }
+
+    // Starts argv[0] (looked up in PATH) with the given stdin/stdout/stderr; the child
+    // gets default signal dispositions and an empty mask whatever the caller's threads
+    // have (an ignored SIGPIPE must not leak into the build's processes).
+    static Child spawn(const std::vector<std::string>& argv, int in, int out, int err) {
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, in, 0);
+        posix_spawn_file_actions_adddup2(&actions, out, 1);
+        posix_spawn_file_actions_adddup2(&actions, err, 2);
+        posix_spawnattr_t attr;
+        posix_spawnattr_init(&attr);
+        sigset_t none, all;
+        sigemptyset(&none);
+        sigfillset(&all);
+        sigdelset(&all, SIGKILL);
+        sigdelset(&all, SIGSTOP);
+        posix_spawnattr_setsigmask(&attr, &none);
+        posix_spawnattr_setsigdefault(&attr, &all);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+        std::vector<char*> cargv;
+        for (const auto& a : argv) {
+            cargv.push_back(const_cast<char*>(a.c_str()));
+        }
+        cargv.push_back(nullptr);
+        Child c;
+        int rc = ::posix_spawnp(&c.pid_, cargv[0], &actions, &attr, cargv.data(), environ);
+        posix_spawn_file_actions_destroy(&actions);
+        posix_spawnattr_destroy(&attr);
+        if (rc != 0) {
+            c.pid_ = -1;
+            throw SandboxError("runtime \"" + argv[0] + "\" cannot be started: " + errno_text(rc) +
+                               (rc == ENOENT ? " (is it installed and in PATH?)" : ""));
+        }
+        return c;
+    }
+
+    // True once the child has exited (status() is then valid).
+    bool try_wait() {
+        if (pid_ <= 0) {
+            reaped_ = true;  // never waitpid(-1): that would reap another thread's child
+        }
+        if (reaped_) {
+            return true;
+        }
+        int st = 0;
+        pid_t r = ::waitpid(pid_, &st, WNOHANG);
+        if (r == pid_) {
+            status_ = st;
+            reaped_ = true;
+        } else if (r < 0 && errno != EINTR) {
+            reaped_ = true;  // not ours any more (ECHILD): nothing to reap
+            status_ = 0;
+        }
+        return reaped_;
+    }
+
+    void wait() {
+        if (pid_ <= 0) {
+            reaped_ = true;
+        }
+        while (!reaped_) {
+            int st = 0;
+            pid_t r = ::waitpid(pid_, &st, 0);
+            if (r == pid_) {
+                status_ = st;
+                reaped_ = true;
+            } else if (r < 0 && errno != EINTR) {
+                reaped_ = true;
+            }
+        }
+    }
+
+    // Waits up to `timeout`; true when exited.
+    bool wait_for(std::chrono::milliseconds timeout) {
+        auto deadline = Clock::now() + timeout;
+        while (!try_wait()) {
+            if (Clock::now() >= deadline) {
+                return false;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        return true;
+    }
+
+    void kill(int sig) {
+        if (pid_ > 0 && !reaped_) {
+            ::kill(pid_, sig);
+        }
+    }
+
+    // Shell-like exit code: the exit status, or 128+N for a signal N.
+    int exit_code() const {
+        if (WIFEXITED(status_)) {
+            return WEXITSTATUS(status_);
+        }
+        if (WIFSIGNALED(status_)) {
+            return 128 + WTERMSIG(status_);
+        }
+        return 255;
+    }
+
+  private:
+    void release() {
+        if (pid_ > 0 && !reaped_) {
+            ::kill(pid_, SIGKILL);
+            wait();
+        }
+        pid_ = -1;
+    }
+
+    pid_t pid_ = -1;
+    int status_ = 0;
+    bool reaped_ = false;
+};
+
+// Runs a short runtime command (kill, delete), output discarded. Gives up (and kills it)
+// after 30 s so that cleanup can never hang the build.
+int run_quiet(const std::vector<std::string>& argv) {
+    Fd null = open_dev_null();
+    Child c = Child::spawn(argv, null.get(), null.get(), null.get());
+    if (!c.wait_for(std::chrono::seconds(30))) {
+        c.kill(SIGKILL);
+        c.wait();
+        return -1;
+    }
+    return c.exit_code();
+}
+
+// Splits a byte stream into lines for on_output.
+class LineSplitter {
+  public:
+    explicit LineSplitter(const std::function<void(std::string_view)>& sink) : sink_(sink) {}
+    void feed(std::string_view data) {
+        while (!data.empty()) {
+            auto nl = data.find('\n');
+            if (nl == std::string_view::npos) {
+                buf_.append(data);
+                while (buf_.size() >= kMaxLine) {
+                    emit(std::string_view(buf_).substr(0, kMaxLine));
+                    buf_.erase(0, kMaxLine);
+                }
+                return;
+            }
+            if (buf_.empty()) {
+                emit(data.substr(0, nl));
+            } else {
+                buf_.append(data.substr(0, nl));
+                emit(buf_);
+                buf_.clear();
+            }
+            data.remove_prefix(nl + 1);
+        }
+    }
+    void flush() {
+        if (!buf_.empty()) {
+            emit(buf_);
+            buf_.clear();
+        }
+    }
+
+  private:
+    void emit(std::string_view line) {
+        if (sink_) {
+            sink_(line);
+        }
+    }
+    const std::function<void(std::string_view)>& sink_;
+    std::string buf_;
+};
+
+// Mount points that the runtime will have to create in rootfs, noted before the run and
+// removed after it when they are still empty stubs (so a RUN on a scratch image does not
+// leave /proc, /dev, /etc/hosts... in its layer). Parent directories get their times back.
+class MountStubs {
+  public:
+    MountStubs(const fs::path& rootfs, const std::vector<std::string>& destinations) {
+        for (const auto& dest : destinations) {
+            fs::path p = detail::resolve_in_root(rootfs, dest);
+            std::vector<fs::path> missing;
+            struct stat st {};
+            while (p != rootfs && p.has_relative_path() && ::lstat(p.c_str(), &st) != 0) {
+                missing.push_back(p);
+                p = p.parent_path();
+            }
+            if (!missing.empty() && ::lstat(p.c_str(), &st) == 0) {
+                parents_.emplace(p.string(), st);
+            }
+            for (auto& m : missing) {
+                stubs_.insert(m.string());
+            }
+        }
+    }
+    MountStubs(const MountStubs&) = delete;
+    MountStubs& operator=(const MountStubs&) = delete;
+    ~MountStubs() {
+        // Deepest first, so that a stub directory is empty when its own turn comes.
+        std::vector<std::string> order(stubs_.begin(), stubs_.end());
+        std::sort(order.begin(), order.end(),
+                  [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+        for (const auto& s : order) {
+            struct stat st {};
+            if (::lstat(s.c_str(), &st) != 0) {
+                continue;
+            }
+            if (S_ISDIR(st.st_mode)) {
+                ::rmdir(s.c_str());  // fails, as it should, when not empty
+            } else if (S_ISREG(st.st_mode) && st.st_size == 0) {
+                ::unlink(s.c_str());
+            }
+        }
+        for (const auto& [path, st] : parents_) {
+            struct timespec times[2] = {st.st_atim, st.st_mtim};
+            ::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW);
+        }
+    }
+
+  private:
+    std::set<std::string> stubs_;
+    std::map<std::string, struct stat> parents_;
+};
+
+std::string unique_container_id() {
+    static std::atomic<uint64_t> counter{0};
+    static const uint64_t salt = std::random_device{}();
+    std::ostringstream id;
+    id << "kiln-" << ::getpid() << "-" << counter.fetch_add(1) << "-" << std::hex
+       << (salt & 0xffffff);
+    return id.str();
+}
+
+void write_text(const fs::path& p, const std::string& text) {
+    std::ofstream out(p, std::ios::binary | std::ios::trunc);
+    out << text;
+    out.close();
+    if (!out) {
+        throw SandboxError("sandbox: cannot write " + p.string());
+    }
+}
+
+// resolv.conf: the host's when it names a nameserver, else public resolvers (as Docker).
+std::string resolv_conf() {
+    std::ifstream in("/etc/resolv.conf");
+    if (in) {
+        std::ostringstream ss;
+        ss << in.rdbuf();
+        std::string s = ss.str();
+        std::istringstream lines(s);
+        std::string line;
+        while (std::getline(lines, line)) {
+            if (line.rfind("nameserver", 0) == 0) {
+                return s;
+            }
+        }
+    }
+    return "nameserver 8.8.8.8\nnameserver 8.8.4.4\n";
+}
+
+void write_etc_files(const fs::path& dir, const std::string& hostname) {
+    write_text(dir / "resolv.conf", resolv_conf());
+    write_text(dir / "hosts", "127.0.0.1\tlocalhost " + hostname +
+                                  "\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    write_text(dir / "hostname", hostname + "\n");
+}
+
+// The runtime's own error messages (its --log file in JSON, one object a line), so that a
+// runtime failure can be told from the process's own non-zero exit.
+std::vector<std::string> runtime_errors(const fs::path& log) {
+    std::vector<std::string> out;
+    std::ifstream in(log);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty()) {
+            continue;
+        }
+        auto j = nlohmann::json::parse(line, nullptr, false);
+        if (j.is_discarded() || !j.is_object()) {
+            continue;
+        }
+        std::string level = j.value("level", "");
+        if (level == "error" || level == "fatal" || level == "panic") {
+            out.push_back(j.value("msg", line));
+        }
+    }
+    return out;
+}
+
+// One `<runtime> run` of one container. Whatever way the scope is left, the container is
+// deleted (which kills every process in it) and the runtime process is reaped.
+class Container {
+  public:
+    Container(std::string runtime, fs::path state_dir, std::string id)
+        : runtime_(std::move(runtime)), state_(std::move(state_dir)), id_(std::move(id)) {}
+    Container(const Container&) = delete;
+    Container& operator=(const Container&) = delete;
+    ~Container() {
+        try {
+            if (started_ && !proc_.try_wait()) {
+                // Ask the runtime to kill the container; `run` then returns by itself.
+                // The container may not exist yet (runtime still setting up): retry.
+                for (int i = 0; i < 50 && !proc_.try_wait(); ++i) {
+                    remove();
+                    proc_.wait_for(std::chrono::milliseconds(200));
+                }
+                proc_.kill(SIGKILL);
+                proc_.wait();
+            }
+            if (fs::exists(state_ / id_)) {
+                remove();
+            }
+        } catch (...) {
+            // Nothing more can be done in a destructor; Child's destructor still reaps.
+        }
+    }
+
+    void start(const fs::path& bundle, const fs::path& log, int out_fd) {
+        Fd null = open_dev_null();
+        proc_ = Child::spawn({runtime_, "--root", state_.string(), "--log", log.string(),
+                              "--log-format", "json", "run", "--bundle", bundle.string(), id_},
+                             null.get(), out_fd, out_fd);
+        started_ = true;
+    }
+
+    void kill() { run_quiet({runtime_, "--root", state_.string(), "kill", id_, "KILL"}); }
+    void remove() { run_quiet({runtime_, "--root", state_.string(), "delete", "-f", id_}); }
+    Child& process() { return proc_; }
+
+  private:
+    std::string runtime_;
+    fs::path state_;
+    std::string id_;
+    Child proc_;
+    bool started_ = false;
+};
+
+}  // namespace
+
+RunResult run(const RunOptions& opts) {
+    if (opts.work_dir.empty()) {
+        throw SandboxError("sandbox: no work_dir given");
+    }
+    if (opts.runtime.empty()) {
+        throw SandboxError("sandbox: no runtime given");
+    }
+    std::error_code ec;
+    if (!opts.rootfs.is_absolute() || !fs::is_directory(opts.rootfs, ec)) {
+        throw SandboxError("sandbox: rootfs is not an absolute path to a directory: " +
+                           opts.rootfs.string());
+    }
+    const fs::path work = fs::absolute(opts.work_dir).lexically_normal();
+    const fs::path root = opts.rootfs.lexically_normal();
+    if (auto rel = work.lexically_relative(root); !rel.empty() && *rel.begin() != "..") {
+        // Its files would be visible to (and writable by) the step, and end up in the layer.
+        throw SandboxError("sandbox: work_dir must not be inside the rootfs: " + work.string());
+    }
+    const fs::path bundle = work / "bundle", etc = work / "etc", state = work / "runtime-state";
+    for (const auto& d : {bundle, etc, state}) {
+        fs::create_directories(d, ec);
+        if (ec) {
+            throw SandboxError("sandbox: cannot create " + d.string() + ": " + ec.message());
+        }
+    }
+    write_etc_files(etc, opts.hostname);
+    nlohmann::json spec = make_runtime_spec(opts, etc);  // validates the options too
+
+    if (opts.cwd != "/") {
+        detail::mkdir_in_root(opts.rootfs, opts.cwd);
+    }
+    std::vector<std::string> destinations;
+    for (const auto& m : spec["mounts"]) {
+        destinations.push_back(m["destination"].get<std::string>());
+    }
+    MountStubs stubs(opts.rootfs, destinations);
+
+    write_text(bundle / "config.json", spec.dump(2));
+    const fs::path log = work / "runtime.log";
+    fs::remove(log, ec);
+
+    // Declared before the pipe so that, when leaving by an exception, our read end is
+    // closed first: a runtime blocked writing output to a full pipe then fails instead of
+    // holding up the cleanup.
+    Container container(opts.runtime, state, unique_container_id());
+    auto [out_r, out_w] = make_pipe();
+    container.start(bundle, log, out_w.get());
+    out_w.reset();  // only the runtime (and the container) hold the write end now
+    ::fcntl(out_r.get(), F_SETFL, ::fcntl(out_r.get(), F_GETFL) | O_NONBLOCK);
+
+    LineSplitter lines(opts.on_output);
+    RunResult result;
+    bool eof = false, exited = false;
+    Clock::time_point last_kill{}, drain_deadline{};
+    char buf[16384];
+    while (!eof) {
+        if (!exited && opts.cancel && opts.cancel->load() &&
+            Clock::now() - last_kill > std::chrono::milliseconds(250)) {
+            result.cancelled = true;
+            container.kill();  // may fail while the container is being set up: repeated
+            last_kill = Clock::now();
+        }
+        struct pollfd pfd = {out_r.get(), POLLIN, 0};
+        int n = ::poll(&pfd, 1, static_cast<int>(kPollInterval.count()));
+        if (n < 0 && errno != EINTR) {
+            throw SandboxError("sandbox: poll: " + errno_text(errno));
+        }
+        if (n > 0) {
+            while (true) {
+                ssize_t r = ::read(out_r.get(), buf, sizeof buf);
+                if (r > 0) {
+                    lines.feed(std::string_view(buf, static_cast<size_t>(r)));
+                    continue;
+                }
+                if (r == 0) {
+                    eof = true;
+                } else if (errno == EINTR) {
+                    continue;
+                } else if (errno != EAGAIN) {
+                    throw SandboxError("sandbox: read: " + errno_text(errno));
+                }
+                break;
+            }
+        }
+        if (!exited && container.process().try_wait()) {
+            exited = true;
+            // The pid namespace is gone with its pid 1, so the pipe closes at once;
+            // the deadline only guards against a runtime that leaks the write end.
+            drain_deadline = Clock::now() + std::chrono::seconds(2);
+        }
+        if (exited && !eof && Clock::now() > drain_deadline) {
+            break;
+        }
+    }
+    if (!exited) {
+        container.process().wait();
+    }
+    lines.flush();
+    result.exit_code = container.process().exit_code();
+    if (opts.cancel && opts.cancel->load()) {
+        result.cancelled = true;
+    }
+    if (result.exit_code != 0 && !result.cancelled) {
+        auto errors = runtime_errors(log);
+        if (!errors.empty()) {
+            throw SandboxError("runtime \"" + opts.runtime +
+                               "\" failed to run the process: " + errors.back());
+        }
+    }
+    return result;
+}
+
+}  // namespace kiln::sandbox

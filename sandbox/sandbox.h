@@ -1,0 +1,104 @@
+// Run one process in a given rootfs through a real OCI runtime (runc by default).
+//
+// The sandbox is what keeps a RUN step from seeing or touching the host: its own mount,
+// pid, ipc and uts namespaces (and network namespace with network_none), Docker's default
+// capability set, Docker's masked and read-only /proc and /sys paths. The isolation is the
+// runtime's: we only generate its runtime-spec config.json and drive its CLI.
+//
+// Invariants of run():
+//   - When it returns or throws, no container and no process it started is left: the
+//     runtime's state under work_dir is deleted (`runtime delete -f`) and every child is
+//     reaped, on success, non-zero exit, cancel and exception alike.
+//   - A process that ran and exited (any code, or killed by a signal) is a RunResult; a
+//     runtime that could not start the container or the process is a SandboxError naming
+//     the runtime and its message. Callers can therefore tell "RUN failed" from "kiln
+//     could not run it".
+//   - Mount points the runtime had to create in rootfs (e.g. /proc, /etc/hosts on a
+//     scratch image) are removed again when still empty stubs, so they do not end up in
+//     the layer diff (as BuildKit does). The cwd, when created, stays (also as BuildKit).
+//
+// Depends on nothing of kiln's: this module is the bottom of the graph beside content/.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace kiln::sandbox {
+
+// Anything that kept a process from being run (bad options, unknown user, a runtime that
+// is missing or refuses to start). Not thrown for a process that ran and exited non-zero.
+class SandboxError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+// One entry of the runtime spec's "mounts", as OCI defines it (e.g. type "bind" with
+// options {"rbind","ro"}, or type "tmpfs"). Destinations are paths inside the container.
+struct Mount {
+    std::string destination, type, source;
+    std::vector<std::string> options;
+};
+
+struct User {
+    uint32_t uid = 0, gid = 0;
+    std::vector<uint32_t> additional_gids;
+};
+
+// Resolves a Dockerfile USER spec ("name[:group]", "uid[:gid]", mixes, or "" for root)
+// against rootfs/etc/passwd and rootfs/etc/group, by Docker's (runc's) rules:
+//   - a user name must have a passwd entry: otherwise SandboxError
+//     "unable to find user X: no matching entries in passwd file";
+//   - a numeric uid needs no entry (gid then defaults to 0), but takes the entry's gid
+//     when there is one; missing files are fine for numeric specs;
+//   - an explicit group (name must exist in /etc/group, a number need not) sets the gid
+//     and gives no supplementary groups; without one, the supplementary groups are the
+//     groups that list the user as a member.
+// The files are looked up inside rootfs: symlinks are resolved with rootfs as "/", so a
+// hostile image cannot make us read a host file.
+User resolve_user(const std::filesystem::path& rootfs, const std::string& spec);
+
+struct RunOptions {
+    std::filesystem::path rootfs;   // already-mounted writable root (absolute)
+    std::vector<std::string> args;  // argv (the caller applies SHELL / exec form)
+    std::vector<std::string> env;   // "K=V" (the caller supplies PATH)
+    std::string cwd = "/";          // created in rootfs when missing (as BuildKit does)
+    User user;
+    std::vector<Mount> mounts;  // extra mounts (RUN --mount), after the standard ones
+    bool network_none = false;  // true: own, empty network namespace; false: host network
+    std::string hostname = "buildkitsandbox";
+    std::string runtime = "runc";  // runc-compatible CLI (runc, crun), looked up in PATH
+    // Scratch for bundle, runtime state, generated /etc files; created if missing; the
+    // caller removes it. Must not be inside rootfs.
+    std::filesystem::path work_dir;
+    // Each line of stdout+stderr (without its '\n'), as it comes, on the calling thread.
+    // Lines longer than 64 KiB are passed in pieces. If the runtime fails, its own error
+    // message may also appear here (it shares the process's stderr).
+    std::function<void(std::string_view line)> on_output;
+    // Polled about every 100 ms; when it becomes true, the process is killed (SIGKILL to
+    // the whole container) and run() returns with cancelled = true.
+    const std::atomic<bool>* cancel = nullptr;
+};
+
+struct RunResult {
+    int exit_code = 0;  // 128+N when killed by signal N
+    bool cancelled = false;
+};
+
+// Runs opts.args in opts.rootfs and waits for it. Blocking; safe to call from several
+// threads at once with distinct work_dirs (each run has its own container id and state).
+RunResult run(const RunOptions& opts);
+
+// The config.json run() would use (pure; unit-testable). generated_etc_dir holds the
+// resolv.conf, hosts and hostname files that are bind-mounted read-only over /etc.
+nlohmann::json make_runtime_spec(const RunOptions& opts,
+                                 const std::filesystem::path& generated_etc_dir);
+
+}  // namespace kiln::sandbox

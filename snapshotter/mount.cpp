@@ -1,0 +1,140 @@
+#include "snapshotter/mount.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "content/error.h"
+#include "content/unique_fd.h"
+
+namespace kiln::snapshotter {
+
+namespace fs = std::filesystem;
+
+Mount::~Mount() {
+    if (target_.empty())
+        return;
+    if (::umount2(target_.c_str(), 0) != 0 && errno != EINVAL && errno != ENOENT) {
+        // Busy (a process still inside): detach it so nothing of ours stays
+        // visible; the kernel frees it when the last user goes.
+        ::umount2(target_.c_str(), MNT_DETACH);
+    }
+}
+
+Mount& Mount::operator=(Mount&& o) noexcept {
+    if (this != &o) {
+        Mount old(std::move(*this));
+        target_ = std::move(o.target_);
+        o.target_.clear();
+    }
+    return *this;
+}
+
+void Mount::unmount() {
+    if (target_.empty())
+        return;
+    if (::umount2(target_.c_str(), 0) != 0 && errno != EINVAL && errno != ENOENT) {
+        throw errno_error("cannot unmount " + target_.string());
+    }
+    target_.clear();
+}
+
+std::string overlay_options(const OverlaySpec& spec) {
+    std::string opts = "lowerdir=";
+    for (std::size_t i = 0; i < spec.lowers.size(); ++i) {
+        if (i)
+            opts += ':';
+        opts += "l/" + std::to_string(i);
+    }
+    if (spec.writable)
+        opts += ",upperdir=upper,workdir=work";
+    // The upper directory must be a complete diff: no redirects, no metacopy, no index.
+    opts += ",index=off,redirect_dir=off,metacopy=off";
+    return opts;
+}
+
+Mount mount_overlay(const OverlaySpec& spec) {
+    if (spec.lowers.empty())
+        throw Error("cannot mount an overlay at " + spec.target.string() + " without a lower");
+    // overlay treats ':' and ',' in lower paths as separators; our paths never hold them,
+    // but a root chosen by the user might.
+    for (const fs::path& l : spec.lowers) {
+        std::string s = l.string();
+        if (s.find_first_of(":,") != std::string::npos) {
+            throw Error("cannot use " + s +
+                        " as an overlay lower directory: its path holds ':' or ','; choose a "
+                        "state root without them");
+        }
+    }
+    std::string opts = overlay_options(spec);
+    if (opts.size() > kMountOptionsMax) {
+        throw Error("cannot mount " + std::to_string(spec.lowers.size()) +
+                    " layers as one overlay at " + spec.target.string() + ": the mount options (" +
+                    std::to_string(opts.size()) + " bytes) exceed the kernel's limit of " +
+                    std::to_string(kMountOptionsMax) + " bytes");
+    }
+    fs::path links = spec.dir / "l";
+    std::error_code ec;
+    fs::create_directories(links, ec);
+    if (ec)
+        throw Error("cannot create " + links.string() + ": " + ec.message());
+    for (std::size_t i = 0; i < spec.lowers.size(); ++i) {
+        fs::path link = links / std::to_string(i);
+        if (::symlink(spec.lowers[i].c_str(), link.c_str()) != 0)
+            throw errno_error("cannot create " + link.string());
+    }
+    UniqueFd dir(::open(spec.dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dir)
+        throw errno_error("cannot open " + spec.dir.string());
+    std::string target = fs::relative(spec.target, spec.dir).string();
+    unsigned long flags = spec.writable ? 0UL : static_cast<unsigned long>(MS_RDONLY);
+
+    // A thread with its own cwd: the process's working directory is never changed.
+    int err = 0;
+    std::string step;
+    std::thread t([&] {
+        if (::unshare(CLONE_FS) != 0) {
+            err = errno;
+            step = "unshare(CLONE_FS)";
+            return;
+        }
+        if (::fchdir(dir.get()) != 0) {
+            err = errno;
+            step = "chdir";
+            return;
+        }
+        if (::mount("overlay", target.c_str(), "overlay", flags, opts.c_str()) != 0) {
+            err = errno;
+            step = "mount";
+        }
+    });
+    t.join();
+    if (err != 0) {
+        throw Error("cannot mount the overlay at " + spec.target.string() + " (" + step +
+                    ", options " + opts + " in " + spec.dir.string() + "): " + std::strerror(err));
+    }
+    return Mount(spec.target);
+}
+
+bool is_mounted(const fs::path& path) {
+    std::ifstream in("/proc/self/mountinfo");
+    std::string line;
+    std::string want = fs::absolute(path).lexically_normal().string();
+    while (std::getline(in, line)) {
+        std::istringstream ls(line);
+        std::string id, parent, devno, root, point;
+        ls >> id >> parent >> devno >> root >> point;
+        if (point == want)
+            return true;
+    }
+    return false;
+}
+
+}  // namespace kiln::snapshotter

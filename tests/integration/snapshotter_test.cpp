@@ -1,0 +1,71 @@
+// The overlayfs snapshotter on real mounts (root): the same scenarios as the
+// native one, plus what only mounts have (option length, busy unmounts).
+#include <sys/mount.h>
+
+#include "tests/unit/snapshotter_testing.h"
+
+namespace kiln::snapshotter::testing {
+namespace {
+
+class SnapshotterOverlay : public SnapshotterScenarios {
+  protected:
+    std::string kind() const override { return "overlayfs"; }
+    void SetUp() override {
+        if (!is_root())
+            GTEST_SKIP() << "overlay mounts need root";
+        TempDir probe(fs::temp_directory_path(), "kiln-probe-");
+        if (!overlay_supported(probe.path()))
+            GTEST_SKIP() << "overlayfs cannot be mounted here";
+        SnapshotterScenarios::SetUp();
+    }
+    void TearDown() override {
+        if (snap_)
+            SnapshotterScenarios::TearDown();
+    }
+};
+
+KILN_SNAPSHOTTER_SCENARIOS(SnapshotterOverlay)
+
+TEST_F(SnapshotterOverlay, AutoPicksOverlay) {
+    auto s = open_snapshotter(root_ / "auto", "auto", root_ / "tmp");
+    EXPECT_EQ(s->kind(), "overlayfs");
+}
+
+TEST_F(SnapshotterOverlay, ActiveIsMountedAndUpperIsLive) {
+    snap_->apply("base", string_reader(base_layer()), "base.tar");
+    auto a = snap_->prepare({"base"});
+    EXPECT_FALSE(mounts_under(dir_->path()).empty());
+    fs::remove(a->root() / "same");
+    EXPECT_TRUE(is_whiteout(a->upper() / "same"));
+    // A view is read-only.
+    auto v = snap_->view({"base"});
+    EXPECT_FALSE(std::ofstream(v->root() / "new").is_open());
+    snap_->commit(*a, "c");
+    EXPECT_TRUE(is_whiteout(snap_->path("c") / "same"));
+}
+
+// 150 lowers with absolute paths would be ~15 KB of options; short links keep it small.
+TEST_F(SnapshotterOverlay, ManyLayersFitTheOptionLimit) {
+    std::vector<std::string> keys;
+    for (int i = 0; i < 150; ++i) {
+        std::string k = "sha256:" + std::string(60, 'a') + std::to_string(1000 + i);
+        snap_->apply(k, string_reader(make_tar({{.path = "f" + std::to_string(i), .data = "x"}})),
+                     "layer" + std::to_string(i));
+        keys.push_back(k);
+    }
+    auto a = snap_->prepare(keys);
+    EXPECT_TRUE(fs::exists(a->root() / "f0"));
+    EXPECT_TRUE(fs::exists(a->root() / "f149"));
+    // Too many for one page even so: a clear error, nothing mounted.
+    std::vector<std::string> lots(900, keys[0]);
+    try {
+        snap_->prepare(lots);
+        ADD_FAILURE() << "900 layers mounted";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("exceed the kernel's limit"), std::string::npos)
+            << e.what();
+    }
+}
+
+}  // namespace
+}  // namespace kiln::snapshotter::testing
