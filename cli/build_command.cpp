@@ -233,6 +233,7 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     auto snapshots = snapshotter::open_snapshotter(root.snapshots(), args.snapshotter, root.tmp());
     so.snapshots = snapshots.get();
     so.runtime = args.runtime;
+    so.cancel = &g_interrupted;
     so.secrets = parse_secrets(args.secrets);
     so.cache_mounts = root.cache() / "mounts";
     if (!args.ssh.empty()) {
@@ -265,6 +266,8 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     for (const auto& [k, v] : labels)
         solved.config.config.labels[k] = v;
 
+    if (g_interrupted)
+        throw Error("interrupted");
     exporter::CommittedImage image;
     {
         solver::VertexScope v(*progress, "exporting to image");

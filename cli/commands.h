@@ -2,11 +2,15 @@
 // exceptions and turned into one message and exit code 1 by run() only.
 #pragma once
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <vector>
 
 namespace kiln::cli {
+
+// Set by SIGINT/SIGTERM; long-running commands stop when they see it.
+extern std::atomic<bool> g_interrupted;
 
 struct BuildArgs {
     std::string context = ".";

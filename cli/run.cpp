@@ -1,5 +1,8 @@
 #include <CLI/CLI.hpp>
 
+#include <signal.h>
+
+#include <atomic>
 #include <iostream>
 
 #include "cli/commands.h"
@@ -8,7 +11,26 @@
 
 namespace kiln::cli {
 
+std::atomic<bool> g_interrupted{false};
+
+namespace {
+extern "C" void on_signal(int) {
+    g_interrupted.store(true);
+}
+
+// SIGINT/SIGTERM stop a build cleanly: the solver sees the flag, kills what
+// runs, and every mount and temp dir is released on the way out.
+void install_signal_handlers() {
+    struct sigaction sa {};
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    ::sigaction(SIGINT, &sa, nullptr);
+    ::sigaction(SIGTERM, &sa, nullptr);
+}
+}  // namespace
+
 int run(int argc, char** argv) {
+    install_signal_handlers();
     CLI::App app{"kiln: a daemonless image builder (Dockerfile → OCI image)", "kiln"};
     app.require_subcommand(1);
     std::optional<std::string> root;
@@ -92,7 +114,7 @@ int run(int argc, char** argv) {
         return 1;
     } catch (const std::exception& e) {
         std::cerr << "error: " << e.what() << "\n";
-        return 1;
+        return g_interrupted ? 130 : 1;
     }
     return 0;
 }

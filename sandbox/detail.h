@@ -41,8 +41,8 @@ class Fd {
 
 // Where `path` (a path inside the container) lives on the host, resolving every symlink
 // on the way with `root` as "/" (".." stops at root), as runc's securejoin does. The
-// result is always under root. A missing component ends the resolution: the rest is
-// appended as is. Too many links → SandboxError.
+// result is always under root. From the first missing component on, the rest is joined
+// lexically (".." still stops at root). Too many links → SandboxError.
 std::filesystem::path resolve_in_root(const std::filesystem::path& root, const std::string& path);
 
 // Like resolve_in_root, and also creates each missing directory (mode 0755), never

@@ -75,12 +75,16 @@ struct RunOptions {
     bool network_none = false;  // true: own, empty network namespace; false: host network
     std::string hostname = "buildkitsandbox";
     std::string runtime = "runc";  // runc-compatible CLI (runc, crun), looked up in PATH
-    // Scratch for bundle, runtime state, generated /etc files; created if missing; the
-    // caller removes it. Must not be inside rootfs.
+    // Scratch for bundle/, runtime-state/ (the runtime's --root), etc/ (generated files)
+    // and runtime.log; created if missing; the caller removes it. Must not be inside
+    // rootfs (the step would see it and it would land in the layer).
     std::filesystem::path work_dir;
     // Each line of stdout+stderr (without its '\n'), as it comes, on the calling thread.
-    // Lines longer than 64 KiB are passed in pieces. If the runtime fails, its own error
-    // message may also appear here (it shares the process's stderr).
+    // Each stream keeps its own order; how stdout and stderr lines interleave is not
+    // fixed (runc copies the two streams separately, as under Docker). Lines longer than
+    // 64 KiB are passed in pieces. If the runtime fails, its own error message may also
+    // appear here (it shares the process's stderr). An exception thrown here ends run()
+    // (after the usual cleanup) and propagates.
     std::function<void(std::string_view line)> on_output;
     // Polled about every 100 ms; when it becomes true, the process is killed (SIGKILL to
     // the whole container) and run() returns with cancelled = true.

@@ -1,5 +1,7 @@
 #include "solver/scheduler.h"
 
+#include "content/error.h"
+
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -8,7 +10,7 @@
 
 namespace kiln::solver {
 
-void run_jobs(std::vector<Job>& jobs, unsigned workers) {
+void run_jobs(std::vector<Job>& jobs, unsigned workers, CancelFlag* external) {
     for (size_t i = 0; i < jobs.size(); ++i) {
         for (size_t d : jobs[i].deps) {
             if (d >= i)
@@ -23,7 +25,8 @@ void run_jobs(std::vector<Job>& jobs, unsigned workers) {
     size_t finished = 0;
     unsigned running = 0;
     std::exception_ptr first_error;
-    CancelFlag cancel{false};
+    CancelFlag own{false};
+    CancelFlag& cancel = external ? *external : own;
 
     auto ready = [&](size_t i) {
         if (state[i] != 0)
@@ -84,6 +87,8 @@ void run_jobs(std::vector<Job>& jobs, unsigned workers) {
         t.join();
     if (first_error)
         std::rethrow_exception(first_error);
+    if (cancel)
+        throw Error("interrupted");
 }
 
 }  // namespace kiln::solver

@@ -512,7 +512,7 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
     }
     unsigned workers =
         options.jobs ? options.jobs : std::max(1u, std::thread::hardware_concurrency());
-    run_jobs(jobs, workers);
+    run_jobs(jobs, workers, options.cancel);
     stats.save();
 
     const frontend::Stage& target = plan.stages.at(static_cast<size_t>(plan.target));

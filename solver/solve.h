@@ -8,6 +8,7 @@
 // build with a kiln::Error naming the Dockerfile line.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -53,6 +54,9 @@ struct SolveOptions {
     std::map<std::string, SecretSource> secrets;
     std::string ssh_socket;
     std::filesystem::path cache_mounts;
+    // Set from outside (SIGINT) to stop the build: running RUNs are killed,
+    // no new step starts, solve() throws "interrupted".
+    std::atomic<bool>* cancel = nullptr;
     // The build cache; null = no cache. `no_cache` skips lookups (results are
     // still recorded), `no_cache_stages` does so for the named stages only.
     const CacheStore* cache = nullptr;

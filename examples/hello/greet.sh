@@ -1,2 +1,2 @@
-#!/bin/busybox sh
+#!/bin/sh
 echo "$GREETING $*"
