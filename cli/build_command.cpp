@@ -233,7 +233,7 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     auto snapshots = snapshotter::open_snapshotter(root.snapshots(), args.snapshotter, root.tmp());
     so.snapshots = snapshots.get();
     so.runtime = args.runtime;
-    so.cancel = &g_interrupted;
+    so.cancel = &g_stop_build;
     so.secrets = parse_secrets(args.secrets);
     so.cache_mounts = root.cache() / "mounts";
     if (!args.ssh.empty()) {

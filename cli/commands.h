@@ -9,8 +9,10 @@
 
 namespace kiln::cli {
 
-// Set by SIGINT/SIGTERM; long-running commands stop when they see it.
+// Set by SIGINT/SIGTERM: g_interrupted says the user asked (exit code 130);
+// g_stop_build is what a running build watches (its own failures set it too).
 extern std::atomic<bool> g_interrupted;
+extern std::atomic<bool> g_stop_build;
 
 struct BuildArgs {
     std::string context = ".";

@@ -12,10 +12,14 @@
 namespace kiln::cli {
 
 std::atomic<bool> g_interrupted{false};
+std::atomic<bool> g_stop_build{false};
 
 namespace {
+// Two flags: the build's (which a failing step also sets, to stop the
+// others) and the user's (which decides the exit code).
 extern "C" void on_signal(int) {
     g_interrupted.store(true);
+    g_stop_build.store(true);
 }
 
 // SIGINT/SIGTERM stop a build cleanly: the solver sees the flag, kills what
