@@ -16,7 +16,7 @@ ExportResult export_local(const content::StateRoot& root, const CommittedImage& 
     for (const auto& layer : image.manifest.layers) {
         auto reader = root.blobs().reader(layer.digest);
         snapshotter::apply_layer([&](void* buf, std::size_t n) { return reader.read(buf, n); },
-                                 work.path(), "layer " + layer.digest.str());
+                                 work.path(), layer.digest.str());
     }
     move_into_place(work.path(), dest);
     work.release();

@@ -169,19 +169,29 @@ struct StageState {
     std::optional<size_t> last_job;  // the job that finishes the stage
 };
 
-// The snapshots (one per layer, bottom first) of the steps so far, made
-// from the store's blobs where missing.
+// A layer's snapshot is named by its chain ID (the OCI image spec's: the
+// diffID of the bottom layer, then sha256(parent chain ID + " " + diffID)),
+// so equal layers at different heights — two RUNs that change the same
+// thing — are different snapshots and a stack never repeats one.
+std::string chain_id(const std::string& parent, const content::Digest& diff_id) {
+    return parent.empty() ? diff_id.str() : content::Digest::of(parent + " " + diff_id.str()).str();
+}
+
+// The snapshots (bottom first) of the steps so far, made from the store's
+// blobs where missing.
 std::vector<std::string> layer_chain(const StageState& state, snapshotter::Snapshotter& snaps,
                                      const content::BlobStore& blobs) {
     std::vector<std::string> chain;
     for (const auto& step : state.steps) {
         if (!step.stored_layer)
             continue;
-        const std::string key = step.stored_layer->digest.str();
+        const std::string key =
+            chain_id(chain.empty() ? "" : chain.back(), step.stored_layer->digest);
         if (!snaps.exists(key)) {
             auto reader = blobs.reader(step.stored_layer->digest);
             snaps.apply(
-                key, [&](void* buf, std::size_t n) { return reader.read(buf, n); }, "layer " + key);
+                key, [&](void* buf, std::size_t n) { return reader.read(buf, n); },
+                step.stored_layer->digest.str());
         }
         chain.push_back(key);
     }
@@ -430,7 +440,8 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                     }
                     // The step runs on a fresh writable snapshot over the
                     // layers before it; the layers are unpacked only now.
-                    auto active = snaps.prepare(layer_chain(me, snaps, *options.blobs));
+                    const auto parents = layer_chain(me, snaps, *options.blobs);
+                    auto active = snaps.prepare(parents);
                     // Read-only views of other stages, alive while the step runs.
                     std::map<int, std::unique_ptr<snapshotter::Active>> views;
                     auto view_of = [&](int stage) -> const fs::path& {
@@ -486,7 +497,8 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                     if (made && made->size <= 1024)
                         made = nonempty(*options.blobs, *made);
                     if (made)
-                        snaps.commit(*active, made->digest.str());
+                        snaps.commit(*active,
+                                     chain_id(parents.empty() ? "" : parents.back(), made->digest));
                     CacheRecord record;
                     record.created = options.now;
                     record.layer = made;

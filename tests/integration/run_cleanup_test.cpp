@@ -1,0 +1,280 @@
+// What a build leaves behind: nothing. After a successful build, a failing one and one
+// stopped with SIGINT (as Ctrl-C), no mount of kiln's is left in /proc/self/mountinfo, no
+// process a RUN started is still running, the state root's tmp/ is empty, and the next
+// build works. Needs root and runc (as in CI); skipped otherwise.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "harness.h"
+
+namespace fs = std::filesystem;
+using namespace kiln::test;
+using namespace std::chrono_literals;
+
+extern char** environ;
+
+namespace {
+
+std::vector<std::string> split_lines(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    std::string line;
+    while (std::getline(in, line))
+        out.push_back(line);
+    return out;
+}
+
+// A number no other process on the machine has in its argv: `sleep <it>` is findable.
+std::string unique_seconds() {
+    std::random_device rd;
+    return std::to_string(1000000000ull + (static_cast<unsigned long long>(rd()) % 899999999ull));
+}
+
+// Pids (other than ours) whose argv holds `marker`.
+std::vector<pid_t> processes_with(const std::string& marker) {
+    std::vector<pid_t> out;
+    for (const auto& e : fs::directory_iterator("/proc")) {
+        const auto name = e.path().filename().string();
+        if (name.empty() || !std::all_of(name.begin(), name.end(), ::isdigit))
+            continue;
+        pid_t pid = std::stoi(name);
+        if (pid == ::getpid())
+            continue;
+        std::string cmdline = slurp(e.path() / "cmdline");
+        std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+        if (cmdline.find(marker) != std::string::npos)
+            out.push_back(pid);
+    }
+    return out;
+}
+
+// Lines of /proc/self/mountinfo that mention `path` (as mount point, root or options).
+std::vector<std::string> mounts_mentioning(const fs::path& path) {
+    std::vector<std::string> out;
+    for (const auto& line : split_lines(slurp("/proc/self/mountinfo")))
+        if (line.find(path.string()) != std::string::npos)
+            out.push_back(line);
+    return out;
+}
+
+// kiln started in the background, in its own process group, output to files.
+class Spawned {
+  public:
+    Spawned(const fs::path& root, const std::vector<std::string>& args, const fs::path& out,
+            const fs::path& err)
+        : err_(err) {
+        std::vector<std::string> argv = {KILN_BINARY, "--root", root.string()};
+        argv.insert(argv.end(), args.begin(), args.end());
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        posix_spawnattr_t attr;
+        posix_spawnattr_init(&attr);
+        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+        posix_spawnattr_setpgroup(&attr, 0);
+        std::vector<char*> a;
+        for (const auto& s : argv)
+            a.push_back(const_cast<char*>(s.c_str()));
+        a.push_back(nullptr);
+        if (posix_spawn(&pid_, a[0], &fa, &attr, a.data(), environ) != 0)
+            pid_ = -1;
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+    }
+    ~Spawned() {
+        if (pid_ > 0 && !exited_) {
+            ::kill(pid_, SIGKILL);
+            ::waitpid(pid_, nullptr, 0);
+        }
+    }
+    pid_t pid() const { return pid_; }
+    std::string err() const { return slurp(err_); }
+
+    // Waits up to `limit` for the exit; the shell-like exit code, or -1 on timeout.
+    int wait(std::chrono::seconds limit) {
+        auto until = std::chrono::steady_clock::now() + limit;
+        while (std::chrono::steady_clock::now() < until) {
+            int status = 0;
+            pid_t r = ::waitpid(pid_, &status, WNOHANG);
+            if (r == pid_) {
+                exited_ = true;
+                return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+            }
+            std::this_thread::sleep_for(50ms);
+        }
+        return -1;
+    }
+
+  private:
+    pid_t pid_ = -1;
+    bool exited_ = false;
+    fs::path err_;
+};
+
+template <class Pred>
+bool wait_for(Pred pred, std::chrono::seconds limit) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+        if (pred())
+            return true;
+        std::this_thread::sleep_for(50ms);
+    }
+    return pred();
+}
+
+class RunCleanup : public ::testing::Test {
+  protected:
+    void SetUp() override {
+        if (::geteuid() != 0)
+            GTEST_SKIP() << "needs root (as in CI)";
+        if (!have_tool("runc"))
+            GTEST_SKIP() << "needs runc";
+        if (!fs::exists(busybox_path()))
+            GTEST_SKIP() << "needs a static busybox (Debian's busybox-static)";
+        root = dir / "root";
+        fs::create_directories(dir / "base");
+        fs::copy_file(busybox_path(), dir / "base/busybox");
+        write(dir / "base/Dockerfile",
+              "FROM scratch\nCOPY busybox /bin/busybox\n"
+              "RUN [\"/bin/busybox\",\"--install\",\"-s\",\"/bin\"]\n");
+        auto r = run_kiln(root, {"build", "-t", "base:1", (dir / "base").string()});
+        ASSERT_EQ(r.exit_code, 0) << r.err;
+        seconds = unique_seconds();
+    }
+
+    void TearDown() override {
+        // Whatever a failed test left: kill it and unmount it before the scratch dir
+        // is removed (never delete through a leftover mount).
+        if (!seconds.empty())
+            for (pid_t p : processes_with("sleep " + seconds))
+                ::kill(p, SIGKILL);
+        auto left = mounts_mentioning(dir.path());
+        std::reverse(left.begin(), left.end());
+        for (const auto& line : left) {
+            std::istringstream in(line);
+            std::string f;
+            for (int i = 0; i < 5 && in >> f; ++i) {
+            }
+            ::umount2(f.c_str(), MNT_DETACH);
+        }
+    }
+
+    fs::path context(const std::string& dockerfile) {
+        write(dir / "ctx/Dockerfile", dockerfile);
+        return dir / "ctx";
+    }
+
+    // Nothing of kiln's is left: no mount, no sleeping RUN process, no temp dir.
+    void expect_nothing_left(const std::string& when) {
+        bool gone = wait_for([&] { return processes_with("sleep " + seconds).empty(); }, 5s);
+        EXPECT_TRUE(gone) << when << ": a RUN's process is still running";
+        EXPECT_EQ(mounts_mentioning(root), std::vector<std::string>{}) << when;
+        std::vector<std::string> tmp;
+        if (fs::exists(root / "tmp"))
+            for (const auto& e : fs::directory_iterator(root / "tmp"))
+                tmp.push_back(e.path().filename().string());
+        EXPECT_EQ(tmp, std::vector<std::string>{}) << when << ": temp dirs left in tmp/";
+    }
+
+    void expect_next_build_works() {
+        auto ctx = context("FROM base:1\nRUN echo next-build && echo built > /next\n");
+        auto r = run_kiln(root, {"build", "--progress", "plain", ctx.string()});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        EXPECT_NE(r.err.find(" next-build\n"), std::string::npos) << r.err;
+        expect_nothing_left("after the next build");
+    }
+
+    // Starts `RUN sh -c 'exec sleep <seconds>'` and waits until it runs.
+    std::unique_ptr<Spawned> start_sleeping_build() {
+        auto ctx = context("FROM base:1\nRUN echo before\nRUN sh -c 'exec sleep " + seconds +
+                           "'\nRUN echo never\n");
+        auto k = std::make_unique<Spawned>(
+            root, std::vector<std::string>{"build", "--progress", "plain", ctx.string()},
+            dir / "kiln.out", dir / "kiln.err");
+        EXPECT_GT(k->pid(), 0);
+        bool started = wait_for(
+            [&] {
+                return k->err().find("RUN sh -c 'exec sleep " + seconds) != std::string::npos &&
+                       !processes_with("sleep " + seconds).empty();
+            },
+            60s);
+        EXPECT_TRUE(started) << k->err();
+        // Positive control: while it runs, its rootfs mount is visible here.
+        EXPECT_NE(mounts_mentioning(root), std::vector<std::string>{})
+            << "no mount of kiln's seen while a RUN runs";
+        return k;
+    }
+
+    Scratch dir;
+    fs::path root;
+    std::string seconds;
+};
+
+}  // namespace
+
+TEST_F(RunCleanup, AfterASuccessfulBuild) {
+    // The RUN leaves a process in the background: it dies with the step.
+    auto ctx = context("FROM base:1\nRUN sleep " + seconds + " & echo started-in-background\n");
+    auto r = run_kiln(root, {"build", "--progress", "plain", ctx.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find(" started-in-background\n"), std::string::npos) << r.err;
+    expect_nothing_left("after a successful build");
+    expect_next_build_works();
+}
+
+TEST_F(RunCleanup, AfterAFailingBuildTheOtherStagesAreStopped) {
+    // One stage sleeps for ever, the other fails: the build stops, the sleeper dies.
+    auto ctx = context("FROM base:1 AS slow\nRUN sh -c 'exec sleep " + seconds +
+                       "'\n"
+                       "FROM base:1 AS failing\nRUN sleep 1 && exit 3\n"
+                       "FROM base:1\nCOPY --from=slow /bin/busybox /a\n"
+                       "COPY --from=failing /bin/busybox /b\n");
+    Spawned k(root, {"build", "--progress", "plain", "--jobs", "4", ctx.string()}, dir / "kiln.out",
+              dir / "kiln.err");
+    ASSERT_GT(k.pid(), 0);
+    int code = k.wait(60s);
+    ASSERT_NE(code, -1) << "kiln did not stop after a step failed:\n" << k.err();
+    EXPECT_EQ(code, 1) << k.err();
+    EXPECT_NE(k.err().find("exit code: 3"), std::string::npos) << k.err();
+    expect_nothing_left("after a failing build");
+    expect_next_build_works();
+}
+
+TEST_F(RunCleanup, AfterSigintToKiln) {
+    auto k = start_sleeping_build();
+    ASSERT_FALSE(HasFailure());
+    ASSERT_EQ(::kill(k->pid(), SIGINT), 0);
+    int code = k->wait(60s);
+    ASSERT_NE(code, -1) << "kiln did not stop on SIGINT:\n" << k->err();
+    EXPECT_NE(code, 0) << k->err();
+    EXPECT_EQ(k->err().find(" never\n"), std::string::npos) << k->err();
+    expect_nothing_left("after SIGINT");
+    expect_next_build_works();
+}
+
+TEST_F(RunCleanup, AfterCtrlCToTheProcessGroup) {
+    // A terminal's Ctrl-C: SIGINT to kiln and every process of its group (runc too).
+    auto k = start_sleeping_build();
+    ASSERT_FALSE(HasFailure());
+    ASSERT_EQ(::kill(-k->pid(), SIGINT), 0);
+    int code = k->wait(60s);
+    ASSERT_NE(code, -1) << "kiln did not stop on Ctrl-C:\n" << k->err();
+    EXPECT_NE(code, 0) << k->err();
+    expect_nothing_left("after Ctrl-C");
+    expect_next_build_works();
+}
