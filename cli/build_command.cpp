@@ -227,8 +227,9 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     so.jobs = args.jobs;
     so.resolve_image = resolve_image;
     so.blobs = &root.blobs();
-    so.write_layer = [&](const fs::path& tree, bool overlay_whiteouts) {
-        return exporter::store_layer_tree(root, tree, overlay_whiteouts, epoch);
+    so.write_layer = [&](const fs::path& tree, bool overlay_whiteouts,
+                         const solver::SolveOptions::OmitDir& omit) {
+        return exporter::store_layer_tree(root, tree, overlay_whiteouts, omit, epoch);
     };
     auto snapshots = snapshotter::open_snapshotter(root.snapshots(), args.snapshotter, root.tmp());
     so.snapshots = snapshots.get();

@@ -27,6 +27,7 @@ struct CommittedImage {
 // is given as its SolveOptions::write_layer).
 content::Descriptor store_layer_tree(const content::StateRoot& root,
                                      const std::filesystem::path& tree, bool overlay_whiteouts,
+                                     const solver::SolveOptions::OmitDir& omit_empty_dir,
                                      std::optional<std::int64_t> source_date_epoch);
 
 // The history and "created" times are the solver's (see SolveOptions::now).

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -154,17 +155,22 @@ bool is_overlay_opaque(int dir_fd) {
 
 class TreeWriter {
   public:
-    TreeWriter(struct archive* a, Pipeline& pipe, fs::path root, std::optional<std::int64_t> sde,
-               bool overlay_whiteouts)
+    TreeWriter(struct archive* a, Pipeline& pipe, fs::path root, const LayerOptions& options)
         : a_(a),
           pipe_(pipe),
           root_(std::move(root)),
-          sde_(sde),
-          overlay_whiteouts_(overlay_whiteouts),
+          sde_(options.source_date_epoch),
+          overlay_whiteouts_(options.overlay_whiteouts),
+          omit_empty_dir_(options.omit_empty_dir),
           buf_(kChunk) {}
 
     void write_dir(int dir_fd, const std::string& rel) {
-        for (Child& c : sorted_children(dir_fd, rel)) {
+        write_children(dir_fd, rel, sorted_children(dir_fd, rel));
+    }
+
+  private:
+    void write_children(int dir_fd, const std::string& rel, std::vector<Child> children) {
+        for (Child& c : children) {
             std::string path = rel + c.key;
             if (S_ISSOCK(c.st.st_mode))
                 continue;  // tar cannot hold sockets
@@ -172,18 +178,23 @@ class TreeWriter {
                 write_marker(path, c.st);
                 continue;
             }
-            write_entry(dir_fd, c, path);
-            if (S_ISDIR(c.st.st_mode)) {
-                UniqueFd sub(::openat(dir_fd, c.name.c_str(),
-                                      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-                if (!sub)
-                    throw errno_error("cannot open directory " + (root_ / path).string());
-                write_dir(sub.get(), path);
+            if (!S_ISDIR(c.st.st_mode)) {
+                write_entry(dir_fd, c, path);
+                continue;
             }
+            UniqueFd sub(
+                ::openat(dir_fd, c.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!sub)
+                throw errno_error("cannot open directory " + (root_ / path).string());
+            auto kids = sorted_children(sub.get(), path);
+            if (kids.empty() && omit_empty_dir_ &&
+                omit_empty_dir_(path.substr(0, path.size() - 1), c.st))
+                continue;
+            write_entry(dir_fd, c, path);
+            write_children(sub.get(), path, std::move(kids));
         }
     }
 
-  private:
     std::vector<Child> sorted_children(int dir_fd, const std::string& rel) {
         fs::path where = root_ / rel;
         // fdopendir takes ownership of the fd it is given, so hand it a duplicate.
@@ -354,6 +365,7 @@ class TreeWriter {
     fs::path root_;
     std::optional<std::int64_t> sde_;
     bool overlay_whiteouts_ = false;
+    std::function<bool(const std::string&, const struct stat&)> omit_empty_dir_;
     std::vector<char> buf_;
     std::map<std::pair<dev_t, ino_t>, std::string> links_;
 };
@@ -394,7 +406,7 @@ LayerBlob write_layer(const fs::path& dir, const content::BlobStore& store,
                                       [&blob](const void* d, std::size_t n) { blob.write(d, n); });
     {
         ArchivePtr a = new_tar_writer(pipe, dir);
-        TreeWriter tw(a.get(), pipe, dir, options.source_date_epoch, options.overlay_whiteouts);
+        TreeWriter tw(a.get(), pipe, dir, options);
         try {
             tw.write_dir(root.get(), "");
         } catch (...) {

@@ -15,8 +15,11 @@
 //  - Equal trees and options give byte-identical blobs.
 #pragma once
 
+#include <sys/stat.h>
 #include <cstdint>
+
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -35,6 +38,11 @@ struct LayerOptions {
     // user.overlay.opaque=y) gets a ".wh..wh..opq" entry in it, both in sorted
     // position with the mtime of the device or directory, clamped like the rest.
     bool overlay_whiteouts = false;
+    // Asked for each directory that is empty in `dir` (path relative, no
+    // trailing "/"): true leaves it out of the layer. For an overlay upper,
+    // a directory copied up only because something was created and removed
+    // in it (a runtime's mount stubs) is no change and so no entry.
+    std::function<bool(const std::string& rel, const struct stat& st)> omit_empty_dir;
 };
 
 struct LayerBlob {

@@ -177,6 +177,25 @@ std::string chain_id(const std::string& parent, const content::Digest& diff_id) 
     return parent.empty() ? diff_id.str() : content::Digest::of(parent + " " + diff_id.str()).str();
 }
 
+// For an overlay upper: an empty directory there is no change when the
+// layers below hold the same directory (mode, owner, mtime) — it was only
+// copied up because something was made and removed in it.
+SolveOptions::OmitDir unchanged_in(const std::vector<std::string>& parents,
+                                   const snapshotter::Snapshotter& snaps) {
+    return [&parents, &snaps](const std::string& rel, const struct stat& st) {
+        for (auto it = parents.rbegin(); it != parents.rend(); ++it) {
+            struct stat lower;
+            if (::lstat((snaps.path(*it) / rel).c_str(), &lower) != 0)
+                continue;
+            return S_ISDIR(lower.st_mode) && lower.st_mode == st.st_mode &&
+                   lower.st_uid == st.st_uid && lower.st_gid == st.st_gid &&
+                   lower.st_mtim.tv_sec == st.st_mtim.tv_sec &&
+                   lower.st_mtim.tv_nsec == st.st_mtim.tv_nsec;
+        }
+        return false;  // new here
+    };
+}
+
 // The snapshots (bottom first) of the steps so far, made from the store's
 // blobs where missing.
 std::vector<std::string> layer_chain(const StageState& state, snapshotter::Snapshotter& snaps,
@@ -463,7 +482,7 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                             source = stage_source.get();
                         }
                         run_copy(step.copy, *source, active->root(), layer);
-                        made = options.write_layer(layer, false);
+                        made = options.write_layer(layer, false, {});
                     } else if (step.kind == frontend::Step::Kind::run) {
                         RunContext rc;
                         rc.root = active->root();
@@ -489,9 +508,10 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                             return found.at(0).host_path;
                         };
                         run_step(step, rc);
-                        made = options.write_layer(active->upper(), true);
+                        made = options.write_layer(active->upper(), true,
+                                                   unchanged_in(parents, snaps));
                     } else if (run_mkdir(step.workdir, active->root(), layer)) {
-                        made = options.write_layer(layer, false);
+                        made = options.write_layer(layer, false, {});
                     }
                     // A layer with no entry is no layer (a RUN that changed nothing).
                     if (made && made->size <= 1024)

@@ -8,6 +8,8 @@
 // build with a kiln::Error naming the Dockerfile line.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <atomic>
 #include <filesystem>
 #include <functional>
@@ -42,8 +44,12 @@ struct SolveOptions {
     // Turns a step's diff tree into an uncompressed layer in the store (the
     // exporter's layer writer; injected so the solver need not depend on it).
     // `overlay_whiteouts`: the tree is an overlay upper directory (0/0 devices
-    // are deletions, trusted.overlay.opaque marks replaced directories).
-    std::function<content::Descriptor(const std::filesystem::path& tree, bool overlay_whiteouts)>
+    // are deletions, trusted.overlay.opaque marks replaced directories);
+    // `omit_empty_dir` (may be empty) says which empty directories are no
+    // change (see exporter::LayerOptions).
+    using OmitDir = std::function<bool(const std::string& rel, const struct stat& st)>;
+    std::function<content::Descriptor(const std::filesystem::path& tree, bool overlay_whiteouts,
+                                      const OmitDir& omit_empty_dir)>
         write_layer;
     // Where steps run: snapshots of the layers (one per layer, shared by
     // every build), made from the blobs when first needed.

@@ -982,3 +982,22 @@ TEST_F(RunBadLayers, WriteThroughAbsoluteSymlinkIsRefused) {
 TEST_F(RunBadLayers, HardLinkOutsideTheRootfsIsRefused) {
     expect_refused("hardlink");
 }
+
+TEST(RunLayers, RunThatChangesNothingAddsNoLayer) {
+    if (geteuid() != 0)
+        GTEST_SKIP() << "needs root";
+    Scratch dir;
+    write(dir / "ctx/Dockerfile",
+          "FROM scratch\nCOPY busybox /bin/busybox\nRUN "
+          "[\"/bin/busybox\",\"--install\",\"-s\",\"/bin\"]\n"
+          "RUN mkdir -p /etc && echo x > /etc/x\nRUN echo nothing\nRUN cat /etc/x\n");
+    fs::copy_file("/bin/busybox", dir / "ctx/busybox");
+    auto r = run_kiln(dir / "root", {"build", "-t", "e", (dir / "ctx").string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto cfg = json_of(
+        run({"skopeo", "inspect", "--config", "oci:" + (dir / "root").string() + ":e:latest"}));
+    // COPY, busybox --install, the RUN writing /etc/x; the last two RUNs only read
+    // (the runtime's /etc mount stubs must not make a layer of them).
+    EXPECT_EQ(cfg.at("rootfs").at("diff_ids").size(), 3u);
+    EXPECT_TRUE(cfg.at("history")[3].value("empty_layer", false)) << cfg.at("history")[3];
+}
