@@ -234,6 +234,7 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     auto snapshots = snapshotter::open_snapshotter(root.snapshots(), args.snapshotter, root.tmp());
     so.snapshots = snapshots.get();
     so.runtime = args.runtime;
+    so.network = args.network == "none" ? "none" : "";
     so.cancel = &g_stop_build;
     so.secrets = parse_secrets(args.secrets);
     so.cache_mounts = root.cache() / "mounts";

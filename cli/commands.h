@@ -27,6 +27,7 @@ struct BuildArgs {
     std::string ssh;                   // "default" or "default=SOCKET"
     std::string snapshotter = "auto";  // auto | overlayfs | native
     std::string runtime = "runc";
+    std::string network = "default";  // default | host | none
     std::vector<std::string> outputs;
     std::string progress = "auto";
     std::string iidfile;

@@ -59,6 +59,9 @@ int run(int argc, char** argv) {
     build_cmd->add_option("--snapshotter", b.snapshotter, "snapshots: auto, overlayfs, native")
         ->check(CLI::IsMember({"auto", "overlayfs", "native"}));
     build_cmd->add_option("--runtime", b.runtime, "OCI runtime for RUN (runc, crun)");
+    build_cmd
+        ->add_option("--network", b.network, "network of RUN steps: default (host), host, none")
+        ->check(CLI::IsMember({"default", "host", "none"}));
     build_cmd->add_flag("--check", b.check,
                         "only run the build checks; exit 1 when one reports a warning");
     build_cmd->add_option("-o,--output", b.outputs,

@@ -68,7 +68,9 @@ void run_step(const frontend::Step& step, const RunContext& ctx) {
     } catch (const sandbox::SandboxError& e) {
         throw Error(e.what());
     }
-    opts.network_none = spec.network == "none";
+    const std::string& network =
+        spec.network.empty() || spec.network == "default" ? ctx.default_network : spec.network;
+    opts.network_none = network == "none";
     opts.runtime = ctx.runtime;
     opts.work_dir = ctx.work_dir / "sandbox";
     opts.on_output = ctx.on_output;

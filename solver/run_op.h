@@ -34,6 +34,7 @@ struct RunContext {
     std::map<std::string, SecretSource> secrets;
     std::string ssh_socket;  // --ssh default: the agent socket, "" = none
     std::string runtime = "runc";
+    std::string default_network;  // kiln build --network: for RUNs without --network
     std::function<void(std::string_view line)> on_output;
     const std::atomic<bool>* cancel = nullptr;
 };

@@ -432,6 +432,7 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                         k["input"] = from >= 0 ? states[static_cast<size_t>(from)]->key.str()
                                                : context.sources_digest(c.sources, stats).str();
                     } else if (step.kind == frontend::Step::Kind::run) {
+                        k["default_network"] = options.network;
                         k["op"] = run_key(step, [&](const frontend::MountSpec& m) {
                             if (m.from_stage >= 0)
                                 return states[static_cast<size_t>(m.from_stage)]->key.str();
@@ -491,6 +492,7 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                         rc.secrets = options.secrets;
                         rc.ssh_socket = options.ssh_socket;
                         rc.runtime = options.runtime;
+                        rc.default_network = options.network;
                         rc.cancel = &cancel;
                         rc.on_output = [&](std::string_view line) {
                             vertex.log(std::string(line));

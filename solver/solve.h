@@ -57,6 +57,7 @@ struct SolveOptions {
     // RUN: the OCI runtime, --secret sources, the --ssh agent socket, and
     // where type=cache mounts persist.
     std::string runtime = "runc";
+    std::string network;  // default network of RUN steps: "" / "host" or "none"
     std::map<std::string, SecretSource> secrets;
     std::string ssh_socket;
     std::filesystem::path cache_mounts;

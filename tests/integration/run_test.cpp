@@ -1001,3 +1001,34 @@ TEST(RunLayers, RunThatChangesNothingAddsNoLayer) {
     EXPECT_EQ(cfg.at("rootfs").at("diff_ids").size(), 3u);
     EXPECT_TRUE(cfg.at("history")[3].value("empty_layer", false)) << cfg.at("history")[3];
 }
+
+class RunBuildFlags : public RunBase {};
+
+TEST_F(RunBuildFlags, NetworkNoneAppliesToEveryRun) {
+    auto ctx = context("net", "FROM base:1\nRUN cat /proc/net/dev | tail -n +3 | wc -l\n");
+    auto r = build(ctx, {"--network", "none"});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find(" 1\n"), std::string::npos) << "only lo:\n" << r.err;
+}
+
+TEST_F(RunBuildFlags, SshMountForwardsTheAgentSocket) {
+    // A listening unix socket stands in for ssh-agent.
+    auto sock = dir / "agent.sock";
+    Background agent(
+        {"/usr/bin/python3", "-c",
+         "import socket,time,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); "
+         "s.listen(1); time.sleep(60)",
+         sock.string()});
+    for (int i = 0; i < 50 && !fs::exists(sock); ++i)
+        usleep(100000);
+    ASSERT_TRUE(fs::exists(sock));
+    auto ctx = context(
+        "ssh", "FROM base:1\nRUN --mount=type=ssh test -S \"$SSH_AUTH_SOCK\" && echo agent-ok\n");
+    auto r = build(ctx, {"--ssh", "default=" + sock.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("agent-ok"), std::string::npos) << r.err;
+    auto required = context("ssh2", "FROM base:1\nRUN --mount=type=ssh,required=true true\n");
+    r = build(required);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("--ssh default"), std::string::npos) << r.err;
+}
