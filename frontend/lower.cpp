@@ -1,5 +1,7 @@
 #include "frontend/lower.h"
 
+#include "frontend/ascii.h"
+
 #include <sys/utsname.h>
 
 #include <algorithm>
@@ -30,17 +32,6 @@ const std::vector<std::string>& proxy_args() {
         "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY",
         "ftp_proxy",  "NO_PROXY",   "no_proxy",    "ALL_PROXY",   "all_proxy"};
     return names;
-}
-
-std::string upper(std::string s) {
-    for (auto& c : s)
-        c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-    return s;
-}
-std::string lower_ascii(std::string s) {
-    for (auto& c : s)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return s;
 }
 
 // Go's %q of a string (enough for the printable text Dockerfiles hold).
@@ -262,7 +253,7 @@ bool valid_image_ref(std::string s) {
         return false;
     size_t first = 0;
     if (parts.size() > 1 && (parts[0].find_first_of(".:") != std::string::npos ||
-                             parts[0] == "localhost" || parts[0] != lower_ascii(parts[0]))) {
+                             parts[0] == "localhost" || parts[0] != ascii_lower(parts[0]))) {
         std::string host = parts[0].substr(0, parts[0].find(':'));
         if (host.empty() ||
             !all_of_chars(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-"))
@@ -338,7 +329,7 @@ std::string mount_from_raw(const std::string& value) {
     std::string from;
     for (const auto& f : *fields) {
         auto eq = f.find('=');
-        if (eq != std::string::npos && lower_ascii(f.substr(0, eq)) == "from")
+        if (eq != std::string::npos && ascii_lower(f.substr(0, eq)) == "from")
             from = f.substr(eq + 1);
     }
     return from;
@@ -594,7 +585,7 @@ class Lowerer {
             auto fl = parse_flags(node, {{"platform", FlagSpec::Type::string}});
             if (node.args.size() != 1 && node.args.size() != 3)
                 fail(node, "FROM requires either one or three arguments");
-            if (node.args.size() == 3 && lower_ascii(node.args[1]) != "as")
+            if (node.args.size() == 3 && ascii_lower(node.args[1]) != "as")
                 fail(node, "FROM requires either one or three arguments");
             Stage st;
             st.index = static_cast<int>(i);
@@ -610,7 +601,7 @@ class Lowerer {
             if (st.base.empty())
                 fail(node, "base name (" + node.args[0] + ") should not be blank");
             if (node.args.size() == 3) {
-                st.name = lower_ascii(node.args[2]);
+                st.name = ascii_lower(node.args[2]);
                 if (!valid_stage_name(st.name))
                     fail(node, "invalid name for build stage: \"" + node.args[2] +
                                    "\", name can't start with a number or contain symbols");
@@ -646,7 +637,7 @@ class Lowerer {
                 }
             }
             // A base naming an earlier stage (BuildKit looks only backwards).
-            std::string lname = lower_ascii(st.base);
+            std::string lname = ascii_lower(st.base);
             for (const auto& s : plan_.stages) {
                 if (!s.name.empty() && s.name == lname)
                     st.base_stage = s.index;
@@ -679,7 +670,7 @@ class Lowerer {
                 fail(node, "invalid stage index " + from);
             index = static_cast<int>(n);
         } else {
-            std::string l = lower_ascii(from);
+            std::string l = ascii_lower(from);
             for (const auto& s : plan_.stages) {
                 if (!s.name.empty() && s.name == l)
                     index = s.index;
@@ -708,7 +699,7 @@ class Lowerer {
             auto eq = body.find('=');
             if (eq == std::string::npos)
                 continue;
-            std::string name = lower_ascii(body.substr(0, eq));
+            std::string name = ascii_lower(body.substr(0, eq));
             std::string value = body.substr(eq + 1);
             if (name == "from" && (node.keyword == "copy" || node.keyword == "add") &&
                 !value.empty()) {
@@ -731,7 +722,7 @@ class Lowerer {
     bool is_stage_ref(const std::string& from) const {
         if (all_of_chars(from, "0123456789"))
             return true;
-        std::string l = lower_ascii(from);
+        std::string l = ascii_lower(from);
         return std::any_of(plan_.stages.begin(), plan_.stages.end(),
                            [&](const Stage& s) { return !s.name.empty() && s.name == l; });
     }
@@ -780,7 +771,7 @@ class Lowerer {
                 copy->end_line = from.end_line;
                 out.push_back(std::move(copy));
             }
-        } else if (lower_ascii(st.base) != "scratch" && opt_.onbuild_triggers) {
+        } else if (ascii_lower(st.base) != "scratch" && opt_.onbuild_triggers) {
             for (const std::string& text : opt_.onbuild_triggers(st.base)) {
                 ParseResult pr;
                 try {
@@ -801,7 +792,7 @@ class Lowerer {
             if (n->keyword == "onbuild")
                 fail(from, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
             if (n->keyword == "from" || n->keyword == "maintainer")
-                fail(from, upper(n->keyword) + " isn't allowed as an ONBUILD trigger");
+                fail(from, ascii_upper(n->keyword) + " isn't allowed as an ONBUILD trigger");
         }
         triggers_[i] = out;
         return out;
@@ -812,7 +803,7 @@ class Lowerer {
             plan_.target = static_cast<int>(plan_.stages.size()) - 1;
             return;
         }
-        std::string want = lower_ascii(opt_.target);
+        std::string want = ascii_lower(opt_.target);
         for (const auto& s : plan_.stages) {
             if (!s.name.empty() && s.name == want) {
                 plan_.target = s.index;
@@ -851,7 +842,7 @@ class Lowerer {
             ss.env = bs.env;
             ss.build_args = bs.build_args;
             ss.env_known = bs.env_known;
-        } else if (lower_ascii(st.base) == "scratch") {
+        } else if (ascii_lower(st.base) == "scratch") {
             st.settings.set_env("PATH", kDefaultPath);
             ss.env.set("PATH", kDefaultPath);
         } else {
@@ -922,7 +913,7 @@ class Lowerer {
             "apikey",   "auth",  "credential", "credentials", "key",
             "password", "pword", "passwd",     "secret",      "token"};
         auto has_token = [&](const std::vector<std::string>& tokens) {
-            std::string l = lower_ascii(key);
+            std::string l = ascii_lower(key);
             std::vector<std::string> parts;
             std::stringstream ss(l);
             std::string part;
@@ -941,8 +932,8 @@ class Lowerer {
         };
         if (has_token(deny) && !has_token({"public"}))
             lint("SecretsUsedInArgOrEnv", node.start_line,
-                 "Do not use ARG or ENV instructions for sensitive data (" + upper(node.keyword) +
-                     " " + go_quote(key) + ")");
+                 "Do not use ARG or ENV instructions for sensitive data (" +
+                     ascii_upper(node.keyword) + " " + go_quote(key) + ")");
     }
 
     Flags parse_flags(const Node& node, std::initializer_list<FlagSpec> allowed) const {
@@ -1029,13 +1020,13 @@ class Lowerer {
             return run(node);
         if (kw == "from")
             fail(node, "FROM isn't allowed as an ONBUILD trigger");
-        fail(node, "unknown instruction: " + upper(kw));
+        fail(node, "unknown instruction: " + ascii_upper(kw));
     }
 
     Step& add_step(const Node& node, Step::Kind kind, std::string created_by) {
         Step s;
         s.kind = kind;
-        s.keyword = upper(node.keyword);
+        s.keyword = ascii_upper(node.keyword);
         s.text = (onbuild_ ? "ONBUILD " : "") + node.original;
         s.created_by = std::move(created_by);
         s.line = node.start_line;
@@ -1168,7 +1159,7 @@ class Lowerer {
                 auto slash = spec.find('/');
                 std::string ports = spec.substr(0, slash);
                 if (slash != std::string::npos)
-                    proto = lower_ascii(spec.substr(slash + 1));
+                    proto = ascii_lower(spec.substr(slash + 1));
                 if (proto != "tcp" && proto != "udp" && proto != "sctp")
                     fail(node, "invalid proto: " + proto);
                 auto dash = ports.find('-');
@@ -1265,7 +1256,7 @@ class Lowerer {
         if (node.args.empty())
             fail(node, "HEALTHCHECK requires an argument");
         ImageSettings::Healthcheck hc;
-        std::string type = upper(node.args[0]);
+        std::string type = ascii_upper(node.args[0]);
         if (type == "NONE") {
             if (node.args.size() > 1 || !node.flags.empty())
                 fail(node, "HEALTHCHECK NONE takes no arguments");
@@ -1322,9 +1313,9 @@ class Lowerer {
         if (kw == "onbuild")
             fail(node, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
         if (kw == "from" || kw == "maintainer")
-            fail(node, upper(kw) + " isn't allowed as an ONBUILD trigger");
+            fail(node, ascii_upper(kw) + " isn't allowed as an ONBUILD trigger");
         std::string text = node.original;
-        auto pos = lower_ascii(text).find("onbuild");
+        auto pos = ascii_lower(text).find("onbuild");
         text = text.substr(pos + 7);
         text.erase(0, text.find_first_not_of(" \t"));
         stage().settings.on_build.push_back(text);
@@ -1341,7 +1332,7 @@ class Lowerer {
         bool has_mode = false, has_uid = false, has_gid = false;
         for (const std::string& field : *fields) {
             auto eq = field.find('=');
-            std::string key = lower_ascii(field.substr(0, eq));
+            std::string key = ascii_lower(field.substr(0, eq));
             if (eq == std::string::npos) {
                 if (key == "readonly" || key == "ro") {
                     m.readonly = true;
@@ -1363,7 +1354,7 @@ class Lowerer {
             }
             std::string v = expand(node, field.substr(eq + 1));
             if (key == "type") {
-                std::string t = lower_ascii(v);
+                std::string t = ascii_lower(v);
                 if (t != "bind" && t != "cache" && t != "tmpfs" && t != "secret" && t != "ssh")
                     fail(node, "unsupported mount type " + go_quote(v));
                 m.type = t;
@@ -1389,7 +1380,7 @@ class Lowerer {
             } else if (key == "id") {
                 m.id = v;
             } else if (key == "sharing") {
-                std::string s = lower_ascii(v);
+                std::string s = ascii_lower(v);
                 if (!s.empty() && s != "shared" && s != "private" && s != "locked")
                     fail(node, "unsupported sharing value " + go_quote(v));
                 m.sharing = s;
@@ -1490,13 +1481,13 @@ class Lowerer {
             spec.mounts.push_back(std::move(m));
         }
         if (fl.str.count("network")) {
-            std::string n = lower_ascii(fl.get("network"));
+            std::string n = ascii_lower(fl.get("network"));
             if (n != "default" && n != "none" && n != "host")
                 fail(node, "unsupported network mode " + go_quote(fl.get("network")));
             spec.network = n == "default" ? "" : n;
         }
         if (fl.str.count("security")) {
-            std::string s = lower_ascii(fl.get("security"));
+            std::string s = ascii_lower(fl.get("security"));
             if (s != "sandbox" && s != "insecure")
                 fail(node, "unsupported security mode " + go_quote(fl.get("security")));
             spec.security = s;

@@ -1,5 +1,7 @@
 #include "frontend/parser.h"
 
+#include "frontend/ascii.h"
+
 #include <algorithm>
 #include <set>
 #include <utility>
@@ -63,16 +65,6 @@ std::string_view trim_newline(std::string_view s) {
         s.remove_suffix(1);
     }
     return s;
-}
-
-std::string ascii_lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) {
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
-    return out;
 }
 
 bool is_comment(std::string_view raw_line) {

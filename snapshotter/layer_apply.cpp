@@ -23,6 +23,7 @@
 
 #include "content/error.h"
 #include "content/unique_fd.h"
+#include "snapshotter/tree.h"
 
 namespace kiln::snapshotter {
 
@@ -35,11 +36,7 @@ constexpr std::string_view kOpaque = ".wh..wh..opq";
 struct ArchiveReadFree {
     void operator()(struct archive* a) const { archive_read_free(a); }
 };
-struct DirClose {
-    void operator()(DIR* d) const { ::closedir(d); }
-};
 using ArchivePtr = std::unique_ptr<struct archive, ArchiveReadFree>;
-using DirPtr = std::unique_ptr<DIR, DirClose>;
 
 // What a tar entry names, as clean components: no "", "." or "..".
 using Components = std::vector<std::string>;
@@ -253,28 +250,11 @@ class Applier {
 
     std::vector<std::string> list_dir(int parent, const std::string& name,
                                       const std::string& path) {
-        int fd = ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
+        UniqueFd fd(
+            ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!fd)
             throw errno_err("cannot open directory " + path);
-        DirPtr dir(::fdopendir(fd));
-        if (!dir) {
-            ::close(fd);
-            throw errno_err("cannot read directory " + path);
-        }
-        std::vector<std::string> out;
-        for (;;) {
-            errno = 0;
-            dirent* d = ::readdir(dir.get());
-            if (d == nullptr) {
-                if (errno != 0)
-                    throw errno_err("cannot read directory " + path);
-                break;
-            }
-            std::string n = d->d_name;
-            if (n != "." && n != "..")
-                out.push_back(std::move(n));
-        }
-        return out;
+        return tree::list_dir(fd.get(), path);
     }
 
     // Marks the directory at fd (any kind of fd) opaque, overlay's way.

@@ -8,6 +8,13 @@
 // "/", several sources, or an existing directory) and becomes `dest`
 // otherwise. Owners are 0:0 unless --chown; modes and mtimes are kept;
 // symlinks are copied as symlinks; files hard-linked to each other stay so.
+//
+// Flags: --chmod (ChmodSpec, applied to every copied entry, directories included);
+// --exclude patterns (.dockerignore syntax) matched against each path below a
+// source, relative to that source (the source itself is never excluded); --parents
+// keeps each source's context path under dest (dest is then always a directory),
+// or only the part after a "/./" pivot in the source, the kept parent directories
+// copied with their context metadata. --link needs nothing here.
 #pragma once
 
 #include <filesystem>
@@ -32,7 +39,9 @@ bool run_mkdir(const std::string& path, const std::filesystem::path& rootfs,
 // /etc/group. Throws kiln::Error for unknown names.
 Owner parse_chown(const std::string& spec, const std::filesystem::path& rootfs);
 
-// Octal ("755", "0644") permission bits. Throws kiln::Error otherwise.
-mode_t parse_chmod(const std::string& spec);
+// A --chmod value, octal ("755", "04755") or symbolic ("u+x", "u=rwX,go=rX"); see
+// ChmodSpec (solver/file_copy.h): it is applied to each copied entry's own mode.
+// Throws kiln::Error for anything else.
+ChmodSpec parse_chmod(const std::string& spec);
 
 }  // namespace kiln::solver

@@ -134,10 +134,6 @@ void check_supported(const frontend::BuildPlan& plan, const std::vector<int>& ne
                 fail(step.line, "COPY --from=" + c.from + " (copying from an image)");
             if (c.link)
                 fail(step.line, "COPY --link");
-            if (c.parents)
-                fail(step.line, "COPY --parents");
-            if (!c.excludes.empty())
-                fail(step.line, "COPY --exclude");
         }
     }
 }
@@ -426,9 +422,14 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                         std::vector<std::string> heredocs;
                         for (const auto& h : c.heredocs)
                             heredocs.push_back(h.name + "\n" + h.content);
-                        k["op"] = {
-                            {"copy", c.sources}, {"dest", c.dest},   {"dest_is_dir", c.dest_is_dir},
-                            {"chown", c.chown},  {"chmod", c.chmod}, {"heredocs", heredocs}};
+                        k["op"] = {{"copy", c.sources},
+                                   {"dest", c.dest},
+                                   {"dest_is_dir", c.dest_is_dir},
+                                   {"chown", c.chown},
+                                   {"chmod", c.chmod},
+                                   {"heredocs", heredocs},
+                                   {"excludes", c.excludes},
+                                   {"parents", c.parents}};
                         k["input"] = from >= 0 ? states[static_cast<size_t>(from)]->key.str()
                                                : context.sources_digest(c.sources, stats).str();
                     } else if (step.kind == frontend::Step::Kind::run) {

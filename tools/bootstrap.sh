@@ -10,7 +10,7 @@ packages=(
   cmake ninja-build g++ pkg-config git clang-format
   libarchive-dev libssl-dev libzstd-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libgtest-dev
   # runtime and the independent tools the tests check kiln with
-  runc skopeo umoci podman busybox-static tar gzip zstd python3 python3-jsonschema
+  runc skopeo umoci podman buildah busybox-static tar gzip zstd python3 python3-jsonschema
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -214,10 +214,14 @@ COPY single.txt /renamed.txt
     EXPECT_EQ(conf.uid, 1000u);
     EXPECT_EQ(conf.gid, 50u);
     EXPECT_EQ(conf.content_or_target, "k=v\n");
+    // A parent the COPY creates gets the --chown owner, as BuildKit (and buildah) do.
     auto parent = stat_entry(rootfs / "etc");
     EXPECT_EQ(parent.type, "dir");
     EXPECT_EQ(parent.mode, 0755u);
-    EXPECT_EQ(parent.uid, 0u);
+    EXPECT_EQ(parent.uid, 1000u);
+    EXPECT_EQ(parent.gid, 50u);
+    // One the COPY did not create (made by an earlier COPY) keeps root.
+    EXPECT_EQ(stat_entry(rootfs / "opt").uid, 0u);
     EXPECT_EQ(stat_entry(rootfs / "renamed.txt").content_or_target, "one\n");
 }
 

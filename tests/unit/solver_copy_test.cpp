@@ -6,6 +6,7 @@
 // These tests run as root (ownership is part of what they check).
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <fcntl.h>
@@ -398,18 +399,16 @@ TEST_F(CopyOwner, ParseChownUnknownGroupThrows) {
 }
 
 TEST_F(CopyOwner, ParseChmodOctal) {
-    EXPECT_EQ(parse_chmod("755"), 0755u);
-    EXPECT_EQ(parse_chmod("0644"), 0644u);
-    EXPECT_EQ(parse_chmod("4755"), 04755u);
+    EXPECT_EQ(parse_chmod("755").octal_bits(), 0755u);
+    EXPECT_EQ(parse_chmod("0644").octal_bits(), 0644u);
+    EXPECT_EQ(parse_chmod("4755").octal_bits(), 04755u);
 }
 
-// BUG (BuildKit differs): BuildKit accepts any octal string up to 07777
-// (strconv.ParseUint(chmod, 8, 32) then p > 0o7777 is the only range check), so "04755" and
-// "00644" are valid. kiln rejects strings longer than 4 characters
-// (solver/copy_op.cpp:233, `spec.size() > 4`; check the value instead).
+// BuildKit accepts any octal string up to 07777 (strconv.ParseUint(chmod, 8, 32), then
+// p > 0o7777 is the only range check), so "04755" and "00644" are valid.
 TEST_F(CopyOwner, ParseChmodAcceptsLeadingZeroWithSpecialBits) {
-    EXPECT_EQ(parse_chmod("04755"), 04755u);
-    EXPECT_EQ(parse_chmod("00644"), 0644u);
+    EXPECT_EQ(parse_chmod("04755").octal_bits(), 04755u);
+    EXPECT_EQ(parse_chmod("00644").octal_bits(), 0644u);
 }
 
 TEST_F(CopyOwner, ParseChmodRejectsNonOctal) {
@@ -478,6 +477,21 @@ TEST_F(CopyOp, MissingParentsAreCreated0755Root) {
         EXPECT_EQ(st.st_gid, 0u) << p;
     }
     EXPECT_EQ(read_file(layer / "a" / "b" / "f"), "f");
+}
+
+// BuildKit (fsutil copy.MkdirAll with the copy's Chowner) and buildah both give the
+// directories a COPY --chown creates the --chown owner.
+TEST_F(CopyOwner, MissingParentsGetTheChownOwner) {
+    write_file(ctx / "f", "f");
+    frontend::CopySpec s = spec({"f"}, "/a/b/f");
+    s.chown = "1234:5678";
+    copy(s);
+    for (const char* p : {"a", "a/b"}) {
+        struct stat st = lstat_of(layer / p);
+        EXPECT_EQ(perm(st), 0755u) << p;
+        EXPECT_EQ(st.st_uid, 1234u) << p;
+        EXPECT_EQ(st.st_gid, 5678u) << p;
+    }
 }
 
 TEST_F(CopyOp, ExistingParentMetadataIsCopiedIntoLayer) {
@@ -722,6 +736,116 @@ TEST_F(BuildContextResolve, SymlinkLoopThrows) {
 TEST_F(CopyOp, WildcardsMatchingNothingAtAllIsAnError) {
     write_file(ctx / "a.txt", "a");
     expect_copy_error(spec({"*.none", "*.nothing"}, "/d", true));
+}
+
+}  // namespace
+}  // namespace kiln::solver
+
+namespace kiln::solver {
+namespace {
+
+// --- --chmod symbolic, --exclude, --parents, xattrs -----------------------------------------
+
+TEST(CopyChmod, SymbolicAppliesToTheEntryMode) {
+    EXPECT_EQ(parse_chmod("u+x").apply(S_IFREG | 0644, false), 0744u);
+    EXPECT_EQ(parse_chmod("go-w").apply(S_IFREG | 0666, false), 0644u);
+    EXPECT_EQ(parse_chmod("a=r").apply(S_IFREG | 0755, false), 0444u);
+    EXPECT_EQ(parse_chmod("u=rwx,go=rx").apply(S_IFREG | 0600, false), 0755u);
+    EXPECT_EQ(parse_chmod("+x").apply(S_IFREG | 0644, false), 0755u);
+    EXPECT_EQ(parse_chmod("g=u").apply(S_IFREG | 0640, false), 0660u);
+    EXPECT_EQ(parse_chmod("u+s").apply(S_IFREG | 0755, false), 04755u);
+    EXPECT_EQ(parse_chmod("+t").apply(S_IFDIR | 0777, true), 01777u);
+    EXPECT_EQ(parse_chmod("u+r-w").apply(S_IFREG | 0200, false), 0400u);
+    EXPECT_FALSE(parse_chmod("u+x").octal_bits());
+}
+
+TEST(CopyChmod, CapitalXIsExecuteForDirectoriesAndExecutables) {
+    ChmodSpec c = parse_chmod("u=rwX,go=rX");
+    EXPECT_EQ(c.apply(S_IFDIR | 0700, true), 0755u);
+    EXPECT_EQ(c.apply(S_IFREG | 0600, false), 0644u);
+    EXPECT_EQ(c.apply(S_IFREG | 0700, false), 0755u);
+}
+
+TEST(CopyChmod, MalformedSymbolicThrows) {
+    for (const char* bad : {"u", "u+", "z+x", "u+x,", ",u+x", "u+q", "8", "u+x g+w", "0x755"}) {
+        if (std::string(bad) == "u+")  // an empty permission list is valid chmod(1) syntax
+            continue;
+        EXPECT_THROW(parse_chmod(bad), kiln::Error) << bad;
+    }
+}
+
+TEST_F(CopyOwner, SymbolicChmodPerEntryWithDirectories) {
+    write_file(ctx / "d" / "run.sh", "#!", 0700);
+    write_file(ctx / "d" / "data", "x", 0600);
+    ASSERT_EQ(::chmod((ctx / "d").c_str(), 0700), 0);
+    frontend::CopySpec s = spec({"d"}, "/out/", true);
+    s.chmod = "u=rwX,go=rX";
+    copy(s);
+    EXPECT_EQ(perm(lstat_of(rootfs / "out" / "run.sh")), 0755u);
+    EXPECT_EQ(perm(lstat_of(rootfs / "out" / "data")), 0644u);
+}
+
+TEST_F(CopyOp, ExcludeMatchesPathsBelowTheSource) {
+    write_file(ctx / "src" / "a.txt", "a");
+    write_file(ctx / "src" / "b.md", "b");
+    write_file(ctx / "src" / "sub" / "c.txt", "c");
+    write_file(ctx / "src" / "sub" / "keep.txt", "k");
+    frontend::CopySpec s = spec({"src"}, "/out/", true);
+    s.excludes = {"*.txt", "sub/c.txt"};
+    copy(s);
+    EXPECT_FALSE(present(rootfs / "out" / "a.txt"));
+    EXPECT_TRUE(present(rootfs / "out" / "b.md"));
+    EXPECT_FALSE(present(rootfs / "out" / "sub" / "c.txt"));
+    EXPECT_TRUE(present(rootfs / "out" / "sub" / "keep.txt"));
+}
+
+TEST_F(CopyOp, ExcludeWithReinclude) {
+    write_file(ctx / "src" / "logs" / "a.log", "a");
+    write_file(ctx / "src" / "logs" / "keep.log", "k");
+    frontend::CopySpec s = spec({"src"}, "/out/", true);
+    s.excludes = {"logs", "!logs/keep.log"};
+    copy(s);
+    EXPECT_FALSE(present(rootfs / "out" / "logs" / "a.log"));
+    EXPECT_TRUE(present(rootfs / "out" / "logs" / "keep.log"));
+}
+
+TEST_F(CopyOp, ExcludeDoesNotApplyToTheSourceItself) {
+    write_file(ctx / "a.txt", "a");
+    frontend::CopySpec s = spec({"a.txt"}, "/out/", true);
+    s.excludes = {"*.txt"};
+    copy(s);
+    EXPECT_TRUE(present(rootfs / "out" / "a.txt"));
+}
+
+TEST_F(CopyOp, ParentsKeepsTheContextPath) {
+    write_file(ctx / "a" / "b" / "f.txt", "f");
+    write_file(ctx / "x" / "b" / "f.txt", "g");
+    ASSERT_EQ(::chmod((ctx / "a").c_str(), 0750), 0);
+    frontend::CopySpec s = spec({"*/b/f.txt"}, "/out/", true);
+    s.parents = true;
+    copy(s);
+    EXPECT_EQ(read_file(rootfs / "out" / "a" / "b" / "f.txt"), "f");
+    EXPECT_EQ(read_file(rootfs / "out" / "x" / "b" / "f.txt"), "g");
+    EXPECT_EQ(perm(lstat_of(rootfs / "out" / "a")), 0750u);
+}
+
+TEST_F(CopyOp, ParentsPivot) {
+    write_file(ctx / "a" / "b" / "c" / "f.txt", "f");
+    frontend::CopySpec s = spec({"a/./b/c"}, "/out", false);
+    s.parents = true;
+    copy(s);
+    EXPECT_EQ(read_file(rootfs / "out" / "b" / "c" / "f.txt"), "f");
+    EXPECT_FALSE(present(rootfs / "out" / "a"));
+}
+
+TEST_F(CopyOp, XattrsAreKept) {
+    write_file(ctx / "f", "f");
+    if (::setxattr((ctx / "f").c_str(), "user.kiln", "v1", 2, 0) != 0)
+        GTEST_SKIP() << "user xattrs not supported here";
+    copy(spec({"f"}, "/f"));
+    char buf[16] = {};
+    ASSERT_EQ(::getxattr((rootfs / "f").c_str(), "user.kiln", buf, sizeof buf), 2);
+    EXPECT_EQ(std::string(buf, 2), "v1");
 }
 
 }  // namespace

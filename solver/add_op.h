@@ -1,0 +1,73 @@
+// ADD's sources that are not plain context files.
+//
+// Contract:
+//  - Local tar archives (plain, gzip, bzip2, xz, zstd — detected by content,
+//    not name) are extracted into the destination directory. ".wh." entries
+//    are ordinary files here (ADD is not a layer). Nothing is ever written
+//    outside `dest_dir`: entries with ".." components or absolute paths are
+//    refused, no path is resolved through a symlink (an entry below a symlink
+//    is refused; a symlink entry is created, never followed), and hard links
+//    must name an entry inside `dest_dir`.
+//  - http(s) URLs are downloaded (temp file + fsync + rename, mode 0600,
+//    mtime from Last-Modified when the server sends it), verified against
+//    --checksum=sha256:... when given.
+//  - Git URLs (https://host/repo.git#ref[:subdir], git@host:repo, git://,
+//    ssh://, and for fetch_git also file:// and plain paths) are cloned with
+//    Debian's `git`, shallow where the server allows it; `.git` is kept only
+//    with --keep-git-dir.
+//  - Every failure throws kiln::Error naming the URL or archive (credentials
+//    in a URL are redacted from messages).
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "content/digest.h"
+
+namespace kiln::solver {
+
+// http:// or https://.
+bool is_url(const std::string& source);
+
+// BuildKit's rules (gitutil.ParseGitRef, minus the deprecated scheme-less
+// "github.com/..."): git@host:path (any scp-like user@host:path), git://,
+// ssh://, and http(s) URLs whose path ends in ".git" (before "#fragment").
+bool is_git_url(const std::string& source);
+
+// True when `file` is a regular file holding a tar archive, possibly
+// compressed with gzip, bzip2, xz or zstd (sniffed from content, not name).
+bool is_archive(const std::filesystem::path& file);
+
+// Extracts `archive` into `dest_dir` (created with its parents if missing).
+// `dest_dir` itself is opened as given (the caller resolves it inside the
+// rootfs); below it, nothing is followed.
+// Owners are the archive's (applied when running as root) unless `owner` is
+// given, in which case every extracted entry gets it. Modes (incl.
+// setuid/setgid/sticky), symlinks, hard links, xattrs and mtimes are kept.
+// An existing directory met by a directory entry is merged and takes the
+// entry's metadata; anything else in the way is replaced. The archive's root
+// entry ("./") does not change `dest_dir` itself.
+void extract_archive(const std::filesystem::path& archive, const std::filesystem::path& dest_dir,
+                     const std::optional<std::pair<uid_t, gid_t>>& owner);
+
+// Downloads `url` to `file` (temp + rename, mode 0600), returns its sha256;
+// throws kiln::Error naming the URL on HTTP errors, connection failures, or
+// checksum mismatch (`checksum` "" = not checked; else "sha256:<hex>").
+content::Digest fetch_url(const std::string& url, const std::filesystem::path& file,
+                          const std::string& checksum);
+
+// The name BuildKit gives a downloaded file when the destination is a
+// directory: the last component of the URL's path ("" when it has none, e.g.
+// "https://host/"; the caller then picks a name).
+std::string url_filename(const std::string& url);
+
+// Clones `url` (with #ref[:subdir]) into `dir` (which must not exist, or be
+// an empty directory); keep_git_dir keeps .git (ignored with a subdir, as
+// BuildKit). Throws kiln::Error naming the URL.
+void fetch_git(const std::string& url, const std::filesystem::path& dir, bool keep_git_dir);
+
+}  // namespace kiln::solver

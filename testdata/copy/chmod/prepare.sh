@@ -1,0 +1,1 @@
+chmod 0666 m.txt tree/x tree/y
