@@ -65,6 +65,9 @@ struct CopySpec {
     std::string checksum;  // --checksum=sha256:...
     bool keep_git_dir = false;
     bool unpack = true;  // --unpack (BuildKit's ADD --unpack=false), default true
+    // Keep the sources' owners when there is no --chown (ADD of an archive:
+    // entries keep the archive's owners). Set by the solver, not the Dockerfile.
+    bool keep_owners = false;
     // Whether --unpack was given. Without it BuildKit unpacks local archives and
     // leaves archives downloaded from a URL packed.
     bool unpack_set = false;

@@ -30,6 +30,9 @@
 
 extern char** environ;
 
+#include "solver/copy_op.h"
+#include "solver/stat_cache.h"
+
 namespace kiln::solver {
 
 namespace fs = std::filesystem;
@@ -832,6 +835,99 @@ void fetch_git(const std::string& url, const fs::path& dir, bool keep_git_dir) {
         fs::remove(dir, ec);
     if (::rename(from.c_str(), dir.c_str()) != 0)
         throw errno_error("ADD " + shown + ": cannot move the checkout to " + dir.string());
+}
+
+}  // namespace kiln::solver
+
+namespace kiln::solver {
+
+AddInputs prepare_add(const frontend::CopySpec& spec, const std::filesystem::path& work_dir) {
+    AddInputs in;
+    content::Sha256 h;
+    int n = 0;
+    for (const auto& s : spec.sources) {
+        if (!is_url(s) && !is_git_url(s)) {
+            in.context_sources.push_back(s);
+            continue;
+        }
+        AddInputs::Fetched f;
+        f.source = s;
+        f.dir = work_dir / ("fetch-" + std::to_string(n++));
+        std::filesystem::create_directories(f.dir);
+        if (is_git_url(s)) {
+            fetch_git(s, f.dir / "repo", spec.keep_git_dir);
+            f.dir /= "repo";
+            // The clone's content is what the step reads: hash it as COPY would.
+            StatCache none(work_dir / "no-stat-cache.json");
+            h.update(s + "\n" + BuildContext(f.dir, {}).sources_digest({"."}, none).str() + "\n");
+        } else {
+            f.file = url_filename(s);
+            if (f.file.empty())
+                f.file = "download";
+            h.update(s + "\n" + fetch_url(s, f.dir / f.file, spec.checksum).str() + "\n");
+        }
+        in.fetched.push_back(f);
+    }
+    in.digest = h.finish();
+    return in;
+}
+
+void run_add(const frontend::CopySpec& spec, const AddInputs& inputs, const BuildContext& context,
+             const std::filesystem::path& rootfs, const std::filesystem::path& layer_dir,
+             const std::filesystem::path& work_dir) {
+    namespace fs = std::filesystem;
+    auto part = [&](std::vector<std::string> sources, bool dest_is_dir, bool keep_owners) {
+        frontend::CopySpec c = spec;
+        c.sources = std::move(sources);
+        c.heredocs.clear();
+        c.dest_is_dir = dest_is_dir;
+        c.keep_owners = keep_owners;
+        return c;
+    };
+    std::optional<std::pair<uid_t, gid_t>> owner;
+    if (!spec.chown.empty()) {
+        auto o = parse_chown(spec.chown, rootfs);
+        owner = std::make_pair(o.uid, o.gid);
+    }
+    int n = 0;
+    // Local archives are unpacked unless --unpack=false; other sources copy.
+    std::vector<std::string> plain;
+    for (const auto& s : inputs.context_sources) {
+        bool unpacked = false;
+        if (spec.unpack) {
+            for (const auto& src : context.resolve(s)) {
+                struct stat st;
+                if (::stat(src.host_path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+                    is_archive(src.host_path)) {
+                    fs::path x = work_dir / ("unpack-" + std::to_string(n++));
+                    fs::create_directories(x);
+                    extract_archive(src.host_path, x, owner);
+                    run_copy(part({"."}, true, true), BuildContext(x, {}), rootfs, layer_dir);
+                    unpacked = true;
+                }
+            }
+        }
+        if (!unpacked)
+            plain.push_back(s);
+    }
+    if (!plain.empty() || !spec.heredocs.empty()) {
+        frontend::CopySpec c = part(plain, spec.dest_is_dir, false);
+        c.heredocs = spec.heredocs;
+        run_copy(c, context, rootfs, layer_dir);
+    }
+    for (const auto& f : inputs.fetched) {
+        BuildContext fetched(f.dir, {});
+        if (f.file.empty()) {
+            run_copy(part({"."}, true, false), fetched, rootfs, layer_dir);
+        } else if (spec.unpack_set && spec.unpack && is_archive(f.dir / f.file)) {
+            fs::path x = work_dir / ("unpack-" + std::to_string(n++));
+            fs::create_directories(x);
+            extract_archive(f.dir / f.file, x, owner);
+            run_copy(part({"."}, true, true), BuildContext(x, {}), rootfs, layer_dir);
+        } else {
+            run_copy(part({f.file}, spec.dest_is_dir, false), fetched, rootfs, layer_dir);
+        }
+    }
 }
 
 }  // namespace kiln::solver

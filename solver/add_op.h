@@ -25,8 +25,11 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "content/digest.h"
+#include "frontend/build_plan.h"
+#include "solver/build_context.h"
 
 namespace kiln::solver {
 
@@ -69,5 +72,33 @@ std::string url_filename(const std::string& url);
 // an empty directory); keep_git_dir keeps .git (ignored with a subdir, as
 // BuildKit). Throws kiln::Error naming the URL.
 void fetch_git(const std::string& url, const std::filesystem::path& dir, bool keep_git_dir);
+
+}  // namespace kiln::solver
+
+namespace kiln::solver {
+
+// What an ADD reads besides context files — URLs downloaded and git
+// repositories cloned — fetched before its cache key is computed, so the key
+// covers their content (`digest`).
+struct AddInputs {
+    struct Fetched {
+        std::string source;         // as written
+        std::filesystem::path dir;  // holds the download (one file) or the clone
+        std::string file;           // the download's name in `dir`, "" for a clone
+    };
+    std::vector<Fetched> fetched;
+    std::vector<std::string> context_sources;  // the other sources, from the context
+    content::Digest digest;                    // of what was fetched
+};
+
+AddInputs prepare_add(const frontend::CopySpec& spec, const std::filesystem::path& work_dir);
+
+// ADD: context files and directories as COPY copies them, local archives
+// extracted (unless --unpack=false), downloads as files (0600), clones as
+// directory contents; all into `layer_dir` and merged into `rootfs` like
+// run_copy.
+void run_add(const frontend::CopySpec& spec, const AddInputs& inputs, const BuildContext& context,
+             const std::filesystem::path& rootfs, const std::filesystem::path& layer_dir,
+             const std::filesystem::path& work_dir);
 
 }  // namespace kiln::solver

@@ -213,7 +213,10 @@ void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const
 
     std::unique_ptr<Copier> copier;
     try {
-        copier = std::make_unique<Copier>(context, opts, spec.excludes);
+        CopyOptions entry_opts = opts;
+        if (spec.keep_owners && spec.chown.empty())
+            entry_opts.owner.reset();
+        copier = std::make_unique<Copier>(context, entry_opts, spec.excludes);
     } catch (const frontend::PatternError& e) {
         throw Error(std::string("invalid --exclude pattern: ") + e.what());
     }

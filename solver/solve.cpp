@@ -12,6 +12,7 @@
 
 #include "content/error.h"
 #include "snapshotter/layer_apply.h"
+#include "solver/add_op.h"
 #include "solver/build_context.h"
 #include "solver/copy_op.h"
 #include "solver/scheduler.h"
@@ -128,8 +129,6 @@ void check_supported(const frontend::BuildPlan& plan, const std::vector<int>& ne
             if (step.kind != frontend::Step::Kind::copy)
                 continue;
             const auto& c = step.copy;
-            if (c.is_add)
-                fail(step.line, "ADD");
             if (!c.from.empty() && c.from_stage < 0)
                 fail(step.line, "COPY --from=" + c.from + " (copying from an image)");
             if (c.link)
@@ -417,6 +416,16 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                     // The key: the file system before, what the step does, and
                     // the content of what it reads.
                     nlohmann::json k = {{"parent", me.key.str()}, {"salt", options.key_salt}};
+                    // ADD fetches its URLs and repositories first: the key covers their content.
+                    std::optional<AddInputs> add_inputs;
+                    fs::path step_work = layer.parent_path() / ("work-" + std::to_string(i));
+                    if (step.kind == frontend::Step::Kind::copy && step.copy.is_add) {
+                        add_inputs = prepare_add(step.copy, step_work);
+                        k["add"] = {{"fetched", add_inputs->digest.str()},
+                                    {"checksum", step.copy.checksum},
+                                    {"unpack", step.copy.unpack},
+                                    {"keep_git_dir", step.copy.keep_git_dir}};
+                    }
                     if (step.kind == frontend::Step::Kind::copy) {
                         const auto& c = step.copy;
                         std::vector<std::string> heredocs;
@@ -430,8 +439,13 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                                    {"heredocs", heredocs},
                                    {"excludes", c.excludes},
                                    {"parents", c.parents}};
-                        k["input"] = from >= 0 ? states[static_cast<size_t>(from)]->key.str()
-                                               : context.sources_digest(c.sources, stats).str();
+                        k["input"] =
+                            from >= 0 ? states[static_cast<size_t>(from)]->key.str()
+                                      : context
+                                            .sources_digest(add_inputs ? add_inputs->context_sources
+                                                                       : c.sources,
+                                                            stats)
+                                            .str();
                     } else if (step.kind == frontend::Step::Kind::run) {
                         k["default_network"] = options.network;
                         k["op"] = run_key(step, [&](const frontend::MountSpec& m) {
@@ -483,7 +497,11 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                                 view_of(from), std::vector<std::string>{});
                             source = stage_source.get();
                         }
-                        run_copy(step.copy, *source, active->root(), layer);
+                        if (add_inputs)
+                            run_add(step.copy, *add_inputs, *source, active->root(), layer,
+                                    step_work);
+                        else
+                            run_copy(step.copy, *source, active->root(), layer);
                         made = options.write_layer(layer, false, {});
                     } else if (step.kind == frontend::Step::Kind::run) {
                         RunContext rc;

@@ -9,8 +9,10 @@ packages=(
   # build
   cmake ninja-build g++ pkg-config git clang-format
   libarchive-dev libssl-dev libzstd-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libgtest-dev
+  libcurl4-openssl-dev
   # runtime and the independent tools the tests check kiln with
-  runc skopeo umoci podman buildah busybox-static tar gzip zstd python3 python3-jsonschema
+  runc skopeo umoci podman buildah busybox-static tar gzip zstd bzip2 xz-utils
+  python3 python3-jsonschema
 )
 missing=()
 for p in "${packages[@]}"; do

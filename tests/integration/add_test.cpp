@@ -277,5 +277,90 @@ TEST_F(AddGitIntegrationTest, MissingRepositoryIsAnErrorNamingTheUrl) {
     EXPECT_NE(msg.find(u), std::string::npos) << msg;
 }
 
+// --- ADD through kiln build, checked with umoci -----------------------------------------
+
+class AddBuild : public AddUrlIntegrationTest {
+  protected:
+    test::Result build(const fs::path& ctx, const fs::path& out) {
+        return test::run_kiln(
+            scratch_ / "root",
+            {"build", "-o", "type=oci,dest=" + out.string() + ",name=add:1", ctx.string()});
+    }
+    fs::path unpack(const fs::path& out) {
+        auto bundle = out.string() + "-bundle";
+        auto u = run({"umoci", "unpack", "--image", out.string() + ":1", bundle});
+        EXPECT_EQ(u.exit_code, 0) << u.err;
+        return fs::path(bundle) / "rootfs";
+    }
+};
+
+TEST_F(AddBuild, LocalArchivesAreExtractedUnlessUnpackFalse) {
+    auto ctx = scratch_ / "ctx";
+    write(ctx / "src/d/f", "inside\n");
+    write(ctx / "plain.txt", "plain\n");
+    ASSERT_EQ(
+        run({"tar", "-czf", (ctx / "a.tgz").string(), "-C", (ctx / "src").string(), "."}).exit_code,
+        0);
+    write(ctx / "Dockerfile",
+          "FROM scratch\nADD a.tgz /x/\nADD plain.txt /y.txt\nADD --unpack=false a.tgz /raw/\n");
+    auto r = build(ctx, scratch_ / "oci");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto root = unpack(scratch_ / "oci");
+    EXPECT_EQ(slurp(root / "x/d/f"), "inside\n");
+    EXPECT_EQ(slurp(root / "y.txt"), "plain\n");
+    EXPECT_TRUE(fs::is_regular_file(root / "raw/a.tgz"));
+}
+
+TEST_F(AddBuild, UrlWithChecksumIsDownloadedAs0600AndAMismatchNamesTheUrl) {
+    write(scratch_ / "srv/file.txt", "served\n");
+    auto sum = content::Digest::of("served\n").str();
+    auto ctx = scratch_ / "ctx";
+    write(ctx / "Dockerfile",
+          "FROM scratch\nADD --checksum=" + sum + " " + server_->url("file.txt") + " /dl/\n");
+    auto r = build(ctx, scratch_ / "oci");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto root = unpack(scratch_ / "oci");
+    EXPECT_EQ(slurp(root / "dl/file.txt"), "served\n");
+    struct stat st;
+    ASSERT_EQ(::stat((root / "dl/file.txt").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 07777, 0600u);
+
+    write(ctx / "Dockerfile", "FROM scratch\nADD --checksum=sha256:" + std::string(64, '0') + " " +
+                                  server_->url("file.txt") + " /dl/\n");
+    r = build(ctx, scratch_ / "oci2");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("Dockerfile:2"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(server_->url("file.txt")), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("checksum"), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(scratch_ / "oci2"));
+}
+
+TEST_F(AddBuild, GitRepositoryOverHttpIsClonedWithoutItsGitDir) {
+    // A bare repository served by the dumb HTTP protocol.
+    auto work = scratch_ / "work";
+    write(work / "README", "from git\n");
+    auto git = [&](std::vector<std::string> args, const fs::path& dir) {
+        args.insert(args.begin(),
+                    {"git", "-C", dir.string(), "-c", "user.name=t", "-c", "user.email=t@t"});
+        auto r = run(args);
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+    };
+    git({"init", "-q", "-b", "main"}, work);
+    git({"add", "."}, work);
+    git({"commit", "-q", "-m", "one"}, work);
+    ASSERT_EQ(
+        run({"git", "clone", "-q", "--bare", work.string(), (scratch_ / "srv/repo.git").string()})
+            .exit_code,
+        0);
+    git({"update-server-info"}, scratch_ / "srv/repo.git");
+    auto ctx = scratch_ / "ctx";
+    write(ctx / "Dockerfile", "FROM scratch\nADD " + server_->url("repo.git") + "#main /src/\n");
+    auto r = build(ctx, scratch_ / "oci");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto root = unpack(scratch_ / "oci");
+    EXPECT_EQ(slurp(root / "src/README"), "from git\n");
+    EXPECT_FALSE(fs::exists(root / "src/.git"));
+}
+
 }  // namespace
 }  // namespace kiln::solver
