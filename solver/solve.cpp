@@ -131,8 +131,6 @@ void check_supported(const frontend::BuildPlan& plan, const std::vector<int>& ne
             const auto& c = step.copy;
             if (!c.from.empty() && c.from_stage < 0)
                 fail(step.line, "COPY --from=" + c.from + " (copying from an image)");
-            if (c.link)
-                fail(step.line, "COPY --link");
         }
     }
 }
@@ -460,7 +458,15 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                     } else {
                         k["op"] = {{"workdir", step.workdir}};
                     }
+                    // COPY --link makes a layer that does not depend on the
+                    // layers below (as BuildKit): its key leaves the parent out,
+                    // and it is built on an empty root.
+                    const bool linked = step.kind == frontend::Step::Kind::copy && step.copy.link;
+                    if (linked)
+                        k.erase("parent");
                     content::Digest key = key_of(k);
+                    const content::Digest next_key =
+                        linked ? key_of({{"parent", me.key.str()}, {"link", key.str()}}) : key;
                     std::optional<CacheRecord> hit;
                     if (options.cache && !stage_no_cache)
                         hit = options.cache->get(key);
@@ -468,14 +474,15 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                         outcome.stored_layer = hit->layer;
                         outcome.history.created = hit->created;
                         outcome.history.empty_layer = !hit->layer;
-                        me.key = key;
+                        me.key = next_key;
                         ++cached_count;
                         vertex.cached();
                         return;
                     }
                     // The step runs on a fresh writable snapshot over the
                     // layers before it; the layers are unpacked only now.
-                    const auto parents = layer_chain(me, snaps, *options.blobs);
+                    const auto parents = linked ? std::vector<std::string>{}
+                                                : layer_chain(me, snaps, *options.blobs);
                     auto active = snaps.prepare(parents);
                     // Read-only views of other stages, alive while the step runs.
                     std::map<int, std::unique_ptr<snapshotter::Active>> views;
@@ -537,7 +544,7 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                     // A layer with no entry is no layer (a RUN that changed nothing).
                     if (made && made->size <= 1024)
                         made = nonempty(*options.blobs, *made);
-                    if (made)
+                    if (made && !linked)
                         snaps.commit(*active,
                                      chain_id(parents.empty() ? "" : parents.back(), made->digest));
                     CacheRecord record;
@@ -548,7 +555,7 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                     outcome.history.empty_layer = !made;
                     if (options.cache)
                         options.cache->put(key, record);
-                    me.key = key;
+                    me.key = next_key;
                     ++run_count;
                     vertex.done();
                 } catch (const Error& e) {

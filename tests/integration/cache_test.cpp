@@ -103,3 +103,27 @@ TEST_F(Cache, CachedImageEqualsFreshOne) {
     EXPECT_EQ(a.out, b.out);
     EXPECT_EQ(a.out, c.out);
 }
+
+TEST(CacheLink, CopyLinkSurvivesAChangedBase) {
+    Scratch dir;
+    write(dir / "ctx/Dockerfile",
+          "FROM scratch\nCOPY base.txt /base.txt\nCOPY --link app.txt /app/\n");
+    write(dir / "ctx/base.txt", "one");
+    write(dir / "ctx/app.txt", "app");
+    auto meta = dir / "meta.json";
+    auto build = [&] {
+        auto r = run_kiln(dir / "root",
+                          {"build", "--metadata-file", meta.string(), "-o",
+                           "type=local,dest=" + (dir / "out").string(), (dir / "ctx").string()});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return nlohmann::json::parse(slurp(meta));
+    };
+    build();
+    write(dir / "ctx/base.txt", "two");
+    fs::remove_all(dir / "out");
+    auto m = build();
+    EXPECT_EQ(m.at("kiln.steps.run"), 1) << "only the changed COPY; the --link layer is reused";
+    EXPECT_EQ(m.at("kiln.steps.cached"), 1);
+    EXPECT_EQ(slurp(dir / "out/base.txt"), "two");
+    EXPECT_EQ(slurp(dir / "out/app/app.txt"), "app");
+}
