@@ -271,14 +271,16 @@ void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const
             throw errno_error("cannot chmod " + target.string());
         f.commit();
     }
-    copy_tree(layer_dir, rootfs, merge_options(true));
+    if (layer_dir != rootfs)
+        copy_tree(layer_dir, rootfs, merge_options(true));
 }
 
 bool run_mkdir(const std::string& path, const fs::path& rootfs, const fs::path& layer_dir) {
     if (is_dir(under(rootfs, path)))
         return false;
     ensure_parents(path + "/x", rootfs, layer_dir);
-    copy_tree(layer_dir, rootfs, merge_options(true));
+    if (layer_dir != rootfs)
+        copy_tree(layer_dir, rootfs, merge_options(true));
     return true;
 }
 

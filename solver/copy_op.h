@@ -6,7 +6,9 @@
 // Sources follow the Dockerfile reference: a directory's contents are copied,
 // not the directory; a file goes into `dest` when dest is a directory (trailing
 // "/", several sources, or an existing directory) and becomes `dest`
-// otherwise. Owners are 0:0 unless --chown; modes and mtimes are kept;
+// otherwise. `layer_dir` may be `rootfs` itself: on an overlay snapshot the
+// upper directory then records the changes, with nothing copied twice.
+// Owners are 0:0 unless --chown; modes and mtimes are kept;
 // symlinks are copied as symlinks; files hard-linked to each other stay so.
 //
 // Flags: --chmod (ChmodSpec, applied to every copied entry, directories included);

@@ -504,12 +504,15 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                                 view_of(from), std::vector<std::string>{});
                             source = stage_source.get();
                         }
+                        // Written straight into the snapshot: its upper directory
+                        // is the step's diff, as for RUN.
                         if (add_inputs)
-                            run_add(step.copy, *add_inputs, *source, active->root(), layer,
+                            run_add(step.copy, *add_inputs, *source, active->root(), active->root(),
                                     step_work);
                         else
-                            run_copy(step.copy, *source, active->root(), layer);
-                        made = options.write_layer(layer, false, {});
+                            run_copy(step.copy, *source, active->root(), active->root());
+                        made = options.write_layer(active->upper(), true,
+                                                   unchanged_in(parents, snaps));
                     } else if (step.kind == frontend::Step::Kind::run) {
                         RunContext rc;
                         rc.root = active->root();
@@ -538,8 +541,9 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                         run_step(step, rc);
                         made = options.write_layer(active->upper(), true,
                                                    unchanged_in(parents, snaps));
-                    } else if (run_mkdir(step.workdir, active->root(), layer)) {
-                        made = options.write_layer(layer, false, {});
+                    } else if (run_mkdir(step.workdir, active->root(), active->root())) {
+                        made = options.write_layer(active->upper(), true,
+                                                   unchanged_in(parents, snaps));
                     }
                     // A layer with no entry is no layer (a RUN that changed nothing).
                     if (made && made->size <= 1024)
