@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <sstream>
 
 #include "content/error.h"
@@ -151,7 +152,8 @@ std::vector<ContextSource> BuildContext::resolve(const std::string& source) cons
 namespace {
 
 void describe(const BuildContext& ctx, const fs::path& host, const std::string& rel,
-              const std::string& as, StatCache& stats, std::vector<std::string>& lines, bool top) {
+              const std::string& as, StatCache& stats, std::vector<std::string>& lines, bool top,
+              const frontend::PatternMatcher& exclude, const std::string& src_rel) {
     struct stat st;
     if (::lstat(host.c_str(), &st) != 0)
         throw errno_error("cannot read " + host.string());
@@ -173,33 +175,54 @@ void describe(const BuildContext& ctx, const fs::path& host, const std::string& 
     std::sort(names.begin(), names.end());
     for (const auto& n : names) {
         std::string child = rel.empty() ? n : rel + "/" + n;
+        std::string child_src = src_rel.empty() ? n : src_rel + "/" + n;
+        if (!exclude.empty() && exclude.matches(child_src)) {
+            // What --exclude leaves out is not an input either (unless a "!"
+            // rule may bring something inside it back).
+            struct stat cst;
+            if (::lstat((host / n).c_str(), &cst) == 0 && S_ISDIR(cst.st_mode) &&
+                exclude.may_reinclude_under(child_src))
+                describe(ctx, host / n, child, as + "/" + n, stats, lines, false, exclude,
+                         child_src);
+            continue;
+        }
         if (ctx.ignored(child)) {
             struct stat cst;
             if (::lstat((host / n).c_str(), &cst) == 0 && S_ISDIR(cst.st_mode) &&
                 ctx.may_reinclude_under(child)) {
-                describe(ctx, host / n, child, as + "/" + n, stats, lines, false);
+                describe(ctx, host / n, child, as + "/" + n, stats, lines, false, exclude,
+                         src_rel.empty() ? n : src_rel + "/" + n);
             }
             continue;
         }
-        describe(ctx, host / n, child, as + "/" + n, stats, lines, false);
+        describe(ctx, host / n, child, as + "/" + n, stats, lines, false, exclude,
+                 src_rel.empty() ? n : src_rel + "/" + n);
     }
 }
 
 }  // namespace
 
 content::Digest BuildContext::sources_digest(const std::vector<std::string>& sources,
-                                             StatCache& stats) const {
+                                             StatCache& stats,
+                                             const std::vector<std::string>& excludes) const {
+    std::optional<frontend::PatternMatcher> matcher;
+    try {
+        matcher.emplace(excludes);
+    } catch (const frontend::PatternError& e) {
+        throw Error(std::string("invalid --exclude pattern: ") + e.what());
+    }
+    const frontend::PatternMatcher& exclude = *matcher;
     content::Sha256 h;
     for (const auto& s : sources) {
         std::vector<std::string> lines;
         for (const auto& src : resolve(s)) {
             struct stat st;
             if (::stat(src.host_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-                describe(*this, src.host_path, src.rel, src.name, stats, lines, true);
+                describe(*this, src.host_path, src.rel, src.name, stats, lines, true, exclude, "");
             } else {
                 // The source itself, followed if it is a link (as COPY follows it).
                 std::vector<std::string> one;
-                describe(*this, src.host_path, src.rel, src.name, stats, one, false);
+                describe(*this, src.host_path, src.rel, src.name, stats, one, false, exclude, "");
                 lines.insert(lines.end(), one.begin(), one.end());
             }
         }

@@ -44,7 +44,10 @@ class BuildContext {
     // type, mode, owner, link target and content digest. File contents come
     // from `stats` when unchanged, so an unchanged context reads no file.
     // Throws like resolve().
-    content::Digest sources_digest(const std::vector<std::string>& sources, StatCache& stats) const;
+    // Paths `excludes` (COPY --exclude, relative to each source) matches are
+    // left out, as COPY leaves them out.
+    content::Digest sources_digest(const std::vector<std::string>& sources, StatCache& stats,
+                                   const std::vector<std::string>& excludes = {}) const;
 
   private:
     std::filesystem::path scoped_resolve(const std::string& rel) const;

@@ -110,14 +110,10 @@ std::string stage_label(const frontend::Stage& st, size_t total_stages) {
 
 namespace {
 
-// What this engine cannot run yet is refused before any work starts, so a
-// build never fails half-way for it.
-void check_supported(const frontend::BuildPlan& plan, const std::vector<int>& needed,
-                     const SolveOptions& o) {
-    auto fail = [&](int line, const std::string& what) {
-        throw Error(o.dockerfile_name + ":" + std::to_string(line) + ": " + what +
-                    " is not supported by this version of kiln yet");
-    };
+// Images a build needs and the store lacks are reported before any work
+// starts, so a build never fails half-way for them.
+void check_images(const frontend::BuildPlan& plan, const std::vector<int>& needed,
+                  const SolveOptions& o) {
     for (int i : needed) {
         const frontend::Stage& st = plan.stages[static_cast<size_t>(i)];
         if (st.base_stage < 0 && !is_scratch(st.base) &&
@@ -129,8 +125,11 @@ void check_supported(const frontend::BuildPlan& plan, const std::vector<int>& ne
             if (step.kind != frontend::Step::Kind::copy)
                 continue;
             const auto& c = step.copy;
-            if (!c.from.empty() && c.from_stage < 0)
-                fail(step.line, "COPY --from=" + c.from + " (copying from an image)");
+            if (!c.from.empty() && c.from_stage < 0 &&
+                !(o.resolve_image && o.resolve_image(c.from))) {
+                throw Error(o.dockerfile_name + ":" + std::to_string(step.line) + ": COPY --from=" +
+                            c.from + ": no such stage, and no such image in the local store");
+            }
         }
     }
 }
@@ -189,25 +188,41 @@ SolveOptions::OmitDir unchanged_in(const std::vector<std::string>& parents,
     };
 }
 
-// The snapshots (bottom first) of the steps so far, made from the store's
-// blobs where missing.
-std::vector<std::string> layer_chain(const StageState& state, snapshotter::Snapshotter& snaps,
-                                     const content::BlobStore& blobs) {
+// The snapshots (bottom first) of `layers`, made from the store's blobs
+// where missing.
+std::vector<std::string> layer_keys(const std::vector<content::Descriptor>& layers,
+                                    snapshotter::Snapshotter& snaps,
+                                    const content::BlobStore& blobs) {
     std::vector<std::string> chain;
-    for (const auto& step : state.steps) {
-        if (!step.stored_layer)
-            continue;
-        const std::string key =
-            chain_id(chain.empty() ? "" : chain.back(), step.stored_layer->digest);
+    for (const auto& layer : layers) {
+        const std::string key = chain_id(chain.empty() ? "" : chain.back(), layer.digest);
         if (!snaps.exists(key)) {
-            auto reader = blobs.reader(step.stored_layer->digest);
+            auto reader = blobs.reader(layer.digest);
             snaps.apply(
                 key, [&](void* buf, std::size_t n) { return reader.read(buf, n); },
-                step.stored_layer->digest.str());
+                layer.digest.str());
         }
         chain.push_back(key);
     }
     return chain;
+}
+
+// The snapshots of a stage's steps so far.
+std::vector<std::string> layer_chain(const StageState& state, snapshotter::Snapshotter& snaps,
+                                     const content::BlobStore& blobs) {
+    std::vector<content::Descriptor> layers;
+    for (const auto& step : state.steps)
+        if (step.stored_layer)
+            layers.push_back(*step.stored_layer);
+    return layer_keys(layers, snaps, blobs);
+}
+
+// An image's layers, by diffID (the store keeps them uncompressed).
+std::vector<content::Descriptor> image_layers(const content::StoredImage& image) {
+    std::vector<content::Descriptor> out = image.manifest.layers;
+    for (size_t i = 0; i < out.size() && i < image.config.diff_ids.size(); ++i)
+        out[i].digest = image.config.diff_ids[i];
+    return out;
 }
 
 content::Digest key_of(const nlohmann::json& j) {
@@ -312,7 +327,7 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
     std::vector<int> needed = plan.needed;
     if (needed.empty())
         needed.push_back(plan.target);
-    check_supported(plan, needed, options);
+    check_images(plan, needed, options);
     if (!options.write_layer || !options.blobs || !options.snapshots)
         throw std::logic_error("solve() needs write_layer, blobs and snapshots");
 
@@ -437,13 +452,17 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                                    {"heredocs", heredocs},
                                    {"excludes", c.excludes},
                                    {"parents", c.parents}};
-                        k["input"] =
-                            from >= 0 ? states[static_cast<size_t>(from)]->key.str()
-                                      : context
-                                            .sources_digest(add_inputs ? add_inputs->context_sources
-                                                                       : c.sources,
-                                                            stats)
-                                            .str();
+                        std::optional<content::StoredImage> from_image;
+                        if (from < 0 && !c.from.empty())
+                            from_image = options.resolve_image(c.from);
+                        k["input"] = from_image  ? from_image->descriptor.digest.str()
+                                     : from >= 0 ? states[static_cast<size_t>(from)]->key.str()
+                                                 : context
+                                                       .sources_digest(
+                                                           add_inputs ? add_inputs->context_sources
+                                                                      : c.sources,
+                                                           stats, c.excludes)
+                                                       .str();
                     } else if (step.kind == frontend::Step::Kind::run) {
                         k["default_network"] = options.network;
                         k["op"] = run_key(step, [&](const frontend::MountSpec& m) {
@@ -453,6 +472,14 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                                 return context
                                     .sources_digest({m.source.empty() ? "." : m.source}, stats)
                                     .str();
+                            if (!m.from.empty()) {  // an image
+                                auto image = options.resolve_image(m.from);
+                                if (!image)
+                                    throw Error("RUN --mount from=" + m.from +
+                                                ": no such stage, and no such image in the "
+                                                "local store");
+                                return image->descriptor.digest.str();
+                            }
                             return std::string();
                         });
                     } else {
@@ -499,9 +526,17 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                     if (step.kind == frontend::Step::Kind::copy) {
                         std::unique_ptr<BuildContext> stage_source;
                         const BuildContext* source = &context;
+                        std::unique_ptr<snapshotter::Active> image_view;
                         if (from >= 0) {
                             stage_source = std::make_unique<BuildContext>(
                                 view_of(from), std::vector<std::string>{});
+                            source = stage_source.get();
+                        } else if (!step.copy.from.empty()) {  // --from=<image>
+                            auto image = options.resolve_image(step.copy.from);
+                            image_view =
+                                snaps.view(layer_keys(image_layers(*image), snaps, *options.blobs));
+                            stage_source = std::make_unique<BuildContext>(
+                                image_view->root(), std::vector<std::string>{});
                             source = stage_source.get();
                         }
                         // Written straight into the snapshot: its upper directory
@@ -526,12 +561,19 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                         rc.on_output = [&](std::string_view line) {
                             vertex.log(std::string(line));
                         };
+                        std::vector<std::unique_ptr<snapshotter::Active>> image_views;
                         rc.mount_source = [&](const frontend::MountSpec& m) -> fs::path {
-                            fs::path base =
-                                m.from_stage >= 0 ? view_of(m.from_stage) : context.root();
-                            if (m.from_stage < 0 && !m.from.empty())
-                                throw Error("RUN --mount from=" + m.from +
-                                            ": mounting an image is not supported yet");
+                            fs::path base;
+                            if (m.from_stage >= 0) {
+                                base = view_of(m.from_stage);
+                            } else if (!m.from.empty()) {  // an image from the store
+                                auto image = options.resolve_image(m.from);
+                                image_views.push_back(snaps.view(
+                                    layer_keys(image_layers(*image), snaps, *options.blobs)));
+                                base = image_views.back()->root();
+                            } else {
+                                base = context.root();
+                            }
                             if (m.source.empty() || m.source == "." || m.source == "/")
                                 return base;
                             BuildContext scoped(base, {});

@@ -127,3 +127,26 @@ TEST(CacheLink, CopyLinkSurvivesAChangedBase) {
     EXPECT_EQ(slurp(dir / "out/base.txt"), "two");
     EXPECT_EQ(slurp(dir / "out/app/app.txt"), "app");
 }
+
+TEST(CacheExclude, ExcludedFileChangesInvalidateNothing) {
+    Scratch dir;
+    write(dir / "ctx/Dockerfile", "FROM scratch\nCOPY --exclude=*.log src /src\n");
+    write(dir / "ctx/src/app.txt", "app");
+    write(dir / "ctx/src/debug.log", "one");
+    auto meta = dir / "meta.json";
+    auto build = [&] {
+        auto r = run_kiln(dir / "root",
+                          {"build", "--metadata-file", meta.string(), "-o",
+                           "type=local,dest=" + (dir / "out").string(), (dir / "ctx").string()});
+        EXPECT_EQ(r.exit_code, 0) << r.err;
+        return nlohmann::json::parse(slurp(meta));
+    };
+    build();
+    EXPECT_FALSE(fs::exists(dir / "out/src/debug.log"));
+    write(dir / "ctx/src/debug.log", "two");
+    fs::remove_all(dir / "out");
+    EXPECT_EQ(build().at("kiln.steps.run"), 0);
+    write(dir / "ctx/src/app.txt", "changed");
+    fs::remove_all(dir / "out");
+    EXPECT_EQ(build().at("kiln.steps.run"), 1);
+}

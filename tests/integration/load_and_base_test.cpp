@@ -107,3 +107,18 @@ TEST_F(LoadAndBase, ArchiveWithCorruptBlobNamesNothing) {
     auto images = run_kiln(dir / "root3", {"images"});
     EXPECT_EQ(images.out.find("bad:1"), std::string::npos) << images.out;
 }
+
+TEST_F(LoadAndBase, CopyFromAnImageInTheStore) {
+    ASSERT_EQ(run_kiln(dir / "root2", {"load", "-i", (dir / "base.tar").string()}).exit_code, 0);
+    write(dir / "app/Dockerfile", "FROM scratch\nCOPY --from=base:1 /etc/base.txt /got.txt\n");
+    auto r = run_kiln(dir / "root2", {"build", "-o", "type=local,dest=" + (dir / "out").string(),
+                                      (dir / "app").string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(slurp(dir / "out/got.txt"), "base\n");
+    write(dir / "app/Dockerfile", "FROM scratch\nCOPY --from=nothere:1 /x /x\n");
+    r = run_kiln(dir / "root2", {"build", (dir / "app").string()});
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("Dockerfile:2: COPY --from=nothere:1: no such stage, and no such image"),
+              std::string::npos)
+        << r.err;
+}

@@ -1032,3 +1032,13 @@ TEST_F(RunBuildFlags, SshMountForwardsTheAgentSocket) {
     EXPECT_EQ(r.exit_code, 1);
     EXPECT_NE(r.err.find("--ssh default"), std::string::npos) << r.err;
 }
+
+TEST_F(RunBuildFlags, MountFromAnImageInTheStore) {
+    auto other =
+        context("other", "FROM scratch\nCOPY data.txt /data.txt\n", {{"data.txt", "from image\n"}});
+    ASSERT_EQ(run_kiln(root, {"build", "-t", "data:1", other.string()}).exit_code, 0);
+    auto ctx = context("m", "FROM base:1\nRUN --mount=from=data:1,target=/mnt cat /mnt/data.txt\n");
+    auto r = build(ctx);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("from image"), std::string::npos) << r.err;
+}
