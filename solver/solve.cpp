@@ -398,8 +398,9 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
             std::string name = "[" + stage_label(stage, plan.stages.size()) +
                                std::to_string(fs_index) + "/" + std::to_string(fs_total) + "] " +
                                step.text;
-            fs::path layer =
-                options.work_dir / ("stage-" + std::to_string(si)) / ("layer-" + std::to_string(i));
+            // Scratch space of this step (fetched ADD sources, RUN's sandbox files).
+            fs::path step_dir =
+                options.work_dir / ("stage-" + std::to_string(si)) / ("step-" + std::to_string(i));
             Job job;
             job.name = name;
             job.deps.push_back(prev);
@@ -418,7 +419,7 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                     throw std::logic_error("a step reads a stage lowered later");
                 job.deps.push_back(*src.last_job);
             }
-            job.run = [&, name, layer, i, si, from, stage_no_cache](const CancelFlag& cancel) {
+            job.run = [&, name, step_dir, i, si, from, stage_no_cache](const CancelFlag& cancel) {
                 if (cancel)
                     return;
                 StageState& me = *states[static_cast<size_t>(si)];
@@ -431,7 +432,7 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                     nlohmann::json k = {{"parent", me.key.str()}, {"salt", options.key_salt}};
                     // ADD fetches its URLs and repositories first: the key covers their content.
                     std::optional<AddInputs> add_inputs;
-                    fs::path step_work = layer.parent_path() / ("work-" + std::to_string(i));
+                    const fs::path& step_work = step_dir;
                     if (step.kind == frontend::Step::Kind::copy && step.copy.is_add) {
                         add_inputs = prepare_add(step.copy, step_work);
                         k["add"] = {{"fetched", add_inputs->digest.str()},
@@ -521,7 +522,6 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                         }
                         return v->root();
                     };
-                    fs::create_directories(layer);
                     std::optional<content::Descriptor> made;
                     if (step.kind == frontend::Step::Kind::copy) {
                         std::unique_ptr<BuildContext> stage_source;
@@ -551,7 +551,7 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                     } else if (step.kind == frontend::Step::Kind::run) {
                         RunContext rc;
                         rc.root = active->root();
-                        rc.work_dir = layer.parent_path() / ("run-" + std::to_string(i));
+                        rc.work_dir = step_dir / "run";
                         rc.cache_mounts = options.cache_mounts;
                         rc.secrets = options.secrets;
                         rc.ssh_socket = options.ssh_socket;
