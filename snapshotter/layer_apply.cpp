@@ -124,11 +124,11 @@ class Applier {
 
   private:
     Error err(const std::string& entry, const std::string& what) const {
-        return Error("layer " + source_ + ": entry \"" + entry + "\" " + what);
+        return Error(options_.kind + " " + source_ + ": entry \"" + entry + "\" " + what);
     }
     Error errno_err(const std::string& what) const {
-        return Error("layer " + source_ + ": entry \"" + current_ + "\": " + what + ": " +
-                     std::strerror(errno));
+        return Error(options_.kind + " " + source_ + ": entry \"" + current_ + "\": " + what +
+                     ": " + std::strerror(errno));
     }
 
     [[noreturn]] void fail_archive(struct archive* a, Source& src, const std::string& after) {
@@ -136,7 +136,7 @@ class Applier {
             std::rethrow_exception(src.error);
         const char* msg = archive_error_string(a);
         std::string where = after.empty() ? "" : " after entry \"" + after + "\"";
-        throw Error("layer " + source_ + ": cannot read the tar" + where + ": " +
+        throw Error(options_.kind + " " + source_ + ": cannot read the tar" + where + ": " +
                     (msg ? msg : "unknown error"));
     }
 
@@ -178,6 +178,11 @@ class Applier {
             if (!next && errno == ENOENT && create) {
                 if (::mkdirat(cur.get(), c.c_str(), 0755) != 0 && errno != EEXIST) {
                     throw errno_err("cannot create directory " + join(dir, i + 1));
+                }
+                if (options_.owner && is_root() &&
+                    ::fchownat(cur.get(), c.c_str(), options_.owner->first, options_.owner->second,
+                               AT_SYMLINK_NOFOLLOW) != 0) {
+                    throw errno_err("cannot set the owner of " + join(dir, i + 1));
                 }
                 created_.insert(join(dir, i + 1));
                 next = UniqueFd(
@@ -338,7 +343,7 @@ class Applier {
         if (path.empty())
             return;  // the root itself: its metadata belongs to the snapshot
         const std::string& base = path.back();
-        if (base.starts_with(kWhiteoutPrefix)) {
+        if (options_.whiteouts && base.starts_with(kWhiteoutPrefix)) {
             apply_whiteout(path, base);
             return;
         }
@@ -523,11 +528,17 @@ class Applier {
         return {at, m};
     }
 
+    std::pair<uid_t, gid_t> owner_of(archive_entry* e) const {
+        if (options_.owner)
+            return *options_.owner;
+        return {static_cast<uid_t>(archive_entry_uid(e)), static_cast<gid_t>(archive_entry_gid(e))};
+    }
+
     void set_owner_fd(int fd, archive_entry* e, const std::string& rel) {
         if (!is_root())
             return;
-        if (::fchown(fd, static_cast<uid_t>(archive_entry_uid(e)),
-                     static_cast<gid_t>(archive_entry_gid(e))) != 0) {
+        auto [uid, gid] = owner_of(e);
+        if (::fchown(fd, uid, gid) != 0) {
             throw errno_err("cannot set the owner of " + rel);
         }
     }
@@ -535,15 +546,18 @@ class Applier {
     void set_owner_at(int pfd, const std::string& base, archive_entry* e, const std::string& rel) {
         if (!is_root())
             return;
-        if (::fchownat(pfd, base.c_str(), static_cast<uid_t>(archive_entry_uid(e)),
-                       static_cast<gid_t>(archive_entry_gid(e)), AT_SYMLINK_NOFOLLOW) != 0) {
+        auto [uid, gid] = owner_of(e);
+        if (::fchownat(pfd, base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0) {
             throw errno_err("cannot set the owner of " + rel);
         }
     }
 
     // ENOTSUP (the filesystem has no such namespace) and, when unprivileged,
     // EPERM (trusted.*, security.*) are skipped rather than failing the layer.
-    bool xattr_error_ok() const { return errno == ENOTSUP || (errno == EPERM && !is_root()); }
+    // With best_effort_xattrs (ADD, as BuildKit's BestEffortXattrs) every error is.
+    bool xattr_error_ok() const {
+        return options_.best_effort_xattrs || errno == ENOTSUP || (errno == EPERM && !is_root());
+    }
 
     void set_xattrs_fd(int fd, archive_entry* e, const std::string& rel) {
         archive_entry_xattr_reset(e);
@@ -629,13 +643,13 @@ ApplyStats apply_layer(const ReadFn& read, const std::filesystem::path& root,
     src.read = &read;
     ArchivePtr a(archive_read_new());
     if (!a)
-        throw Error("out of memory reading layer " + source);
+        throw Error("out of memory reading " + options.kind + " " + source);
     auto check = [&](int rc) {
         if (rc != ARCHIVE_OK) {
             if (src.error)
                 std::rethrow_exception(src.error);
             const char* msg = archive_error_string(a.get());
-            throw Error("layer " + source + ": " + (msg ? msg : "cannot read the tar"));
+            throw Error(options.kind + " " + source + ": " + (msg ? msg : "cannot read the tar"));
         }
     };
     check(archive_read_support_filter_all(a.get()));

@@ -21,12 +21,21 @@
 //    directory opaque (xattr trusted.overlay.opaque=y; user.overlay.opaque=y
 //    when unprivileged), and overlay's own xattrs (trusted.overlay.*,
 //    user.overlay.*) in the tar are dropped, never set.
+//  - Other ApplyOptions serve ADD (a tar that is not a layer): `whiteouts`
+//    false keeps ".wh." entries as ordinary files, `owner` overrides every
+//    entry's owner (and that of parent directories created on the way),
+//    `best_effort_xattrs` skips xattrs that cannot be set, and `kind` names
+//    the source in messages ("ADD <archive>: entry ...").
 #pragma once
+
+#include <sys/types.h>
 
 #include <cstddef>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
+#include <utility>
 
 namespace kiln::snapshotter {
 
@@ -40,6 +49,15 @@ struct ApplyStats {
 
 struct ApplyOptions {
     bool overlay_whiteouts = false;
+    // false: ".wh." names are ordinary entries, written as they are.
+    bool whiteouts = true;
+    // Set: every entry (and every parent directory created for one) gets this
+    // owner instead of the tar's (applied only when running as root).
+    std::optional<std::pair<uid_t, gid_t>> owner;
+    // true: xattrs that cannot be set are skipped, whatever the error.
+    bool best_effort_xattrs = false;
+    // Starts every error message, before `source`.
+    std::string kind = "layer";
 };
 
 ApplyStats apply_layer(const ReadFn& read, const std::filesystem::path& root,

@@ -3,22 +3,16 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <curl/curl.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <regex>
@@ -27,6 +21,7 @@
 
 #include "content/error.h"
 #include "content/unique_fd.h"
+#include "snapshotter/layer_apply.h"
 
 extern char** environ;
 
@@ -38,10 +33,6 @@ namespace kiln::solver {
 namespace fs = std::filesystem;
 
 namespace {
-
-bool is_root() {
-    return ::geteuid() == 0;
-}
 
 // "https://user:secret@host/x" → "https://***@host/x", for messages.
 std::string redact(const std::string& url) {
@@ -76,390 +67,6 @@ ArchivePtr open_tar(const fs::path& file) {
     archive_read_support_format_tar(a.get());
     return a;
 }
-
-using Components = std::vector<std::string>;
-
-std::string join(const Components& c, std::size_t n) {
-    std::string out;
-    for (std::size_t i = 0; i < n; ++i) {
-        if (i)
-            out += '/';
-        out += c[i];
-    }
-    return out;
-}
-
-struct DirMeta {
-    mode_t mode;
-    timespec times[2];
-};
-
-class Extractor {
-  public:
-    Extractor(const fs::path& archive, const fs::path& dest,
-              const std::optional<std::pair<uid_t, gid_t>>& owner)
-        : source_(archive.string()), owner_(owner) {
-        std::error_code ec;
-        fs::create_directories(dest, ec);
-        root_ = UniqueFd(::open(dest.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        if (!root_)
-            throw errno_error("ADD " + source_ + ": cannot open the destination " + dest.string());
-    }
-
-    void run(struct archive* a) {
-        for (;;) {
-            archive_entry* e = nullptr;
-            int rc = archive_read_next_header(a, &e);
-            if (rc == ARCHIVE_EOF)
-                break;
-            if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
-                fail_archive(a);
-            const char* name = archive_entry_pathname(e);
-            if (name == nullptr)
-                name = archive_entry_pathname_utf8(e);
-            if (name == nullptr)
-                throw Error("ADD " + source_ + ": an entry has no readable path");
-            current_ = name;
-            apply_entry(a, e);
-        }
-        finish_dirs();
-    }
-
-  private:
-    Error err(const std::string& what) const {
-        return Error("ADD " + source_ + ": entry \"" + current_ + "\" " + what);
-    }
-    Error errno_err(const std::string& what) const {
-        return Error("ADD " + source_ + ": entry \"" + current_ + "\": " + what + ": " +
-                     std::strerror(errno));
-    }
-    [[noreturn]] void fail_archive(struct archive* a) const {
-        const char* msg = archive_error_string(a);
-        std::string where = current_.empty() ? "" : " after entry \"" + current_ + "\"";
-        throw Error("ADD " + source_ + ": cannot read the archive" + where + ": " +
-                    (msg ? msg : "unknown error"));
-    }
-
-    Components clean(const std::string& raw, const std::string& what) const {
-        if (!raw.empty() && raw[0] == '/')
-            throw err("has an absolute " + what + " \"" + raw + "\"; refusing it");
-        Components out;
-        std::size_t pos = 0;
-        while (pos <= raw.size()) {
-            std::size_t slash = raw.find('/', pos);
-            if (slash == std::string::npos)
-                slash = raw.size();
-            std::string c = raw.substr(pos, slash - pos);
-            pos = slash + 1;
-            if (c.empty() || c == ".")
-                continue;
-            if (c == "..")
-                throw err("has a " + what + " \"" + raw +
-                          "\" with a \"..\" component; refusing it");
-            out.push_back(std::move(c));
-        }
-        return out;
-    }
-
-    // Walks the first n components from the root without following any symlink.
-    UniqueFd open_dir(const Components& dir, std::size_t n, bool create) {
-        UniqueFd cur(::fcntl(root_.get(), F_DUPFD_CLOEXEC, 0));
-        if (!cur)
-            throw errno_err("cannot open the destination");
-        for (std::size_t i = 0; i < n; ++i) {
-            const char* c = dir[i].c_str();
-            UniqueFd next(::openat(cur.get(), c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-            if (!next && errno == ENOENT && create) {
-                if (::mkdirat(cur.get(), c, 0755) != 0 && errno != EEXIST)
-                    throw errno_err("cannot create directory " + join(dir, i + 1));
-                if (is_root() && owner_ &&
-                    ::fchownat(cur.get(), c, owner_->first, owner_->second, AT_SYMLINK_NOFOLLOW) !=
-                        0) {
-                    throw errno_err("cannot set the owner of " + join(dir, i + 1));
-                }
-                next =
-                    UniqueFd(::openat(cur.get(), c, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-            }
-            if (!next) {
-                if (errno == ENOENT && !create)
-                    return {};
-                if (errno == ELOOP || errno == ENOTDIR) {
-                    struct stat st;
-                    if (::fstatat(cur.get(), c, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-                        S_ISLNK(st.st_mode)) {
-                        throw err("lies below the symlink \"" + join(dir, i + 1) +
-                                  "\"; refusing to follow it");
-                    }
-                    throw err("lies below \"" + join(dir, i + 1) + "\", which is not a directory");
-                }
-                throw errno_err("cannot open directory " + join(dir, i + 1));
-            }
-            cur = std::move(next);
-        }
-        return cur;
-    }
-
-    void remove_all_at(int parent, const std::string& name, const std::string& rel) {
-        struct stat st;
-        if (::fstatat(parent, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            if (errno == ENOENT)
-                return;
-            throw errno_err("cannot stat " + rel);
-        }
-        if (S_ISDIR(st.st_mode)) {
-            int fd =
-                ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (fd < 0)
-                throw errno_err("cannot open directory " + rel);
-            UniqueFd dfd(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
-            DIR* d = ::fdopendir(fd);
-            if (d == nullptr) {
-                ::close(fd);
-                throw errno_err("cannot read directory " + rel);
-            }
-            std::vector<std::string> children;
-            while (dirent* de = ::readdir(d)) {
-                std::string n = de->d_name;
-                if (n != "." && n != "..")
-                    children.push_back(std::move(n));
-            }
-            ::closedir(d);
-            for (const auto& c : children)
-                remove_all_at(dfd.get(), c, rel + "/" + c);
-            dirs_.erase(rel);
-            if (::unlinkat(parent, name.c_str(), AT_REMOVEDIR) != 0)
-                throw errno_err("cannot remove " + rel);
-        } else if (::unlinkat(parent, name.c_str(), 0) != 0 && errno != ENOENT) {
-            throw errno_err("cannot remove " + rel);
-        }
-    }
-
-    void apply_entry(struct archive* a, archive_entry* e) {
-        Components path = clean(current_, "path");
-        if (path.empty())
-            return;  // the archive's root: dest_dir keeps its own metadata
-        const std::string& base = path.back();
-        std::string rel = join(path, path.size());
-        UniqueFd parent = open_dir(path, path.size() - 1, true);
-        int pfd = parent.get();
-
-        if (const char* link = archive_entry_hardlink(e)) {
-            hardlink(pfd, base, rel, link);
-            return;
-        }
-        mode_t type = archive_entry_filetype(e);
-        if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK && type != AE_IFCHR &&
-            type != AE_IFBLK && type != AE_IFIFO) {
-            return;
-        }
-        struct stat old;
-        bool exists = ::fstatat(pfd, base.c_str(), &old, AT_SYMLINK_NOFOLLOW) == 0;
-        if (!exists && errno != ENOENT)
-            throw errno_err("cannot stat " + rel);
-        bool merge_dir = exists && type == AE_IFDIR && S_ISDIR(old.st_mode);
-        if (exists && !merge_dir)
-            remove_all_at(pfd, base, rel);
-
-        switch (type) {
-            case AE_IFREG:
-                write_file(a, e, pfd, base, rel);
-                break;
-            case AE_IFDIR:
-                make_dir(e, pfd, base, rel, merge_dir);
-                break;
-            case AE_IFLNK:
-                make_symlink(e, pfd, base, rel);
-                break;
-            default:
-                make_node(e, pfd, base, rel, type);
-                break;
-        }
-    }
-
-    void hardlink(int pfd, const std::string& base, const std::string& rel,
-                  const std::string& raw_target) {
-        Components target = clean(raw_target, "hard link target");
-        if (target.empty())
-            throw err("is a hard link to the destination directory itself");
-        if (join(target, target.size()) == rel)
-            return;
-        UniqueFd tparent = open_dir(target, target.size() - 1, false);
-        struct stat st;
-        if (!tparent ||
-            ::fstatat(tparent.get(), target.back().c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-            throw err("is a hard link to \"" + raw_target +
-                      "\", which does not exist in the destination");
-        }
-        if (S_ISDIR(st.st_mode))
-            throw err("is a hard link to the directory \"" + raw_target + "\"");
-        remove_all_at(pfd, base, rel);
-        // Flags 0: a symlink target is linked itself, never followed.
-        if (::linkat(tparent.get(), target.back().c_str(), pfd, base.c_str(), 0) != 0)
-            throw errno_err("cannot link to \"" + raw_target + "\"");
-    }
-
-    std::pair<uid_t, gid_t> owner_of(archive_entry* e) const {
-        if (owner_)
-            return *owner_;
-        return {static_cast<uid_t>(archive_entry_uid(e)), static_cast<gid_t>(archive_entry_gid(e))};
-    }
-
-    void set_owner_fd(int fd, archive_entry* e, const std::string& rel) {
-        if (!is_root())
-            return;
-        auto [uid, gid] = owner_of(e);
-        if (::fchown(fd, uid, gid) != 0)
-            throw errno_err("cannot set the owner of " + rel);
-    }
-    void set_owner_at(int pfd, const std::string& base, archive_entry* e, const std::string& rel) {
-        if (!is_root())
-            return;
-        auto [uid, gid] = owner_of(e);
-        if (::fchownat(pfd, base.c_str(), uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
-            throw errno_err("cannot set the owner of " + rel);
-    }
-
-    // Best effort, as BuildKit's BestEffortXattrs: unsupported namespaces are skipped.
-    void set_xattrs(int fd, const std::string& path_for_l, archive_entry* e) {
-        archive_entry_xattr_reset(e);
-        const char* name;
-        const void* value;
-        size_t size;
-        while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
-            if (fd >= 0)
-                (void)::fsetxattr(fd, name, value, size, 0);
-            else
-                (void)::lsetxattr(path_for_l.c_str(), name, value, size, 0);
-        }
-    }
-
-    static std::array<timespec, 2> times(archive_entry* e) {
-        timespec m{archive_entry_mtime(e), archive_entry_mtime_nsec(e)};
-        timespec at = m;
-        if (archive_entry_atime_is_set(e))
-            at = {archive_entry_atime(e), archive_entry_atime_nsec(e)};
-        return {at, m};
-    }
-
-    void write_file(struct archive* a, archive_entry* e, int pfd, const std::string& base,
-                    const std::string& rel) {
-        UniqueFd fd(::openat(pfd, base.c_str(),
-                             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-        if (!fd)
-            throw errno_err("cannot create " + rel);
-        for (;;) {
-            const void* block = nullptr;
-            size_t size = 0;
-            la_int64_t offset = 0;
-            int rc = archive_read_data_block(a, &block, &size, &offset);
-            if (rc == ARCHIVE_EOF)
-                break;
-            if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
-                fail_archive(a);
-            const char* p = static_cast<const char*>(block);
-            while (size > 0) {
-                ssize_t n = ::pwrite(fd.get(), p, size, offset);
-                if (n < 0) {
-                    if (errno == EINTR)
-                        continue;
-                    throw errno_err("cannot write " + rel);
-                }
-                p += n;
-                size -= static_cast<size_t>(n);
-                offset += n;
-            }
-        }
-        if (archive_entry_size_is_set(e) && ::ftruncate(fd.get(), archive_entry_size(e)) != 0)
-            throw errno_err("cannot size " + rel);
-        set_owner_fd(fd.get(), e, rel);
-        set_xattrs(fd.get(), "", e);
-        if (::fchmod(fd.get(), archive_entry_mode(e) & 07777) != 0)
-            throw errno_err("cannot set the mode of " + rel);
-        auto ts = times(e);
-        if (::futimens(fd.get(), ts.data()) != 0)
-            throw errno_err("cannot set times of " + rel);
-    }
-
-    void make_dir(archive_entry* e, int pfd, const std::string& base, const std::string& rel,
-                  bool existed) {
-        if (!existed && ::mkdirat(pfd, base.c_str(), 0700) != 0)
-            throw errno_err("cannot create directory " + rel);
-        UniqueFd fd(::openat(pfd, base.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (!fd)
-            throw errno_err("cannot open directory " + rel);
-        set_owner_fd(fd.get(), e, rel);
-        set_xattrs(fd.get(), "", e);
-        // Mode and times are set at the end: children would bump the mtime, and
-        // a read-only mode could lock them out.
-        auto ts = times(e);
-        dirs_[rel] = DirMeta{static_cast<mode_t>(archive_entry_mode(e) & 07777), {ts[0], ts[1]}};
-    }
-
-    void make_symlink(archive_entry* e, int pfd, const std::string& base, const std::string& rel) {
-        const char* target = archive_entry_symlink(e);
-        if (target == nullptr)
-            target = archive_entry_symlink_utf8(e);
-        if (target == nullptr)
-            throw err("is a symlink without a target");
-        if (::symlinkat(target, pfd, base.c_str()) != 0)
-            throw errno_err("cannot create symlink " + rel);
-        set_owner_at(pfd, base, e, rel);
-        if (archive_entry_xattr_count(e) > 0)
-            set_xattrs(-1, "/proc/self/fd/" + std::to_string(pfd) + "/" + base, e);
-        auto ts = times(e);
-        if (::utimensat(pfd, base.c_str(), ts.data(), AT_SYMLINK_NOFOLLOW) != 0)
-            throw errno_err("cannot set times of " + rel);
-    }
-
-    void make_node(archive_entry* e, int pfd, const std::string& base, const std::string& rel,
-                   mode_t type) {
-        mode_t mode = type | (archive_entry_mode(e) & 07777);
-        dev_t dev = type == AE_IFIFO ? 0 : archive_entry_rdev(e);
-        if (::mknodat(pfd, base.c_str(), mode, dev) != 0) {
-            if (errno == EPERM && type != AE_IFIFO)
-                return;  // unprivileged: go without devices, as rootless Docker
-            throw errno_err("cannot create node " + rel);
-        }
-        set_owner_at(pfd, base, e, rel);
-        if (::fchmodat(pfd, base.c_str(), mode & 07777, 0) != 0)
-            throw errno_err("cannot set the mode of " + rel);
-        auto ts = times(e);
-        if (::utimensat(pfd, base.c_str(), ts.data(), AT_SYMLINK_NOFOLLOW) != 0)
-            throw errno_err("cannot set times of " + rel);
-    }
-
-    void finish_dirs() {
-        std::vector<std::pair<std::string, DirMeta>> order(dirs_.begin(), dirs_.end());
-        std::sort(order.begin(), order.end(), [](const auto& x, const auto& y) {
-            auto depth = [](const std::string& s) { return std::count(s.begin(), s.end(), '/'); };
-            return depth(x.first) > depth(y.first);
-        });
-        for (auto& [rel, meta] : order) {
-            current_ = rel;
-            Components path = clean(rel, "path");
-            UniqueFd parent = open_dir(path, path.size() - 1, false);
-            if (!parent)
-                continue;
-            UniqueFd fd(::openat(parent.get(), path.back().c_str(),
-                                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-            if (!fd) {
-                if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR)
-                    continue;  // replaced by a later entry
-                throw errno_err("cannot open directory " + rel);
-            }
-            if (::fchmod(fd.get(), meta.mode) != 0)
-                throw errno_err("cannot set the mode of " + rel);
-            if (::futimens(fd.get(), meta.times) != 0)
-                throw errno_err("cannot set times of " + rel);
-        }
-    }
-
-    std::string source_;
-    std::optional<std::pair<uid_t, gid_t>> owner_;
-    UniqueFd root_;
-    std::string current_;
-    std::map<std::string, DirMeta> dirs_;
-};
 
 // ---------------------------------------------------------------------------
 // Subprocesses (git)
@@ -616,14 +223,26 @@ bool is_archive(const fs::path& file) {
 
 void extract_archive(const fs::path& archive, const fs::path& dest_dir,
                      const std::optional<std::pair<uid_t, gid_t>>& owner) {
-    ArchivePtr a = open_tar(archive);
-    Extractor x(archive, dest_dir, owner);
-    if (archive_read_open_filename(a.get(), archive.c_str(), 128 * 1024) != ARCHIVE_OK) {
-        const char* msg = archive_error_string(a.get());
-        throw Error("ADD " + archive.string() +
-                    ": cannot open the archive: " + (msg ? msg : "unknown error"));
-    }
-    x.run(a.get());
+    std::error_code ec;
+    fs::create_directories(dest_dir, ec);
+    UniqueFd fd(::open(archive.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd)
+        throw errno_error("ADD " + archive.string() + ": cannot open the archive");
+    snapshotter::ReadFn read = [&](void* buf, std::size_t size) -> std::size_t {
+        for (;;) {
+            ssize_t n = ::read(fd.get(), buf, size);
+            if (n >= 0)
+                return static_cast<std::size_t>(n);
+            if (errno != EINTR)
+                throw errno_error("ADD " + archive.string() + ": cannot read the archive");
+        }
+    };
+    snapshotter::ApplyOptions options;
+    options.whiteouts = false;  // ADD is not a layer
+    options.owner = owner;
+    options.best_effort_xattrs = true;
+    options.kind = "ADD";
+    snapshotter::apply_layer(read, dest_dir, archive.string(), options);
 }
 
 std::string url_filename(const std::string& url) {
