@@ -13,6 +13,8 @@ packages=(
   # runtime and the independent tools the tests check kiln with
   runc skopeo umoci podman buildah busybox-static tar gzip zstd bzip2 xz-utils
   python3 python3-jsonschema
+  # registries: the CNCF distribution registry, htpasswd, openssl for test CAs
+  docker-registry apache2-utils openssl
 )
 missing=()
 for p in "${packages[@]}"; do
