@@ -6,10 +6,12 @@
 #include <iostream>
 #include <iterator>
 #include <memory>
+#include <mutex>
 #include <sstream>
 
 #include "cli/commands.h"
 #include "cli/plain_progress.h"
+#include "cli/registry_options.h"
 #include "content/atomic_file.h"
 #include "content/error.h"
 #include "content/image_store.h"
@@ -22,6 +24,8 @@
 #include "frontend/lint.h"
 #include "frontend/lower.h"
 #include "frontend/parser.h"
+#include "registry/pull.h"
+#include "registry/reference.h"
 #include "snapshotter/snapshotter.h"
 #include "solver/solve.h"
 
@@ -126,6 +130,24 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
         outputs.push_back(exporter::parse_output_spec(o));
     if (outputs.empty())
         outputs.push_back(exporter::parse_output_spec("type=image"));
+    if (args.push) {
+        // --push: the image outputs also push (buildx's push=true); with
+        // none, the image also goes to the registry.
+        if (args.tags.empty())
+            throw Error("--push needs a name to push to: add -t NAME");
+        bool pushed = false;
+        for (auto& o : outputs)
+            if (o.type == "image" || o.type == "registry") {
+                o.attrs["push"] = "true";
+                pushed = true;
+            }
+        if (!pushed)
+            outputs.push_back(exporter::parse_output_spec("type=registry"));
+    }
+    for (const auto& o : outputs)
+        if ((o.type == "registry" || o.get("push") == "true") && args.tags.empty() &&
+            o.get("name").empty())
+            throw Error("pushing to a registry needs a name: -t NAME or -o type=registry,name=REF");
     auto epoch = exporter::source_date_epoch_from_env();
 
     auto progress = make_progress(args.progress);
@@ -158,17 +180,50 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
 
     content::StateRoot root(content::resolve_state_root(root_flag));
     content::ImageStore images(root);
-    // Base images come from the local store (pulling is the registry issue's).
+    // Base images come from the local store; what it lacks (or, with --pull,
+    // every tag) is pulled once per build. A failed pull is remembered and
+    // reported on the FROM line that needed it.
+    std::mutex resolve_mu;
+    std::map<std::string, std::optional<content::StoredImage>> resolved;
+    std::map<std::string, std::string> pull_errors;
     auto resolve_image = [&](const std::string& ref) -> std::optional<content::StoredImage> {
+        std::lock_guard lock(resolve_mu);
+        if (auto it = resolved.find(ref); it != resolved.end())
+            return it->second;
+        std::optional<content::StoredImage> found;
+        if (ref == "scratch")
+            return found;
         std::optional<content::Descriptor> d;
         try {
             d = images.get(ref);
         } catch (const Error&) {
-            return std::nullopt;  // not a name the store can hold
+            // not a name the store can hold; parse_reference below says why
         }
-        if (!d)
-            return std::nullopt;
-        return content::read_image(root.blobs(), *d);
+        if (!d || args.pull) {
+            solver::VertexScope v(*progress, "[internal] load metadata for " + ref);
+            try {
+                registry::PullOptions po;
+                po.client = client_options(args.insecure_registries);
+                po.log = [&v](const std::string& line) { v.log(line); };
+                auto r = registry::pull_image(root, registry::parse_reference(ref), po);
+                d = r.descriptor;
+                v.done();
+            } catch (const Error& e) {
+                v.error(e.what());
+                if (!d) {
+                    pull_errors[ref] = e.what();
+                    resolved[ref] = std::nullopt;
+                    return std::nullopt;
+                }
+                // --pull with the image at hand: a registry that cannot be
+                // reached leaves the local copy in use, as docker build does.
+                progress->warn(std::string("--pull: ") + e.what() + "; using the local image");
+            }
+        }
+        if (d)
+            found = content::read_image(root.blobs(), *d);
+        resolved[ref] = found;
+        return found;
     };
 
     frontend::Linter linter(parsed, display_name);
@@ -226,6 +281,11 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     so.progress = progress.get();
     so.jobs = args.jobs;
     so.resolve_image = resolve_image;
+    so.why_missing = [&](const std::string& ref) {
+        std::lock_guard lock(resolve_mu);
+        auto it = pull_errors.find(ref);
+        return it == pull_errors.end() ? std::string() : "cannot pull: " + it->second;
+    };
     so.blobs = &root.blobs();
     so.write_layer = [&](const fs::path& tree, bool overlay_whiteouts,
                          const solver::SolveOptions::OmitDir& omit) {
@@ -282,9 +342,15 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
             {"image", "naming image in the local store"},
             {"oci", "exporting to oci image format"},
             {"docker", "exporting to docker image format"},
-            {"local", "copying files to " + spec.get("dest")}};
-        solver::VertexScope v(*progress, titles.at(spec.type));
-        auto result = exporter::export_output(root, image, spec, args.tags);
+            {"local", "copying files to " + spec.get("dest")},
+            {"registry", "pushing to registry"}};
+        solver::VertexScope v(*progress, spec.get("push") == "true" && spec.type == "image"
+                                             ? "naming image and pushing to registry"
+                                             : titles.at(spec.type));
+        registry::PushOptions push;
+        push.client = client_options(args.insecure_registries);
+        push.log = [&v](const std::string& line) { v.log(line); };
+        auto result = exporter::export_output(root, image, spec, args.tags, push);
         v.log(result.description + " done");
         v.done();
     }

@@ -34,6 +34,14 @@ struct BuildArgs {
     std::string metadata_file;
     std::vector<std::string> labels;
     unsigned jobs = 0;
+    bool push = false;  // push every -t name after the build
+    bool pull = false;  // re-check base images' tags in their registries
+    std::vector<std::string> insecure_registries;
+};
+
+// What every command that talks to registries takes.
+struct RegistryArgs {
+    std::vector<std::string> insecure_registries;  // hosts allowed over plain http
 };
 
 int build(const std::optional<std::string>& root, const BuildArgs& args);
@@ -44,6 +52,14 @@ int version();
 int load(const std::optional<std::string>& root, const std::string& input,
          const std::vector<std::string>& tags);
 int dump_ast(const std::string& file);
+int pull(const std::optional<std::string>& root, const std::string& ref,
+         const std::string& platform, const RegistryArgs& args);
+// Pushes `name` from the store to `dest` (default: `name` itself).
+int push(const std::optional<std::string>& root, const std::string& name, const std::string& dest,
+         const RegistryArgs& args);
+int login(const std::string& host, std::string username, std::string password, bool password_stdin,
+          const RegistryArgs& args);
+int logout(const std::string& host);
 
 // Parses argv, runs the command, and is the one place that catches errors.
 int run(int argc, char** argv);

@@ -72,6 +72,36 @@ int run(int argc, char** argv) {
     build_cmd->add_option("--metadata-file", b.metadata_file, "write build results as JSON");
     build_cmd->add_option("--label", b.labels, "set an image label K=V (repeatable)");
     build_cmd->add_option("--jobs", b.jobs, "steps run at once (default: cores)");
+    build_cmd->add_flag("--push", b.push, "push the image to every -t name's registry");
+    build_cmd->add_flag("--pull", b.pull, "check base images' registries for newer versions");
+    build_cmd->add_option("--insecure-registry", b.insecure_registries,
+                          "allow this registry host over plain HTTP (repeatable)");
+
+    RegistryArgs reg;
+    std::string pull_ref, pull_platform;
+    auto* pull_cmd = app.add_subcommand("pull", "pull an image from a registry into the store");
+    pull_cmd->add_option("reference", pull_ref, "image reference")->required();
+    pull_cmd->add_option("--platform", pull_platform, "os/arch[/variant] (default: this host's)");
+    pull_cmd->add_option("--insecure-registry", reg.insecure_registries,
+                         "allow this registry host over plain HTTP (repeatable)");
+    std::string push_name, push_dest;
+    auto* push_cmd = app.add_subcommand("push", "push an image from the store to a registry");
+    push_cmd->add_option("name", push_name, "image name in the local store")->required();
+    push_cmd->add_option("destination", push_dest, "reference to push to (default: name)");
+    push_cmd->add_option("--insecure-registry", reg.insecure_registries,
+                         "allow this registry host over plain HTTP (repeatable)");
+    std::string login_host, login_user, login_password;
+    bool login_stdin = false;
+    auto* login_cmd = app.add_subcommand("login", "store credentials for a registry");
+    login_cmd->add_option("server", login_host, "registry host (default: Docker Hub)");
+    login_cmd->add_option("-u,--username", login_user, "user name");
+    login_cmd->add_option("-p,--password", login_password, "password or token");
+    login_cmd->add_flag("--password-stdin", login_stdin, "read the password from stdin");
+    login_cmd->add_option("--insecure-registry", reg.insecure_registries,
+                          "allow this registry host over plain HTTP (repeatable)");
+    std::string logout_host;
+    auto* logout_cmd = app.add_subcommand("logout", "remove stored credentials for a registry");
+    logout_cmd->add_option("server", logout_host, "registry host (default: Docker Hub)");
 
     auto* images_cmd = app.add_subcommand("images", "list the images in the local store");
     std::string name;
@@ -112,6 +142,14 @@ int run(int argc, char** argv) {
             return rmi(root, names);
         if (*load_cmd)
             return load(root, load_input, load_tags);
+        if (*pull_cmd)
+            return pull(root, pull_ref, pull_platform, reg);
+        if (*push_cmd)
+            return push(root, push_name, push_dest, reg);
+        if (*login_cmd)
+            return login(login_host, login_user, login_password, login_stdin, reg);
+        if (*logout_cmd)
+            return logout(logout_host);
         if (*version_cmd)
             return version();
         if (*dump_cmd)

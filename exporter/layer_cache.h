@@ -1,10 +1,8 @@
-// Compressed layers, made once: the store keeps layers uncompressed (named by
-// diffID) and a compressed copy is made only when an output needs it; the
-// pair (diffID, compression, level) → compressed digest is recorded under
-// cache/compressed/ so no layer is compressed twice for the same target.
-//
-// Invariant: a record is written only after the blob it names is complete in
-// the store; a record whose blob has since gone is ignored and remade.
+// Compressed layers, made once: the store keeps layers uncompressed (named
+// by diffID) and a compressed copy is made only when an output or a push
+// needs it; content/layer_twins.h records (diffID, compression, level) →
+// compressed blob, so no layer is compressed twice for the same target and a
+// pulled layer goes back out as the registry's own blob.
 #pragma once
 
 #include <vector>

@@ -31,12 +31,16 @@ OutputSpec parse_output_spec(const std::string& text) {
     }
     if (spec.type.empty())
         throw Error("invalid --output \"" + text + "\": type= is missing");
-    if (spec.type == "registry")
-        throw Error("--output type=registry is not supported by this version of kiln yet");
-    if (spec.type != "image" && spec.type != "oci" && spec.type != "docker" && spec.type != "local")
+    if (spec.type != "image" && spec.type != "oci" && spec.type != "docker" &&
+        spec.type != "local" && spec.type != "registry")
         throw Error("invalid --output \"" + text + "\": unknown type \"" + spec.type +
-                    "\" (want image, oci, docker or local)");
-    if (spec.type != "image" && spec.get("dest").empty())
+                    "\" (want image, oci, docker, local or registry)");
+    // buildx: type=image,push=true names the image locally and pushes it.
+    if (auto v = spec.get("push"); !v.empty() && v != "true" && v != "false")
+        throw Error("invalid push=\"" + v + "\" in --output (want true or false)");
+    if (auto v = spec.get("push-by-digest"); !v.empty() && v != "true" && v != "false")
+        throw Error("invalid push-by-digest=\"" + v + "\" in --output (want true or false)");
+    if (spec.type != "image" && spec.type != "registry" && spec.get("dest").empty())
         throw Error("invalid --output \"" + text + "\": dest= is required for type=" + spec.type);
     spec.compression(Compression::gzip);  // validate now, not after the build
     spec.oci_media_types();

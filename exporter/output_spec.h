@@ -10,7 +10,7 @@
 namespace kiln::exporter {
 
 struct OutputSpec {
-    std::string type;  // image | oci | docker | local
+    std::string type;  // image | oci | docker | local | registry
     std::map<std::string, std::string> attrs;
 
     std::string get(const std::string& key, const std::string& fallback = "") const {

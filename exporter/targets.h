@@ -13,6 +13,7 @@
 #include "content/state_root.h"
 #include "exporter/image_commit.h"
 #include "exporter/output_spec.h"
+#include "registry/push.h"
 
 namespace kiln::exporter {
 
@@ -22,8 +23,10 @@ struct ExportResult {
 };
 
 // Dispatches on spec.type. `names` are the -t names (plus any name= attr).
+// `push` configures registry access for type=registry.
 ExportResult export_output(const content::StateRoot& root, const CommittedImage& image,
-                           const OutputSpec& spec, const std::vector<std::string>& names);
+                           const OutputSpec& spec, const std::vector<std::string>& names,
+                           const registry::PushOptions& push = {});
 
 // type=image: names the image in the state root's store.
 ExportResult export_to_store(const content::StateRoot& root, const CommittedImage& image,
@@ -35,6 +38,16 @@ ExportResult export_oci(const content::StateRoot& root, const CommittedImage& im
 // that is also an OCI layout.
 ExportResult export_docker(const content::StateRoot& root, const CommittedImage& image,
                            const OutputSpec& spec, const std::vector<std::string>& names);
+// type=registry (and `--push`, `kiln push`): the image in registry form —
+// compressed layers (content/layer_twins.h reuses a pulled base's own
+// blobs), OCI or Docker media types per oci-mediatypes= — put in the store,
+// then pushed to every name (push-by-digest=true: by digest, no tag). An
+// image that is already in registry form (a pulled one) goes as it is, so
+// its digest does not change.
+ExportResult export_registry(const content::StateRoot& root, const CommittedImage& image,
+                             const OutputSpec& spec, const std::vector<std::string>& names,
+                             const registry::PushOptions& push);
+
 // type=local: the image's root file system, unpacked into a directory.
 ExportResult export_local(const content::StateRoot& root, const CommittedImage& image,
                           const OutputSpec& spec);

@@ -95,8 +95,8 @@ class Client {
                     const std::string& from_repository);
     // Uploads a blob from `store`: one PUT up to chunk_threshold, else PATCH
     // chunks; when the registry rejects one way the other is tried.
-    void push_blob(const std::string& repository, const content::Digest& digest,
-                   std::int64_t size, const content::BlobStore& store);
+    void push_blob(const std::string& repository, const content::Digest& digest, std::int64_t size,
+                   const content::BlobStore& store);
     // PUT a manifest under a tag or its digest; returns the digest the
     // registry reports (checked against the bytes').
     content::Digest put_manifest(const std::string& repository, const std::string& ref,

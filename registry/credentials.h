@@ -2,16 +2,27 @@
 // `docker login` does, so kiln, docker, buildx, podman and skopeo share them.
 //
 // Contract:
-//  - The file is $DOCKER_CONFIG/config.json, else $HOME/.docker/config.json.
+//  - The file is $DOCKER_CONFIG/config.json, else $HOME/.docker/config.json
+//    (the password database's home when HOME is unset).
 //  - lookup(): `credHelpers[host]` wins, then `credsStore`, both run as
-//    `docker-credential-<helper> get` with the server on stdin (JSON answer
-//    {"Username","Secret"}); then `auths[host].auth` (base64 "user:pass") or
-//    its "username"/"password" fields; "identitytoken" is returned as such.
-//    docker.io is looked up under "https://index.docker.io/v1/" and "docker.io".
-//    A missing file means no credentials; a malformed one is an error naming it.
-//  - store()/erase() rewrite the file atomically with mode 0600, keeping every
-//    other key of the file as it was; a configured credsStore/credHelper is
-//    used instead (`store` / `erase` verbs) as docker does.
+//    `docker-credential-<helper> get` (found on PATH) with the server on stdin
+//    (JSON answer {"ServerURL","Username","Secret"}; Username "<token>" means
+//    Secret is an identity token). A helper answering "credentials not found"
+//    falls through to the file; a helper that is missing, fails otherwise or
+//    takes over 60 s is an error naming it. Then `auths[key].auth` (base64
+//    "user:pass") or its "username"/"password" fields; "identitytoken" is
+//    returned as such. Keys tried: credential_key(host), host, https://host,
+//    http://host (docker.io also index.docker.io, registry-1.docker.io), then
+//    any key whose host part (scheme and path stripped) names the host.
+//    A missing or empty file means no credentials; a malformed one is an
+//    error naming it.
+//  - store()/erase() rewrite the file atomically with mode 0600 (never readable
+//    by others, even while being written; a missing directory is made 0700),
+//    keeping every other key of the file as it was and writing through a
+//    symlinked config.json; a configured credsStore/credHelper is used
+//    instead (`store` / `erase` verbs) as docker does, leaving the file alone.
+//    store() files under credential_key(host); erase() removes every entry
+//    lookup() could have found for the host.
 #pragma once
 
 #include <filesystem>

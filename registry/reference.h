@@ -1,14 +1,18 @@
 // Image references as Docker and the distribution spec spell them:
 // `name`, `name:tag`, `name@sha256:<hex>`, `host[:port]/path[:tag][@digest]`.
 //
-// Contract:
-//  - The first path component is a registry host only if it contains '.' or
-//    ':' or is "localhost" (Docker's rule); otherwise the host is docker.io.
+// Contract (distribution/reference's ParseNormalizedNamed):
+//  - The first of several path components is a registry host only if it
+//    contains '.' or ':', is "localhost", or has an upper-case letter (Docker's
+//    splitDockerDomain); otherwise the host is docker.io. "index.docker.io" is
+//    docker.io. Hosts are DNS names, IPv4 or "[IPv6]", with an optional ":port".
 //  - On docker.io a one-component path gains "library/".
 //  - Repository paths are lower case, components [a-z0-9]+ joined by '.',
-//    '_', '__' or '-'+, separated by '/'; tags match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127};
-//    digests are "sha256:" + 64 lower-case hex. No tag and no digest means "latest".
-//  - Errors throw kiln::Error whose message names the reference as given.
+//    '_', '__' or '-'+, separated by '/', at most 255 characters;
+//    tags match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}; digests are "sha256:" + 64
+//    lower-case hex. A reference may carry both a tag and a digest.
+//    No tag and no digest means the tag "latest".
+//  - Errors throw kiln::Error `invalid reference "TEXT": <why>`.
 #pragma once
 
 #include <optional>
@@ -37,6 +41,12 @@ struct Reference {
 };
 
 Reference parse_reference(const std::string& text);
+
+// The name the local image store keeps a pulled reference under, Docker's
+// familiar form passed through content::normalize_name: "busybox:latest",
+// "org/app:1", "ghcr.io/o/r:t"; "repo@sha256:..." when a digest is set (the
+// digest wins over a tag, as in Docker's ParseDockerRef).
+std::string store_name(const Reference& ref);
 
 // The key Docker uses for a registry in config.json "auths"
 // ("https://index.docker.io/v1/" for docker.io, the host otherwise).

@@ -29,6 +29,8 @@
 
 namespace kiln::registry {
 
+struct Response;
+
 struct Request {
     std::string method = "GET";
     std::string url;
@@ -40,6 +42,13 @@ struct Request {
     std::function<std::size_t(void* buf, std::size_t size)> body_reader;
     std::function<void()> rewind;
     std::int64_t body_size = -1;
+    // Off only for a registry the user declared insecure (--insecure-registry).
+    bool tls_verify = true;
+    // Optional: called once with the final response's status and headers
+    // (body empty) before the first byte of its body reaches the sink, so a
+    // caller can tell a 206 from a 200 before consuming data. May throw to
+    // abort the transfer, like a sink.
+    std::function<void(const Response& head)> on_head;
 };
 
 struct Response {
@@ -66,13 +75,17 @@ class Transport {
 };
 
 struct TlsOptions {
-    // Directories searched for HOST/ca.crt (and HOST/*.crt), in order.
+    // Docker's certs.d layout, searched in order: HOST/*.crt (ca.crt among
+    // them) are CAs trusted for HOST besides the system bundle; HOST/X.cert
+    // with HOST/X.key is a client certificate. HOST is "host:port" as written.
     std::vector<std::string> certs_dirs = {"/etc/docker/certs.d", "/etc/containers/certs.d"};
 };
 
 // libcurl: HTTP/2 where offered, connections and TLS sessions reused across
 // requests and threads (a shared pool of handles), the system CA bundle
-// plus any per-host CA found through TlsOptions.
+// plus any per-host CA found through TlsOptions. A connection that takes
+// over 15 s, or a transfer stalled (under 1 byte/s) for 30 s, fails with a
+// retryable TransportError, so a dead registry never hangs kiln.
 std::shared_ptr<Transport> make_curl_transport(const TlsOptions& tls = {});
 
 }  // namespace kiln::registry

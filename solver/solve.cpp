@@ -118,8 +118,9 @@ void check_images(const frontend::BuildPlan& plan, const std::vector<int>& neede
         const frontend::Stage& st = plan.stages[static_cast<size_t>(i)];
         if (st.base_stage < 0 && !is_scratch(st.base) &&
             !(o.resolve_image && o.resolve_image(st.base))) {
+            std::string why = o.why_missing ? o.why_missing(st.base) : "";
             throw Error(o.dockerfile_name + ":" + std::to_string(st.line) + ": FROM " + st.base +
-                        ": no such image in the local store (kiln load it first)");
+                        ": " + (why.empty() ? "no such image in the local store" : why));
         }
         for (const auto& step : st.steps) {
             if (step.kind != frontend::Step::Kind::copy)
@@ -127,8 +128,10 @@ void check_images(const frontend::BuildPlan& plan, const std::vector<int>& neede
             const auto& c = step.copy;
             if (!c.from.empty() && c.from_stage < 0 &&
                 !(o.resolve_image && o.resolve_image(c.from))) {
-                throw Error(o.dockerfile_name + ":" + std::to_string(step.line) + ": COPY --from=" +
-                            c.from + ": no such stage, and no such image in the local store");
+                std::string why = o.why_missing ? o.why_missing(c.from) : "";
+                throw Error(o.dockerfile_name + ":" + std::to_string(step.line) +
+                            ": COPY --from=" + c.from + ": no such stage, and " +
+                            (why.empty() ? "no such image in the local store" : why));
             }
         }
     }

@@ -40,6 +40,9 @@ struct SolveOptions {
     // Base images: FROM <image> resolves through this (nullopt: not in the
     // store), and their layers are read from `blobs`.
     std::function<std::optional<content::StoredImage>(const std::string& ref)> resolve_image;
+    // Why resolve_image found nothing for `ref` (a pull's error), for the
+    // message that names the FROM line; default: not in the local store.
+    std::function<std::string(const std::string& ref)> why_missing;
     const content::BlobStore* blobs = nullptr;
     // Turns a step's diff tree into an uncompressed layer in the store (the
     // exporter's layer writer; injected so the solver need not depend on it).

@@ -90,8 +90,17 @@ TEST(OutputSpec, UnknownTypeThrows) {
     }
 }
 
-TEST(OutputSpec, RegistryIsRefused) {
-    EXPECT_THROW(parse_output_spec("type=registry,name=localhost:5000/app"), kiln::Error);
+TEST(OutputSpec, RegistryNeedsNoDest) {
+    OutputSpec s = parse_output_spec("type=registry,name=localhost:5000/app,push-by-digest=true");
+    EXPECT_EQ(s.type, "registry");
+    EXPECT_EQ(s.get("name"), "localhost:5000/app");
+    EXPECT_EQ(s.get("push-by-digest"), "true");
+}
+
+TEST(OutputSpec, PushFlagsMustBeBooleans) {
+    EXPECT_THROW(parse_output_spec("type=image,push=yes"), kiln::Error);
+    EXPECT_THROW(parse_output_spec("type=registry,push-by-digest=1"), kiln::Error);
+    EXPECT_EQ(parse_output_spec("type=image,name=a,push=true").get("push"), "true");
 }
 
 TEST(OutputSpec, FieldWithoutEqualsThrows) {

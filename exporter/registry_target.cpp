@@ -1,0 +1,69 @@
+#include <algorithm>
+
+#include "content/error.h"
+#include "content/image_store.h"
+#include "exporter/layer_cache.h"
+#include "exporter/targets.h"
+#include "registry/reference.h"
+
+namespace kiln::exporter {
+
+namespace {
+
+bool compressed(const content::Descriptor& layer) {
+    const auto& t = layer.media_type;
+    auto ends = [&](std::string_view s) {
+        return t.size() >= s.size() && t.compare(t.size() - s.size(), s.size(), s) == 0;
+    };
+    return ends("gzip") || ends("zstd");
+}
+
+// The manifest to push: the stored one when it is already in registry form
+// (a pulled image, untouched), else one over compressed twins of the layers.
+content::Descriptor registry_form(const content::StateRoot& root, const CommittedImage& image,
+                                  const OutputSpec& spec) {
+    namespace mt = content::media_type;
+    const auto& layers = image.manifest.layers;
+    const bool given_form = spec.get("compression").empty() && spec.get("oci-mediatypes").empty();
+    if (given_form && !layers.empty() && std::all_of(layers.begin(), layers.end(), compressed))
+        return image.manifest_descriptor;
+    const bool oci = spec.oci_media_types();
+    content::Manifest m;
+    m.media_type = oci ? mt::kOciManifest : mt::kDockerManifest;
+    m.config = image.manifest.config;
+    m.config.media_type = oci ? mt::kOciConfig : mt::kDockerConfig;
+    std::vector<content::Descriptor> uncompressed = layers;
+    if (std::any_of(layers.begin(), layers.end(), compressed)) {
+        // A pulled image pushed with other compression: start from its diffIDs.
+        for (size_t i = 0; i < uncompressed.size(); ++i)
+            uncompressed[i].digest = image.config.diff_ids.at(i);
+    }
+    m.layers = compressed_layers(root, uncompressed, spec.compression(Compression::gzip), oci);
+    m.annotations = image.manifest.annotations;
+    auto blob = root.blobs().put(content::canonical(nlohmann::json(m)));
+    return {m.media_type, blob.digest, blob.size, {}, std::nullopt};
+}
+
+}  // namespace
+
+ExportResult export_registry(const content::StateRoot& root, const CommittedImage& image,
+                             const OutputSpec& spec, const std::vector<std::string>& names,
+                             const registry::PushOptions& push) {
+    if (names.empty())
+        throw Error("pushing to a registry needs a name: -t NAME or -o type=registry,name=REF");
+    const content::Descriptor manifest = registry_form(root, image, spec);
+    registry::PushOptions options = push;
+    options.by_digest = spec.get("push-by-digest") == "true";
+    std::string description;
+    for (const auto& name : names) {
+        const auto ref = registry::parse_reference(name);
+        auto r = registry::push_image(root, manifest, ref, options);
+        std::string shown = ref.domain + "/" + ref.repository;
+        description += (description.empty() ? "" : "; ") + std::string("pushed ") + shown +
+                       (options.by_digest || ref.tag.empty() ? "" : ":" + ref.tag) + "@" +
+                       r.digest.str();
+    }
+    return {manifest.digest, description};
+}
+
+}  // namespace kiln::exporter

@@ -1,0 +1,19 @@
+// Base64 in RFC 4648's standard alphabet, as Docker's config.json "auth"
+// fields and HTTP Basic authentication spell it.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kiln::registry {
+
+// Encodes with '=' padding.
+std::string base64_encode(std::string_view bytes);
+
+// Decodes standard-alphabet base64; the trailing '=' padding may be present or
+// omitted (some tools write it either way). Returns nullopt for any other
+// character, misplaced padding or a length no encoder produces.
+std::optional<std::string> base64_decode(std::string_view text);
+
+}  // namespace kiln::registry

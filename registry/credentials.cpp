@@ -1,0 +1,564 @@
+#include "registry/credentials.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "content/atomic_file.h"
+#include "content/error.h"
+#include "content/unique_fd.h"
+#include "registry/base64.h"
+#include "registry/reference.h"
+
+extern char** environ;
+
+namespace kiln::registry {
+
+namespace fs = std::filesystem;
+using Json = nlohmann::ordered_json;  // ordered, so a rewrite keeps the user's key order
+
+namespace {
+
+constexpr std::string_view kDockerHub = "docker.io";
+// What credential helpers answer (on stdout, exit 1) when they hold nothing for
+// a server: "credentials not found in native keychain".
+constexpr std::string_view kNotFound = "credentials not found";
+// Helpers may wait on a keyring prompt; kiln gives up rather than hang forever.
+constexpr auto kHelperTimeout = std::chrono::seconds(60);
+// The Username a helper uses to hand back an identity token instead of a password.
+constexpr std::string_view kTokenUsername = "<token>";
+
+// ---- credential helpers ------------------------------------------------------
+
+struct HelperResult {
+    int status = 0;  // exit code, or 128 + signal
+    std::string out;
+    std::string err;
+};
+
+// A spawned child that is killed and reaped on scope exit unless waited for.
+class Child {
+  public:
+    explicit Child(pid_t pid) : pid_(pid) {}
+    ~Child() {
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            int st = 0;
+            while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
+            }
+        }
+    }
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+
+    int wait() {
+        int st = 0;
+        pid_t r;
+        while ((r = ::waitpid(pid_, &st, 0)) < 0 && errno == EINTR) {
+        }
+        pid_ = -1;
+        if (r < 0)
+            return 127;
+        if (WIFEXITED(st))
+            return WEXITSTATUS(st);
+        return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    }
+
+  private:
+    pid_t pid_;
+};
+
+// Writing the helper's stdin after it exited must give EPIPE, not kill kiln:
+// SIGPIPE is blocked in this thread for the call and a pending one consumed.
+class SigpipeGuard {
+  public:
+    SigpipeGuard() {
+        sigemptyset(&pipe_);
+        sigaddset(&pipe_, SIGPIPE);
+        sigset_t pending;
+        sigemptyset(&pending);
+        ::sigpending(&pending);
+        was_pending_ = sigismember(&pending, SIGPIPE) == 1;
+        ::pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+    }
+    ~SigpipeGuard() {
+        if (!was_pending_) {
+            sigset_t pending;
+            sigemptyset(&pending);
+            ::sigpending(&pending);
+            if (sigismember(&pending, SIGPIPE) == 1) {
+                timespec zero{};
+                ::sigtimedwait(&pipe_, nullptr, &zero);
+            }
+        }
+        ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    SigpipeGuard(const SigpipeGuard&) = delete;
+    SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+  private:
+    sigset_t pipe_;
+    sigset_t old_;
+    bool was_pending_ = false;
+};
+
+// posix_spawn attributes and file actions, destroyed on scope exit.
+struct SpawnSetup {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    SpawnSetup() {
+        posix_spawn_file_actions_init(&actions);
+        posix_spawnattr_init(&attr);
+    }
+    ~SpawnSetup() {
+        posix_spawn_file_actions_destroy(&actions);
+        posix_spawnattr_destroy(&attr);
+    }
+    SpawnSetup(const SpawnSetup&) = delete;
+    SpawnSetup& operator=(const SpawnSetup&) = delete;
+};
+
+std::pair<UniqueFd, UniqueFd> make_pipe() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+        throw errno_error("cannot create a pipe");
+    return {UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+// Runs `docker-credential-<helper> <verb>` (found on PATH) with `input` on
+// stdin and collects what it prints. `origin` says where the helper was
+// configured, for error messages.
+HelperResult run_helper(const std::string& helper, const std::string& verb,
+                        const std::string& input, const std::string& origin) {
+    const std::string program = "docker-credential-" + helper;
+    auto [in_r, in_w] = make_pipe();
+    auto [out_r, out_w] = make_pipe();
+    auto [err_r, err_w] = make_pipe();
+
+    SpawnSetup setup;
+    // dup2 clears close-on-exec on the targets; every other pipe end closes at exec.
+    posix_spawn_file_actions_adddup2(&setup.actions, in_r.get(), 0);
+    posix_spawn_file_actions_adddup2(&setup.actions, out_w.get(), 1);
+    posix_spawn_file_actions_adddup2(&setup.actions, err_w.get(), 2);
+    // The child starts with default SIGPIPE handling and no blocked signals,
+    // whatever this thread has.
+    sigset_t none;
+    sigemptyset(&none);
+    sigset_t def;
+    sigemptyset(&def);
+    sigaddset(&def, SIGPIPE);
+    posix_spawnattr_setsigmask(&setup.attr, &none);
+    posix_spawnattr_setsigdefault(&setup.attr, &def);
+    posix_spawnattr_setflags(&setup.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+
+    std::vector<char*> argv = {const_cast<char*>(program.c_str()), const_cast<char*>(verb.c_str()),
+                               nullptr};
+    SigpipeGuard sigpipe;
+    pid_t pid = -1;
+    int rc =
+        ::posix_spawnp(&pid, program.c_str(), &setup.actions, &setup.attr, argv.data(), environ);
+    if (rc != 0) {
+        if (rc == ENOENT)
+            throw Error("credential helper " + program + " (" + origin +
+                        ") is not installed: not found in PATH");
+        throw Error("cannot run credential helper " + program + " (" + origin +
+                    "): " + std::strerror(rc));
+    }
+    Child child(pid);
+    in_r.reset();
+    out_w.reset();
+    err_w.reset();
+
+    HelperResult result;
+    std::size_t written = 0;
+    if (input.empty())
+        in_w.reset();
+    const auto deadline = std::chrono::steady_clock::now() + kHelperTimeout;
+    while (in_w || out_r || err_r) {
+        std::array<pollfd, 3> fds{};
+        nfds_t n = 0;
+        UniqueFd* owners[3];
+        for (UniqueFd* fd : {&in_w, &out_r, &err_r}) {
+            if (*fd) {
+                fds[n] = {fd->get(), static_cast<short>(fd == &in_w ? POLLOUT : POLLIN), 0};
+                owners[n++] = fd;
+            }
+        }
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0)
+            throw Error("credential helper " + program + " " + verb + " (" + origin +
+                        ") did not finish within 60 seconds");
+        int r = ::poll(fds.data(), n, static_cast<int>(left.count()));
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            throw errno_error("cannot wait for credential helper " + program);
+        }
+        for (nfds_t i = 0; i < n; ++i) {
+            if (fds[i].revents == 0)
+                continue;
+            UniqueFd& fd = *owners[i];
+            if (&fd == &in_w) {
+                ssize_t w = ::write(fd.get(), input.data() + written, input.size() - written);
+                if (w < 0 && errno != EINTR && errno != EAGAIN) {
+                    fd.reset();  // EPIPE: the helper did not want all of it
+                    continue;
+                }
+                if (w > 0)
+                    written += static_cast<std::size_t>(w);
+                if (written == input.size())
+                    fd.reset();
+                continue;
+            }
+            char buf[4096];
+            ssize_t got = ::read(fd.get(), buf, sizeof buf);
+            if (got < 0 && errno == EINTR)
+                continue;
+            if (got <= 0) {
+                fd.reset();
+                continue;
+            }
+            std::string& sink = &fd == &out_r ? result.out : result.err;
+            // Answers are a few hundred bytes; a flood means something else is wrong.
+            if (sink.size() < (1u << 20))
+                sink.append(buf, static_cast<std::size_t>(got));
+        }
+    }
+    result.status = child.wait();
+    return result;
+}
+
+std::string trim(std::string_view s) {
+    auto b = s.find_first_not_of(" \t\r\n");
+    if (b == std::string_view::npos)
+        return {};
+    auto e = s.find_last_not_of(" \t\r\n");
+    return std::string(s.substr(b, e - b + 1));
+}
+
+bool says_not_found(const HelperResult& r) {
+    return r.out.find(kNotFound) != std::string::npos || r.err.find(kNotFound) != std::string::npos;
+}
+
+// The helper's own words, on one line, for an error message.
+std::string helper_message(const HelperResult& r) {
+    std::string msg = trim(r.err.empty() ? r.out : r.err);
+    if (msg.empty())
+        msg = trim(r.out);
+    if (auto nl = msg.find('\n'); nl != std::string::npos)
+        msg = trim(msg.substr(0, nl));
+    if (msg.empty())
+        return "exit status " + std::to_string(r.status);
+    return msg;
+}
+
+// ---- config.json ----------------------------------------------------------------
+
+// Docker's ConvertToHostname: "https://host:5000/v1/" → "host:5000".
+std::string hostname_of(std::string_view key) {
+    if (key.starts_with("http://"))
+        key.remove_prefix(7);
+    else if (key.starts_with("https://"))
+        key.remove_prefix(8);
+    return std::string(key.substr(0, key.find('/')));
+}
+
+bool is_hub_host(std::string_view h) {
+    return h == "docker.io" || h == "index.docker.io" || h == "registry-1.docker.io";
+}
+
+// The keys other tools file credentials for `domain` under, most specific first.
+std::vector<std::string> candidate_keys(const std::string& domain) {
+    std::vector<std::string> keys = {credential_key(domain), domain, "https://" + domain,
+                                     "http://" + domain};
+    if (domain == kDockerHub) {
+        keys.push_back("index.docker.io");
+        keys.push_back("registry-1.docker.io");
+    }
+    return keys;
+}
+
+bool key_matches(const std::string& key, const std::string& domain) {
+    std::string host = hostname_of(key);
+    return domain == kDockerHub ? is_hub_host(host) : host == domain;
+}
+
+// The key of `obj` holding `domain`'s entry: an exact candidate key, else the
+// first key naming the same host (as Docker's file store falls back to).
+std::optional<std::string> find_key(const Json& obj, const std::string& domain) {
+    for (const auto& k : candidate_keys(domain))
+        if (obj.contains(k))
+            return k;
+    for (const auto& [k, v] : obj.items())
+        if (key_matches(k, domain))
+            return k;
+    return std::nullopt;
+}
+
+struct Config {
+    Json doc = Json::object();
+    bool exists = false;
+};
+
+Config load_config(const fs::path& path) {
+    Config cfg;
+    std::error_code ec;
+    if (!fs::exists(path, ec))
+        return cfg;
+    cfg.exists = true;
+    std::string text = read_file(path);
+    if (trim(text).empty())
+        return cfg;  // Docker accepts an empty file as an empty configuration
+    try {
+        cfg.doc = Json::parse(text);
+    } catch (const Json::parse_error& e) {
+        throw Error("Docker config file " + path.string() + " is not valid JSON: " + e.what());
+    }
+    if (!cfg.doc.is_object())
+        throw Error("Docker config file " + path.string() + " is not a JSON object");
+    for (const char* field : {"auths", "credHelpers"})
+        if (cfg.doc.contains(field) && !cfg.doc[field].is_object())
+            throw Error("Docker config file " + path.string() + ": \"" + field +
+                        "\" is not an object");
+    if (cfg.doc.contains("credsStore") && !cfg.doc["credsStore"].is_string())
+        throw Error("Docker config file " + path.string() + ": \"credsStore\" is not a string");
+    return cfg;
+}
+
+struct Helper {
+    std::string name;
+    std::string origin;  // "credHelpers in FILE" / "credsStore in FILE"
+};
+
+std::optional<Helper> helper_for(const Config& cfg, const std::string& domain,
+                                 const fs::path& path) {
+    if (cfg.doc.contains("credHelpers")) {
+        const Json& helpers = cfg.doc["credHelpers"];
+        if (auto key = find_key(helpers, domain)) {
+            const Json& v = helpers[*key];
+            if (!v.is_string())
+                throw Error("Docker config file " + path.string() + ": credHelpers[\"" + *key +
+                            "\"] is not a string");
+            if (!v.get<std::string>().empty())
+                return Helper{v.get<std::string>(), "credHelpers in " + path.string()};
+        }
+    }
+    if (cfg.doc.contains("credsStore")) {
+        std::string name = cfg.doc["credsStore"].get<std::string>();
+        if (!name.empty())
+            return Helper{name, "credsStore in " + path.string()};
+    }
+    return std::nullopt;
+}
+
+std::optional<Credentials> helper_get(const Helper& h, const std::string& domain) {
+    std::string server = credential_key(domain);
+    HelperResult r = run_helper(h.name, "get", server, h.origin);
+    if (r.status != 0) {
+        if (says_not_found(r))
+            return std::nullopt;
+        throw Error("credential helper docker-credential-" + h.name + " (" + h.origin +
+                    ") failed to get credentials for " + server + ": " + helper_message(r));
+    }
+    Json answer;
+    try {
+        answer = Json::parse(r.out);
+    } catch (const Json::parse_error&) {
+        throw Error("credential helper docker-credential-" + h.name + " (" + h.origin +
+                    ") answered get for " + server + " with something other than JSON");
+    }
+    auto field = [&](const char* name) {
+        return answer.is_object() && answer.contains(name) && answer[name].is_string()
+                   ? answer[name].get<std::string>()
+                   : std::string();
+    };
+    Credentials c;
+    std::string user = field("Username");
+    std::string secret = field("Secret");
+    if (user.empty() && secret.empty())
+        return std::nullopt;
+    if (user == kTokenUsername) {
+        c.identity_token = secret;
+    } else {
+        c.username = user;
+        c.password = secret;
+    }
+    return c;
+}
+
+std::optional<Credentials> file_entry(const Json& entry, const std::string& key,
+                                      const fs::path& path) {
+    auto where = [&] { return "Docker config file " + path.string() + ": auths[\"" + key + "\"]"; };
+    if (!entry.is_object())
+        throw Error(where() + " is not an object");
+    auto field = [&](const char* name) {
+        if (!entry.contains(name))
+            return std::string();
+        if (!entry[name].is_string())
+            throw Error(where() + "." + name + " is not a string");
+        return entry[name].get<std::string>();
+    };
+    Credentials c;
+    std::string auth = field("auth");
+    if (!auth.empty()) {
+        auto decoded = base64_decode(trim(auth));
+        auto colon = decoded ? decoded->find(':') : std::string::npos;
+        if (colon == std::string::npos)
+            throw Error(where() + ".auth is not base64 of \"user:password\"");
+        c.username = decoded->substr(0, colon);
+        c.password = decoded->substr(colon + 1);
+    } else {
+        c.username = field("username");
+        c.password = field("password");
+    }
+    c.identity_token = field("identitytoken");
+    if (c.username.empty() && c.password.empty() && c.identity_token.empty())
+        return std::nullopt;  // e.g. the empty entries docker leaves beside a credsStore
+    return c;
+}
+
+// Where a rewrite goes: through a symlinked config.json to its target, as
+// docker does, so dotfile managers' links stay links.
+fs::path write_target(const fs::path& path) {
+    std::error_code ec;
+    if (fs::is_symlink(fs::symlink_status(path, ec))) {
+        fs::path target = fs::read_symlink(path, ec);
+        if (!ec)
+            return target.is_absolute() ? target : path.parent_path() / target;
+    }
+    return path;
+}
+
+void save_config(const fs::path& path, const Json& doc) {
+    fs::path target = write_target(path);
+    fs::path dir = target.parent_path();
+    if (!dir.empty()) {
+        std::error_code ec;
+        if (!fs::exists(dir, ec)) {
+            if (dir.has_parent_path())
+                fs::create_directories(dir.parent_path(), ec);
+            // The directory holds secrets: only its owner may list it.
+            if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+                throw errno_error("cannot create directory " + dir.string());
+        }
+    }
+    // AtomicFile creates its temp file 0600 (mkostemp) and fchmods it to the
+    // mode given, so the secrets are never readable by others, even briefly.
+    write_file_atomic(target, doc.dump(1, '\t') + "\n", 0600);
+}
+
+}  // namespace
+
+fs::path docker_config_path() {
+    const char* dc = std::getenv("DOCKER_CONFIG");
+    if (dc != nullptr && *dc != '\0')
+        return fs::path(dc) / "config.json";
+    const char* home = std::getenv("HOME");
+    std::string dir = home != nullptr ? home : "";
+    if (dir.empty()) {
+        // HOME is unset under some service managers; the password database still knows.
+        if (passwd* pw = ::getpwuid(::getuid()); pw != nullptr && pw->pw_dir != nullptr)
+            dir = pw->pw_dir;
+    }
+    if (dir.empty())
+        throw Error("cannot find the Docker config file: neither DOCKER_CONFIG nor HOME is set");
+    return fs::path(dir) / ".docker" / "config.json";
+}
+
+CredentialStore::CredentialStore(fs::path config) : path_(std::move(config)) {}
+
+std::optional<Credentials> CredentialStore::lookup(const std::string& domain) const {
+    Config cfg = load_config(path_);
+    if (auto h = helper_for(cfg, domain, path_)) {
+        if (auto c = helper_get(*h, domain))
+            return c;
+    }
+    if (!cfg.doc.contains("auths"))
+        return std::nullopt;
+    const Json& auths = cfg.doc["auths"];
+    for (const auto& k : candidate_keys(domain)) {
+        if (auths.contains(k)) {
+            if (auto c = file_entry(auths[k], k, path_))
+                return c;
+        }
+    }
+    for (const auto& [k, v] : auths.items()) {
+        if (key_matches(k, domain)) {
+            if (auto c = file_entry(v, k, path_))
+                return c;
+        }
+    }
+    return std::nullopt;
+}
+
+void CredentialStore::store(const std::string& domain, const Credentials& c) {
+    Config cfg = load_config(path_);
+    std::string key = credential_key(domain);
+    if (auto h = helper_for(cfg, domain, path_)) {
+        Json req = {{"ServerURL", key}};
+        if (!c.identity_token.empty()) {
+            req["Username"] = kTokenUsername;
+            req["Secret"] = c.identity_token;
+        } else {
+            req["Username"] = c.username;
+            req["Secret"] = c.password;
+        }
+        HelperResult r = run_helper(h->name, "store", req.dump(), h->origin);
+        if (r.status != 0)
+            throw Error("credential helper docker-credential-" + h->name + " (" + h->origin +
+                        ") failed to store credentials for " + key + ": " + helper_message(r));
+        return;
+    }
+    Json entry = Json::object();
+    if (!c.username.empty() || !c.password.empty())
+        entry["auth"] = base64_encode(c.username + ":" + c.password);
+    if (!c.identity_token.empty())
+        entry["identitytoken"] = c.identity_token;
+    cfg.doc["auths"][key] = std::move(entry);
+    save_config(path_, cfg.doc);
+}
+
+bool CredentialStore::erase(const std::string& domain) {
+    Config cfg = load_config(path_);
+    if (auto h = helper_for(cfg, domain, path_)) {
+        std::string key = credential_key(domain);
+        HelperResult r = run_helper(h->name, "erase", key, h->origin);
+        if (r.status == 0)
+            return true;
+        if (says_not_found(r))
+            return false;
+        throw Error("credential helper docker-credential-" + h->name + " (" + h->origin +
+                    ") failed to erase credentials for " + key + ": " + helper_message(r));
+    }
+    if (!cfg.doc.contains("auths"))
+        return false;
+    // Every alias lookup() could find goes, so a logout really logs out.
+    Json& auths = cfg.doc["auths"];
+    std::vector<std::string> doomed;
+    for (const auto& [k, v] : auths.items())
+        if (key_matches(k, domain))
+            doomed.push_back(k);
+    if (doomed.empty())
+        return false;
+    for (const auto& k : doomed)
+        auths.erase(k);
+    save_config(path_, cfg.doc);
+    return true;
+}
+
+}  // namespace kiln::registry

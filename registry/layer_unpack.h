@@ -1,0 +1,19 @@
+// A pulled layer's uncompressed twin: the local store keeps every layer as
+// a plain tar named by its diffID (what snapshots are made from and what
+// builds reference), beside the registry's compressed blob.
+#pragma once
+
+#include "content/blob_store.h"
+#include "content/digest.h"
+
+namespace kiln::registry {
+
+// Decompresses blob `compressed` (gzip or zstd, told by its magic bytes;
+// an uncompressed tar is copied) into the store, verified against
+// `diff_id` while streaming. Throws kiln::Error naming the blob when the
+// stream is damaged or its content is not `diff_id`; nothing is named then.
+content::BlobInfo store_uncompressed(const content::BlobStore& store,
+                                     const content::Digest& compressed,
+                                     const content::Digest& diff_id);
+
+}  // namespace kiln::registry

@@ -1,0 +1,46 @@
+// `kiln pull` and FROM's pulls: an image from a registry into the store.
+//
+// Contract:
+//  - The manifest is resolved by tag or digest; an index (OCI or Docker
+//    manifest list) is narrowed to the entry for PullOptions::platform.
+//  - Every blob is verified against its digest while it streams in, and each
+//    layer also gets its uncompressed twin (named by the diffID the config
+//    lists, verified), since builds work on uncompressed layers.
+//  - Nothing is downloaded twice: a layer whose twin and compressed blob the
+//    store already has is skipped, and a manifest whose digest the name
+//    already points at is "up to date".
+//  - Order: layers, then config, then the manifest (and index) blobs, then
+//    the name. A pull that fails or is killed leaves the name as it was and
+//    no record pointing at a missing blob.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "content/oci.h"
+#include "content/state_root.h"
+#include "registry/client.h"
+#include "registry/platform.h"
+#include "registry/reference.h"
+
+namespace kiln::registry {
+
+struct PullOptions {
+    ClientOptions client;
+    std::optional<PlatformSpec> platform;         // default: the host's
+    int jobs = 3;                                 // layers downloaded at once (as dockerd)
+    std::function<void(const std::string&)> log;  // progress lines, optional
+};
+
+struct PullResult {
+    std::string name;                             // as the store names it
+    content::Descriptor descriptor;               // the platform's manifest, as the store holds it
+    std::optional<content::Digest> index_digest;  // when the reference named an index
+    bool up_to_date = false;                      // the name already pointed at this manifest
+};
+
+PullResult pull_image(const content::StateRoot& root, const Reference& ref,
+                      const PullOptions& options);
+
+}  // namespace kiln::registry
