@@ -21,6 +21,7 @@ namespace kiln::cli {
 registry::ClientOptions client_options(const std::vector<std::string>& insecure_registries) {
     registry::ClientOptions o;
     o.insecure_registries = insecure_registries;
+    o.cancel = &g_stop_build;  // Ctrl-C stops transfers and retries
     // Test-only: tests of failing registries need not wait out real backoff.
     if (const char* ms = std::getenv("KILN_REGISTRY_RETRY_BASE_MS")) {
         try {

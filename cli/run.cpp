@@ -41,6 +41,10 @@ int run(int argc, char** argv) {
     app.add_option("--root", root, "state root (default /var/lib/kiln as root, $KILN_ROOT)");
 
     BuildArgs b;
+    auto add_insecure = [](CLI::App* cmd, std::vector<std::string>& hosts) {
+        cmd->add_option("--insecure-registry", hosts,
+                        "allow this registry host over plain HTTP (repeatable)");
+    };
     auto* build_cmd = app.add_subcommand("build", "build an image from a Dockerfile");
     build_cmd->add_option("context", b.context, "build context directory")->required();
     build_cmd->add_option("-f,--file", b.file,
@@ -74,22 +78,19 @@ int run(int argc, char** argv) {
     build_cmd->add_option("--jobs", b.jobs, "steps run at once (default: cores)");
     build_cmd->add_flag("--push", b.push, "push the image to every -t name's registry");
     build_cmd->add_flag("--pull", b.pull, "check base images' registries for newer versions");
-    build_cmd->add_option("--insecure-registry", b.insecure_registries,
-                          "allow this registry host over plain HTTP (repeatable)");
+    add_insecure(build_cmd, b.insecure_registries);
 
     RegistryArgs reg;
     std::string pull_ref, pull_platform;
     auto* pull_cmd = app.add_subcommand("pull", "pull an image from a registry into the store");
     pull_cmd->add_option("reference", pull_ref, "image reference")->required();
     pull_cmd->add_option("--platform", pull_platform, "os/arch[/variant] (default: this host's)");
-    pull_cmd->add_option("--insecure-registry", reg.insecure_registries,
-                         "allow this registry host over plain HTTP (repeatable)");
+    add_insecure(pull_cmd, reg.insecure_registries);
     std::string push_name, push_dest;
     auto* push_cmd = app.add_subcommand("push", "push an image from the store to a registry");
     push_cmd->add_option("name", push_name, "image name in the local store")->required();
     push_cmd->add_option("destination", push_dest, "reference to push to (default: name)");
-    push_cmd->add_option("--insecure-registry", reg.insecure_registries,
-                         "allow this registry host over plain HTTP (repeatable)");
+    add_insecure(push_cmd, reg.insecure_registries);
     std::string login_host, login_user, login_password;
     bool login_stdin = false;
     auto* login_cmd = app.add_subcommand("login", "store credentials for a registry");
@@ -97,8 +98,7 @@ int run(int argc, char** argv) {
     login_cmd->add_option("-u,--username", login_user, "user name");
     login_cmd->add_option("-p,--password", login_password, "password or token");
     login_cmd->add_flag("--password-stdin", login_stdin, "read the password from stdin");
-    login_cmd->add_option("--insecure-registry", reg.insecure_registries,
-                          "allow this registry host over plain HTTP (repeatable)");
+    add_insecure(login_cmd, reg.insecure_registries);
     std::string logout_host;
     auto* logout_cmd = app.add_subcommand("logout", "remove stored credentials for a registry");
     logout_cmd->add_option("server", logout_host, "registry host (default: Docker Hub)");

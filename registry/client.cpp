@@ -559,7 +559,9 @@ struct Client::Impl {
     Response retrying(const Op& op, Request& r, F&& attempt, int attempts = 0,
                       const std::function<void(Request&)>& before = {}) {
         int n = attempts > 0 ? attempts : std::max(1, opt.retry.attempts);
+        r.cancel = opt.cancel;
         for (int i = 1;; ++i) {
+            check_cancel();
             if (i > 1 && r.rewind) {
                 r.rewind();
             }
@@ -579,7 +581,22 @@ struct Client::Impl {
                 }
                 wait = backoff(opt.retry, i, std::nullopt);
             }
-            std::this_thread::sleep_for(wait);
+            sleep_unless_cancelled(wait);
+        }
+    }
+
+    void check_cancel() const {
+        if (opt.cancel && *opt.cancel)
+            throw Error("interrupted");
+    }
+
+    // Backoff that a Ctrl-C cuts short.
+    void sleep_unless_cancelled(std::chrono::milliseconds wait) const {
+        const auto end = std::chrono::steady_clock::now() + wait;
+        while (std::chrono::steady_clock::now() < end) {
+            check_cancel();
+            std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
+                std::chrono::milliseconds(50), end - std::chrono::steady_clock::now()));
         }
     }
 
@@ -705,7 +722,7 @@ struct Client::Impl {
                 }
             }
             cancel_upload(op, loc);
-            std::this_thread::sleep_for(backoff(opt.retry, i, std::nullopt));
+            sleep_unless_cancelled(backoff(opt.retry, i, std::nullopt));
         }
     }
 
@@ -799,7 +816,7 @@ struct Client::Impl {
             if (++failures >= std::max(1, opt.retry.attempts)) {
                 throw Error(cause);
             }
-            std::this_thread::sleep_for(
+            sleep_unless_cancelled(
                 backoff(opt.retry, failures, resp ? retry_after(*resp) : std::nullopt));
             if (auto at = upload_offset(op, loc)) {
                 offset = std::min(*at, size);

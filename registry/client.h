@@ -19,6 +19,7 @@
 //  - Thread safety: one Client may be used from several threads at once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -49,6 +50,9 @@ struct ClientOptions {
     // Credentials for the host; default: CredentialStore().lookup(host's domain).
     std::function<std::optional<Credentials>(const std::string& domain)> credentials;
     std::shared_ptr<Transport> transport;  // default: make_curl_transport()
+    // Set by a signal handler: transfers stop and no retry starts; the
+    // operation throws kiln::Error("interrupted").
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 struct FetchedManifest {

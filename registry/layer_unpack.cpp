@@ -14,6 +14,24 @@ namespace {
 
 constexpr std::size_t kChunk = 1 << 16;
 
+// The blob's bytes in chunks, starting with the magic bytes already read.
+class Source {
+  public:
+    Source(content::BlobStore::Reader& in, std::string head) : in_(in), head_(std::move(head)) {}
+    std::size_t next(std::vector<char>& buf) {
+        if (head_.empty())
+            return in_.read(buf.data(), buf.size());
+        std::size_t n = head_.size();
+        std::copy(head_.begin(), head_.end(), buf.begin());
+        head_.clear();
+        return n;
+    }
+
+  private:
+    content::BlobStore::Reader& in_;
+    std::string head_;
+};
+
 [[noreturn]] void damaged(const content::Digest& blob, const std::string& why) {
     throw Error("layer " + blob.str() + ": cannot decompress: " + why);
 }
@@ -25,17 +43,10 @@ void gunzip(content::BlobStore::Reader& in, content::BlobStore::Writer& out,
         damaged(blob, "zlib init failed");
     std::unique_ptr<z_stream, decltype(&inflateEnd)> guard(&z, inflateEnd);
     std::vector<char> ibuf(kChunk), obuf(kChunk);
-    std::string pending = std::move(first);
+    Source src(in, std::move(first));
     bool ended = false;  // at the end of a gzip member
     for (;;) {
-        std::size_t n;
-        if (!pending.empty()) {
-            n = pending.size();
-            std::copy(pending.begin(), pending.end(), ibuf.begin());
-            pending.clear();
-        } else {
-            n = in.read(ibuf.data(), ibuf.size());
-        }
+        std::size_t n = src.next(ibuf);
         if (n == 0)
             break;
         z.next_in = reinterpret_cast<Bytef*>(ibuf.data());
@@ -68,17 +79,10 @@ void unzstd(content::BlobStore::Reader& in, content::BlobStore::Writer& out,
     if (!ctx)
         damaged(blob, "zstd init failed");
     std::vector<char> ibuf(kChunk), obuf(ZSTD_DStreamOutSize());
-    std::string pending = std::move(first);
+    Source src(in, std::move(first));
     std::size_t last = 1;
     for (;;) {
-        std::size_t n;
-        if (!pending.empty()) {
-            n = pending.size();
-            std::copy(pending.begin(), pending.end(), ibuf.begin());
-            pending.clear();
-        } else {
-            n = in.read(ibuf.data(), ibuf.size());
-        }
+        std::size_t n = src.next(ibuf);
         if (n == 0)
             break;
         ZSTD_inBuffer input{ibuf.data(), n, 0};

@@ -113,6 +113,10 @@ HostTls find_host_tls(const TlsOptions& tls, const std::string& host) {
     return out;
 }
 
+int on_progress(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+    return static_cast<const std::atomic<bool>*>(cancel)->load() ? 1 : 0;
+}
+
 bool retryable_code(CURLcode c) {
     switch (c) {
         case CURLE_PEER_FAILED_VERIFICATION:
@@ -127,6 +131,7 @@ bool retryable_code(CURLcode c) {
         case CURLE_OUT_OF_MEMORY:
         case CURLE_BAD_FUNCTION_ARGUMENT:
         case CURLE_NOT_BUILT_IN:
+        case CURLE_ABORTED_BY_CALLBACK:  // cancelled: the user asked to stop
             return false;
         default:
             return true;
@@ -301,6 +306,12 @@ class CurlTransport : public Transport {
         curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
         curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &on_header);
         curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+        if (request.cancel) {
+            // curl calls this about once a second even on a stalled transfer.
+            curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+            curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, &on_progress);
+            curl_easy_setopt(h, CURLOPT_XFERINFODATA, request.cancel);
+        }
 
         std::shared_ptr<const HostTls> host_tls;
         if (request.url.starts_with("https://")) {
@@ -386,6 +397,8 @@ class CurlTransport : public Transport {
             if (errbuf[0] != '\0') {
                 msg = errbuf.data();
             }
+            if (rc == CURLE_ABORTED_BY_CALLBACK && request.cancel && *request.cancel)
+                throw TransportError("interrupted", false);
             throw TransportError(request.method + " " + strip_query(request.url) + ": " + msg,
                                  retryable_code(rc));
         }

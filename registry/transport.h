@@ -16,6 +16,7 @@
 //  - Header names in Response::headers are lower case.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -49,6 +50,9 @@ struct Request {
     // caller can tell a 206 from a 200 before consuming data. May throw to
     // abort the transfer, like a sink.
     std::function<void(const Response& head)> on_head;
+    // Set (by a signal handler) to abandon the transfer: send() then throws a
+    // TransportError that is not retryable, within about a second.
+    const std::atomic<bool>* cancel = nullptr;
 };
 
 struct Response {
