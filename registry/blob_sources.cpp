@@ -1,6 +1,7 @@
 #include "registry/blob_sources.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +15,9 @@ namespace kiln::registry {
 namespace fs = std::filesystem;
 
 namespace {
+
+// Ends a torn line found when appending; no repository name contains it.
+constexpr char kTornMark = '!';
 
 fs::path record_path(const content::StateRoot& root, const content::Digest& blob) {
     return root.cache() / "sources" / std::string(blob.hex());
@@ -31,10 +35,17 @@ void record_blob_source(const content::StateRoot& root, const content::Digest& b
     fs::create_directories(p.parent_path());
     // One short O_APPEND write per line: concurrent writers never interleave
     // inside a line, and a torn last line is skipped when read.
-    UniqueFd fd(::open(p.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
+    UniqueFd fd(::open(p.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644));
     if (!fd)
         return;  // only a hint
-    const std::string out = line + "\n";
+    std::string out = line + "\n";
+    // After a torn write the file does not end in a newline: end that line
+    // with kTornMark (so it is still skipped) rather than run this one into it.
+    struct stat st {};
+    char last = '\n';
+    if (::fstat(fd.get(), &st) == 0 && st.st_size > 0 &&
+        ::pread(fd.get(), &last, 1, st.st_size - 1) == 1 && last != '\n')
+        out = std::string(1, kTornMark) + "\n" + out;
     [[maybe_unused]] auto n = ::write(fd.get(), out.data(), out.size());
 }
 
@@ -47,6 +58,8 @@ std::vector<std::string> blob_sources(const content::StateRoot& root, const cont
     while (std::getline(in, line)) {
         if (in.eof())
             break;  // no newline: a torn write
+        if (!line.empty() && line.back() == kTornMark)
+            continue;  // a torn write that a later record ended
         if (line.rfind(prefix, 0) == 0) {
             std::string repo = line.substr(prefix.size());
             if (!repo.empty() && std::find(out.begin(), out.end(), repo) == out.end())

@@ -17,8 +17,11 @@ constexpr std::size_t kChunk = 1 << 16;
 // The blob's bytes in chunks, starting with the magic bytes already read.
 class Source {
   public:
-    Source(content::BlobStore::Reader& in, std::string head) : in_(in), head_(std::move(head)) {}
+    Source(content::BlobStore::Reader& in, std::string head, const std::atomic<bool>* cancel)
+        : in_(in), head_(std::move(head)), cancel_(cancel) {}
     std::size_t next(std::vector<char>& buf) {
+        if (cancel_ && *cancel_)
+            throw Error("interrupted");
         if (head_.empty())
             return in_.read(buf.data(), buf.size());
         std::size_t n = head_.size();
@@ -30,6 +33,7 @@ class Source {
   private:
     content::BlobStore::Reader& in_;
     std::string head_;
+    const std::atomic<bool>* cancel_;
 };
 
 [[noreturn]] void damaged(const content::Digest& blob, const std::string& why) {
@@ -37,13 +41,13 @@ class Source {
 }
 
 void gunzip(content::BlobStore::Reader& in, content::BlobStore::Writer& out,
-            const content::Digest& blob, std::string first) {
+            const content::Digest& blob, std::string first, const std::atomic<bool>* cancel) {
     z_stream z{};
     if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
         damaged(blob, "zlib init failed");
     std::unique_ptr<z_stream, decltype(&inflateEnd)> guard(&z, inflateEnd);
     std::vector<char> ibuf(kChunk), obuf(kChunk);
-    Source src(in, std::move(first));
+    Source src(in, std::move(first), cancel);
     bool ended = false;  // at the end of a gzip member
     for (;;) {
         std::size_t n = src.next(ibuf);
@@ -74,12 +78,12 @@ void gunzip(content::BlobStore::Reader& in, content::BlobStore::Writer& out,
 }
 
 void unzstd(content::BlobStore::Reader& in, content::BlobStore::Writer& out,
-            const content::Digest& blob, std::string first) {
+            const content::Digest& blob, std::string first, const std::atomic<bool>* cancel) {
     std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
     if (!ctx)
         damaged(blob, "zstd init failed");
     std::vector<char> ibuf(kChunk), obuf(ZSTD_DStreamOutSize());
-    Source src(in, std::move(first));
+    Source src(in, std::move(first), cancel);
     std::size_t last = 1;
     for (;;) {
         std::size_t n = src.next(ibuf);
@@ -102,7 +106,8 @@ void unzstd(content::BlobStore::Reader& in, content::BlobStore::Writer& out,
 
 content::BlobInfo store_uncompressed(const content::BlobStore& store,
                                      const content::Digest& compressed,
-                                     const content::Digest& diff_id) {
+                                     const content::Digest& diff_id,
+                                     const std::atomic<bool>* cancel) {
     if (store.has(diff_id))
         return {diff_id,
                 static_cast<std::int64_t>(std::filesystem::file_size(store.path(diff_id)))};
@@ -120,14 +125,14 @@ content::BlobInfo store_uncompressed(const content::BlobStore& store,
     head.resize(got);
     auto magic = [&](std::string_view m) { return head.compare(0, m.size(), m) == 0; };
     if (head.size() >= 2 && magic("\x1f\x8b")) {
-        gunzip(in, out, compressed, head);
+        gunzip(in, out, compressed, head, cancel);
     } else if (head.size() >= 4 && magic("\x28\xb5\x2f\xfd")) {
-        unzstd(in, out, compressed, head);
+        unzstd(in, out, compressed, head, cancel);
     } else {
-        out.write(head);
-        char buf[kChunk];
-        while (std::size_t n = in.read(buf, sizeof buf))
-            out.write(buf, n);
+        Source src(in, std::move(head), cancel);
+        std::vector<char> buf(kChunk);
+        while (std::size_t n = src.next(buf))
+            out.write(buf.data(), n);
     }
     try {
         return out.commit(diff_id);

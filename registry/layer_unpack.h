@@ -3,6 +3,8 @@
 // builds reference), beside the registry's compressed blob.
 #pragma once
 
+#include <atomic>
+
 #include "content/blob_store.h"
 #include "content/digest.h"
 
@@ -12,8 +14,10 @@ namespace kiln::registry {
 // an uncompressed tar is copied) into the store, verified against
 // `diff_id` while streaming. Throws kiln::Error naming the blob when the
 // stream is damaged or its content is not `diff_id`; nothing is named then.
+// `cancel`, when set, stops it with kiln::Error("interrupted").
 content::BlobInfo store_uncompressed(const content::BlobStore& store,
                                      const content::Digest& compressed,
-                                     const content::Digest& diff_id);
+                                     const content::Digest& diff_id,
+                                     const std::atomic<bool>* cancel = nullptr);
 
 }  // namespace kiln::registry

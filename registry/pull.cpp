@@ -115,7 +115,7 @@ PullResult pull_image(const content::StateRoot& root, const Reference& ref,
         if (!have) {
             client.fetch_blob(ref.repository, layer.digest, layer.size, blobs);
             if (!variant.empty())
-                store_uncompressed(blobs, layer.digest, diff_id);
+                store_uncompressed(blobs, layer.digest, diff_id, options.client.cancel);
             else if (layer.digest != diff_id)
                 throw Error(where(ref) + ": layer " + layer.digest.str() +
                             " is uncompressed but is not the diffID " + diff_id.str());

@@ -185,6 +185,21 @@ TEST_F(Registry, PushAndPullWithBearerTokens) {
             !req.at("user").is_null())
             push_scope = true;
     EXPECT_TRUE(push_scope) << "token requests: " << slurp(reg.token_log());
+
+    // A mount from another repository needs a token for both: push on the
+    // target, pull on the source, in one request.
+    auto other = run_kiln(dir / "root",
+                          {"push", reg.host() + "/kiln/app:1", reg.host() + "/other/app:1"}, env);
+    ASSERT_EQ(other.exit_code, 0) << joined(other);
+    EXPECT_NE(other.err.find("mounted from kiln/app"), std::string::npos) << other.err;
+    bool both = false;
+    for (const auto& req : reg.token_requests()) {
+        const std::string text = req.dump();
+        if (text.find("repository:other/app:pull,push") != std::string::npos &&
+            text.find("repository:kiln/app:pull") != std::string::npos)
+            both = true;
+    }
+    EXPECT_TRUE(both) << "token requests: " << slurp(reg.token_log());
 }
 
 TEST_F(Registry, PushWithoutCredentialsIsRefusedClearly) {
