@@ -24,6 +24,7 @@
 #include "frontend/lint.h"
 #include "frontend/lower.h"
 #include "frontend/parser.h"
+#include "registry/platform.h"
 #include "registry/pull.h"
 #include "registry/reference.h"
 #include "snapshotter/snapshotter.h"
@@ -186,7 +187,10 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     std::mutex resolve_mu;
     std::map<std::string, std::optional<content::StoredImage>> resolved;
     std::map<std::string, std::string> pull_errors;
-    auto resolve_image = [&](const std::string& ref) -> std::optional<content::StoredImage> {
+    // The first use of a ref decides its platform: lowering asks first, with
+    // the FROM line's --platform; later uses (the solver's) find it resolved.
+    auto resolve_for = [&](const std::string& ref,
+                           const std::string& platform) -> std::optional<content::StoredImage> {
         std::lock_guard lock(resolve_mu);
         if (auto it = resolved.find(ref); it != resolved.end())
             return it->second;
@@ -199,11 +203,22 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
         } catch (const Error&) {
             // not a name the store can hold; parse_reference below says why
         }
+        std::optional<registry::PlatformSpec> want;
+        if (!platform.empty())
+            want = registry::parse_platform(platform);
+        if (d && want && !args.pull) {
+            // The store holds one image per name: another platform's is pulled over it.
+            auto held = content::read_image(root.blobs(), *d);
+            if (!registry::platform_matches(
+                    {held.config.architecture, held.config.os, held.config.variant}, *want))
+                d.reset();
+        }
         if (!d || args.pull) {
             solver::VertexScope v(*progress, "[internal] load metadata for " + ref);
             try {
                 registry::PullOptions po;
                 po.client = client_options(args.insecure_registries);
+                po.platform = want;
                 po.log = [&v](const std::string& line) { v.log(line); };
                 auto r = registry::pull_image(root, registry::parse_reference(ref), po);
                 d = r.descriptor;
@@ -225,6 +240,7 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
         resolved[ref] = found;
         return found;
     };
+    auto resolve_image = [&](const std::string& ref) { return resolve_for(ref, ""); };
 
     frontend::Linter linter(parsed, display_name);
     frontend::run_syntax_checks(parsed, linter);
@@ -238,14 +254,14 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     lo.ignore_patterns = ignore;
     lo.all_stages = args.check;
     lo.image_settings = [&](const std::string& ref,
-                            const std::string&) -> std::optional<frontend::ImageSettings> {
-        auto img = resolve_image(ref);
+                            const std::string& platform) -> std::optional<frontend::ImageSettings> {
+        auto img = resolve_for(ref, platform);
         if (!img)
             return std::nullopt;
         return solver::from_run_config(img->config.config, img->config.author);
     };
-    lo.onbuild_triggers = [&](const std::string& ref) {
-        auto img = resolve_image(ref);
+    lo.onbuild_triggers = [&](const std::string& ref, const std::string& platform) {
+        auto img = resolve_for(ref, platform);
         return img ? img->config.config.on_build : std::vector<std::string>{};
     };  // --check looks at every stage, as BuildKit does
     auto plan = frontend::lower(parsed, lo);

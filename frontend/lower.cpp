@@ -772,7 +772,7 @@ class Lowerer {
                 out.push_back(std::move(copy));
             }
         } else if (ascii_lower(st.base) != "scratch" && opt_.onbuild_triggers) {
-            for (const std::string& text : opt_.onbuild_triggers(st.base)) {
+            for (const std::string& text : opt_.onbuild_triggers(st.base, st.platform)) {
                 ParseResult pr;
                 try {
                     pr = parse_dockerfile(text, opt_.filename);

@@ -57,7 +57,8 @@ struct LowerOptions {
     std::vector<std::string> ignore_patterns;
     // The ONBUILD triggers a base image carries (its config's OnBuild), asked
     // for each lowered stage built FROM an image. Unset = none.
-    std::function<std::vector<std::string>(const std::string& image)> onbuild_triggers;
+    std::function<std::vector<std::string>(const std::string& image, const std::string& platform)>
+        onbuild_triggers;
     // The config a base image carries (ENV, WORKDIR, USER, CMD, ...), nullopt
     // when unknown. A stage on a known image starts from it, as BuildKit
     // does (its ONBUILD triggers aside). When the callback is unset or gives

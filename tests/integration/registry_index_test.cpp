@@ -252,6 +252,16 @@ TEST_F(RegistryIndexPlatforms, PullChoosesThePlatformFromAnIndex) {
         env);
     ASSERT_EQ(b.exit_code, 0) << joined(b);
     EXPECT_EQ(slurp(dir / "out/arch.txt"), "amd64\n");
+
+    // FROM --platform takes that platform's entry, even over the host's
+    // image the store already holds under the name.
+    write(dir / "from-arm/Dockerfile", "FROM --platform=linux/arm64 " + name + "\n");
+    auto from_arm = run_kiln(dir / "root-build",
+                             {"build", "-o", "type=local,dest=" + (dir / "out-arm").string(),
+                              (dir / "from-arm").string()},
+                             env);
+    ASSERT_EQ(from_arm.exit_code, 0) << joined(from_arm);
+    EXPECT_EQ(slurp(dir / "out-arm/arch.txt"), "arm64\n");
 }
 
 TEST_F(RegistryIndex, DockerSchema2ImagesPullAndPushUnchanged) {

@@ -280,7 +280,7 @@ TEST(LowerArgScope, GlobalArgUsedOnlyInFromIsNotUnused) {
 TEST(LowerOnbuildTriggers, ImageTriggersRunFirst) {
     LowerOptions o;
     std::string asked;
-    o.onbuild_triggers = [&](const std::string& image) {
+    o.onbuild_triggers = [&](const std::string& image, const std::string&) {
         asked = image;
         return Strings{"ENV FROM_TRIGGER=1", "RUN echo trig"};
     };
@@ -299,7 +299,7 @@ TEST(LowerOnbuildTriggers, ImageTriggersRunFirst) {
 TEST(LowerOnbuildTriggers, NotAskedForScratch) {
     LowerOptions o;
     bool asked = false;
-    o.onbuild_triggers = [&](const std::string&) {
+    o.onbuild_triggers = [&](const std::string&, const std::string&) {
         asked = true;
         return Strings{};
     };
@@ -309,14 +309,16 @@ TEST(LowerOnbuildTriggers, NotAskedForScratch) {
 
 TEST(LowerOnbuildTriggers, TriggersAreNotInherited) {
     LowerOptions o;
-    o.onbuild_triggers = [](const std::string&) { return Strings{"ENV A=1"}; };
+    o.onbuild_triggers = [](const std::string&, const std::string&) { return Strings{"ENV A=1"}; };
     BuildPlan plan = lower_text("FROM base\n", o);
     EXPECT_TRUE(plan.stages[0].settings.on_build.empty());
 }
 
 TEST(LowerOnbuildTriggers, TriggerCopyFromAddsDep) {
     LowerOptions o;
-    o.onbuild_triggers = [](const std::string&) { return Strings{"COPY --from=src /a /b"}; };
+    o.onbuild_triggers = [](const std::string&, const std::string&) {
+        return Strings{"COPY --from=src /a /b"};
+    };
     BuildPlan plan = lower_text("FROM scratch AS src\nFROM base\n", o);
     EXPECT_EQ(plan.stages[1].deps, Ints{0});
     EXPECT_EQ(plan.needed, (Ints{0, 1}));
@@ -324,7 +326,9 @@ TEST(LowerOnbuildTriggers, TriggerCopyFromAddsDep) {
 
 TEST(LowerOnbuildTriggers, BadTriggerIsAnErrorAtFrom) {
     LowerOptions o;
-    o.onbuild_triggers = [](const std::string&) { return Strings{"ENV A=1\nENV B=2"}; };
+    o.onbuild_triggers = [](const std::string&, const std::string&) {
+        return Strings{"ENV A=1\nENV B=2"};
+    };
     DockerfileError e = lower_error("FROM scratch\nFROM base\n", o);
     EXPECT_EQ(e.line(), 2);
     EXPECT_EQ(e.message(), "onbuild trigger should be a single expression");

@@ -9,6 +9,7 @@
 #include "content/temp_dir.h"
 #include "registry/base64.h"
 #include "registry/client.h"
+#include "tests/unit/registry_fake_transport.h"
 
 namespace kiln::registry {
 namespace {
@@ -16,94 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 using content::Digest;
 
-struct Sent {
-    std::string method;
-    std::string url;
-    std::vector<std::pair<std::string, std::string>> headers;
-    std::string body;
-    std::int64_t body_size = -1;
-    bool tls_verify = true;
-
-    std::string header(const std::string& name) const {
-        for (const auto& [k, v] : headers) {
-            if (strcasecmp(k.c_str(), name.c_str()) == 0) {
-                return v;
-            }
-        }
-        return "";
-    }
-};
-
-using Handler = std::function<Response(const Request&, const BodySink&)>;
-
-// Delivers a response the way CurlTransport does: on_head first, then a 2xx
-// body to the sink, any other body kept.
-Response deliver(const Request& r, const BodySink& sink, long status, std::string body,
-                 std::multimap<std::string, std::string> headers = {}) {
-    Response head;
-    head.status = status;
-    head.headers = headers;
-    if (r.on_head) {
-        r.on_head(head);
-    }
-    if (status >= 200 && status < 300 && sink) {
-        if (!body.empty()) {
-            sink(body.data(), body.size());
-        }
-        body.clear();
-    }
-    head.body = std::move(body);
-    head.url = r.url;
-    return head;
-}
-
-Handler reply(long status, std::string body = "", std::multimap<std::string, std::string> h = {}) {
-    return
-        [=](const Request& r, const BodySink& sink) { return deliver(r, sink, status, body, h); };
-}
-
-Handler broken(bool retryable = true) {
-    return [=](const Request&, const BodySink&) -> Response {
-        throw TransportError("connection reset by peer", retryable);
-    };
-}
-
-// A 2xx whose body breaks off after `partial`.
-Handler cut_off(long status, std::string partial, std::multimap<std::string, std::string> h = {}) {
-    return [=](const Request& r, const BodySink& sink) -> Response {
-        Response head;
-        head.status = status;
-        head.headers = h;
-        if (r.on_head) {
-            r.on_head(head);
-        }
-        sink(partial.data(), partial.size());
-        throw TransportError("transfer closed with outstanding read data remaining", true);
-    };
-}
-
-class FakeTransport : public Transport {
-  public:
-    std::deque<Handler> script;
-    std::vector<Sent> sent;
-
-    Response send(const Request& r, const BodySink& sink) override {
-        Sent s{r.method, r.url, r.headers, r.body, r.body_size, r.tls_verify};
-        if (r.body_reader) {
-            char buf[7];  // small, so readers are called many times
-            while (std::size_t n = r.body_reader(buf, sizeof buf)) {
-                s.body.append(buf, n);
-            }
-        }
-        sent.push_back(s);
-        if (script.empty()) {
-            throw std::logic_error("unexpected request " + r.method + " " + r.url);
-        }
-        Handler h = std::move(script.front());
-        script.pop_front();
-        return h(r, sink);
-    }
-};
+using namespace fake;
 
 class RegistryClient : public ::testing::Test {
   protected:
