@@ -206,6 +206,7 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
         std::optional<registry::PlatformSpec> want;
         if (!platform.empty())
             want = registry::parse_platform(platform);
+        const std::optional<content::Descriptor> local = d;
         if (d && want && !args.pull) {
             // The store holds one image per name: another platform's is pulled over it.
             auto held = content::read_image(root.blobs(), *d);
@@ -225,14 +226,15 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
                 v.done();
             } catch (const Error& e) {
                 v.error(e.what());
-                if (!d) {
+                if (!local) {
                     pull_errors[ref] = e.what();
                     resolved[ref] = std::nullopt;
                     return std::nullopt;
                 }
-                // --pull with the image at hand: a registry that cannot be
-                // reached leaves the local copy in use, as docker build does.
-                progress->warn(std::string("--pull: ") + e.what() + "; using the local image");
+                // A registry that cannot give a newer (or the other platform's)
+                // image leaves the local one in use, as docker build does.
+                d = local;
+                progress->warn(std::string(e.what()) + "; using the local image " + ref);
             }
         }
         if (d)
@@ -353,6 +355,7 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
         v.log("writing image " + image.manifest_descriptor.digest.str() + " done");
         v.done();
     }
+    std::optional<content::Digest> pushed;  // the manifest digest the registry has
     for (const auto& spec : outputs) {
         const std::map<std::string, std::string> titles = {
             {"image", "naming image in the local store"},
@@ -367,6 +370,8 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
         push.client = client_options(args.insecure_registries);
         push.log = [&v](const std::string& line) { v.log(line); };
         auto result = exporter::export_output(root, image, spec, args.tags, push);
+        if (spec.type == "registry" || spec.get("push") == "true")
+            pushed = result.manifest_digest;
         v.log(result.description + " done");
         v.done();
     }
@@ -375,7 +380,10 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     if (!args.iidfile.empty())
         write_file_atomic(args.iidfile, digest);
     if (!args.metadata_file.empty()) {
-        nlohmann::json meta{{"containerimage.digest", digest},
+        // As buildx: after a push, the digest is the one the registry has
+        // (layers compressed); the local store's (uncompressed) is kiln's own key.
+        nlohmann::json meta{{"containerimage.digest", pushed ? pushed->str() : digest},
+                            {"kiln.image.digest", digest},
                             {"containerimage.config.digest", image.manifest.config.digest.str()}};
         std::string names;
         for (const auto& t : args.tags)

@@ -67,10 +67,18 @@ class Registry : public ::testing::Test {
     std::string build_and_push(const RegistryFixture& reg, const std::string& name,
                                const std::map<std::string, std::string>& env) {
         write_app();
-        auto r =
-            run_kiln(dir / "root", {"build", "--push", "-t", name, (dir / "app").string()}, env);
+        const auto meta = dir / "metadata.json";
+        auto r = run_kiln(dir / "root",
+                          {"build", "--push", "-t", name, "--metadata-file", meta.string(),
+                           (dir / "app").string()},
+                          env);
         EXPECT_EQ(r.exit_code, 0) << joined(r) << "\nregistry log:\n" << reg.registry_log();
-        return pushed_digest_of_build(r);
+        const std::string digest = pushed_digest_of_build(r);
+        // As buildx: the metadata names the digest the registry has.
+        if (r.exit_code == 0) {
+            EXPECT_EQ(json::parse(slurp(meta)).at("containerimage.digest"), digest);
+        }
+        return digest;
     }
 
     // `kiln build --push` prints the local image digest on stdout; the
