@@ -19,6 +19,14 @@ fs::path record_path(const StateRoot& root, const Digest& diff_id, const std::st
 
 }  // namespace
 
+std::string default_variant_of(const std::string& t) {
+    if (t.ends_with("gzip"))  // +gzip (OCI), .gzip (Docker)
+        return "gzip--1";
+    if (t.ends_with("zstd"))
+        return "zstd--1";
+    return "";
+}
+
 std::optional<BlobInfo> find_layer_twin(const StateRoot& root, const Digest& diff_id,
                                         const std::string& variant) {
     const fs::path p = record_path(root, diff_id, variant);

@@ -21,6 +21,10 @@
 
 namespace kiln::content {
 
+// The variant a layer of this media type is recorded under at its format's
+// default level ("gzip--1", "zstd--1"), or "" for an uncompressed layer.
+std::string default_variant_of(const std::string& layer_media_type);
+
 std::optional<BlobInfo> find_layer_twin(const StateRoot& root, const Digest& diff_id,
                                         const std::string& variant);
 void record_layer_twin(const StateRoot& root, const Digest& diff_id, const std::string& variant,

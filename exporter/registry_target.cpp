@@ -2,6 +2,7 @@
 
 #include "content/error.h"
 #include "content/image_store.h"
+#include "content/layer_twins.h"
 #include "exporter/layer_cache.h"
 #include "exporter/targets.h"
 #include "registry/reference.h"
@@ -11,11 +12,7 @@ namespace kiln::exporter {
 namespace {
 
 bool compressed(const content::Descriptor& layer) {
-    const auto& t = layer.media_type;
-    auto ends = [&](std::string_view s) {
-        return t.size() >= s.size() && t.compare(t.size() - s.size(), s.size(), s) == 0;
-    };
-    return ends("gzip") || ends("zstd");
+    return !content::default_variant_of(layer.media_type).empty();
 }
 
 // The manifest to push: the stored one when it is already in registry form

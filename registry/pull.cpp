@@ -19,20 +19,6 @@ bool is_index(const std::string& media_type) {
     return media_type == mt::kOciIndex || media_type == mt::kDockerManifestList;
 }
 
-// The twin variant of a compressed layer media type (see content/layer_twins.h);
-// empty for an uncompressed layer, whose digest is its diffID.
-std::string twin_variant(const std::string& media_type) {
-    auto ends = [&](std::string_view s) {
-        return media_type.size() >= s.size() &&
-               media_type.compare(media_type.size() - s.size(), s.size(), s) == 0;
-    };
-    if (ends("gzip"))
-        return "gzip--1";
-    if (ends("zstd"))
-        return "zstd--1";
-    return "";
-}
-
 std::string short_digest(const content::Digest& d) {
     return std::string(d.hex().substr(0, 12));
 }
@@ -110,7 +96,7 @@ PullResult pull_image(const content::StateRoot& root, const Reference& ref,
     for_each_parallel(m.layers.size(), options.jobs, [&](std::size_t i) {
         const auto& layer = m.layers[i];
         const auto& diff_id = config.diff_ids[i];
-        const std::string variant = twin_variant(layer.media_type);
+        const std::string variant = content::default_variant_of(layer.media_type);
         const bool have = blobs.has(layer.digest) && blobs.has(diff_id);
         if (!have) {
             client.fetch_blob(ref.repository, layer.digest, layer.size, blobs);

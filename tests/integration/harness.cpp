@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <fstream>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 
@@ -131,6 +132,28 @@ Scratch::~Scratch() {
 
 fs::path busybox_path() {
     return "/bin/busybox";
+}
+
+std::string joined(const Result& r) {
+    return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
+}
+
+void write_random(const fs::path& path, std::size_t size, unsigned seed) {
+    fs::create_directories(path.parent_path());
+    std::ofstream f(path, std::ios::binary);
+    std::mt19937_64 rng(seed);
+    std::vector<std::uint64_t> buf(1 << 13);
+    for (std::size_t done = 0; done < size; done += buf.size() * 8) {
+        for (auto& x : buf)
+            x = rng();
+        f.write(reinterpret_cast<const char*>(buf.data()),
+                static_cast<std::streamsize>(std::min(size - done, buf.size() * 8)));
+    }
+}
+
+std::string pushed_digest(const std::string& text) {
+    auto at = text.rfind("@sha256:");
+    return at == std::string::npos ? "" : text.substr(at + 1, 71);
 }
 
 }  // namespace kiln::test

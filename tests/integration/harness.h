@@ -29,6 +29,13 @@ void write(const std::filesystem::path& path, const std::string& content, int mo
 std::string slurp(const std::filesystem::path& path);
 bool have_tool(const std::string& name);
 nlohmann::json json_of(const Result& r);
+// "exit N / stdout / stderr", for assertion messages.
+std::string joined(const Result& r);
+// `size` incompressible bytes from a seeded generator (a layer that stays
+// about that size after gzip).
+void write_random(const std::filesystem::path& path, std::size_t size, unsigned seed);
+// The last "@sha256:…" digest in kiln's output (what push reports), or "".
+std::string pushed_digest(const std::string& text);
 
 // A fresh directory under /tmp removed at scope exit.
 class Scratch {

@@ -36,10 +36,6 @@ namespace fs = std::filesystem;
             GTEST_SKIP() << *why;                    \
     } while (0)
 
-std::string joined(const Result& r) {
-    return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
 // A one-layer image (a static busybox) in an OCI layout, made offline with umoci.
 // Returns the layout's manifest digest: skopeo copies an OCI manifest to a registry
 // unchanged, so the registry must serve exactly this digest back.

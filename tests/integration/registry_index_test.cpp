@@ -25,16 +25,6 @@ namespace {
 constexpr const char* kOciIndex = "application/vnd.oci.image.index.v1+json";
 constexpr const char* kDockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
 
-std::string joined(const Result& r) {
-    return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
-// The last "sha256:…" a kiln command printed after "@" (what push reports).
-std::string pushed_digest(const std::string& text) {
-    auto at = text.rfind("@sha256:");
-    return at == std::string::npos ? "" : text.substr(at + 1, 71);
-}
-
 std::size_t lines(const std::string& s) {
     return static_cast<std::size_t>(std::count(s.begin(), s.end(), '\n'));
 }

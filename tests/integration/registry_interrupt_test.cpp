@@ -24,29 +24,6 @@ using Clock = std::chrono::steady_clock;
 
 namespace {
 
-std::string joined(const Result& r) {
-    return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
-std::string pushed_digest(const std::string& text) {
-    auto at = text.rfind("@sha256:");
-    return at == std::string::npos ? "" : text.substr(at + 1, 71);
-}
-
-// Incompressible bytes, so the layer stays about `size` after gzip.
-void write_random(const fs::path& p, std::size_t size, unsigned seed) {
-    fs::create_directories(p.parent_path());
-    std::ofstream f(p, std::ios::binary);
-    std::mt19937_64 rng(seed);
-    std::vector<std::uint64_t> buf(1 << 13);
-    for (std::size_t done = 0; done < size; done += buf.size() * 8) {
-        for (auto& x : buf)
-            x = rng();
-        f.write(reinterpret_cast<const char*>(buf.data()),
-                static_cast<std::streamsize>(std::min(size - done, buf.size() * 8)));
-    }
-}
-
 std::string last_line(std::string s) {
     while (!s.empty() && s.back() == '\n')
         s.pop_back();

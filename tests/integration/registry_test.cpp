@@ -38,16 +38,6 @@ class InstalledCa {
     fs::path dir_;
 };
 
-std::string joined(const Result& r) {
-    return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
-}
-
-// The last "sha256:…" a kiln command printed after "@" (what push reports).
-std::string pushed_digest(const Result& r) {
-    auto at = r.out.rfind("@sha256:");
-    return at == std::string::npos ? "" : r.out.substr(at + 1, 71);
-}
-
 class Registry : public ::testing::Test {
   protected:
     // A small image: busybox and a file, made by kiln from a context.
@@ -83,10 +73,7 @@ class Registry : public ::testing::Test {
 
     // `kiln build --push` prints the local image digest on stdout; the
     // pushed digest is in the progress lines on stderr.
-    static std::string pushed_digest_of_build(const Result& r) {
-        auto at = r.err.rfind("@sha256:");
-        return at == std::string::npos ? "" : r.err.substr(at + 1, 71);
-    }
+    static std::string pushed_digest_of_build(const Result& r) { return pushed_digest(r.err); }
 
     // Round trip: skopeo sees the digest kiln pushed, copies the image out
     // and umoci unpacks it; kiln pulls it into a fresh root with the same digest.
@@ -176,7 +163,7 @@ TEST_F(Registry, TlsCaFromContainersCertsDAndRefusalWithoutIt) {
     InstalledCa ca("/etc/containers/certs.d", reg);
     auto r = run_kiln(dir / "root", {"push", reg.host() + "/kiln/app:1"}, env);
     ASSERT_EQ(r.exit_code, 0) << joined(r);
-    check_round_trip(reg, "kiln/app:1", pushed_digest(r), env);
+    check_round_trip(reg, "kiln/app:1", pushed_digest(r.out), env);
 }
 
 TEST_F(Registry, PushAndPullWithBearerTokens) {
@@ -284,7 +271,7 @@ TEST_F(Registry, DockerHubNamesMapToTheTestMirror) {
     auto inspect =
         run({"skopeo", "inspect", "--tls-verify=false", reg.skopeo_ref("library/hubapp:1")});
     ASSERT_EQ(inspect.exit_code, 0) << joined(inspect);
-    EXPECT_EQ(json::parse(inspect.out).at("Digest"), pushed_digest(p));
+    EXPECT_EQ(json::parse(inspect.out).at("Digest"), pushed_digest(p.out));
 
     // FROM hubapp:1 in a fresh root pulls it (the store lacks it).
     write(dir / "child/Dockerfile",
@@ -318,7 +305,7 @@ TEST_F(Registry, PushingAgainSendsNoBlobsAndOtherRepositoriesMount) {
     auto digest = build_and_push(reg, reg.host() + "/kiln/app:1", env);
     auto again = run_kiln(dir / "root", {"push", reg.host() + "/kiln/app:1"}, env);
     ASSERT_EQ(again.exit_code, 0) << joined(again);
-    EXPECT_EQ(pushed_digest(again), digest);
+    EXPECT_EQ(pushed_digest(again.out), digest);
     EXPECT_EQ(again.err.find(": pushed"), std::string::npos) << again.err;
     EXPECT_NE(again.err.find("already exists"), std::string::npos) << again.err;
 
