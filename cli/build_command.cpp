@@ -9,11 +9,11 @@
 #include <mutex>
 #include <sstream>
 
+#include "base/error.h"
 #include "cli/commands.h"
 #include "cli/plain_progress.h"
 #include "cli/registry_options.h"
 #include "content/atomic_file.h"
-#include "content/error.h"
 #include "content/image_store.h"
 #include "content/state_root.h"
 #include "content/temp_dir.h"

@@ -5,9 +5,9 @@
 #include <iostream>
 #include <mutex>
 
+#include "base/error.h"
 #include "cli/commands.h"
 #include "cli/registry_options.h"
-#include "content/error.h"
 #include "content/image_store.h"
 #include "content/state_root.h"
 #include "exporter/image_commit.h"

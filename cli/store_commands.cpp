@@ -2,9 +2,9 @@
 #include <cstdio>
 #include <iostream>
 
+#include "base/error.h"
 #include "cli/commands.h"
 #include "content/atomic_file.h"
-#include "content/error.h"
 #include "content/image_store.h"
 #include "exporter/archive_import.h"
 #include "exporter/image_commit.h"

@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "content/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace kiln {
 

@@ -17,9 +17,9 @@
 #include <string>
 #include <string_view>
 
+#include "base/unique_fd.h"
 #include "content/atomic_file.h"
 #include "content/digest.h"
-#include "content/unique_fd.h"
 
 namespace kiln::content {
 

@@ -2,7 +2,7 @@
 
 #include <openssl/evp.h>
 
-#include "content/error.h"
+#include "base/error.h"
 
 namespace kiln::content {
 

@@ -5,7 +5,7 @@
 
 #include <cerrno>
 
-#include "content/error.h"
+#include "base/error.h"
 
 namespace kiln {
 

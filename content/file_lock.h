@@ -6,7 +6,7 @@
 
 #include <filesystem>
 
-#include "content/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace kiln {
 

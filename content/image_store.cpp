@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
+#include "base/error.h"
 #include "content/atomic_file.h"
-#include "content/error.h"
 #include "content/file_lock.h"
 
 namespace kiln::content {

@@ -1,6 +1,6 @@
 #include "content/oci.h"
 
-#include "content/error.h"
+#include "base/error.h"
 
 namespace kiln::content {
 

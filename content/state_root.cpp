@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <system_error>
 
+#include "base/error.h"
 #include "content/atomic_file.h"
-#include "content/error.h"
 #include "content/file_lock.h"
 
 namespace kiln::content {

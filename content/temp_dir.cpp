@@ -5,7 +5,7 @@
 #include <system_error>
 #include <vector>
 
-#include "content/error.h"
+#include "base/error.h"
 
 namespace kiln {
 

@@ -7,7 +7,7 @@
 #include <memory>
 #include <optional>
 
-#include "content/error.h"
+#include "base/error.h"
 #include "content/image_store.h"
 #include "content/oci.h"
 #include "content/temp_dir.h"

@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include "content/error.h"
+#include "base/error.h"
 
 namespace kiln::exporter {
 

@@ -4,7 +4,7 @@
 #include <cstdlib>
 #include <ctime>
 
-#include "content/error.h"
+#include "base/error.h"
 #include "content/image_store.h"
 #include "exporter/layer_writer.h"
 

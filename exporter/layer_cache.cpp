@@ -2,7 +2,7 @@
 
 #include <thread>
 
-#include "content/error.h"
+#include "base/error.h"
 #include "content/layer_twins.h"
 #include "exporter/layer_writer.h"
 #include "solver/scheduler.h"

@@ -18,9 +18,9 @@
 #include <utility>
 #include <vector>
 
-#include "content/error.h"
+#include "base/error.h"
+#include "base/unique_fd.h"
 #include "content/oci.h"
-#include "content/unique_fd.h"
 
 namespace kiln::exporter {
 

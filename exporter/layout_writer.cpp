@@ -3,9 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/error.h"
 #include "content/atomic_file.h"
 #include "content/blob_store.h"
-#include "content/error.h"
 #include "exporter/layer_cache.h"
 
 namespace kiln::exporter {

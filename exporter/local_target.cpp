@@ -1,4 +1,4 @@
-#include "content/error.h"
+#include "base/error.h"
 #include "content/temp_dir.h"
 #include "exporter/layout_writer.h"
 #include "exporter/targets.h"

@@ -1,7 +1,7 @@
 #include <fcntl.h>
 
+#include "base/error.h"
 #include "content/atomic_file.h"
-#include "content/error.h"
 #include "content/temp_dir.h"
 #include "exporter/layout_writer.h"
 #include "exporter/targets.h"

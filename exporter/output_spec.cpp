@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "content/error.h"
+#include "base/error.h"
 
 namespace kiln::exporter {
 

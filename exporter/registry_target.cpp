@@ -1,6 +1,6 @@
 #include <algorithm>
 
-#include "content/error.h"
+#include "base/error.h"
 #include "content/image_store.h"
 #include "content/layer_twins.h"
 #include "exporter/layer_cache.h"

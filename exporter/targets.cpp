@@ -1,6 +1,6 @@
 #include "exporter/targets.h"
 
-#include "content/error.h"
+#include "base/error.h"
 #include "content/image_store.h"
 
 namespace kiln::exporter {

@@ -9,8 +9,8 @@
 #include <memory>
 #include <vector>
 
-#include "content/error.h"
-#include "content/unique_fd.h"
+#include "base/error.h"
+#include "base/unique_fd.h"
 
 namespace kiln::exporter {
 

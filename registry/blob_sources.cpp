@@ -8,7 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "content/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace kiln::registry {
 

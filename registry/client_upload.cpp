@@ -11,7 +11,7 @@
 #include <optional>
 #include <string>
 
-#include "content/unique_fd.h"
+#include "base/unique_fd.h"
 #include "registry/client_impl.h"
 #include "registry/url.h"
 

@@ -18,9 +18,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/error.h"
+#include "base/unique_fd.h"
 #include "content/atomic_file.h"
-#include "content/error.h"
-#include "content/unique_fd.h"
 #include "registry/base64.h"
 #include "registry/reference.h"
 

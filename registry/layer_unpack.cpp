@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "content/error.h"
+#include "base/error.h"
 
 namespace kiln::registry {
 

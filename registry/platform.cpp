@@ -2,7 +2,7 @@
 
 #include <sys/utsname.h>
 
-#include "content/error.h"
+#include "base/error.h"
 
 namespace kiln::registry {
 

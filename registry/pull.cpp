@@ -2,7 +2,7 @@
 
 #include <mutex>
 
-#include "content/error.h"
+#include "base/error.h"
 #include "content/image_store.h"
 #include "content/layer_twins.h"
 #include "registry/blob_sources.h"

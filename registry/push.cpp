@@ -3,7 +3,7 @@
 #include <atomic>
 #include <mutex>
 
-#include "content/error.h"
+#include "base/error.h"
 #include "registry/blob_sources.h"
 #include "registry/parallel.h"
 

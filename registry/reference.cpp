@@ -3,7 +3,7 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "content/error.h"
+#include "base/error.h"
 #include "content/image_store.h"
 
 namespace kiln::registry {

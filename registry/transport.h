@@ -26,7 +26,7 @@
 #include <utility>
 #include <vector>
 
-#include "content/error.h"
+#include "base/error.h"
 
 namespace kiln::registry {
 

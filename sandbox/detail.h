@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -40,15 +41,18 @@ class Fd {
 };
 
 // Where `path` (a path inside the container) lives on the host, resolving every symlink
-// on the way with `root` as "/" (".." stops at root), as runc's securejoin does. The
-// result is always under root. From the first missing component on, the rest is joined
-// lexically (".." still stops at root). Too many links → SandboxError.
+// on the way with `root` as "/" (".." stops at root), as runc's securejoin does, with
+// the one in-root resolver (base/root_dir.h). The result is always under root. From the first
+// missing component on, the rest is joined lexically (".." still stops at root). Too many links →
+// SandboxError.
 std::filesystem::path resolve_in_root(const std::filesystem::path& root, const std::string& path);
 
 // Like resolve_in_root, and also creates each missing directory (mode 0755), never
 // following a link out of root. Returns the host path of the directory.
 std::filesystem::path mkdir_in_root(const std::filesystem::path& root, const std::string& path);
 
-std::string read_whole_file(const std::filesystem::path& path);
+// The regular file at `path` inside root (links followed there, never to the host's);
+// nothing when it is missing or not a regular file.
+std::optional<std::string> read_in_root(const std::filesystem::path& root, const std::string& path);
 
 }  // namespace kiln::sandbox::detail

@@ -20,6 +20,8 @@
 #include <sstream>
 #include <thread>
 
+#include "base/error.h"
+#include "base/root_dir.h"
 #include "sandbox/detail.h"
 #include "sandbox/sandbox.h"
 
@@ -253,20 +255,33 @@ class LineSplitter {
 // leave /proc, /dev, /etc/hosts... in its layer). Parent directories get their times back.
 class MountStubs {
   public:
-    MountStubs(const fs::path& rootfs, const std::vector<std::string>& destinations) {
+    // Paths are in-root ("/proc"): resolved again, inside the root, when they are
+    // removed, since the step may have turned a parent into a link meanwhile.
+    MountStubs(const fs::path& rootfs, const std::vector<std::string>& destinations)
+        : root_(rootfs) {
+        try {
+            note(destinations);
+        } catch (const kiln::Error& e) {
+            throw SandboxError(std::string("sandbox: mount target: ") + e.what());
+        }
+    }
+    void note(const std::vector<std::string>& destinations) {
         for (const auto& dest : destinations) {
-            fs::path p = detail::resolve_in_root(rootfs, dest);
-            std::vector<fs::path> missing;
-            struct stat st {};
-            while (p != rootfs && p.has_relative_path() && ::lstat(p.c_str(), &st) != 0) {
+            kiln::InRoot at = root_.resolve(dest);
+            std::string p = at.path;
+            std::vector<std::string> missing;
+            while (p != "/" && !root_.resolve(p, kiln::Follow::not_last).exists) {
                 missing.push_back(p);
-                p = p.parent_path();
+                p = p.substr(0, std::max<size_t>(1, p.rfind('/')));
             }
-            if (!missing.empty() && ::lstat(p.c_str(), &st) == 0) {
-                parents_.emplace(p.string(), st);
+            if (!missing.empty()) {
+                kiln::InRoot parent = root_.resolve(p, kiln::Follow::not_last);
+                if (parent.exists) {
+                    parents_.emplace(p, parent.st);
+                }
             }
             for (auto& m : missing) {
-                stubs_.insert(m.string());
+                stubs_.insert(m);
             }
         }
     }
@@ -277,24 +292,33 @@ class MountStubs {
         std::vector<std::string> order(stubs_.begin(), stubs_.end());
         std::sort(order.begin(), order.end(),
                   [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
-        for (const auto& s : order) {
-            struct stat st {};
-            if (::lstat(s.c_str(), &st) != 0) {
-                continue;
+        try {
+            for (const auto& s : order) {
+                kiln::InRoot at = root_.resolve(s, kiln::Follow::not_last);
+                if (!at.exists || at.name.empty()) {
+                    continue;
+                }
+                if (S_ISDIR(at.st.st_mode)) {
+                    // Fails, as it should, when not empty.
+                    ::unlinkat(at.dir.get(), at.name.c_str(), AT_REMOVEDIR);
+                } else if (S_ISREG(at.st.st_mode) && at.st.st_size == 0) {
+                    ::unlinkat(at.dir.get(), at.name.c_str(), 0);
+                }
             }
-            if (S_ISDIR(st.st_mode)) {
-                ::rmdir(s.c_str());  // fails, as it should, when not empty
-            } else if (S_ISREG(st.st_mode) && st.st_size == 0) {
-                ::unlink(s.c_str());
+            for (const auto& [path, st] : parents_) {
+                kiln::InRoot at = root_.resolve(path, kiln::Follow::not_last);
+                if (at.exists && !at.name.empty()) {
+                    struct timespec times[2] = {st.st_atim, st.st_mtim};
+                    ::utimensat(at.dir.get(), at.name.c_str(), times, AT_SYMLINK_NOFOLLOW);
+                }
             }
-        }
-        for (const auto& [path, st] : parents_) {
-            struct timespec times[2] = {st.st_atim, st.st_mtim};
-            ::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW);
+        } catch (const kiln::Error&) {
+            // A step that made a link loop of a parent keeps its stubs; nothing else.
         }
     }
 
   private:
+    kiln::RootDir root_;
     std::set<std::string> stubs_;
     std::map<std::string, struct stat> parents_;
 };

@@ -87,12 +87,7 @@ std::optional<uint32_t> parse_file_id(std::string_view s) {
 
 // Reads rootfs/etc/<name> (resolved inside rootfs); nothing when it does not exist.
 std::optional<std::string> read_etc(const std::filesystem::path& rootfs, const char* name) {
-    std::filesystem::path p = detail::resolve_in_root(rootfs, std::string("/etc/") + name);
-    struct stat st {};
-    if (::stat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-        return std::nullopt;
-    }
-    return detail::read_whole_file(p);
+    return detail::read_in_root(rootfs, std::string("/etc/") + name);
 }
 
 // Lines that are blank, comments or NIS markers, or whose ids are not numbers, are

@@ -21,8 +21,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "content/error.h"
-#include "content/unique_fd.h"
+#include "base/error.h"
+#include "base/unique_fd.h"
 #include "snapshotter/tree.h"
 
 namespace kiln::snapshotter {

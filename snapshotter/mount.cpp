@@ -11,8 +11,8 @@
 #include <sstream>
 #include <thread>
 
-#include "content/error.h"
-#include "content/unique_fd.h"
+#include "base/error.h"
+#include "base/unique_fd.h"
 
 namespace kiln::snapshotter {
 

@@ -11,9 +11,9 @@
 #include <system_error>
 #include <vector>
 
+#include "base/error.h"
 #include "content/atomic_file.h"
 #include "content/digest.h"
-#include "content/error.h"
 #include "content/file_lock.h"
 #include "snapshotter/mount.h"
 #include "snapshotter/tree.h"

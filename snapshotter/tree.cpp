@@ -14,7 +14,7 @@
 #include <memory>
 #include <set>
 
-#include "content/error.h"
+#include "base/error.h"
 
 namespace kiln::snapshotter::tree {
 

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "content/unique_fd.h"
+#include "base/unique_fd.h"
 
 namespace kiln::snapshotter::tree {
 

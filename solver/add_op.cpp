@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "content/error.h"
-#include "content/unique_fd.h"
+#include "base/error.h"
+#include "base/unique_fd.h"
 #include "snapshotter/layer_apply.h"
 
 extern char** environ;
@@ -492,8 +492,7 @@ AddInputs prepare_add(const frontend::CopySpec& spec, const std::filesystem::pat
 }
 
 void run_add(const frontend::CopySpec& spec, const AddInputs& inputs, const BuildContext& context,
-             const std::filesystem::path& rootfs, const std::filesystem::path& layer_dir,
-             const std::filesystem::path& work_dir) {
+             const std::filesystem::path& rootfs, const std::filesystem::path& work_dir) {
     namespace fs = std::filesystem;
     auto part = [&](std::vector<std::string> sources, bool dest_is_dir, bool keep_owners) {
         frontend::CopySpec c = spec;
@@ -521,7 +520,7 @@ void run_add(const frontend::CopySpec& spec, const AddInputs& inputs, const Buil
                     fs::path x = work_dir / ("unpack-" + std::to_string(n++));
                     fs::create_directories(x);
                     extract_archive(src.host_path, x, owner);
-                    run_copy(part({"."}, true, true), BuildContext(x, {}), rootfs, layer_dir);
+                    run_copy(part({"."}, true, true), BuildContext(x, {}), rootfs);
                     unpacked = true;
                 }
             }
@@ -532,19 +531,19 @@ void run_add(const frontend::CopySpec& spec, const AddInputs& inputs, const Buil
     if (!plain.empty() || !spec.heredocs.empty()) {
         frontend::CopySpec c = part(plain, spec.dest_is_dir, false);
         c.heredocs = spec.heredocs;
-        run_copy(c, context, rootfs, layer_dir);
+        run_copy(c, context, rootfs);
     }
     for (const auto& f : inputs.fetched) {
         BuildContext fetched(f.dir, {});
         if (f.file.empty()) {
-            run_copy(part({"."}, true, false), fetched, rootfs, layer_dir);
+            run_copy(part({"."}, true, false), fetched, rootfs);
         } else if (spec.unpack_set && spec.unpack && is_archive(f.dir / f.file)) {
             fs::path x = work_dir / ("unpack-" + std::to_string(n++));
             fs::create_directories(x);
             extract_archive(f.dir / f.file, x, owner);
-            run_copy(part({"."}, true, true), BuildContext(x, {}), rootfs, layer_dir);
+            run_copy(part({"."}, true, true), BuildContext(x, {}), rootfs);
         } else {
-            run_copy(part({f.file}, spec.dest_is_dir, false), fetched, rootfs, layer_dir);
+            run_copy(part({f.file}, spec.dest_is_dir, false), fetched, rootfs);
         }
     }
 }

@@ -95,10 +95,9 @@ AddInputs prepare_add(const frontend::CopySpec& spec, const std::filesystem::pat
 
 // ADD: context files and directories as COPY copies them, local archives
 // extracted (unless --unpack=false), downloads as files (0600), clones as
-// directory contents; all into `layer_dir` and merged into `rootfs` like
-// run_copy.
+// directory contents; all written into `rootfs` as run_copy writes (archives
+// are extracted into a scratch directory under `work_dir` first, then copied).
 void run_add(const frontend::CopySpec& spec, const AddInputs& inputs, const BuildContext& context,
-             const std::filesystem::path& rootfs, const std::filesystem::path& layer_dir,
-             const std::filesystem::path& work_dir);
+             const std::filesystem::path& rootfs, const std::filesystem::path& work_dir);
 
 }  // namespace kiln::solver

@@ -8,7 +8,8 @@
 #include <optional>
 #include <sstream>
 
-#include "content/error.h"
+#include "base/error.h"
+#include "base/root_dir.h"
 #include "solver/stat_cache.h"
 
 namespace kiln::solver {
@@ -59,39 +60,10 @@ bool BuildContext::may_reinclude_under(const std::string& rel) const {
 }
 
 fs::path BuildContext::scoped_resolve(const std::string& rel) const {
-    // Resolve component by component; a symlink's target is read and resolved
-    // again relative to the context, never to the host (at most 255 hops).
-    std::vector<std::string> todo = split(rel);
-    std::reverse(todo.begin(), todo.end());
-    std::vector<std::string> done;
-    int hops = 0;
-    while (!todo.empty()) {
-        std::string part = todo.back();
-        todo.pop_back();
-        if (part == "..") {
-            if (!done.empty())
-                done.pop_back();
-            continue;
-        }
-        fs::path candidate = root_ / join(done, done.size()) / part;
-        struct stat st;
-        if (::lstat(candidate.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
-            if (++hops > 255)
-                throw Error("too many levels of symbolic links in " + rel);
-            std::error_code ec;
-            std::string target = fs::read_symlink(candidate, ec).string();
-            if (ec)
-                throw Error("cannot read link " + candidate.string() + ": " + ec.message());
-            if (target.starts_with('/'))
-                done.clear();
-            auto more = split(target);
-            for (auto it = more.rbegin(); it != more.rend(); ++it)
-                todo.push_back(*it);
-            continue;
-        }
-        done.push_back(part);
-    }
-    return root_ / join(done, done.size());
+    // The one in-root resolver: a link's target is resolved again relative to
+    // the tree's root, never the host's.
+    InRoot r = RootDir(root_).resolve("/" + rel);
+    return r.path == "/" ? root_ : root_ / r.path.substr(1);
 }
 
 std::vector<ContextSource> BuildContext::resolve(const std::string& source) const {
@@ -109,7 +81,12 @@ std::vector<ContextSource> BuildContext::resolve(const std::string& source) cons
     std::vector<ContextSource> out;
     if (!std::any_of(parts.begin(), parts.end(), has_wildcard)) {
         std::string rel = join(parts, parts.size());
-        fs::path host = scoped_resolve(rel);
+        fs::path host;
+        try {
+            host = scoped_resolve(rel);
+        } catch (const Error& e) {
+            throw Error("\"/" + rel + "\": not found in the build context (" + e.what() + ")");
+        }
         struct stat st;
         if (ignored(rel) || ::lstat(host.c_str(), &st) != 0) {
             throw Error("\"/" + rel + "\": not found in the build context");
@@ -126,7 +103,12 @@ std::vector<ContextSource> BuildContext::resolve(const std::string& source) cons
                 next.push_back(dir.empty() ? parts[i] : dir + "/" + parts[i]);
                 continue;
             }
-            fs::path host = scoped_resolve(dir);
+            fs::path host;
+            try {
+                host = scoped_resolve(dir);
+            } catch (const Error&) {
+                continue;  // a file or a loop on the way: nothing matches below it
+            }
             std::error_code ec;
             if (!fs::is_directory(host, ec))
                 continue;
@@ -140,7 +122,12 @@ std::vector<ContextSource> BuildContext::resolve(const std::string& source) cons
     }
     std::sort(level.begin(), level.end());
     for (const auto& rel : level) {
-        fs::path host = scoped_resolve(rel);
+        fs::path host;
+        try {
+            host = scoped_resolve(rel);
+        } catch (const Error&) {
+            continue;
+        }
         struct stat st;
         if (ignored(rel) || ::lstat(host.c_str(), &st) != 0)
             continue;

@@ -5,12 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
+#include <functional>
 #include <memory>
 #include <sstream>
 
-#include "content/atomic_file.h"
-#include "content/error.h"
+#include "base/error.h"
+#include "base/root_dir.h"
+#include "base/unique_fd.h"
 
 namespace kiln::solver {
 
@@ -18,47 +19,40 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Path inside a tree for an absolute image path ("/a/b" → tree/a/b).
-fs::path under(const fs::path& tree, const std::string& image_path) {
-    return tree / fs::path(image_path).relative_path();
+// New directories on the way to a destination: 0755 whatever the umask, owned
+// by `owner` (COPY --chown's, or WORKDIR's USER, as fsutil's MkdirAll with the
+// copy's Chowner does in BuildKit; 0:0 otherwise).
+std::function<void(int, const std::string&)> new_dirs_owned_by(Owner owner) {
+    return [owner](int fd, const std::string& path) {
+        if (::fchmod(fd, 0755) != 0)
+            throw errno_error("cannot chmod " + path);
+        if (::fchown(fd, owner.uid, owner.gid) != 0 && ::geteuid() == 0)
+            throw errno_error("cannot chown " + path);
+    };
 }
 
-bool is_dir(const fs::path& p) {
-    struct stat st;
-    return ::lstat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+std::string parent_path(const std::string& in_root) {
+    auto slash = in_root.rfind('/');
+    return slash == 0 || slash == std::string::npos ? "/" : in_root.substr(0, slash);
 }
 
-// Makes every ancestor of `image_path` exist in layer_dir (and as directories
-// in rootfs): an existing one is copied with its metadata, a new one is 0755 and
-// owned by `owner` (COPY --chown's owner, as fsutil's MkdirAll with the copy's
-// Chowner does in BuildKit; 0:0 otherwise).
-void ensure_parents(const std::string& image_path, const fs::path& rootfs,
-                    const fs::path& layer_dir, Owner owner = {}) {
-    fs::path rel = fs::path(image_path).relative_path();
-    fs::path acc;
-    for (auto it = rel.begin(); it != rel.end(); ++it) {
-        if (std::next(it) == rel.end())
-            break;
-        acc /= *it;
-        fs::path in_layer = layer_dir / acc;
-        if (is_dir(in_layer))
-            continue;
-        fs::path in_root = rootfs / acc;
-        struct stat st;
-        if (::lstat(in_root.c_str(), &st) == 0) {
-            if (!S_ISDIR(st.st_mode)) {
-                throw Error("cannot copy to /" + rel.string() + ": /" + acc.string() +
-                            " is not a directory");
-            }
-            copy_entry(in_root, st, in_layer, merge_options(false), nullptr);
-        } else {
-            if (::mkdir(in_layer.c_str(), 0755) != 0 && errno != EEXIST)
-                throw errno_error("cannot create " + in_layer.string());
-            ::chmod(in_layer.c_str(), 0755);
-            if (::lchown(in_layer.c_str(), owner.uid, owner.gid) != 0 && ::geteuid() == 0)
-                throw errno_error("cannot chown " + in_layer.string());
-        }
+std::string child_path(const std::string& dir, const std::string& name) {
+    return dir == "/" ? "/" + name : dir + "/" + name;
+}
+
+UniqueFd open_dir_at(int dir, const std::string& name, const std::string& what) {
+    UniqueFd fd(::openat(dir, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOTDIR || errno == ELOOP)
+            throw Error("cannot copy to non-directory: " + what);
+        throw errno_error("cannot open " + what);
     }
+    return fd;
+}
+
+void restore_mtime(int fd, const struct stat& st) {
+    struct timespec ts[2] = {st.st_atim, st.st_mtim};
+    ::futimens(fd, ts);
 }
 
 // --parents: the part of a source before a "/./" pivot, cleaned ("" when the
@@ -73,25 +67,35 @@ std::string parents_pivot(const std::string& source) {
     return p == "." ? "" : p;
 }
 
+// Copies sources out of one tree (the context, a stage, an image, a download)
+// into an image root. The destination side is reached only through fds the
+// in-root resolver opened; below the destination nothing is followed.
 class Copier {
   public:
-    Copier(const BuildContext& ctx, CopyOptions opts, const std::vector<std::string>& excludes)
-        : ctx_(ctx), opts_(opts), exclude_(excludes) {}
+    Copier(const BuildContext& ctx, CopyOptions opts, const std::vector<std::string>& excludes,
+           int dst_root)
+        : ctx_(ctx), opts_(opts), exclude_(excludes) {
+        links_.root = dst_root;
+    }
 
-    // Copies one source (host path `src`, context-relative `rel`) to `dst`.
+    // Copies one source (`src`, context-relative `rel`) to `dst`.
     // --exclude patterns are matched against paths below the source, relative
     // to it; the source itself is never excluded (as fsutil's copier does).
-    void copy(const fs::path& src, const std::string& rel, const fs::path& dst) {
-        struct stat st;
-        if (::lstat(src.c_str(), &st) != 0)
-            throw errno_error("cannot read " + src.string());
-        if (S_ISDIR(st.st_mode)) {
-            copy_entry(src, st, dst, opts_, &links_);
-            copy_children(src, rel, "", dst);
-            restore_mtime(dst, st);
-            return;
-        }
+    void copy(const Place& src, const struct stat& st, const std::string& rel, const Place& dst) {
         copy_entry(src, st, dst, opts_, &links_);
+        if (!S_ISDIR(st.st_mode))
+            return;
+        UniqueFd in = open_dir_at(src.dir, src.name, src.path);
+        UniqueFd out = open_dir_at(dst.dir, dst.name, dst.path);
+        copy_children(in.get(), src.path, rel, "", out.get(), dst.path);
+        restore_mtime(out.get(), st);
+    }
+
+    // A directory source's contents into the open directory `out`.
+    void copy_contents(int in, const struct stat& st, const std::string& src_path,
+                       const std::string& rel, int out, const std::string& dst_path) {
+        copy_children(in, src_path, rel, "", out, dst_path);
+        restore_mtime(out, st);
     }
 
   private:
@@ -99,21 +103,18 @@ class Copier {
         return !exclude_.empty() && exclude_.matches(src_rel);
     }
 
-    // `rel`: context-relative path of `src`; `src_rel`: its path relative to
-    // the COPY source ("" for the source itself).
-    void copy_children(const fs::path& src, const std::string& rel, const std::string& src_rel,
-                       const fs::path& dst) {
-        std::vector<std::string> names;
-        for (auto& e : fs::directory_iterator(src))
-            names.push_back(e.path().filename());
-        std::sort(names.begin(), names.end());
-        for (const auto& n : names) {
+    // `rel`: context-relative path of the directory `in`; `src_rel`: its path
+    // relative to the COPY source ("" for the source itself).
+    void copy_children(int in, const std::string& src_path, const std::string& rel,
+                       const std::string& src_rel, int out, const std::string& dst_path) {
+        for (const auto& n : list_names(in, src_path)) {
             std::string child_rel = rel.empty() ? n : rel + "/" + n;
             std::string child_src_rel = src_rel.empty() ? n : src_rel + "/" + n;
-            fs::path s = src / n;
+            Place s{in, n, src_path + "/" + n};
+            Place d{out, n, child_path(dst_path, n)};
             struct stat st;
-            if (::lstat(s.c_str(), &st) != 0)
-                throw errno_error("cannot read " + s.string());
+            if (::fstatat(in, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+                throw errno_error("cannot read " + s.path);
             bool ignored = ctx_.ignored(child_rel);
             bool excl = !ignored && excluded(child_src_rel);
             if (ignored || excl) {
@@ -122,35 +123,35 @@ class Copier {
                 bool may = ignored ? ctx_.may_reinclude_under(child_rel)
                                    : exclude_.may_reinclude_under(child_src_rel);
                 if (S_ISDIR(st.st_mode) && may)
-                    copy_children_lazily(s, child_rel, child_src_rel, dst / n, st);
+                    copy_children_lazily(s, st, child_rel, child_src_rel, d);
                 continue;
             }
-            copy_entry(s, st, dst / n, opts_, &links_);
+            copy_entry(s, st, d, opts_, &links_);
             if (S_ISDIR(st.st_mode)) {
-                copy_children(s, child_rel, child_src_rel, dst / n);
-                restore_mtime(dst / n, st);
+                UniqueFd cin = open_dir_at(in, n, s.path);
+                UniqueFd cout = open_dir_at(out, n, d.path);
+                copy_children(cin.get(), s.path, child_rel, child_src_rel, cout.get(), d.path);
+                restore_mtime(cout.get(), st);
             }
         }
     }
 
-    void copy_children_lazily(const fs::path& src, const std::string& rel,
-                              const std::string& src_rel, const fs::path& dst,
-                              const struct stat& dir_st) {
-        // Copy into a scratch name only if something survives; simplest: copy,
-        // then remove the directory again if it stayed empty.
-        copy_entry(src, dir_st, dst, opts_, &links_);
-        copy_children(src, rel, src_rel, dst);
-        std::error_code ec;
-        if (fs::is_empty(dst, ec)) {
-            fs::remove(dst, ec);
+    // Copies the directory, then takes it away again if nothing inside survived
+    // (unless it was there before).
+    void copy_children_lazily(const Place& src, const struct stat& st, const std::string& rel,
+                              const std::string& src_rel, const Place& dst) {
+        struct stat before;
+        bool existed = ::fstatat(dst.dir, dst.name.c_str(), &before, AT_SYMLINK_NOFOLLOW) == 0;
+        copy_entry(src, st, dst, opts_, &links_);
+        UniqueFd in = open_dir_at(src.dir, src.name, src.path);
+        UniqueFd out = open_dir_at(dst.dir, dst.name, dst.path);
+        copy_children(in.get(), src.path, rel, src_rel, out.get(), dst.path);
+        if (!existed && list_names(out.get(), dst.path).empty()) {
+            out.reset();
+            ::unlinkat(dst.dir, dst.name.c_str(), AT_REMOVEDIR);
         } else {
-            restore_mtime(dst, dir_st);
+            restore_mtime(out.get(), st);
         }
-    }
-
-    static void restore_mtime(const fs::path& p, const struct stat& st) {
-        struct timespec ts[2] = {st.st_atim, st.st_mtim};
-        ::utimensat(AT_FDCWD, p.c_str(), ts, AT_SYMLINK_NOFOLLOW);
     }
 
     const BuildContext& ctx_;
@@ -159,12 +160,68 @@ class Copier {
     LinkMap links_;
 };
 
+// A heredoc's bytes as the file `dst` (0644 unless --chmod), written under a
+// temporary name in the same directory and renamed over what was there.
+void write_heredoc(const Place& dst, const std::string& content, mode_t mode, Owner owner) {
+    struct stat st;
+    if (::fstatat(dst.dir, dst.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode))
+        throw Error("cannot replace directory " + dst.path + " with a file");
+    std::string tmp = ".kiln-heredoc-" + std::to_string(::getpid()) + "-" + dst.name;
+    if (tmp.size() > 255)
+        tmp = ".kiln-heredoc-" + std::to_string(::getpid());
+    ::unlinkat(dst.dir, tmp.c_str(), 0);
+    UniqueFd f(
+        ::openat(dst.dir, tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!f)
+        throw errno_error("cannot create " + dst.path);
+    try {
+        write_all(f.get(), content.data(), content.size(), dst.path.c_str());
+        if (::fchown(f.get(), owner.uid, owner.gid) != 0 && ::geteuid() == 0)
+            throw errno_error("cannot chown " + dst.path);
+        if (::fchmod(f.get(), mode) != 0)
+            throw errno_error("cannot chmod " + dst.path);
+        if (::renameat(dst.dir, tmp.c_str(), dst.dir, dst.name.c_str()) != 0)
+            throw errno_error("cannot create " + dst.path);
+    } catch (...) {
+        ::unlinkat(dst.dir, tmp.c_str(), 0);
+        throw;
+    }
+}
+
+// The directory fd (O_PATH) and name under which `host` lies in `tree`.
+struct SourceEntry {
+    InRoot at;
+    UniqueFd parent_of_root;  // when the source is the tree's root itself
+    Place place;
+};
+
+SourceEntry open_source(const RootDir& tree, const std::filesystem::path& tree_path,
+                        const std::filesystem::path& host) {
+    SourceEntry e;
+    std::string rel = host.lexically_relative(tree_path).string();
+    if (rel == ".")
+        rel.clear();
+    e.at = tree.resolve("/" + rel, Follow::not_last);
+    if (!e.at.exists)
+        throw Error("\"/" + rel + "\": not found");
+    if (e.at.name.empty()) {
+        e.parent_of_root =
+            UniqueFd(::open(tree_path.parent_path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!e.parent_of_root)
+            throw errno_error("cannot open " + tree_path.parent_path().string());
+        e.place = {e.parent_of_root.get(), tree_path.filename(), tree_path.string()};
+    } else {
+        e.place = {e.at.dir.get(), e.at.name, (tree_path / rel).string()};
+    }
+    return e;
+}
+
 }  // namespace
 
-void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const fs::path& rootfs,
-              const fs::path& layer_dir) {
+void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const fs::path& rootfs) {
+    RootDir root(rootfs);
     CopyOptions opts;
-    opts.owner = spec.chown.empty() ? Owner{0, 0} : parse_chown(spec.chown, rootfs);
+    opts.owner = spec.chown.empty() ? Owner{0, 0} : parse_chown(spec.chown, root);
     if (!spec.chmod.empty())
         opts.mode = parse_chmod(spec.chmod);
 
@@ -190,25 +247,30 @@ void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const
             all += (all.empty() ? "" : " ") + s;
         throw Error("no source files were specified: " + all + " matches nothing");
     }
-    // With --parents the destination is always a directory (BuildKit copies
-    // the source's path under it).
-    bool dest_dir = spec.dest_is_dir || spec.parents || sources.size() + spec.heredocs.size() > 1 ||
-                    is_dir(under(rootfs, spec.dest));
-    ensure_parents(spec.dest == "/" ? "/x" : spec.dest, rootfs, layer_dir, *opts.owner);
-    if (dest_dir || spec.dest == "/") {
-        fs::path d = under(layer_dir, spec.dest);
-        if (!is_dir(d)) {
-            struct stat st;
-            fs::path in_root = under(rootfs, spec.dest);
-            if (::lstat(in_root.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-                copy_entry(in_root, st, d, merge_options(false), nullptr);
-            } else {
-                fs::create_directories(d);
-                ::chmod(d.c_str(), 0755);
-                if (::lchown(d.c_str(), opts.owner->uid, opts.owner->gid) != 0 && ::geteuid() == 0)
-                    throw errno_error("cannot chown " + d.string());
-            }
+
+    // The destination is resolved in the image root as the container would see
+    // it, its last component included (BuildKit's fs.RootPath): COPY f /bin/f
+    // on a merged-/usr image writes /usr/bin/f, and a link to a file has its
+    // target replaced. With --parents the destination is always a directory.
+    UniqueFd dir;  // the destination directory, or the one holding it
+    std::string dir_path;
+    std::string leaf;  // "" when the destination is `dir` itself
+    bool dest_dir = false;
+    try {
+        InRoot dest = root.resolve(spec.dest);
+        dest_dir = spec.dest_is_dir || spec.parents || sources.size() + spec.heredocs.size() > 1 ||
+                   dest.is_dir() || dest.name.empty();
+        auto made = new_dirs_owned_by(*opts.owner);
+        if (dest_dir) {
+            dir_path = dest.path;
+            dir = root.mkdir_all(dir_path, 0755, made);
+        } else {
+            dir_path = parent_path(dest.path);
+            leaf = dest.name;
+            dir = root.mkdir_all(dir_path, 0755, made);
         }
+    } catch (const Error& e) {
+        throw Error("cannot copy to " + spec.dest + ": " + e.what());
     }
 
     std::unique_ptr<Copier> copier;
@@ -216,71 +278,78 @@ void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const
         CopyOptions entry_opts = opts;
         if (spec.keep_owners && spec.chown.empty())
             entry_opts.owner.reset();
-        copier = std::make_unique<Copier>(context, entry_opts, spec.excludes);
+        copier = std::make_unique<Copier>(context, entry_opts, spec.excludes, root.fd());
     } catch (const frontend::PatternError& e) {
         throw Error(std::string("invalid --exclude pattern: ") + e.what());
     }
+    RootDir tree(context.root());
     for (size_t i = 0; i < sources.size(); ++i) {
         const auto& src = sources[i];
-        struct stat st;
-        if (::stat(src.host_path.c_str(), &st) != 0)
-            throw errno_error("cannot read " + src.rel);
-        fs::path target;
+        SourceEntry from = open_source(tree, context.root(), src.host_path);
+        struct stat st = from.at.st;
+        if (from.at.name.empty() && ::fstat(tree.fd(), &st) != 0)
+            throw errno_error("cannot read " + context.root().string());
         if (spec.parents && !kept[i].empty()) {
             // The kept parents are copied from the context with their metadata
             // (owner and --chmod as for the copied entries), like fsutil's copy of
             // the context root restricted to the source path.
             std::string pivot = src.rel.substr(0, src.rel.size() - kept[i].size());
-            fs::path dir = under(layer_dir, spec.dest);
-            fs::path acc = pivot;
+            UniqueFd cur(::fcntl(dir.get(), F_DUPFD_CLOEXEC, 0));
+            std::string cur_path = dir_path;
+            std::string acc = pivot;
+            while (!acc.empty() && acc.back() == '/')
+                acc.pop_back();
             fs::path k = kept[i];
             for (auto it = k.begin(); std::next(it) != k.end(); ++it) {
-                acc /= *it;
-                dir /= *it;
-                struct stat pst;
-                fs::path host = context.root() / acc;
-                if (::lstat(host.c_str(), &pst) == 0 && S_ISDIR(pst.st_mode)) {
-                    if (!is_dir(dir))
-                        copy_entry(host, pst, dir, opts, nullptr);
-                } else if (!is_dir(dir)) {
-                    fs::create_directories(dir);
-                    ::chmod(dir.c_str(), 0755);
+                std::string name = it->string();
+                acc = acc.empty() ? name : acc + "/" + name;
+                std::string next_path = child_path(cur_path, name);
+                InRoot host = tree.resolve("/" + acc, Follow::not_last);
+                struct stat dst_st;
+                bool there = ::fstatat(cur.get(), name.c_str(), &dst_st, AT_SYMLINK_NOFOLLOW) == 0;
+                if (host.is_dir()) {
+                    if (!there)
+                        copy_entry({host.dir.get(), host.name, acc}, host.st,
+                                   {cur.get(), name, next_path}, opts, nullptr);
+                } else if (!there) {
+                    if (::mkdirat(cur.get(), name.c_str(), 0755) != 0)
+                        throw errno_error("cannot create " + next_path);
+                    ::fchmodat(cur.get(), name.c_str(), 0755, 0);
                 }
+                cur = open_dir_at(cur.get(), name, next_path);
+                cur_path = next_path;
             }
-            target = under(layer_dir, spec.dest) / k;
-        } else if (S_ISDIR(st.st_mode) || !dest_dir) {
-            target = under(layer_dir, spec.dest);
+            std::string last = k.filename();
+            copier->copy(from.place, st, src.rel, {cur.get(), last, child_path(cur_path, last)});
+        } else if (S_ISDIR(st.st_mode) && leaf.empty()) {
+            UniqueFd in = open_dir_at(from.place.dir, from.place.name, from.place.path);
+            copier->copy_contents(in.get(), st, from.place.path, src.rel, dir.get(), dir_path);
+        } else if (!leaf.empty()) {
+            copier->copy(from.place, st, src.rel, {dir.get(), leaf, child_path(dir_path, leaf)});
         } else {
-            target = under(layer_dir, spec.dest) / src.name;
+            copier->copy(from.place, st, src.rel,
+                         {dir.get(), src.name, child_path(dir_path, src.name)});
         }
-        copier->copy(src.host_path, src.rel, target);
     }
     // A heredoc source is a file named by its delimiter (COPY <<EOF /dir/), or
     // the destination itself when that is a file; 0644 unless --chmod.
     for (const auto& doc : spec.heredocs) {
-        fs::path target =
-            dest_dir ? under(layer_dir, spec.dest) / doc.name : under(layer_dir, spec.dest);
-        std::error_code ec;
-        fs::remove_all(target, ec);
+        std::string name = leaf.empty() ? doc.name : leaf;
         mode_t mode = opts.mode ? opts.mode->apply(S_IFREG | 0644, false) : 0644;
-        AtomicFile f(target, target.parent_path(), mode);
-        f.write(doc.content);
-        if (::fchown(f.fd(), opts.owner->uid, opts.owner->gid) != 0 && ::geteuid() == 0)
-            throw errno_error("cannot chown " + target.string());
-        if (::fchmod(f.fd(), mode) != 0)
-            throw errno_error("cannot chmod " + target.string());
-        f.commit();
+        write_heredoc({dir.get(), name, child_path(dir_path, name)}, doc.content, mode,
+                      *opts.owner);
     }
-    if (layer_dir != rootfs)
-        copy_tree(layer_dir, rootfs, merge_options(true));
 }
 
-bool run_mkdir(const std::string& path, const fs::path& rootfs, const fs::path& layer_dir) {
-    if (is_dir(under(rootfs, path)))
-        return false;
-    ensure_parents(path + "/x", rootfs, layer_dir);
-    if (layer_dir != rootfs)
-        copy_tree(layer_dir, rootfs, merge_options(true));
+bool run_mkdir(const std::string& path, const fs::path& rootfs, Owner owner) {
+    RootDir root(rootfs);
+    try {
+        if (root.resolve(path).is_dir())
+            return false;
+        root.mkdir_all(path, 0755, new_dirs_owned_by(owner));
+    } catch (const Error& e) {
+        throw Error("cannot create " + path + ": " + e.what());
+    }
     return true;
 }
 
@@ -294,8 +363,11 @@ struct IdEntry {
 };
 std::optional<unsigned> numeric(const std::string& s);
 
-std::optional<IdEntry> lookup(const fs::path& file, const std::string& name, bool is_passwd) {
-    std::ifstream in(file);
+std::optional<IdEntry> lookup(const RootDir& root, const std::string& file, const std::string& name,
+                              bool is_passwd) {
+    // Read inside the image root: /etc/passwd may be a link, and it is the
+    // image's idea of users that counts, never the host's.
+    std::stringstream in(root.read_file(file).value_or(""));
     std::string line;
     while (std::getline(in, line)) {
         std::vector<std::string> f;
@@ -330,6 +402,10 @@ std::optional<unsigned> numeric(const std::string& s) {
 }  // namespace
 
 Owner parse_chown(const std::string& spec, const fs::path& rootfs) {
+    return parse_chown(spec, RootDir(rootfs));
+}
+
+Owner parse_chown(const std::string& spec, const RootDir& root) {
     auto colon = spec.find(':');
     std::string user = spec.substr(0, colon);
     std::string group = colon == std::string::npos ? "" : spec.substr(colon + 1);
@@ -337,7 +413,7 @@ Owner parse_chown(const std::string& spec, const fs::path& rootfs) {
     if (auto n = numeric(user)) {
         o.uid = *n;
         o.gid = *n;
-    } else if (auto u = lookup(rootfs / "etc/passwd", user, true)) {
+    } else if (auto u = lookup(root, "/etc/passwd", user, true)) {
         o.uid = u->id;
         o.gid = u->primary_gid;
     } else {
@@ -346,7 +422,7 @@ Owner parse_chown(const std::string& spec, const fs::path& rootfs) {
     if (!group.empty()) {
         if (auto n = numeric(group)) {
             o.gid = *n;
-        } else if (auto g = lookup(rootfs / "etc/group", group, false)) {
+        } else if (auto g = lookup(root, "/etc/group", group, false)) {
             o.gid = g->id;
         } else {
             throw Error("unable to find group " + group + ": no matching entries in group file");

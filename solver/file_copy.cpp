@@ -9,11 +9,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 #include <system_error>
 #include <vector>
 
-#include "content/error.h"
-#include "content/unique_fd.h"
+#include "base/error.h"
+#include "base/root_dir.h"
+#include "base/unique_fd.h"
 
 namespace kiln::solver {
 
@@ -21,199 +23,243 @@ namespace fs = std::filesystem;
 
 namespace {
 
-void set_times(const fs::path& p, const struct stat& st, bool nofollow) {
-    struct timespec ts[2] = {st.st_atim, st.st_mtim};
-    ::utimensat(AT_FDCWD, p.c_str(), ts, nofollow ? AT_SYMLINK_NOFOLLOW : 0);
-}
-
-void set_owner(const fs::path& p, const struct stat& st, const CopyOptions& o) {
-    uid_t uid = o.owner ? o.owner->uid : st.st_uid;
-    gid_t gid = o.owner ? o.owner->gid : st.st_gid;
-    if (::lchown(p.c_str(), uid, gid) != 0 && ::geteuid() == 0) {
-        throw errno_error("cannot set owner of " + p.string());
-    }
-}
-
 mode_t mode_of(const struct stat& st, const CopyOptions& o) {
     if (o.mode)
         return o.mode->apply(st.st_mode, S_ISDIR(st.st_mode));
     return st.st_mode & 07777;
 }
 
-// Copies every extended attribute of `src` to `dst` (neither followed when a symlink).
+uid_t uid_of(const struct stat& st, const CopyOptions& o) {
+    return o.owner ? o.owner->uid : st.st_uid;
+}
+
+gid_t gid_of(const struct stat& st, const CopyOptions& o) {
+    return o.owner ? o.owner->gid : st.st_gid;
+}
+
+UniqueFd open_at(int dir, const std::string& name, int flags, const std::string& what) {
+    UniqueFd fd(::openat(dir, name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd)
+        throw errno_error("cannot open " + what);
+    return fd;
+}
+
+// Copies every extended attribute of the open `src` to the open `dst`.
 // Attributes the destination filesystem or namespace refuses (ENOTSUP, EPERM for
 // trusted.* without the capability) are skipped, as cp -a does.
-void copy_xattrs(const fs::path& src, const fs::path& dst) {
-    ssize_t len = ::llistxattr(src.c_str(), nullptr, 0);
+void copy_xattrs(int src, int dst, const std::string& what) {
+    ssize_t len = ::flistxattr(src, nullptr, 0);
     if (len <= 0)
         return;
     std::vector<char> names(static_cast<size_t>(len));
-    len = ::llistxattr(src.c_str(), names.data(), names.size());
+    len = ::flistxattr(src, names.data(), names.size());
     if (len <= 0)
         return;
     std::vector<char> value;
     for (size_t i = 0; i < static_cast<size_t>(len);) {
         const char* name = names.data() + i;
         i += std::strlen(name) + 1;
-        ssize_t vlen = ::lgetxattr(src.c_str(), name, nullptr, 0);
+        ssize_t vlen = ::fgetxattr(src, name, nullptr, 0);
         if (vlen < 0)
             continue;
         value.resize(static_cast<size_t>(vlen) + 1);
-        vlen = ::lgetxattr(src.c_str(), name, value.data(), value.size());
+        vlen = ::fgetxattr(src, name, value.data(), value.size());
         if (vlen < 0)
             continue;
-        if (::lsetxattr(dst.c_str(), name, value.data(), static_cast<size_t>(vlen), 0) != 0 &&
+        if (::fsetxattr(dst, name, value.data(), static_cast<size_t>(vlen), 0) != 0 &&
             errno != ENOTSUP && errno != EPERM && errno != EACCES) {
-            throw errno_error("cannot set extended attribute " + std::string(name) + " on " +
-                              dst.string());
+            throw errno_error("cannot set extended attribute " + std::string(name) + " on " + what);
         }
     }
 }
 
-void remove_non_dir(const fs::path& p) {
-    struct stat st;
-    if (::lstat(p.c_str(), &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        std::error_code ec;
-        fs::remove_all(p, ec);
-        if (ec)
-            throw Error("cannot replace " + p.string() + ": " + ec.message());
-    } else if (::unlink(p.c_str()) != 0) {
-        throw errno_error("cannot replace " + p.string());
-    }
+// Owner, then mode (chown clears setuid/setgid), then times, on an open entry.
+void set_metadata(int fd, const struct stat& st, const CopyOptions& o, const std::string& what) {
+    if (::fchown(fd, uid_of(st, o), gid_of(st, o)) != 0 && ::geteuid() == 0)
+        throw errno_error("cannot set owner of " + what);
+    if (::fchmod(fd, mode_of(st, o)) != 0)
+        throw errno_error("cannot chmod " + what);
+    struct timespec ts[2] = {st.st_atim, st.st_mtim};
+    ::futimens(fd, ts);
 }
 
-void copy_file_data(const fs::path& src, const fs::path& dst, mode_t mode) {
-    UniqueFd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!in)
-        throw errno_error("cannot read " + src.string());
-    UniqueFd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!out)
-        throw errno_error("cannot create " + dst.string());
+void copy_file_data(int in, int out, const std::string& src_what, const std::string& what) {
     for (;;) {
-        ssize_t n = ::copy_file_range(in.get(), nullptr, out.get(), nullptr, 1 << 30, 0);
+        ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
         if (n == 0)
-            break;
+            return;
         if (n > 0)
             continue;
         if (errno == EINTR)
             continue;
         if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-            throw errno_error("cannot copy " + src.string());
-        // Fall back to read/write (different filesystems on old kernels).
-        char buf[1 << 16];
-        for (;;) {
-            ssize_t r = ::read(in.get(), buf, sizeof buf);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r < 0)
-                throw errno_error("cannot read " + src.string());
-            if (r == 0)
-                break;
-            write_all(out.get(), buf, static_cast<size_t>(r), dst.c_str());
-        }
+            throw errno_error("cannot copy " + src_what);
         break;
     }
-    if (::fchmod(out.get(), mode) != 0)
-        throw errno_error("cannot chmod " + dst.string());
+    // Fall back to read/write (different filesystems on old kernels).
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t r = ::read(in, buf, sizeof buf);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            throw errno_error("cannot read " + src_what);
+        if (r == 0)
+            return;
+        write_all(out, buf, static_cast<size_t>(r), what.c_str());
+    }
+}
+
+// Makes room for a non-directory at dst: a file or link there goes, a
+// directory stays and is an error (BuildKit: "cannot replace to directory").
+void clear_for_file(const Place& dst) {
+    struct stat st;
+    if (::fstatat(dst.dir, dst.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (errno == ENOENT)
+            return;
+        throw errno_error("cannot replace " + dst.path);
+    }
+    if (S_ISDIR(st.st_mode))
+        throw Error("cannot replace directory " + dst.path + " with a file");
+    if (::unlinkat(dst.dir, dst.name.c_str(), 0) != 0)
+        throw errno_error("cannot replace " + dst.path);
+}
+
+std::string parent_of(const std::string& path) {
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? "" : path.substr(0, slash);
+}
+
+std::string leaf_of(const std::string& path) {
+    auto slash = path.rfind('/');
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// A hard link to the first copy of this inode, when there was one.
+bool link_to_first(const Place& dst, const struct stat& st, LinkMap* links) {
+    if (!links || links->root < 0 || st.st_nlink < 2)
+        return false;
+    auto key = std::make_pair(st.st_dev, st.st_ino);
+    auto it = links->first.find(key);
+    if (it == links->first.end()) {
+        links->first[key] = dst.path;
+        return false;
+    }
+    std::string parent = parent_of(it->second);
+    UniqueFd dir = parent.find_first_not_of('/') == std::string::npos
+                       ? UniqueFd(::fcntl(links->root, F_DUPFD_CLOEXEC, 0))
+                       : open_beneath(links->root, parent, O_PATH | O_DIRECTORY);
+    if (::linkat(dir.get(), leaf_of(it->second).c_str(), dst.dir, dst.name.c_str(), 0) != 0)
+        throw errno_error("cannot link " + dst.path);
+    return true;
 }
 
 }  // namespace
 
-void copy_entry(const fs::path& src, const struct stat& st, const fs::path& dst,
-                const CopyOptions& o, LinkMap* links) {
+void copy_entry(const Place& src, const struct stat& st, const Place& dst, const CopyOptions& o,
+                LinkMap* links) {
     if (S_ISDIR(st.st_mode)) {
         struct stat dst_st;
-        bool exists = ::lstat(dst.c_str(), &dst_st) == 0;
-        if (exists && !S_ISDIR(dst_st.st_mode)) {
-            remove_non_dir(dst);
-            exists = false;
-        }
+        bool exists = ::fstatat(dst.dir, dst.name.c_str(), &dst_st, AT_SYMLINK_NOFOLLOW) == 0;
+        if (exists && !S_ISDIR(dst_st.st_mode))
+            throw Error("cannot copy to non-directory: " + dst.path);
         if (!exists) {
-            if (::mkdir(dst.c_str(), 0700) != 0)
-                throw errno_error("cannot create " + dst.string());
+            if (::mkdirat(dst.dir, dst.name.c_str(), 0700) != 0)
+                throw errno_error("cannot create " + dst.path);
         } else if (!o.update_dir) {
             return;  // an existing directory keeps its mode and owner, as Docker does
         }
-        copy_xattrs(src, dst);
-        set_owner(dst, st, o);
-        if (::chmod(dst.c_str(), mode_of(st, o)) != 0)
-            throw errno_error("cannot chmod " + dst.string());
-        set_times(dst, st, false);
+        UniqueFd in = open_at(src.dir, src.name, O_RDONLY | O_DIRECTORY, src.path);
+        UniqueFd out = open_at(dst.dir, dst.name, O_RDONLY | O_DIRECTORY, dst.path);
+        copy_xattrs(in.get(), out.get(), dst.path);
+        set_metadata(out.get(), st, o, dst.path);
         return;
     }
-    remove_non_dir(dst);
-    if (links && st.st_nlink > 1 && !S_ISDIR(st.st_mode)) {
-        auto key = std::make_pair(st.st_dev, st.st_ino);
-        if (auto it = links->find(key); it != links->end()) {
-            if (::link(it->second.c_str(), dst.c_str()) != 0)
-                throw errno_error("cannot link " + dst.string());
-            return;
-        }
-        (*links)[key] = dst;
+    clear_for_file(dst);
+    if (link_to_first(dst, st, links))
+        return;
+    if (S_ISREG(st.st_mode)) {
+        UniqueFd in = open_at(src.dir, src.name, O_RDONLY, src.path);
+        UniqueFd out = open_at(dst.dir, dst.name, O_WRONLY | O_CREAT | O_EXCL, dst.path);
+        copy_file_data(in.get(), out.get(), src.path, dst.path);
+        copy_xattrs(in.get(), out.get(), dst.path);
+        set_metadata(out.get(), st, o, dst.path);
+        return;
     }
-    // Link when asked and possible (same filesystem); otherwise copy.
-    bool linked = false;
-    if (S_ISREG(st.st_mode) && o.link_files) {
-        linked = ::link(src.c_str(), dst.c_str()) == 0;
-        if (!linked && errno != EXDEV)
-            throw errno_error("cannot link " + dst.string());
-    }
-    if (linked) {
-    } else if (S_ISREG(st.st_mode)) {
-        copy_file_data(src, dst, mode_of(st, o));
-        copy_xattrs(src, dst);
-        set_owner(dst, st, o);
-        // chown clears setuid/setgid bits: set the mode again afterwards.
-        if (::chmod(dst.c_str(), mode_of(st, o)) != 0)
-            throw errno_error("cannot chmod " + dst.string());
-        set_times(dst, st, false);
-    } else if (S_ISLNK(st.st_mode)) {
+    if (S_ISLNK(st.st_mode)) {
         std::vector<char> buf(static_cast<size_t>(st.st_size) + 1);
-        ssize_t n = ::readlink(src.c_str(), buf.data(), buf.size());
+        ssize_t n = ::readlinkat(src.dir, src.name.c_str(), buf.data(), buf.size());
         if (n < 0)
-            throw errno_error("cannot read link " + src.string());
+            throw errno_error("cannot read link " + src.path);
         std::string target(buf.data(), static_cast<size_t>(n));
-        if (::symlink(target.c_str(), dst.c_str()) != 0)
-            throw errno_error("cannot create symlink " + dst.string());
-        copy_xattrs(src, dst);
-        set_owner(dst, st, o);
-        set_times(dst, st, true);
+        if (::symlinkat(target.c_str(), dst.dir, dst.name.c_str()) != 0)
+            throw errno_error("cannot create symlink " + dst.path);
     } else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-        if (::mknod(dst.c_str(), st.st_mode, st.st_rdev) != 0)
-            throw errno_error("cannot create " + dst.string());
-        copy_xattrs(src, dst);
-        set_owner(dst, st, o);
-        set_times(dst, st, false);
+        if (::mknodat(dst.dir, dst.name.c_str(), st.st_mode, st.st_rdev) != 0)
+            throw errno_error("cannot create " + dst.path);
     } else {
-        throw Error("cannot copy " + src.string() + ": unsupported file type");
+        throw Error("cannot copy " + src.path + ": unsupported file type");
     }
+    if (::fchownat(dst.dir, dst.name.c_str(), uid_of(st, o), gid_of(st, o), AT_SYMLINK_NOFOLLOW) !=
+            0 &&
+        ::geteuid() == 0)
+        throw errno_error("cannot set owner of " + dst.path);
+    // A node just made by us is not a link, so following it is moot.
+    if (!S_ISLNK(st.st_mode) && ::fchmodat(dst.dir, dst.name.c_str(), mode_of(st, o), 0) != 0)
+        throw errno_error("cannot chmod " + dst.path);
+    struct timespec ts[2] = {st.st_atim, st.st_mtim};
+    ::utimensat(dst.dir, dst.name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
+}
+
+std::vector<std::string> list_names(int dir_fd, const std::string& what) {
+    UniqueFd d(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!d)
+        throw errno_error("cannot read " + what);
+    DIR* dp = ::fdopendir(d.get());
+    if (!dp)
+        throw errno_error("cannot read " + what);
+    (void)d.release();
+    std::unique_ptr<DIR, int (*)(DIR*)> guard(dp, ::closedir);
+    std::vector<std::string> names;
+    errno = 0;
+    while (struct dirent* e = ::readdir(dp)) {
+        std::string n = e->d_name;
+        if (n != "." && n != "..")
+            names.push_back(std::move(n));
+    }
+    if (errno != 0)
+        throw errno_error("cannot read " + what);
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+void copy_tree(const Place& src, const Place& dst, const CopyOptions& o, LinkMap& links) {
+    struct stat st;
+    if (::fstatat(src.dir, src.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        throw errno_error("cannot stat " + src.path);
+    copy_entry(src, st, dst, o, &links);
+    if (!S_ISDIR(st.st_mode))
+        return;
+    UniqueFd in = open_at(src.dir, src.name, O_RDONLY | O_DIRECTORY, src.path);
+    UniqueFd out = open_at(dst.dir, dst.name, O_RDONLY | O_DIRECTORY, dst.path);
+    for (const auto& n : list_names(in.get(), src.path))
+        copy_tree({in.get(), n, src.path + "/" + n}, {out.get(), n, dst.path + "/" + n}, o, links);
+    // Children change a directory's mtime: put it back.
+    struct timespec ts[2] = {st.st_atim, st.st_mtim};
+    ::futimens(out.get(), ts);
 }
 
 void copy_tree(const fs::path& src, const fs::path& dst, const CopyOptions& o) {
+    UniqueFd sp(::open(src.parent_path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!sp)
+        throw errno_error("cannot open " + src.parent_path().string());
+    UniqueFd dp(::open(dst.parent_path().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!dp)
+        throw errno_error("cannot open " + dst.parent_path().string());
     LinkMap links;
-    struct Walk {
-        const CopyOptions& o;
-        LinkMap& links;
-        void operator()(const fs::path& s, const fs::path& d) {
-            struct stat st;
-            if (::lstat(s.c_str(), &st) != 0)
-                throw errno_error("cannot stat " + s.string());
-            copy_entry(s, st, d, o, &links);
-            if (!S_ISDIR(st.st_mode))
-                return;
-            std::vector<std::string> names;
-            for (auto& e : fs::directory_iterator(s))
-                names.push_back(e.path().filename());
-            std::sort(names.begin(), names.end());
-            for (auto& n : names)
-                (*this)(s / n, d / n);
-            // Children change a directory's mtime: put it back.
-            set_times(d, st, false);
-        }
-    };
-    Walk{o, links}(src, dst);
+    links.root = dp.get();
+    copy_tree({sp.get(), src.filename(), src.string()},
+              {dp.get(), dst.filename(), dst.filename().string()}, o, links);
 }
 
 namespace {

@@ -1,13 +1,16 @@
 // Copying file-system entries with their metadata, the primitive under COPY
-// and under the native (copying) snapshots.
+// and ADD and under RUN's private mount copies.
 //
 // Contract: copy_entry() copies one entry (regular file, directory — without
-// its children —, symlink) from `src` to `dst`, replacing a non-directory at
-// `dst`; an existing directory at `dst` is kept with its own metadata unless
-// `update_dir` is set. Symlinks are never followed. Owners are set to
+// its children —, symlink, fifo, device) from `src` to `dst`, both given as a
+// directory fd and a name, so a destination inside an image root is reached
+// only through fds the in-root resolver (base/root_dir.h) opened; an existing
+// directory at `dst` is kept with its own metadata unless `update_dir` is set.
+// Symlinks are never followed, on either side. Owners are set to
 // `owner` when given, else kept; modes (or `mode` applied to them: not to symlinks),
 // mtimes and extended attributes (every namespace the process may write; an attribute
-// the destination refuses is skipped) are kept. Regular file
+// the destination refuses is skipped; none on symlinks and device nodes, which no
+// fd-based call reaches) are kept. Regular file
 // contents are streamed (copy_file_range), never held in memory.
 #pragma once
 
@@ -73,31 +76,52 @@ struct CopyOptions {
     std::optional<Owner> owner;
     std::optional<ChmodSpec> mode;  // COPY --chmod
     bool update_dir = false;
-    // Hard-link regular files instead of copying them where both trees are
-    // on one filesystem (they then share the inode, so neither may be
-    // modified in place afterwards); copy elsewhere.
-    bool link_files = false;
 };
 
 // Copying that keeps every piece of metadata, updating existing directories
-// too: used to merge one tree into another.
-inline CopyOptions merge_options(bool link_files) {
+// too: used to copy one tree into a fresh place.
+inline CopyOptions merge_options() {
     CopyOptions o;
     o.update_dir = true;
-    o.link_files = link_files;
     return o;
 }
 
-// Remembers inodes already copied so that files linked to each other in the
-// source stay linked in the destination.
-using LinkMap = std::map<std::pair<dev_t, ino_t>, std::filesystem::path>;
+// One side of a copy: the entry `name` in the directory open as `dir`.
+// `path` names it in messages and, on the destination side, is its path from
+// the destination's root (links never followed below it: hard links are
+// made again through it).
+struct Place {
+    int dir = -1;
+    std::string name;
+    std::string path;
+};
 
-void copy_entry(const std::filesystem::path& src, const struct stat& st,
-                const std::filesystem::path& dst, const CopyOptions& options, LinkMap* links);
+// Remembers inodes already copied so that files linked to each other in the
+// source stay linked in the destination. `root` is the fd the destination
+// paths start from.
+struct LinkMap {
+    int root = -1;
+    std::map<std::pair<dev_t, ino_t>, std::string> first;
+};
+
+// Copies one entry, fd-relative on both sides; neither name is followed.
+// A directory is made (or, with update_dir, updated) without its children.
+// A directory meeting a non-directory, or anything else meeting a directory,
+// is an Error naming dst.path ("cannot copy to non-directory: /lib", as
+// BuildKit); any other entry at dst is replaced.
+void copy_entry(const Place& src, const struct stat& st, const Place& dst,
+                const CopyOptions& options, LinkMap* links);
 
 // Copies `src` and everything below it to `dst` (cp -a semantics, merging
-// into existing directories).
+// into existing directories), fd-relative on both sides.
+void copy_tree(const Place& src, const Place& dst, const CopyOptions& options, LinkMap& links);
+
+// The same between two host paths kiln chose (scratch copies for RUN's
+// mounts): each path's parent is opened, nothing below is followed.
 void copy_tree(const std::filesystem::path& src, const std::filesystem::path& dst,
                const CopyOptions& options);
+
+// The names in the open directory dir_fd, sorted, without "." and "..".
+std::vector<std::string> list_names(int dir_fd, const std::string& what);
 
 }  // namespace kiln::solver

@@ -5,9 +5,9 @@
 
 #include <memory>
 
+#include "base/error.h"
 #include "content/atomic_file.h"
 #include "content/digest.h"
-#include "content/error.h"
 #include "content/file_lock.h"
 #include "sandbox/sandbox.h"
 #include "solver/file_copy.h"
@@ -93,7 +93,7 @@ void run_step(const frontend::Step& step, const RunContext& ctx) {
             if (!m.readonly) {
                 // Writes through an rw bind are discarded, as BuildKit does: bind a copy.
                 auto copy = ctx.work_dir / ("bind-" + std::to_string(n));
-                copy_tree(src, copy, merge_options(false));
+                copy_tree(src, copy, merge_options());
                 src = copy;
             }
             opts.mounts.push_back(
@@ -112,7 +112,7 @@ void run_step(const frontend::Step& step, const RunContext& ctx) {
             fs::path src = dir;
             if (m.sharing == "private") {
                 auto copy = ctx.work_dir / ("cache-" + std::to_string(n));
-                copy_tree(dir, copy, merge_options(false));
+                copy_tree(dir, copy, merge_options());
                 src = copy;
             }
             opts.mounts.push_back(

@@ -1,6 +1,6 @@
 #include "solver/scheduler.h"
 
-#include "content/error.h"
+#include "base/error.h"
 
 #include <condition_variable>
 #include <exception>

@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "content/error.h"
+#include "base/error.h"
 #include "snapshotter/layer_apply.h"
 #include "solver/add_op.h"
 #include "solver/build_context.h"
@@ -487,7 +487,8 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                             return std::string();
                         });
                     } else {
-                        k["op"] = {{"workdir", step.workdir}};
+                        // New directories belong to the USER in effect.
+                        k["op"] = {{"workdir", step.workdir}, {"user", step.user}};
                     }
                     // COPY --link makes a layer that does not depend on the
                     // layers below (as BuildKit): its key leaves the parent out,
@@ -545,10 +546,9 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                         // Written straight into the snapshot: its upper directory
                         // is the step's diff, as for RUN.
                         if (add_inputs)
-                            run_add(step.copy, *add_inputs, *source, active->root(), active->root(),
-                                    step_work);
+                            run_add(step.copy, *add_inputs, *source, active->root(), step_work);
                         else
-                            run_copy(step.copy, *source, active->root(), active->root());
+                            run_copy(step.copy, *source, active->root());
                         made = options.write_layer(active->upper(), true,
                                                    unchanged_in(parents, snaps));
                     } else if (step.kind == frontend::Step::Kind::run) {
@@ -586,7 +586,10 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                         run_step(step, rc);
                         made = options.write_layer(active->upper(), true,
                                                    unchanged_in(parents, snaps));
-                    } else if (run_mkdir(step.workdir, active->root(), active->root())) {
+                    } else if (run_mkdir(step.workdir, active->root(),
+                                         step.user.empty()
+                                             ? Owner{}
+                                             : parse_chown(step.user, active->root()))) {
                         made = options.write_layer(active->upper(), true,
                                                    unchanged_in(parents, snaps));
                     }

@@ -5,9 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/error.h"
+#include "base/unique_fd.h"
 #include "content/atomic_file.h"
-#include "content/error.h"
-#include "content/unique_fd.h"
 
 namespace kiln::solver {
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <thread>
 
+#include "base/error.h"
 #include "content/digest.h"
-#include "content/error.h"
 #include "solver/add_op.h"
 #include "tests/integration/harness.h"
 

@@ -9,9 +9,9 @@
 
 #include <gtest/gtest.h>
 
+#include "base/error.h"
 #include "content/atomic_file.h"
 #include "content/blob_store.h"
-#include "content/error.h"
 #include "content/image_store.h"
 #include "content/state_root.h"
 #include "content/temp_dir.h"

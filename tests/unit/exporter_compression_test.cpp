@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "content/error.h"
+#include "base/error.h"
 #include "exporter/compression.h"
 
 using namespace kiln;

@@ -4,7 +4,7 @@
 #include <map>
 #include <string>
 
-#include "content/error.h"
+#include "base/error.h"
 #include "exporter/compression.h"
 #include "exporter/output_spec.h"
 

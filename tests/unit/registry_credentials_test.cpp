@@ -12,8 +12,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "base/error.h"
 #include "content/atomic_file.h"
-#include "content/error.h"
 #include "content/temp_dir.h"
 #include "registry/base64.h"
 #include "registry/credentials.h"

@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <string>
 
-#include "content/error.h"
+#include "base/error.h"
 #include "content/state_root.h"
 #include "content/temp_dir.h"
 #include "registry/layer_unpack.h"

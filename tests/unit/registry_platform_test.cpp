@@ -2,7 +2,7 @@
 // index entry for one.
 #include <gtest/gtest.h>
 
-#include "content/error.h"
+#include "base/error.h"
 #include "registry/platform.h"
 
 namespace kiln::registry {

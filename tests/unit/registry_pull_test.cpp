@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "content/error.h"
+#include "base/error.h"
 #include "content/image_store.h"
 #include "content/layer_twins.h"
 #include "content/oci.h"

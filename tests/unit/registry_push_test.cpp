@@ -4,7 +4,7 @@
 
 #include <filesystem>
 
-#include "content/error.h"
+#include "base/error.h"
 #include "content/oci.h"
 #include "content/state_root.h"
 #include "content/temp_dir.h"

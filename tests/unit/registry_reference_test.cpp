@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "content/error.h"
+#include "base/error.h"
 #include "content/image_store.h"
 #include "registry/reference.h"
 

@@ -16,8 +16,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/error.h"
 #include "content/atomic_file.h"
-#include "content/error.h"
 #include "content/state_root.h"
 #include "content/temp_dir.h"
 #include "snapshotter/layer_apply.h"

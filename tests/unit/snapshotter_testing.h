@@ -28,8 +28,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/error.h"
 #include "content/blob_store.h"
-#include "content/error.h"
 #include "content/state_root.h"
 #include "content/temp_dir.h"
 #include "exporter/layer_writer.h"

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "content/error.h"
+#include "base/error.h"
 #include "content/temp_dir.h"
 #include "solver/add_op.h"
 

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "content/error.h"
+#include "base/error.h"
 #include "content/temp_dir.h"
 #include "frontend/build_plan.h"
 #include "solver/build_context.h"
@@ -84,7 +84,7 @@ class CopyFixture : public ::testing::Test {
 
     void copy(const frontend::CopySpec& s, const Strings& ignore = {}) {
         BuildContext context(ctx, ignore);
-        run_copy(s, context, rootfs, layer);
+        run_copy(s, context, rootfs);
     }
 
     // Expects `what` to throw kiln::Error.
@@ -95,7 +95,8 @@ class CopyFixture : public ::testing::Test {
     TempDir tmp{fs::temp_directory_path(), "kiln-copy-test-"};
     fs::path ctx = tmp.path() / "ctx";
     fs::path rootfs = tmp.path() / "rootfs";
-    fs::path layer = tmp.path() / "layer";
+    // COPY writes straight into the snapshot: its tree is the layer.
+    fs::path layer = rootfs;
 };
 
 using CopyOp = CopyFixture;
@@ -494,7 +495,7 @@ TEST_F(CopyOwner, MissingParentsGetTheChownOwner) {
     }
 }
 
-TEST_F(CopyOp, ExistingParentMetadataIsCopiedIntoLayer) {
+TEST_F(CopyOp, ExistingParentKeepsItsMetadata) {
     fs::create_directories(rootfs / "opt");
     ASSERT_EQ(::chmod((rootfs / "opt").c_str(), 0750), 0);
     ASSERT_EQ(::lchown((rootfs / "opt").c_str(), 5, 6), 0);
@@ -507,10 +508,6 @@ TEST_F(CopyOp, ExistingParentMetadataIsCopiedIntoLayer) {
     struct stat app = lstat_of(layer / "opt" / "app");
     EXPECT_EQ(perm(app), 0755u);
     EXPECT_EQ(app.st_uid, 0u);
-    // The merge keeps the rootfs directory's own metadata.
-    struct stat merged = lstat_of(rootfs / "opt");
-    EXPECT_EQ(perm(merged), 0750u);
-    EXPECT_EQ(merged.st_uid, 5u);
 }
 
 TEST_F(CopyOp, ParentThatIsAFileThrows) {
@@ -519,16 +516,20 @@ TEST_F(CopyOp, ParentThatIsAFileThrows) {
     expect_copy_error(spec({"f"}, "/etc/f"));
 }
 
-TEST_F(CopyOp, LayerHoldsOnlyTheCopiedEntries) {
+Strings tree_of(const fs::path& root) {
+    Strings entries;
+    for (auto& e : fs::recursive_directory_iterator(root))
+        entries.push_back(fs::relative(e.path(), root).string());
+    std::sort(entries.begin(), entries.end());
+    return entries;
+}
+
+TEST_F(CopyOp, AddsOnlyTheCopiedEntries) {
     write_file(rootfs / "etc" / "os-release", "x");
     write_file(ctx / "f", "f");
     copy(spec({"f"}, "/srv/f"));
-    std::vector<std::string> entries;
-    for (auto& e : fs::recursive_directory_iterator(layer)) {
-        entries.push_back(fs::relative(e.path(), layer).string());
-    }
-    std::sort(entries.begin(), entries.end());
-    EXPECT_EQ(entries, (Strings{"srv", "srv/f"}));
+    EXPECT_EQ(tree_of(rootfs), (Strings{"etc", "etc/os-release", "srv", "srv/f"}));
+    EXPECT_EQ(read_file(rootfs / "etc" / "os-release"), "x");
 }
 
 TEST_F(CopyOp, RootfsReceivesTheMerge) {
@@ -551,7 +552,7 @@ TEST_F(CopyOp, OverwritesExistingFileInRootfs) {
 // --- run_mkdir ---------------------------------------------------------------------------------
 
 TEST_F(CopyMkdir, CreatesDirAndParents0755Root) {
-    EXPECT_TRUE(run_mkdir("/app/data", rootfs, layer));
+    EXPECT_TRUE(run_mkdir("/app/data", rootfs));
     for (const char* p : {"app", "app/data"}) {
         struct stat st = lstat_of(layer / p);
         EXPECT_TRUE(S_ISDIR(st.st_mode)) << p;
@@ -563,20 +564,162 @@ TEST_F(CopyMkdir, CreatesDirAndParents0755Root) {
 
 TEST_F(CopyMkdir, ReturnsFalseWhenDirExists) {
     fs::create_directories(rootfs / "app");
-    EXPECT_FALSE(run_mkdir("/app", rootfs, layer));
-    EXPECT_TRUE(fs::is_empty(layer));
+    EXPECT_FALSE(run_mkdir("/app", rootfs));
+    EXPECT_EQ(tree_of(rootfs), Strings{"app"});
 }
 
 TEST_F(CopyMkdir, ExistingParentMetadataCopied) {
     fs::create_directories(rootfs / "srv");
     ASSERT_EQ(::chmod((rootfs / "srv").c_str(), 0711), 0);
     ASSERT_EQ(::lchown((rootfs / "srv").c_str(), 3, 4), 0);
-    EXPECT_TRUE(run_mkdir("/srv/www", rootfs, layer));
+    EXPECT_TRUE(run_mkdir("/srv/www", rootfs));
     struct stat st = lstat_of(layer / "srv");
     EXPECT_EQ(perm(st), 0711u);
     EXPECT_EQ(st.st_uid, 3u);
     EXPECT_EQ(st.st_gid, 4u);
     EXPECT_EQ(perm(lstat_of(layer / "srv" / "www")), 0755u);
+}
+
+TEST_F(CopyMkdir, NewDirectoriesBelongToTheOwner) {
+    fs::create_directories(rootfs / "srv");
+    EXPECT_TRUE(run_mkdir("/srv/app/work", rootfs, Owner{1000, 1001}));
+    for (const char* p : {"srv/app", "srv/app/work"}) {
+        EXPECT_EQ(lstat_of(rootfs / p).st_uid, 1000u) << p;
+        EXPECT_EQ(lstat_of(rootfs / p).st_gid, 1001u) << p;
+    }
+    EXPECT_EQ(lstat_of(rootfs / "srv").st_uid, 0u);  // existing: untouched
+}
+
+// --- links in the image root (../shared/DESIGN.md, "Paths inside an image root") -------------
+
+// A host directory the image's links point at; it must never change.
+class CopyThroughLinks : public CopyFixture {
+  protected:
+    void SetUp() override {
+        CopyFixture::SetUp();
+        fs::create_directories(victim);
+        write_file(victim / "secret", "host bytes");
+    }
+    void TearDown() override {
+        Strings names;
+        for (auto& e : fs::recursive_directory_iterator(victim))
+            names.push_back(fs::relative(e.path(), victim).string());
+        EXPECT_EQ(names, Strings{"secret"}) << "the host directory changed";
+        EXPECT_EQ(read_file(victim / "secret"), "host bytes");
+        EXPECT_EQ(perm(lstat_of(victim)), 0755u);
+    }
+    // Where the victim's host path lands inside the image root.
+    fs::path in_root(const std::string& below = "") const {
+        return below.empty() ? rootfs / victim.relative_path()
+                             : rootfs / victim.relative_path() / below;
+    }
+    fs::path victim = tmp.path() / "victim";
+};
+
+TEST_F(CopyThroughLinks, MergedUsrBinReceivesTheFile) {
+    fs::create_directories(rootfs / "usr" / "bin");
+    fs::create_symlink("usr/bin", rootfs / "bin");
+    write_file(ctx / "f", "f");
+    copy(spec({"f"}, "/bin/f"));
+    EXPECT_EQ(read_file(rootfs / "usr" / "bin" / "f"), "f");
+    EXPECT_TRUE(fs::is_symlink(rootfs / "bin"));
+}
+
+TEST_F(CopyThroughLinks, DirectoryIntoLinkedLibDirectory) {
+    fs::create_directories(rootfs / "usr" / "lib" / "x86_64-linux-gnu");
+    fs::create_symlink("usr/lib", rootfs / "lib");
+    write_file(ctx / "dir" / "libx.so", "so");
+    copy(spec({"dir/"}, "/lib/x86_64-linux-gnu/", true));
+    EXPECT_EQ(read_file(rootfs / "usr" / "lib" / "x86_64-linux-gnu" / "libx.so"), "so");
+}
+
+TEST_F(CopyThroughLinks, AbsoluteLinkParentStaysInTheRoot) {
+    fs::create_symlink(victim, rootfs / "x");
+    write_file(ctx / "newf", "new");
+    copy(spec({"newf"}, "/x/", true));
+    EXPECT_EQ(read_file(in_root("newf")), "new");
+}
+
+TEST_F(CopyThroughLinks, RelativeEscapeStaysInTheRoot) {
+    fs::create_symlink("../../../../../../../../.." + victim.string(), rootfs / "x");
+    write_file(ctx / "newf", "new");
+    frontend::CopySpec s = spec({"newf"}, "/x/newf");
+    s.chmod = "777";
+    s.chown = "5:5";
+    copy(s);
+    EXPECT_EQ(read_file(in_root("newf")), "new");
+    EXPECT_EQ(perm(lstat_of(in_root("newf"))), 0777u);
+}
+
+TEST_F(CopyThroughLinks, LinkToAFileHasItsTargetReplacedInTheRoot) {
+    fs::create_symlink(victim / "secret", rootfs / "f");
+    write_file(ctx / "newf", "new");
+    copy(spec({"newf"}, "/f"));
+    EXPECT_EQ(read_file(in_root("secret")), "new");
+    EXPECT_TRUE(fs::is_symlink(rootfs / "f"));
+}
+
+TEST_F(CopyThroughLinks, LinkMadeByAnEarlierCopyIsFollowedInTheRoot) {
+    // The two-line Dockerfile: COPY links/ / then COPY newf /x/.
+    fs::create_directories(ctx / "links");
+    fs::create_symlink(victim, ctx / "links" / "x");
+    write_file(ctx / "newf", "new");
+    copy(spec({"links/"}, "/", true));
+    EXPECT_TRUE(fs::is_symlink(rootfs / "x"));
+    copy(spec({"newf"}, "/x/", true));
+    EXPECT_EQ(read_file(in_root("newf")), "new");
+}
+
+TEST_F(CopyThroughLinks, HeredocThroughALink) {
+    fs::create_symlink(victim, rootfs / "h");
+    frontend::CopySpec s = spec({}, "/h/secret");
+    s.heredocs.push_back({"EOF", "doc\n"});
+    copy(s);
+    EXPECT_EQ(read_file(in_root("secret")), "doc\n");
+}
+
+TEST_F(CopyThroughLinks, FileBelowTheDestinationReplacesALink) {
+    fs::create_directories(rootfs / "d");
+    fs::create_symlink(victim / "secret", rootfs / "d" / "l");
+    write_file(ctx / "src" / "l", "plain");
+    copy(spec({"src/"}, "/d/", true));
+    EXPECT_FALSE(fs::is_symlink(rootfs / "d" / "l"));
+    EXPECT_EQ(read_file(rootfs / "d" / "l"), "plain");
+}
+
+TEST_F(CopyThroughLinks, DirectoryBelowTheDestinationMeetingALinkIsAnError) {
+    // As BuildKit: "cannot copy to non-directory"; nothing is written through the link.
+    fs::create_symlink(victim, rootfs / "lib");
+    write_file(ctx / "tree" / "lib" / "pwned", "x");
+    try {
+        copy(spec({"tree/"}, "/", true));
+        FAIL() << "no error";
+    } catch (const kiln::Error& e) {
+        EXPECT_STREQ(e.what(), "cannot copy to non-directory: /lib");
+    }
+}
+
+TEST_F(CopyThroughLinks, ChownNamesAreLookedUpInTheImage) {
+    write_file(victim / "passwd", "evil:x:4242:4242::/:/bin/sh\n");
+    fs::create_directories(rootfs / "etc");
+    fs::create_symlink(victim / "passwd", rootfs / "etc" / "passwd");
+    EXPECT_THROW(parse_chown("evil", rootfs), kiln::Error);
+    fs::remove(victim / "passwd");
+}
+
+TEST_F(CopyThroughLinks, WorkdirThroughALink) {
+    fs::create_symlink(victim, rootfs / "x");
+    EXPECT_TRUE(run_mkdir("/x/sub", rootfs, Owner{7, 7}));
+    EXPECT_TRUE(fs::is_directory(in_root("sub")));
+    EXPECT_EQ(lstat_of(in_root("sub")).st_uid, 7u);
+    EXPECT_FALSE(run_mkdir("/x/sub", rootfs));
+}
+
+TEST_F(CopyThroughLinks, LinkLoopIsAnError) {
+    fs::create_symlink("b", rootfs / "a");
+    fs::create_symlink("a", rootfs / "b");
+    write_file(ctx / "f", "f");
+    expect_copy_error(spec({"f"}, "/a/", true));
 }
 
 // --- BuildContext::resolve ---------------------------------------------------------------------

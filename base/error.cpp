@@ -1,4 +1,4 @@
-#include "content/error.h"
+#include "base/error.h"
 
 #include <cerrno>
 #include <cstring>
