@@ -117,6 +117,10 @@ std::unique_ptr<solver::Progress> make_progress(const std::string& mode) {
 }  // namespace
 
 int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
+    // Names first, as buildx: a bad -t fails before any step runs, with the
+    // reference parser's reason (`invalid tag "X": ...`).
+    for (const auto& t : args.tags)
+        registry::parse_reference(t, "tag");
     std::error_code ec;
     if (!fs::is_directory(args.context, ec))
         throw Error("build context " + args.context + " is not a directory");
@@ -131,6 +135,9 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
         outputs.push_back(exporter::parse_output_spec(o));
     if (outputs.empty())
         outputs.push_back(exporter::parse_output_spec("type=image"));
+    for (const auto& o : outputs)
+        if (auto name = o.get("name"); !name.empty())
+            registry::parse_reference(name, "name");
     if (args.push) {
         // --push: the image outputs also push (buildx's push=true); with
         // none, the image also goes to the registry.

@@ -78,6 +78,8 @@ int pull(const std::optional<std::string>& root_flag, const std::string& ref_tex
 
 int push(const std::optional<std::string>& root_flag, const std::string& name,
          const std::string& dest, const RegistryArgs& args) {
+    // The name pushed to is checked before the store is opened.
+    registry::parse_reference(dest.empty() ? name : dest);
     content::StateRoot root(content::resolve_state_root(root_flag));
     content::ImageStore images(root);
     auto desc = images.get(name);

@@ -10,6 +10,7 @@
 #include "exporter/image_commit.h"
 #include "frontend/dump_ast.h"
 #include "frontend/parser.h"
+#include "registry/reference.h"
 
 namespace kiln::cli {
 
@@ -86,6 +87,8 @@ int rmi(const std::optional<std::string>& root_flag, const std::vector<std::stri
 
 int load(const std::optional<std::string>& root_flag, const std::string& input,
          const std::vector<std::string>& tags) {
+    for (const auto& t : tags)  // before anything is read or written
+        registry::parse_reference(t, "tag");
     content::StateRoot root(content::resolve_state_root(root_flag));
     for (const auto& img : exporter::import_archive(root, input, tags)) {
         if (img.names.empty())

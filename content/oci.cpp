@@ -172,7 +172,9 @@ void from_json(const json& j, Index& i) {
 }
 
 std::string canonical(const json& j) {
-    return j.dump();
+    // Bytes that are not UTF-8 (a history line naming such a file) become U+FFFD,
+    // as Go's encoding/json writes them in BuildKit's configs.
+    return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 void throw_bad_json(const std::string& where, const std::string& why) {

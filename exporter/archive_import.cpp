@@ -243,8 +243,17 @@ std::vector<Candidate> oci_candidates(const Collected& c, const content::BlobSto
 std::vector<ImportedImage> import_archive(const content::StateRoot& root, const fs::path& archive,
                                           const std::vector<std::string>& names) {
     std::error_code ec;
-    if (!fs::is_regular_file(archive, ec))
+    const auto type = fs::status(archive, ec).type();
+    if (type == fs::file_type::directory)
+        throw Error("cannot load " + archive.string() +
+                    ": it is a directory, not an archive (give the .tar that docker save, "
+                    "skopeo copy or kiln build -o type=oci,dest=X.tar wrote)");
+    if (type == fs::file_type::not_found)
         throw Error("cannot load " + archive.string() + ": no such file");
+    if (ec)
+        throw Error("cannot load " + archive.string() + ": " + ec.message());
+    if (type != fs::file_type::regular)
+        throw Error("cannot load " + archive.string() + ": not a regular file");
     TempDir scratch_dir(root.tmp(), "load-");
     content::BlobStore scratch(scratch_dir.path(), scratch_dir.path() / "tmp");
     Collected c = collect(archive, scratch);

@@ -159,9 +159,9 @@ std::pair<std::string, std::string> split_docker_domain(std::string_view name) {
 
 }  // namespace
 
-Reference parse_reference(const std::string& text) {
+Reference parse_reference(const std::string& text, std::string_view what) {
     auto fail = [&](const std::string& why) -> Error {
-        return Error("invalid reference \"" + text + "\": " + why);
+        return Error("invalid " + std::string(what) + " \"" + text + "\": " + why);
     };
     if (text.empty())
         throw fail("it is empty");

@@ -8,15 +8,20 @@
 //    docker.io. Hosts are DNS names, IPv4 or "[IPv6]", with an optional ":port".
 //  - On docker.io a one-component path gains "library/".
 //  - Repository paths are lower case, components [a-z0-9]+ joined by '.',
-//    '_', '__' or '-'+, separated by '/', at most 255 characters;
+//    '_', '__' or '-'+, separated by '/', at most 255 characters (the path
+//    without the host, as distribution/reference counts it; on docker.io
+//    that includes the "library/" it adds);
 //    tags match [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}; digests are "sha256:" + 64
 //    lower-case hex. A reference may carry both a tag and a digest.
 //    No tag and no digest means the tag "latest".
-//  - Errors throw kiln::Error `invalid reference "TEXT": <why>`.
+//  - Errors throw kiln::Error `invalid <what> "TEXT": <why>`, <what> being
+//    "reference" unless the caller names the role of the text ("tag" for a
+//    `build -t` name, as buildx says `invalid tag "X": ...`).
 #pragma once
 
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "content/digest.h"
 
@@ -40,7 +45,7 @@ struct Reference {
     Reference with_digest(const content::Digest& d) const;
 };
 
-Reference parse_reference(const std::string& text);
+Reference parse_reference(const std::string& text, std::string_view what = "reference");
 
 // The name the local image store keeps a pulled reference under, Docker's
 // familiar form passed through content::normalize_name: "busybox:latest",

@@ -229,7 +229,14 @@ std::vector<content::Descriptor> image_layers(const content::StoredImage& image)
 }
 
 content::Digest key_of(const nlohmann::json& j) {
-    return content::Digest::of(j.dump());
+    try {
+        return content::Digest::of(j.dump());
+    } catch (const nlohmann::json::type_error&) {
+        // A name that is not UTF-8 (COPY caf\xe9 /f): CBOR keeps its bytes as they
+        // are, so two different names never share a key.
+        auto cbor = nlohmann::json::to_cbor(j);
+        return content::Digest::of("cbor:" + std::string(cbor.begin(), cbor.end()));
+    }
 }
 
 // What a RUN's cache key covers: the command, everything the process sees

@@ -8,14 +8,68 @@
 #include "base/error.h"
 #include "base/unique_fd.h"
 #include "content/atomic_file.h"
+#include "frontend/utf8.h"
 
 namespace kiln::solver {
 
 namespace {
+
+// The file's layout: {"version": 2, "entries": {encoded key: [dev, ino, size,
+// mtime_ns, ctime_ns, digest]}}. Version 1 was the bare "entries" object with
+// raw keys, which JSON can hold only when they are UTF-8.
+constexpr int kVersion = 2;
+
 long long ns(const struct timespec& t) {
     return t.tv_sec * 1000000000LL + t.tv_nsec;
 }
+
+bool is_hex_digit(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
+}
+
+int hex_value(char c) {
+    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+}
+
 }  // namespace
+
+std::string StatCache::encode_key(std::string_view key) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(key.size());
+    auto escape = [&](unsigned char b) {
+        out += '%';
+        out += kHex[b >> 4];
+        out += kHex[b & 0xf];
+    };
+    for (std::size_t i = 0; i < key.size();) {
+        auto r = frontend::utf8::decode(key, i);
+        if (!r.ok || key[i] == '%') {
+            escape(static_cast<unsigned char>(key[i]));
+            ++i;
+            continue;
+        }
+        out.append(key.substr(i, r.width));
+        i += r.width;
+    }
+    return out;
+}
+
+std::optional<std::string> StatCache::decode_key(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        if (text[i] != '%') {
+            out += text[i];
+            continue;
+        }
+        if (i + 2 >= text.size() || !is_hex_digit(text[i + 1]) || !is_hex_digit(text[i + 2]))
+            return std::nullopt;
+        out += static_cast<char>(hex_value(text[i + 1]) * 16 + hex_value(text[i + 2]));
+        i += 2;
+    }
+    return out;
+}
 
 StatCache::StatCache(std::filesystem::path file) : file_(std::move(file)) {
     std::error_code ec;
@@ -23,11 +77,19 @@ StatCache::StatCache(std::filesystem::path file) : file_(std::move(file)) {
         return;
     try {
         auto j = nlohmann::json::parse(read_file(file_));
-        for (const auto& [k, v] : j.items()) {
+        // Version 1 (a bare object of raw keys) is still read; any other
+        // version is a cache this build does not understand: start afresh.
+        const bool v1 = !j.contains("version");
+        if (!v1 && j.at("version") != kVersion)
+            return;
+        for (const auto& [k, v] : (v1 ? j : j.at("entries")).items()) {
+            auto key = v1 ? std::optional<std::string>(k) : decode_key(k);
+            if (!key)
+                continue;
             Entry e{v.at(0).get<unsigned long long>(), v.at(1).get<unsigned long long>(),
                     v.at(2).get<unsigned long long>(), v.at(3).get<long long>(),
                     v.at(4).get<long long>(),          v.at(5).get<std::string>()};
-            entries_[k] = e;
+            entries_[*key] = e;
         }
     } catch (const std::exception&) {
         entries_.clear();  // a damaged cache is only a slower build
@@ -79,9 +141,12 @@ void StatCache::save() {
     std::lock_guard lock(mu_);
     if (!dirty_)
         return;
-    nlohmann::json j = nlohmann::json::object();
+    // Keys are file names: any bytes. JSON holds only UTF-8, so they are
+    // stored encoded (see encode_key).
+    nlohmann::json entries = nlohmann::json::object();
     for (const auto& [k, e] : entries_)
-        j[k] = {e.dev, e.ino, e.size, e.mtime_ns, e.ctime_ns, e.digest};
+        entries[encode_key(k)] = {e.dev, e.ino, e.size, e.mtime_ns, e.ctime_ns, e.digest};
+    nlohmann::json j = {{"version", kVersion}, {"entries", std::move(entries)}};
     std::filesystem::create_directories(file_.parent_path());
     write_file_atomic(file_, j.dump());
     dirty_ = false;

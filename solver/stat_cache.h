@@ -12,7 +12,9 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "content/digest.h"
 
@@ -30,6 +32,13 @@ class StatCache {
     size_t reads() const { return reads_; }
     // Writes the cache back when it changed (atomically).
     void save();
+
+    // How a key (a file name: any bytes) is kept in the cache file, whose JSON
+    // holds only UTF-8: '%' and every byte that is not part of a well-formed
+    // UTF-8 sequence become %XX; everything else is kept as it is.
+    // decode_key(encode_key(k)) == k for every k; nullopt for a malformed escape.
+    static std::string encode_key(std::string_view key);
+    static std::optional<std::string> decode_key(std::string_view text);
 
   private:
     struct Entry {

@@ -1,10 +1,42 @@
-// images, inspect, rmi, version, debug dump-ast: what a user sees.
+// images, inspect, rmi, version, debug dump-ast, and names checked before
+// any work: what a user sees.
 #include <gtest/gtest.h>
+
+#include <set>
 
 #include "harness.h"
 
 namespace fs = std::filesystem;
 using namespace kiln::test;
+
+namespace {
+
+// Every file under the root's blob store and its index, to tell whether a
+// command wrote anything.
+std::set<std::string> store_files(const fs::path& root) {
+    std::set<std::string> out;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(root / "blobs", ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+        out.insert(it->path().lexically_relative(root).string());
+    out.insert("index.json=" + slurp(root / "index.json"));
+    return out;
+}
+
+// The bad names of issue #10, each with what the message must say.
+struct BadName {
+    std::string name;
+    std::string why;
+};
+std::vector<BadName> bad_names() {
+    return {{"UPPER:case", "repository name must be lowercase"},
+            {"a::b", "tag \":b\" is not"},
+            {":tag", "empty path component"},
+            {std::string(300, 'a'), "must not be more than 255 characters"},
+            {"a b", "not a valid repository name component"}};
+}
+
+}  // namespace
 
 TEST(StoreCommands, ImagesInspectRmi) {
     Scratch dir;
@@ -75,4 +107,89 @@ TEST(StoreCommands, ConcurrentBuildsShareOneRoot) {
     for (int i = 0; i < 3; ++i)
         EXPECT_NE(images.out.find("img" + std::to_string(i) + ":latest"), std::string::npos)
             << images.out;
+}
+
+TEST(StoreCommands, BadTagsFailBeforeAnyStepRuns) {
+    Scratch dir;
+    write(dir / "ctx/Dockerfile", "FROM scratch\nCOPY a /a\n");
+    write(dir / "ctx/a", "a");
+    ASSERT_EQ(run_kiln(dir / "root", {"build", "-t", "good", (dir / "ctx").string()}).exit_code, 0);
+    // New content: a build that ran its COPY would add a layer blob.
+    write(dir / "ctx/a", "changed");
+    const auto before = store_files(dir / "root");
+    for (const auto& bad : bad_names()) {
+        SCOPED_TRACE(bad.name);
+        auto r = run_kiln(dir / "root",
+                          {"build", "-t", "fine:1", "-t", bad.name, (dir / "ctx").string()});
+        EXPECT_NE(r.exit_code, 0) << joined(r);
+        // One line, naming the tag, and no progress (no step started).
+        EXPECT_EQ(r.err.rfind("error: invalid tag \"" + bad.name + "\": ", 0), 0u) << r.err;
+        EXPECT_NE(r.err.find(bad.why), std::string::npos) << r.err;
+        EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
+        EXPECT_EQ(r.out, "");
+        EXPECT_EQ(store_files(dir / "root"), before);
+    }
+    // And the output's name= the same way.
+    auto r =
+        run_kiln(dir / "root", {"build", "-o", "type=image,name=Bad:1", (dir / "ctx").string()});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_EQ(r.err.rfind("error: invalid name \"Bad:1\": ", 0), 0u) << r.err;
+    EXPECT_EQ(store_files(dir / "root"), before);
+    // A good tag still builds.
+    auto ok = run_kiln(dir / "root", {"build", "-t", "fine:1", (dir / "ctx").string()});
+    EXPECT_EQ(ok.exit_code, 0) << joined(ok);
+}
+
+TEST(StoreCommands, LoadAndPushCheckNewNamesFirst) {
+    Scratch dir;
+    write(dir / "ctx/Dockerfile", "FROM scratch\nCOPY a /a\n");
+    write(dir / "ctx/a", "a");
+    ASSERT_EQ(run_kiln(dir / "root", {"build", "-o", "type=oci,dest=" + (dir / "img.tar").string(),
+                                      (dir / "ctx").string()})
+                  .exit_code,
+              0);
+    for (const auto& bad : bad_names()) {
+        SCOPED_TRACE(bad.name);
+        auto load =
+            run_kiln(dir / "root2", {"load", "-i", (dir / "img.tar").string(), "-t", bad.name});
+        EXPECT_NE(load.exit_code, 0);
+        EXPECT_EQ(load.err.rfind("error: invalid tag \"" + bad.name + "\": ", 0), 0u) << load.err;
+        EXPECT_EQ(load.err.find('\n'), load.err.size() - 1) << load.err;
+        EXPECT_NE(load.err.find(bad.why), std::string::npos) << load.err;
+        EXPECT_FALSE(fs::exists(dir / "root2" / "index.json")) << "load wrote to the store";
+
+        // Nothing is looked up or contacted for a name that cannot be pushed to.
+        auto push = run_kiln(dir / "root", {"push", "whatever:1", bad.name});
+        EXPECT_NE(push.exit_code, 0);
+        EXPECT_EQ(push.err.rfind("error: invalid reference \"" + bad.name + "\": ", 0), 0u)
+            << push.err;
+    }
+    auto good = run_kiln(dir / "root2", {"load", "-i", (dir / "img.tar").string(), "-t", "ok:1"});
+    EXPECT_EQ(good.exit_code, 0) << joined(good);
+}
+
+TEST(StoreCommands, LoadOfADirectorySaysItIsNotAnArchive) {
+    Scratch dir;
+    write(dir / "ctx/Dockerfile", "FROM scratch\nCOPY a /a\n");
+    write(dir / "ctx/a", "a");
+    // kiln's own OCI layout directory: what a user may well try to load.
+    const auto layout = dir / "layout";
+    ASSERT_EQ(run_kiln(dir / "root",
+                       {"build", "-o", "type=oci,dest=" + layout.string(), (dir / "ctx").string()})
+                  .exit_code,
+              0);
+    ASSERT_TRUE(fs::is_directory(layout));
+    auto r = run_kiln(dir / "root", {"load", "-i", layout.string()});
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_EQ(
+        r.err.rfind(
+            "error: cannot load " + layout.string() + ": it is a directory, not an archive (", 0),
+        0u)
+        << r.err;
+    EXPECT_NE(r.err.find(".tar"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << r.err;
+
+    auto missing = run_kiln(dir / "root", {"load", "-i", (dir / "nothing.tar").string()});
+    EXPECT_NE(missing.exit_code, 0);
+    EXPECT_NE(missing.err.find("no such file"), std::string::npos) << missing.err;
 }

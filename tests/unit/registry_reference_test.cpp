@@ -2,6 +2,7 @@
 #include <cstdlib>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -154,6 +155,48 @@ TEST(Reference, RepositoryOf255CharactersIsAccepted) {
 TEST(Reference, TooLongRepositorySaysSo) {
     std::string msg = parse_error("a/" + std::string(254, 'b'));
     EXPECT_NE(msg.find("255"), std::string::npos) << msg;
+}
+
+// The 255-character limit is on the repository path, not the host (as
+// distribution/reference counts it); on Docker Hub that path has "library/".
+TEST(Reference, LengthLimitCountsThePathWithoutTheHost) {
+    const std::string path = "a/" + std::string(253, 'b');  // 255
+    EXPECT_EQ(parse_reference("registry.example.com:5000/" + path + ":t").repository, path);
+    EXPECT_EQ(parse_reference(std::string(247, 'a')).repository,
+              "library/" + std::string(247, 'a'));
+    std::string msg = parse_error(std::string(248, 'a'));  // library/ + 248 = 256
+    EXPECT_NE(msg.find("must not be more than 255 characters"), std::string::npos) << msg;
+}
+
+TEST(Reference, TagGrammarIsWordThenWordDotDash) {
+    EXPECT_EQ(parse_reference("x:" + std::string(128, 't')).tag, std::string(128, 't'));
+    EXPECT_EQ(parse_reference("x:_a.B-9").tag, "_a.B-9");
+    EXPECT_EQ(parse_reference("x:Z").tag, "Z");
+    for (std::string bad : {"x:.a", "x:-a", "x:a/b", "x:a+b", "x:a b", "x:\xc3\xa9"})
+        EXPECT_NE(parse_error(bad), "") << bad;
+}
+
+// `kiln build -t`: the same parser, the message naming a tag as buildx does.
+TEST(Reference, BuildTagsFromIssue10FailNamingTheTag) {
+    const std::pair<std::string, std::string> cases[] = {
+        {"UPPER:case", "repository name must be lowercase"},
+        {"a::b", "tag \":b\" is not"},
+        {":tag", "empty path component"},
+        {std::string(300, 'a'), "must not be more than 255 characters"},
+        {"a b", "\"a b\" is not a valid repository name component"},
+    };
+    for (const auto& [text, why] : cases) {
+        SCOPED_TRACE(text);
+        try {
+            parse_reference(text, "tag");
+            ADD_FAILURE() << "accepted";
+        } catch (const Error& e) {
+            std::string msg = e.what();
+            EXPECT_EQ(msg.rfind("invalid tag \"" + text + "\": ", 0), 0u) << msg;
+            EXPECT_NE(msg.find(why), std::string::npos) << msg;
+            EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
+        }
+    }
 }
 
 TEST(Reference, ManifestRefPrefersDigest) {
