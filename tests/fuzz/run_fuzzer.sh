@@ -1,6 +1,8 @@
 #!/bin/sh
-# Runs parse_expand_fuzzer with the seed corpus (testdata/conformance/buildkit/parser*/) and
-# dictionary. Usage: run_fuzzer.sh FUZZER_BINARY [SECONDS] [WORKDIR]
+# Runs a fuzz target: parse_expand_fuzzer with the seed corpus
+# (testdata/conformance/buildkit/parser*/) and dictionary; root_dir_fuzzer (the in-root
+# resolver; run it as root for the chroot'ed realpath comparison) from an empty corpus.
+# Usage: run_fuzzer.sh FUZZER_BINARY [SECONDS] [WORKDIR]
 # New corpus entries, crash/leak/timeout artifacts and the log go to WORKDIR
 # (default /tmp/kiln-fuzz), never into the repository.
 set -eu
@@ -10,14 +12,17 @@ work=${3:-/tmp/kiln-fuzz}
 src=$(cd "$(dirname "$0")/../.." && pwd)
 
 mkdir -p "$work/corpus" "$work/artifacts"
-find "$src/testdata/conformance/buildkit" -path '*/parser*' -type f -name 'Dockerfile*' |
-    sort | paste -sd, - >"$work/seeds.txt"
+extra=""
+if [ "$(basename "$fuzzer")" = parse_expand_fuzzer ]; then
+    find "$src/testdata/conformance/buildkit" -path '*/parser*' -type f -name 'Dockerfile*' |
+        sort | paste -sd, - >"$work/seeds.txt"
+    extra="-seed_inputs=@$work/seeds.txt -dict=$src/tests/fuzz/dockerfile.dict"
+fi
 
 # With -jobs libFuzzer writes fuzz-N.log to the working directory: keep it in $work.
 cd "$work"
-exec "$fuzzer" "$work/corpus" \
-    -seed_inputs=@"$work/seeds.txt" \
-    -dict="$src/tests/fuzz/dockerfile.dict" \
+# shellcheck disable=SC2086
+exec "$fuzzer" "$work/corpus" $extra \
     -artifact_prefix="$work/artifacts/" \
     -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -jobs=1 -workers=1 -print_final_stats=1
