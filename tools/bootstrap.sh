@@ -13,6 +13,8 @@ packages=(
   # runtime and the independent tools the tests check kiln with
   runc skopeo umoci podman buildah busybox-static tar gzip zstd bzip2 xz-utils
   python3 python3-jsonschema
+  # the Debian bookworm base the merged-/usr tests build on (tests/integration/bookworm_fixture.cpp)
+  debootstrap
   # registries: the CNCF distribution registry, htpasswd, openssl for test CAs
   docker-registry apache2-utils openssl
 )

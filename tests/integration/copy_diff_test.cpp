@@ -91,7 +91,7 @@ std::map<std::string, Entry> tree_of(const fs::path& root) {
         } else if (S_ISFIFO(st.st_mode)) {
             e.type = 'p';
         }
-        out["/" + fs::relative(it->path(), root).string()] = e;
+        out["/" + it->path().lexically_relative(root).string()] = e;
     }
     return out;
 }
@@ -103,8 +103,8 @@ std::set<std::vector<std::string>> link_groups(const fs::path& root) {
          ++it) {
         struct stat st;
         if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink > 1)
-            by_inode[{st.st_dev, st.st_ino}].push_back("/" +
-                                                       fs::relative(it->path(), root).string());
+            by_inode[{st.st_dev, st.st_ino}].push_back(
+                "/" + it->path().lexically_relative(root).string());
     }
     std::set<std::vector<std::string>> out;
     for (auto& [k, v] : by_inode) {
