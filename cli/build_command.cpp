@@ -116,11 +116,42 @@ std::unique_ptr<solver::Progress> make_progress(const std::string& mode) {
 
 }  // namespace
 
+namespace {
+
+struct Entitlements {
+    bool network_host = false;
+    bool insecure = false;
+};
+
+// --allow, as buildx: network.host and security.insecure, repeatable or comma-separated.
+Entitlements parse_allow(const std::vector<std::string>& values) {
+    Entitlements e;
+    for (const auto& v : values) {
+        std::stringstream ss(v);
+        std::string item;
+        while (std::getline(ss, item, ',')) {
+            if (item == "network.host")
+                e.network_host = true;
+            else if (item == "security.insecure")
+                e.insecure = true;
+            else
+                throw Error("invalid --allow value \"" + item +
+                            "\" (want network.host or security.insecure)");
+        }
+    }
+    return e;
+}
+
+}  // namespace
+
 int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     // Names first, as buildx: a bad -t fails before any step runs, with the
     // reference parser's reason (`invalid tag "X": ...`).
     for (const auto& t : args.tags)
         registry::parse_reference(t, "tag");
+    const Entitlements entitled = parse_allow(args.allow);
+    if (args.network == "host" && !entitled.network_host)
+        throw Error("--network host is not allowed: add --allow network.host");
     std::error_code ec;
     if (!fs::is_directory(args.context, ec))
         throw Error("build context " + args.context + " is not a directory");
@@ -319,7 +350,9 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     auto snapshots = snapshotter::open_snapshotter(root.snapshots(), args.snapshotter, root.tmp());
     so.snapshots = snapshots.get();
     so.runtime = args.runtime;
-    so.network = args.network == "none" ? "none" : "";
+    so.network = args.network == "default" ? "" : args.network;
+    so.allow_network_host = entitled.network_host;
+    so.allow_insecure = entitled.insecure;
     so.cancel = &g_stop_build;
     so.secrets = parse_secrets(args.secrets);
     so.cache_mounts = root.cache() / "mounts";

@@ -28,6 +28,7 @@ struct BuildArgs {
     std::string snapshotter = "auto";  // auto | overlayfs | native
     std::string runtime = "runc";
     std::string network = "default";  // default | host | none
+    std::vector<std::string> allow;   // --allow network.host,security.insecure
     std::vector<std::string> outputs;
     std::string progress = "auto";
     std::string iidfile;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <iostream>
 
+#include "base/limits.h"
 #include "cli/commands.h"
 #include "frontend/dockerfile_error.h"
 #include "frontend/shell_lex.h"
@@ -39,6 +40,9 @@ int run(int argc, char** argv) {
     app.require_subcommand(1);
     std::optional<std::string> root;
     app.add_option("--root", root, "state root (default /var/lib/kiln as root, $KILN_ROOT)");
+    std::string max_layer;
+    app.add_option("--max-layer-size", max_layer,
+                   "largest uncompressed layer to unpack or store, e.g. 64G (the default)");
 
     BuildArgs b;
     auto add_insecure = [](CLI::App* cmd, std::vector<std::string>& hosts) {
@@ -64,8 +68,13 @@ int run(int argc, char** argv) {
         ->check(CLI::IsMember({"auto", "overlayfs", "native"}));
     build_cmd->add_option("--runtime", b.runtime, "OCI runtime for RUN (runc, crun)");
     build_cmd
-        ->add_option("--network", b.network, "network of RUN steps: default (host), host, none")
+        ->add_option("--network", b.network,
+                     "network of RUN steps: default (private, with outbound access), host "
+                     "(needs --allow network.host), none")
         ->check(CLI::IsMember({"default", "host", "none"}));
+    build_cmd->add_option("--allow", b.allow,
+                          "entitlements: network.host, security.insecure (repeatable or "
+                          "comma-separated)");
     build_cmd->add_flag("--check", b.check,
                         "only run the build checks; exit 1 when one reports a warning");
     build_cmd->add_option("-o,--output", b.outputs,
@@ -132,6 +141,8 @@ int run(int argc, char** argv) {
         return app.exit(e);
     }
     try {
+        if (!max_layer.empty())
+            set_max_layer_size(parse_size(max_layer));
         if (*build_cmd)
             return build(root, b);
         if (*images_cmd)

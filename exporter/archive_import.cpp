@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "base/error.h"
+#include "base/limits.h"
 #include "content/image_store.h"
 #include "content/oci.h"
 #include "content/temp_dir.h"
@@ -161,12 +162,16 @@ content::Descriptor store_layer(const content::BlobStore& scratch, const content
     auto w = root.blobs().writer();
     if (archive_read_next_header(a.get(), &e) == ARCHIVE_OK) {
         char buf[1 << 16];
+        std::uint64_t total = 0;
         for (;;) {
             la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
             if (n < 0)
                 throw Error(where + ": cannot read layer: " + archive_error_string(a.get()));
             if (n == 0)
                 break;
+            total += static_cast<std::uint64_t>(n);
+            if (total > max_layer_size())
+                throw_layer_too_large(where + ": layer " + blob.str());
             w.write(buf, static_cast<size_t>(n));
         }
     }

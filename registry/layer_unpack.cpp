@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/limits.h"
 
 namespace kiln::registry {
 
@@ -40,8 +41,27 @@ class Source {
     throw Error("layer " + blob.str() + ": cannot decompress: " + why);
 }
 
-void gunzip(content::BlobStore::Reader& in, content::BlobStore::Writer& out,
-            const content::Digest& blob, std::string first, const std::atomic<bool>* cancel) {
+// The store's writer, stopping at --max-layer-size (base/limits.h): a layer that
+// decompresses to more than that fills no disk.
+class LimitedWriter {
+  public:
+    LimitedWriter(content::BlobStore::Writer& out, const content::Digest& blob)
+        : out_(out), blob_(blob) {}
+    void write(const char* p, std::size_t n) {
+        total_ += n;
+        if (total_ > max_layer_size())
+            throw_layer_too_large("layer " + blob_.str());
+        out_.write(p, n);
+    }
+
+  private:
+    content::BlobStore::Writer& out_;
+    const content::Digest& blob_;
+    std::uint64_t total_ = 0;
+};
+
+void gunzip(content::BlobStore::Reader& in, LimitedWriter& out, const content::Digest& blob,
+            std::string first, const std::atomic<bool>* cancel) {
     z_stream z{};
     if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
         damaged(blob, "zlib init failed");
@@ -77,8 +97,8 @@ void gunzip(content::BlobStore::Reader& in, content::BlobStore::Writer& out,
         damaged(blob, "gzip stream ends early");
 }
 
-void unzstd(content::BlobStore::Reader& in, content::BlobStore::Writer& out,
-            const content::Digest& blob, std::string first, const std::atomic<bool>* cancel) {
+void unzstd(content::BlobStore::Reader& in, LimitedWriter& out, const content::Digest& blob,
+            std::string first, const std::atomic<bool>* cancel) {
     std::unique_ptr<ZSTD_DCtx, decltype(&ZSTD_freeDCtx)> ctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
     if (!ctx)
         damaged(blob, "zstd init failed");
@@ -112,7 +132,8 @@ content::BlobInfo store_uncompressed(const content::BlobStore& store,
         return {diff_id,
                 static_cast<std::int64_t>(std::filesystem::file_size(store.path(diff_id)))};
     auto in = store.reader(compressed);
-    auto out = store.writer();
+    auto writer = store.writer();
+    LimitedWriter out(writer, compressed);
     // The magic bytes decide: a registry's media type is only a claim.
     std::string head(4, '\0');
     std::size_t got = 0;
@@ -135,7 +156,7 @@ content::BlobInfo store_uncompressed(const content::BlobStore& store,
             out.write(buf.data(), n);
     }
     try {
-        return out.commit(diff_id);
+        return writer.commit(diff_id);
     } catch (const Error&) {
         throw Error("layer " + compressed.str() + ": its content is not the diffID " +
                     diff_id.str() + " the image config names");

@@ -8,37 +8,11 @@
 #include <string>
 #include <utility>
 
+#include "base/unique_fd.h"
+
 namespace kiln::sandbox::detail {
 
-// Owns one file descriptor; closes it on destruction.
-class Fd {
-  public:
-    Fd() = default;
-    explicit Fd(int fd) : fd_(fd) {}
-    ~Fd() { reset(); }
-    Fd(Fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-    Fd& operator=(Fd&& o) noexcept {
-        if (this != &o) {
-            reset();
-            fd_ = std::exchange(o.fd_, -1);
-        }
-        return *this;
-    }
-    Fd(const Fd&) = delete;
-    Fd& operator=(const Fd&) = delete;
-
-    int get() const { return fd_; }
-    explicit operator bool() const { return fd_ >= 0; }
-    void reset() {
-        if (fd_ >= 0) {
-            ::close(fd_);
-        }
-        fd_ = -1;
-    }
-
-  private:
-    int fd_ = -1;
-};
+using Fd = kiln::UniqueFd;
 
 // Where `path` (a path inside the container) lives on the host, resolving every symlink
 // on the way with `root` as "/" (".." stops at root), as runc's securejoin does, with

@@ -22,7 +22,9 @@
 
 #include "base/error.h"
 #include "base/root_dir.h"
+#include "sandbox/child.h"
 #include "sandbox/detail.h"
+#include "sandbox/network.h"
 #include "sandbox/sandbox.h"
 
 extern char** environ;
@@ -31,6 +33,7 @@ namespace kiln::sandbox {
 
 namespace {
 
+using detail::Child;
 using detail::Fd;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
@@ -57,143 +60,6 @@ Fd open_dev_null() {
     }
     return Fd(fd);
 }
-
-// A child process that is always reaped: destroying it unreaped kills (SIGKILL) and
-// waits. It only ever waits for its own pid, never for "any child", so it does not steal
-// other threads' children.
-class Child {
-  public:
-    Child() = default;
-    Child(Child&& o) noexcept
-        : pid_(std::exchange(o.pid_, -1)), status_(o.status_), reaped_(o.reaped_) {}
-    Child& operator=(Child&& o) noexcept {
-        if (this != &o) {
-            release();
-            pid_ = std::exchange(o.pid_, -1);
-            status_ = o.status_;
-            reaped_ = o.reaped_;
-        }
-        return *this;
-    }
-    Child(const Child&) = delete;
-    Child& operator=(const Child&) = delete;
-    ~Child() { release(); }
-
-    // Starts argv[0] (looked up in PATH) with the given stdin/stdout/stderr; the child
-    // gets default signal dispositions and an empty mask whatever the caller's threads
-    // have (an ignored SIGPIPE must not leak into the build's processes).
-    static Child spawn(const std::vector<std::string>& argv, int in, int out, int err) {
-        posix_spawn_file_actions_t actions;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_adddup2(&actions, in, 0);
-        posix_spawn_file_actions_adddup2(&actions, out, 1);
-        posix_spawn_file_actions_adddup2(&actions, err, 2);
-        posix_spawnattr_t attr;
-        posix_spawnattr_init(&attr);
-        sigset_t none, all;
-        sigemptyset(&none);
-        sigfillset(&all);
-        sigdelset(&all, SIGKILL);
-        sigdelset(&all, SIGSTOP);
-        posix_spawnattr_setsigmask(&attr, &none);
-        posix_spawnattr_setsigdefault(&attr, &all);
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-        std::vector<char*> cargv;
-        for (const auto& a : argv) {
-            cargv.push_back(const_cast<char*>(a.c_str()));
-        }
-        cargv.push_back(nullptr);
-        Child c;
-        int rc = ::posix_spawnp(&c.pid_, cargv[0], &actions, &attr, cargv.data(), environ);
-        posix_spawn_file_actions_destroy(&actions);
-        posix_spawnattr_destroy(&attr);
-        if (rc != 0) {
-            c.pid_ = -1;
-            throw SandboxError("runtime \"" + argv[0] + "\" cannot be started: " + errno_text(rc) +
-                               (rc == ENOENT ? " (is it installed and in PATH?)" : ""));
-        }
-        return c;
-    }
-
-    // True once the child has exited (status() is then valid).
-    bool try_wait() {
-        if (pid_ <= 0) {
-            reaped_ = true;  // never waitpid(-1): that would reap another thread's child
-        }
-        if (reaped_) {
-            return true;
-        }
-        int st = 0;
-        pid_t r = ::waitpid(pid_, &st, WNOHANG);
-        if (r == pid_) {
-            status_ = st;
-            reaped_ = true;
-        } else if (r < 0 && errno != EINTR) {
-            reaped_ = true;  // not ours any more (ECHILD): nothing to reap
-            status_ = 0;
-        }
-        return reaped_;
-    }
-
-    void wait() {
-        if (pid_ <= 0) {
-            reaped_ = true;
-        }
-        while (!reaped_) {
-            int st = 0;
-            pid_t r = ::waitpid(pid_, &st, 0);
-            if (r == pid_) {
-                status_ = st;
-                reaped_ = true;
-            } else if (r < 0 && errno != EINTR) {
-                reaped_ = true;
-            }
-        }
-    }
-
-    // Waits up to `timeout`; true when exited.
-    bool wait_for(std::chrono::milliseconds timeout) {
-        auto deadline = Clock::now() + timeout;
-        while (!try_wait()) {
-            if (Clock::now() >= deadline) {
-                return false;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(5));
-        }
-        return true;
-    }
-
-    void kill(int sig) {
-        if (pid_ > 0 && !reaped_) {
-            ::kill(pid_, sig);
-        }
-    }
-
-    // Shell-like exit code: the exit status, or 128+N for a signal N.
-    int exit_code() const {
-        if (WIFEXITED(status_)) {
-            return WEXITSTATUS(status_);
-        }
-        if (WIFSIGNALED(status_)) {
-            return 128 + WTERMSIG(status_);
-        }
-        return 255;
-    }
-
-  private:
-    void release() {
-        if (pid_ > 0 && !reaped_) {
-            ::kill(pid_, SIGKILL);
-            wait();
-        }
-        pid_ = -1;
-    }
-
-    pid_t pid_ = -1;
-    int status_ = 0;
-    bool reaped_ = false;
-};
 
 // Runs a short runtime command (kill, delete), output discarded. Gives up (and kills it)
 // after 30 s so that cleanup can never hang the build.
@@ -257,14 +123,82 @@ class MountStubs {
   public:
     // Paths are in-root ("/proc"): resolved again, inside the root, when they are
     // removed, since the step may have turned a parent into a link meanwhile.
-    MountStubs(const fs::path& rootfs, const std::vector<std::string>& destinations)
+    // A destination whose last component is a link (a base image with /dev -> /host/x)
+    // is replaced, for the run only, by an empty directory or file (`files` names the
+    // file binds): the runtime makes some entries under such paths with path-based
+    // calls (runc's /dev/fd, /dev/stdin, /dev/ptmx links), which must land in the root.
+    MountStubs(const fs::path& rootfs, const std::vector<std::string>& destinations,
+               const std::set<std::string>& files)
         : root_(rootfs) {
         try {
+            for (const auto& dest : destinations) {
+                replace_link(dest, files.count(dest) > 0);
+            }
             note(destinations);
         } catch (const kiln::Error& e) {
+            restore();
             throw SandboxError(std::string("sandbox: mount target: ") + e.what());
         }
     }
+    MountStubs(const MountStubs&) = delete;
+    MountStubs& operator=(const MountStubs&) = delete;
+    ~MountStubs() {
+        remove_stubs();
+        restore();
+    }
+
+  private:
+    struct Replaced {
+        std::string path, target;
+        bool file = false;
+    };
+
+    void replace_link(const std::string& dest, bool file) {
+        kiln::InRoot at = root_.resolve(dest, kiln::Follow::not_last);
+        if (!at.exists || !S_ISLNK(at.st.st_mode) || at.name.empty()) {
+            return;
+        }
+        std::string target(static_cast<size_t>(at.st.st_size) + 1, '\0');
+        ssize_t n = ::readlinkat(at.dir.get(), at.name.c_str(), target.data(), target.size());
+        if (n < 0) {
+            throw SandboxError("sandbox: cannot read link " + at.path + ": " + errno_text(errno));
+        }
+        target.resize(static_cast<size_t>(n));
+        if (::unlinkat(at.dir.get(), at.name.c_str(), 0) != 0) {
+            throw SandboxError("sandbox: cannot replace link " + at.path + ": " +
+                               errno_text(errno));
+        }
+        replaced_.push_back({at.path, target, file});
+        int rc = file ? ::mknodat(at.dir.get(), at.name.c_str(), S_IFREG | 0644, 0)
+                      : ::mkdirat(at.dir.get(), at.name.c_str(), 0755);
+        if (rc != 0) {
+            throw SandboxError("sandbox: cannot replace link " + at.path + ": " +
+                               errno_text(errno));
+        }
+    }
+
+    // Puts the replaced links back (newest first), where what replaced them is still
+    // an empty directory or file.
+    void restore() noexcept {
+        try {
+            for (auto it = replaced_.rbegin(); it != replaced_.rend(); ++it) {
+                kiln::InRoot at = root_.resolve(it->path, kiln::Follow::not_last);
+                if (!at.dir || at.name.empty()) {
+                    continue;
+                }
+                if (at.exists) {
+                    if (::unlinkat(at.dir.get(), at.name.c_str(),
+                                   S_ISDIR(at.st.st_mode) ? AT_REMOVEDIR : 0) != 0) {
+                        continue;  // not empty: the step's, keep it
+                    }
+                }
+                ::symlinkat(it->target.c_str(), at.dir.get(), at.name.c_str());
+            }
+        } catch (const kiln::Error&) {
+        }
+        replaced_.clear();
+    }
+
     void note(const std::vector<std::string>& destinations) {
         for (const auto& dest : destinations) {
             kiln::InRoot at = root_.resolve(dest);
@@ -285,9 +219,7 @@ class MountStubs {
             }
         }
     }
-    MountStubs(const MountStubs&) = delete;
-    MountStubs& operator=(const MountStubs&) = delete;
-    ~MountStubs() {
+    void remove_stubs() noexcept {
         // Deepest first, so that a stub directory is empty when its own turn comes.
         std::vector<std::string> order(stubs_.begin(), stubs_.end());
         std::sort(order.begin(), order.end(),
@@ -317,8 +249,8 @@ class MountStubs {
         }
     }
 
-  private:
     kiln::RootDir root_;
+    std::vector<Replaced> replaced_;
     std::set<std::string> stubs_;
     std::map<std::string, struct stat> parents_;
 };
@@ -342,25 +274,28 @@ void write_text(const fs::path& p, const std::string& text) {
 }
 
 // resolv.conf: the host's when it names a nameserver, else public resolvers (as Docker).
-std::string resolv_conf() {
+// The host's resolv.conf (Docker's way). In a private network the nameservers become
+// slirp4netns's forwarder, which reaches whatever the host uses, loopback resolvers too.
+std::string resolv_conf(bool private_network) {
     std::ifstream in("/etc/resolv.conf");
-    if (in) {
-        std::ostringstream ss;
-        ss << in.rdbuf();
-        std::string s = ss.str();
-        std::istringstream lines(s);
-        std::string line;
-        while (std::getline(lines, line)) {
-            if (line.rfind("nameserver", 0) == 0) {
-                return s;
-            }
+    std::string kept, line;
+    bool any = false;
+    while (in && std::getline(in, line)) {
+        bool ns = line.rfind("nameserver", 0) == 0;
+        any |= ns;
+        if (!(ns && private_network)) {
+            kept += line + "\n";
         }
     }
-    return "nameserver 8.8.8.8\nnameserver 8.8.4.4\n";
+    if (private_network) {
+        return kept + "nameserver " + PrivateNetwork::kNameserver + "\n";
+    }
+    return any ? kept : "nameserver 8.8.8.8\nnameserver 8.8.4.4\n";
 }
 
-void write_etc_files(const fs::path& dir, const std::string& hostname) {
-    write_text(dir / "resolv.conf", resolv_conf());
+void write_etc_files(const fs::path& dir, const RunOptions& opts) {
+    const std::string& hostname = opts.hostname;
+    write_text(dir / "resolv.conf", resolv_conf(opts.network == RunOptions::Network::private_ns));
     write_text(dir / "hosts", "127.0.0.1\tlocalhost " + hostname +
                                   "\n::1\tlocalhost ip6-localhost ip6-loopback\n");
     write_text(dir / "hostname", hostname + "\n");
@@ -463,17 +398,24 @@ RunResult run(const RunOptions& opts) {
             throw SandboxError("sandbox: cannot create " + d.string() + ": " + ec.message());
         }
     }
-    write_etc_files(etc, opts.hostname);
+    write_etc_files(etc, opts);
     nlohmann::json spec = make_runtime_spec(opts, etc);  // validates the options too
 
     if (opts.cwd != "/") {
         detail::mkdir_in_root(opts.rootfs, opts.cwd);
     }
     std::vector<std::string> destinations;
+    std::set<std::string> file_binds;
     for (const auto& m : spec["mounts"]) {
-        destinations.push_back(m["destination"].get<std::string>());
+        std::string dest = m["destination"].get<std::string>();
+        destinations.push_back(dest);
+        struct stat st {};
+        if (m["type"] == "bind" && ::stat(m["source"].get<std::string>().c_str(), &st) == 0 &&
+            !S_ISDIR(st.st_mode)) {
+            file_binds.insert(dest);
+        }
     }
-    MountStubs stubs(opts.rootfs, destinations);
+    MountStubs stubs(opts.rootfs, destinations, file_binds);
 
     write_text(bundle / "config.json", spec.dump(2));
     const fs::path log = work / "runtime.log";

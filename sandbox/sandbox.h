@@ -1,7 +1,7 @@
 // Run one process in a given rootfs through a real OCI runtime (runc by default).
 //
 // The sandbox is what keeps a RUN step from seeing or touching the host: its own mount,
-// pid, ipc and uts namespaces (and network namespace with network_none), Docker's default
+// pid, ipc, uts and network namespaces (the host's network only when asked), Docker's default
 // capability set, Docker's masked and read-only /proc and /sys paths. The isolation is the
 // runtime's: we only generate its runtime-spec config.json and drive its CLI.
 //
@@ -72,7 +72,16 @@ struct RunOptions {
     std::string cwd = "/";          // created in rootfs when missing (as BuildKit does)
     User user;
     std::vector<Mount> mounts;  // extra mounts (RUN --mount), after the standard ones
-    bool network_none = false;  // true: own, empty network namespace; false: host network
+    // The step's network: its own namespace holding only loopback (none), a
+    // prepared namespace with outbound access (private: netns_path, see
+    // sandbox/network.h), or the host's (host: only for entitled builds).
+    enum class Network { none, private_ns, host };
+    Network network = Network::none;
+    std::filesystem::path netns_path;  // for private_ns
+    // RUN --security=insecure in a build started with --allow security.insecure:
+    // every capability, no seccomp filter, nothing masked (as BuildKit). Otherwise
+    // Docker's default capabilities under the ecosystem's default seccomp profile.
+    bool insecure = false;
     std::string hostname = "buildkitsandbox";
     std::string runtime = "runc";  // runc-compatible CLI (runc, crun), looked up in PATH
     // Scratch for bundle/, runtime-state/ (the runtime's --root), etc/ (generated files)

@@ -103,9 +103,13 @@ json make_runtime_spec(const RunOptions& opts, const std::filesystem::path& gene
 
     json namespaces =
         json::array({{{"type", "pid"}}, {{"type", "ipc"}}, {{"type", "uts"}}, {{"type", "mount"}}});
-    if (opts.network_none) {
+    if (opts.network == RunOptions::Network::none) {
         // A new network namespace holds only a loopback device: no way out.
         namespaces.push_back({{"type", "network"}});
+    } else if (opts.network == RunOptions::Network::private_ns) {
+        if (opts.netns_path.empty())
+            throw SandboxError("sandbox: a private network needs its namespace's path");
+        namespaces.push_back({{"type", "network"}, {"path", opts.netns_path.string()}});
     }
 
     return json{

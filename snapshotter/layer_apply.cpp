@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/limits.h"
 #include "base/unique_fd.h"
 #include "snapshotter/tree.h"
 
@@ -384,6 +385,9 @@ class Applier {
                 break;
             case AE_IFCHR:
             case AE_IFBLK:
+                if (options_.refuse_devices)
+                    throw err(current_, "is a device node, which this output does not write");
+                [[fallthrough]];
             case AE_IFIFO:
                 if (!make_node(e, pfd, base, rel, type))
                     return;
@@ -421,6 +425,11 @@ class Applier {
 
     void write_file(struct archive* a, Source& src, archive_entry* e, int pfd,
                     const std::string& base, const std::string& rel) {
+        // Counted as declared, so sparse entries cannot hide a huge layer.
+        if (archive_entry_size_is_set(e) && archive_entry_size(e) > 0)
+            total_ += static_cast<std::uint64_t>(archive_entry_size(e));
+        if (total_ > max_layer_size())
+            throw_layer_too_large(options_.kind + " " + source_);
         UniqueFd fd(::openat(pfd, base.c_str(),
                              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
         if (!fd)
@@ -627,6 +636,7 @@ class Applier {
     ApplyOptions options_;
     UniqueFd root_;
     std::string current_;
+    std::uint64_t total_ = 0;  // bytes of regular files so far
     ApplyStats stats_;
     // Paths this layer wrote: whiteouts hide only what lower layers put there.
     std::unordered_set<std::string> created_;

@@ -14,6 +14,8 @@
 //    (when running as root), xattrs, mtimes.
 //  - Compression (none, gzip, zstd) is detected from the stream.
 //  - Errors throw kiln::Error naming `source` and the entry.
+//  - A layer whose entries add up to more than kiln::max_layer_size() bytes
+//    (base/limits.h, --max-layer-size) stops with an Error.
 //  - With ApplyOptions::overlay_whiteouts (for snapshots, which hold one
 //    layer's changes in overlayfs's own form): ".wh.NAME" becomes a 0/0
 //    character device NAME (or, when this layer itself puts a directory at
@@ -58,6 +60,9 @@ struct ApplyOptions {
     bool best_effort_xattrs = false;
     // Starts every error message, before `source`.
     std::string kind = "layer";
+    // true: a character or block device is an error (outputs written where the user
+    // reads them, such as -o type=local); fifos are still made.
+    bool refuse_devices = false;
 };
 
 ApplyStats apply_layer(const ReadFn& read, const std::filesystem::path& root,

@@ -70,7 +70,20 @@ void run_step(const frontend::Step& step, const RunContext& ctx) {
     }
     const std::string& network =
         spec.network.empty() || spec.network == "default" ? ctx.default_network : spec.network;
-    opts.network_none = network == "none";
+    // Entitlements were checked before the build started (solve.cpp).
+    if (network == "none") {
+        opts.network = sandbox::RunOptions::Network::none;
+    } else if (network == "host") {
+        opts.network = sandbox::RunOptions::Network::host;
+    } else {
+        opts.network = sandbox::RunOptions::Network::private_ns;
+        try {
+            opts.netns_path = ctx.private_network();
+        } catch (const sandbox::SandboxError& e) {
+            throw Error(e.what());
+        }
+    }
+    opts.insecure = spec.security == "insecure";
     opts.runtime = ctx.runtime;
     opts.work_dir = ctx.work_dir / "sandbox";
     opts.on_output = ctx.on_output;

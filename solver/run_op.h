@@ -35,6 +35,8 @@ struct RunContext {
     std::string ssh_socket;  // --ssh default: the agent socket, "" = none
     std::string runtime = "runc";
     std::string default_network;  // kiln build --network: for RUNs without --network
+    // The build's private network namespace (made on first use), for "default".
+    std::function<std::filesystem::path()> private_network;
     std::function<void(std::string_view line)> on_output;
     const std::atomic<bool>* cancel = nullptr;
 };

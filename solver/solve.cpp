@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "base/error.h"
+#include "sandbox/network.h"
 #include "snapshotter/layer_apply.h"
 #include "solver/add_op.h"
 #include "solver/build_context.h"
@@ -331,6 +332,28 @@ void date_metadata_steps(std::vector<StepOutcome>& steps, const std::string& now
 
 }  // namespace
 
+// RUN --network=host and --security=insecure need the build to be entitled
+// (buildx's --allow): refused, naming the line, before any step runs.
+static void check_entitlements(const frontend::BuildPlan& plan, const std::vector<int>& needed,
+                               const SolveOptions& options) {
+    for (int si : needed) {
+        for (const auto& step : plan.stages[static_cast<size_t>(si)].steps) {
+            if (step.kind != frontend::Step::Kind::run)
+                continue;
+            const std::string where = options.dockerfile_name + ":" + std::to_string(step.line);
+            const std::string& net = step.run.network;
+            if (net == "host" && !options.allow_network_host)
+                throw Error(where +
+                            ": RUN --network=host is not allowed: start the build with "
+                            "--allow network.host");
+            if (step.run.security == "insecure" && !options.allow_insecure)
+                throw Error(where +
+                            ": RUN --security=insecure is not allowed: start the build "
+                            "with --allow security.insecure");
+        }
+    }
+}
+
 SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) {
     NullProgress null_progress;
     Progress& progress = options.progress ? *options.progress : null_progress;
@@ -338,6 +361,7 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
     if (needed.empty())
         needed.push_back(plan.target);
     check_images(plan, needed, options);
+    check_entitlements(plan, needed, options);
     if (!options.write_layer || !options.blobs || !options.snapshots)
         throw std::logic_error("solve() needs write_layer, blobs and snapshots");
 
@@ -350,6 +374,15 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
         states.push_back(std::make_unique<StageState>());
     std::vector<Job> jobs;
     std::atomic<size_t> run_count{0}, cached_count{0};
+    // The build's private network, made when the first RUN needs it and shared by all.
+    std::mutex network_mu;
+    std::unique_ptr<sandbox::PrivateNetwork> network;
+    auto private_network = [&]() -> fs::path {
+        std::lock_guard lock(network_mu);
+        if (!network)
+            network = std::make_unique<sandbox::PrivateNetwork>(options.work_dir / "network");
+        return network->netns_path();
+    };
 
     for (int si : needed) {
         const frontend::Stage& stage = plan.stages[static_cast<size_t>(si)];
@@ -567,6 +600,7 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                         rc.ssh_socket = options.ssh_socket;
                         rc.runtime = options.runtime;
                         rc.default_network = options.network;
+                        rc.private_network = private_network;
                         rc.cancel = &cancel;
                         rc.on_output = [&](std::string_view line) {
                             vertex.log(std::string(line));

@@ -60,7 +60,12 @@ struct SolveOptions {
     // RUN: the OCI runtime, --secret sources, the --ssh agent socket, and
     // where type=cache mounts persist.
     std::string runtime = "runc";
-    std::string network;  // default network of RUN steps: "" / "host" or "none"
+    // Default network of RUN steps: "" (a private namespace with outbound access,
+    // sandbox/network.h), "host" or "none".
+    std::string network;
+    // Entitlements (buildx's --allow): RUN --network=host, RUN --security=insecure.
+    bool allow_network_host = false;
+    bool allow_insecure = false;
     std::map<std::string, SecretSource> secrets;
     std::string ssh_socket;
     std::filesystem::path cache_mounts;

@@ -11,7 +11,7 @@ packages=(
   libarchive-dev libssl-dev libzstd-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libgtest-dev
   libcurl4-openssl-dev
   # runtime and the independent tools the tests check kiln with
-  runc skopeo umoci podman buildah busybox-static tar gzip zstd bzip2 xz-utils
+  runc slirp4netns skopeo umoci podman buildah busybox-static tar gzip zstd bzip2 xz-utils
   python3 python3-jsonschema
   # the Debian bookworm base the merged-/usr tests build on (tests/integration/bookworm_fixture.cpp)
   debootstrap

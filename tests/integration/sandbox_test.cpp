@@ -239,7 +239,7 @@ std::set<std::string> interfaces(const std::vector<std::string>& proc_net_dev) {
 
 TEST_F(SandboxTest, NetworkNoneHasOnlyLoopbackHostNetworkIsTheHosts) {
     RunOptions o = options({"/bin/cat", "/proc/net/dev"});
-    o.network_none = true;
+    o.network = RunOptions::Network::none;
     Captured c = run_capture(o);
     ASSERT_EQ(c.result.exit_code, 0);
     EXPECT_EQ(interfaces(c.lines), (std::set<std::string>{"lo"}));
@@ -249,7 +249,7 @@ TEST_F(SandboxTest, NetworkNoneHasOnlyLoopbackHostNetworkIsTheHosts) {
     for (std::string l; std::getline(in, l);) {
         host_lines.push_back(l);
     }
-    o.network_none = false;
+    o.network = RunOptions::Network::host;
     c = run_capture(o);
     ASSERT_EQ(c.result.exit_code, 0);
     EXPECT_EQ(interfaces(c.lines), interfaces(host_lines));

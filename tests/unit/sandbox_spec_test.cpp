@@ -89,7 +89,7 @@ TEST(SandboxSpec, NamespacesFollowTheNetworkMode) {
     RunOptions o = basic_options();
     EXPECT_EQ(namespace_types(make_runtime_spec(o, "/e")),
               (std::vector<std::string>{"ipc", "mount", "pid", "uts"}));
-    o.network_none = true;
+    o.network = RunOptions::Network::none;
     EXPECT_EQ(namespace_types(make_runtime_spec(o, "/e")),
               (std::vector<std::string>{"ipc", "mount", "network", "pid", "uts"}));
 }
