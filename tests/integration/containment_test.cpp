@@ -249,14 +249,8 @@ class HttpServer {
 class Containment : public ::testing::Test {
   protected:
     void SetUp() override {
-        if (::geteuid() != 0)
-            GTEST_SKIP() << "needs root (as in CI)";
-        if (!have_tool("runc"))
-            GTEST_SKIP() << "needs runc";
-        if (!fs::exists(busybox_path()) ||
-            run({"file", "-L", busybox_path().string()}).out.find("statically") ==
-                std::string::npos)
-            GTEST_SKIP() << "needs a static busybox (Debian's busybox-static)";
+        if (auto why = run_skip_reason(); !why.empty())
+            GTEST_SKIP() << why;
         root_ = work_ / "root";
         victim_ = host_ / "victim";
         // The victim: known bytes, modes and owners that a write, chmod or chown through
@@ -293,20 +287,11 @@ class Containment : public ::testing::Test {
 
     // The busybox base (busybox, its applets, a passwd and group) as base:1.
     void make_base() {
-        fs::path ctx = work_ / "base-ctx";
-        fs::create_directories(ctx);
-        fs::copy_file(busybox_path(), ctx / "busybox", fs::copy_options::overwrite_existing);
-        write(ctx / "passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n");
-        write(ctx / "group", "root:x:0:\nnogroup:x:65534:\n");
-        write(ctx / "Dockerfile",
-              "FROM scratch\nCOPY busybox /bin/busybox\n"
-              "RUN [\"/bin/busybox\",\"--install\",\"-s\",\"/bin\"]\n"
-              "COPY passwd group /etc/\n");
-        std::vector<std::string> args = {"build", "-t", "base:1"};
-        auto s = snapshotter_args();
-        args.insert(args.end(), s.begin(), s.end());
-        args.push_back(ctx.string());
-        Result r = run_kiln(root_, args);
+        Result r = build_busybox_base(
+            root_, work_ / "base-ctx", "base:1", "COPY passwd group /etc/\n",
+            {{"passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534::/:/bin/sh\n"},
+             {"group", "root:x:0:\nnogroup:x:65534:\n"}},
+            snapshotter_args());
         ASSERT_EQ(r.exit_code, 0) << "the busybox base did not build: " << joined(r);
     }
 

@@ -134,6 +134,34 @@ fs::path busybox_path() {
     return "/bin/busybox";
 }
 
+std::string run_skip_reason() {
+    if (::geteuid() != 0)
+        return "needs root (as in CI)";
+    if (!have_tool("runc"))
+        return "needs runc";
+    if (!fs::exists(busybox_path()) ||
+        run({"file", "-L", busybox_path().string()}).out.find("statically") == std::string::npos)
+        return "needs a static busybox (Debian's busybox-static)";
+    return "";
+}
+
+Result build_busybox_base(const fs::path& root, const fs::path& context_dir, const std::string& tag,
+                          const std::string& extra, const std::map<std::string, std::string>& files,
+                          const std::vector<std::string>& args) {
+    fs::create_directories(context_dir);
+    fs::copy_file(busybox_path(), context_dir / "busybox", fs::copy_options::overwrite_existing);
+    for (const auto& [name, content] : files)
+        write(context_dir / name, content);
+    write(context_dir / "Dockerfile",
+          "FROM scratch\nCOPY busybox /bin/busybox\n"
+          "RUN [\"/bin/busybox\",\"--install\",\"-s\",\"/bin\"]\n" +
+              extra);
+    std::vector<std::string> argv = {"build", "-t", tag};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back(context_dir.string());
+    return run_kiln(root, argv);
+}
+
 std::string joined(const Result& r) {
     return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out + "\nstderr: " + r.err;
 }

@@ -53,4 +53,17 @@ class Scratch {
 // skips the test when busybox-static is not installed.
 std::filesystem::path busybox_path();
 
+// Why tests that RUN steps cannot run here ("" when they can): not root, no runc, no
+// static busybox.
+std::string run_skip_reason();
+
+// Builds `tag` in the store at `root`: FROM scratch, a static busybox installed as
+// /bin/*, then `extra` Dockerfile lines (`files` go into the context beside it, under
+// `context_dir`). `args` come before the context (e.g. --snapshotter native).
+Result build_busybox_base(const std::filesystem::path& root,
+                          const std::filesystem::path& context_dir,
+                          const std::string& tag = "base:1", const std::string& extra = "",
+                          const std::map<std::string, std::string>& files = {},
+                          const std::vector<std::string>& args = {});
+
 }  // namespace kiln::test

@@ -71,21 +71,12 @@ class LoopbackServer {
 class Network : public ::testing::Test {
   protected:
     void SetUp() override {
-        if (::geteuid() != 0)
-            GTEST_SKIP() << "needs root (as in CI)";
-        if (!have_tool("runc"))
-            GTEST_SKIP() << "needs runc";
+        if (auto why = run_skip_reason(); !why.empty())
+            GTEST_SKIP() << why;
         if (!have_tool("slirp4netns"))
             GTEST_SKIP() << "needs Debian's slirp4netns (tools/bootstrap.sh installs it)";
-        if (!fs::exists(busybox_path()))
-            GTEST_SKIP() << "needs a static busybox (Debian's busybox-static)";
         root = dir / "root";
-        fs::create_directories(dir / "base");
-        fs::copy_file(busybox_path(), dir / "base/busybox");
-        write(dir / "base/Dockerfile",
-              "FROM scratch\nCOPY busybox /bin/busybox\n"
-              "RUN [\"/bin/busybox\",\"--install\",\"-s\",\"/bin\"]\n");
-        auto r = run_kiln(root, {"build", "-t", "base:1", (dir / "base").string()});
+        auto r = build_busybox_base(root, dir / "base");
         ASSERT_EQ(r.exit_code, 0) << joined(r);
     }
 

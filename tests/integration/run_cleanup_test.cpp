@@ -140,19 +140,10 @@ bool wait_for(Pred pred, std::chrono::seconds limit) {
 class RunCleanup : public ::testing::Test {
   protected:
     void SetUp() override {
-        if (::geteuid() != 0)
-            GTEST_SKIP() << "needs root (as in CI)";
-        if (!have_tool("runc"))
-            GTEST_SKIP() << "needs runc";
-        if (!fs::exists(busybox_path()))
-            GTEST_SKIP() << "needs a static busybox (Debian's busybox-static)";
+        if (auto why = run_skip_reason(); !why.empty())
+            GTEST_SKIP() << why;
         root = dir / "root";
-        fs::create_directories(dir / "base");
-        fs::copy_file(busybox_path(), dir / "base/busybox");
-        write(dir / "base/Dockerfile",
-              "FROM scratch\nCOPY busybox /bin/busybox\n"
-              "RUN [\"/bin/busybox\",\"--install\",\"-s\",\"/bin\"]\n");
-        auto r = run_kiln(root, {"build", "-t", "base:1", (dir / "base").string()});
+        auto r = build_busybox_base(root, dir / "base");
         ASSERT_EQ(r.exit_code, 0) << r.err;
         seconds = unique_seconds();
     }

@@ -140,25 +140,13 @@ class Background {
 class RunBase : public ::testing::Test {
   protected:
     void SetUp() override {
-        if (::geteuid() != 0)
-            GTEST_SKIP() << "needs root (as in CI)";
-        if (!have_tool("runc"))
-            GTEST_SKIP() << "needs runc";
-        if (!fs::exists(busybox_path()) ||
-            run({"file", "-L", busybox_path().string()}).out.find("statically") ==
-                std::string::npos)
-            GTEST_SKIP() << "needs a static busybox (Debian's busybox-static)";
+        if (auto why = run_skip_reason(); !why.empty())
+            GTEST_SKIP() << why;
         root = dir / "root";
-        fs::create_directories(dir / "base");
-        fs::copy_file(busybox_path(), dir / "base/busybox");
-        write(dir / "base/passwd",
-              "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n");
-        write(dir / "base/group", "root:x:0:\nalice:x:1000:\ndevs:x:2000:alice\n");
-        write(dir / "base/Dockerfile",
-              "FROM scratch\nCOPY busybox /bin/busybox\n"
-              "RUN [\"/bin/busybox\",\"--install\",\"-s\",\"/bin\"]\n"
-              "COPY passwd group /etc/\n");
-        auto r = run_kiln(root, {"build", "-t", "base:1", (dir / "base").string()});
+        auto r = build_busybox_base(
+            root, dir / "base", "base:1", "COPY passwd group /etc/\n",
+            {{"passwd", "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n"},
+             {"group", "root:x:0:\nalice:x:1000:\ndevs:x:2000:alice\n"}});
         ASSERT_EQ(r.exit_code, 0) << r.err;
     }
 
