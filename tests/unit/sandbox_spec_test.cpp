@@ -1,11 +1,15 @@
 // The runtime-spec config.json a RUN step gets: Docker's defaults, our mounts, our user.
+#include <unistd.h>
+
 #include <algorithm>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "sandbox/sandbox.h"
+#include "sandbox/seccomp.h"
 
 using kiln::sandbox::make_runtime_spec;
 using kiln::sandbox::RunOptions;
@@ -87,11 +91,20 @@ TEST(SandboxSpec, DockersDefaultCapabilities) {
 
 TEST(SandboxSpec, NamespacesFollowTheNetworkMode) {
     RunOptions o = basic_options();
-    EXPECT_EQ(namespace_types(make_runtime_spec(o, "/e")),
-              (std::vector<std::string>{"ipc", "mount", "pid", "uts"}));
-    o.network = RunOptions::Network::none;
+    // The default: a network namespace of its own, holding only loopback.
     EXPECT_EQ(namespace_types(make_runtime_spec(o, "/e")),
               (std::vector<std::string>{"ipc", "mount", "network", "pid", "uts"}));
+    o.network = RunOptions::Network::host;
+    EXPECT_EQ(namespace_types(make_runtime_spec(o, "/e")),
+              (std::vector<std::string>{"ipc", "mount", "pid", "uts"}));
+    o.network = RunOptions::Network::private_ns;
+    EXPECT_THROW(make_runtime_spec(o, "/e"), SandboxError);  // needs the namespace's path
+    o.netns_path = "/run/x/netns";
+    auto spec = make_runtime_spec(o, "/e");
+    bool joined = false;
+    for (const auto& ns : spec["linux"]["namespaces"])
+        joined |= ns["type"] == "network" && ns.value("path", "") == "/run/x/netns";
+    EXPECT_TRUE(joined) << spec["linux"]["namespaces"].dump();
 }
 
 TEST(SandboxSpec, StandardMountsInOrderThenTheCallers) {
@@ -168,6 +181,62 @@ TEST(SandboxSpec, RefusesWhatNoRuntimeCouldRun) {
     o = basic_options();
     o.mounts.push_back({"cache", "bind", "/x", {"rbind"}});
     EXPECT_THROW(make_runtime_spec(o, "/e"), SandboxError);
+}
+
+TEST(SandboxSpec, DefaultStepRunsUnderTheDefaultSeccompProfile) {
+    json s = make_runtime_spec(basic_options(), "/e");
+    ASSERT_TRUE(s["linux"].contains("seccomp"));
+    const json& seccomp = s["linux"]["seccomp"];
+    EXPECT_EQ(seccomp["defaultAction"], "SCMP_ACT_ERRNO");
+    EXPECT_FALSE(seccomp["syscalls"].empty());
+    // Translated for the capabilities the process gets (Docker's default set).
+    EXPECT_EQ(seccomp,
+              kiln::sandbox::default_seccomp(strings(s["process"]["capabilities"]["bounding"])));
+    EXPECT_EQ(s["process"]["noNewPrivileges"], false);
+}
+
+TEST(SandboxSpec, InsecureStepGetsEveryCapabilityNoSeccompAndNothingMasked) {
+    RunOptions o = basic_options();
+    o.insecure = true;
+    json s = make_runtime_spec(o, "/e");
+    EXPECT_FALSE(s["linux"].contains("seccomp"));
+    EXPECT_FALSE(s["linux"].contains("maskedPaths"));
+    EXPECT_FALSE(s["linux"].contains("readonlyPaths"));
+
+    // Every capability of the running kernel that has a name (CAP_CHECKPOINT_RESTORE = 40 is
+    // the last one named so far) and that this process holds (a runtime cannot grant more).
+    int last = -1;
+    std::ifstream("/proc/sys/kernel/cap_last_cap") >> last;
+    ASSERT_GE(last, 37) << "cap_last_cap";
+    unsigned long long held = 0;
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);)
+        if (line.rfind("CapEff:", 0) == 0)
+            held = std::stoull(line.substr(7), nullptr, 16);
+    size_t expected = 0;
+    for (int i = 0; i <= std::min(last, 40); ++i)
+        expected += (held >> i) & 1;
+    const json& caps = s["process"]["capabilities"];
+    auto bounding = strings(caps["bounding"]);
+    EXPECT_EQ(bounding.size(), expected);
+    if (::geteuid() == 0) {
+        // Those Docker's set leaves out (kiln as root holds them, as in CI).
+        for (const char* c : {"CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_NET_ADMIN"})
+            EXPECT_NE(std::find(bounding.begin(), bounding.end(), c), bounding.end()) << c;
+    }
+    EXPECT_EQ(strings(caps["effective"]), bounding);
+    EXPECT_EQ(strings(caps["permitted"]), bounding);
+    EXPECT_FALSE(caps.contains("inheritable"));
+    EXPECT_FALSE(caps.contains("ambient"));
+    EXPECT_EQ(s["process"]["noNewPrivileges"], false);
+
+    auto sys_opts = strings((*find_mount(s, "/sys"))["options"]);
+    EXPECT_EQ(std::find(sys_opts.begin(), sys_opts.end(), "ro"), sys_opts.end());
+    EXPECT_NE(std::find(sys_opts.begin(), sys_opts.end(), "rw"), sys_opts.end());
+    // The rest of the sandbox stays: own namespaces, the read-only /etc files.
+    EXPECT_EQ(namespace_types(s), namespace_types(make_runtime_spec(basic_options(), "/e")));
+    auto hosts = strings((*find_mount(s, "/etc/hosts"))["options"]);
+    EXPECT_NE(std::find(hosts.begin(), hosts.end(), "ro"), hosts.end());
 }
 
 }  // namespace
