@@ -38,7 +38,8 @@ gid_t gid_of(const struct stat& st, const CopyOptions& o) {
 }
 
 UniqueFd open_at(int dir, const std::string& name, int flags, const std::string& what) {
-    UniqueFd fd(::openat(dir, name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC));
+    // 0600 until set_metadata gives the entry its mode.
+    UniqueFd fd(::openat(dir, name.c_str(), flags | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!fd)
         throw errno_error("cannot open " + what);
     return fd;
