@@ -229,6 +229,13 @@ std::vector<content::Descriptor> image_layers(const content::StoredImage& image)
     return out;
 }
 
+// A layer under a step that cannot be unpacked (refused or damaged): reported on the
+// stage's FROM line rather than on the step that first needed it.
+class BaseLayerError : public Error {
+  public:
+    using Error::Error;
+};
+
 content::Digest key_of(const nlohmann::json& j) {
     try {
         return content::Digest::of(j.dump());
@@ -553,8 +560,13 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                     }
                     // The step runs on a fresh writable snapshot over the
                     // layers before it; the layers are unpacked only now.
-                    const auto parents = linked ? std::vector<std::string>{}
-                                                : layer_chain(me, snaps, *options.blobs);
+                    std::vector<std::string> parents;
+                    try {
+                        if (!linked)
+                            parents = layer_chain(me, snaps, *options.blobs);
+                    } catch (const Error& e) {
+                        throw BaseLayerError(e.what());
+                    }
                     auto active = snaps.prepare(parents);
                     // Read-only views of other stages, alive while the step runs.
                     std::map<int, std::unique_ptr<snapshotter::Active>> views;
@@ -651,6 +663,13 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                     me.key = next_key;
                     ++run_count;
                     vertex.done();
+                } catch (const BaseLayerError& e) {
+                    // A layer below the step would not unpack: the FROM line brought it.
+                    const frontend::Stage& st = plan.stages[static_cast<size_t>(si)];
+                    std::string msg = options.dockerfile_name + ":" + std::to_string(st.line) +
+                                      ": FROM " + st.base + ": " + e.what();
+                    vertex.error(msg);
+                    throw Error(msg);
                 } catch (const Error& e) {
                     std::string msg = options.dockerfile_name + ":" + std::to_string(step.line) +
                                       ": " + step.keyword + " failed: " + e.what();

@@ -888,11 +888,18 @@ TEST_P(ContainmentBySnapshotter, LoadedLayersBelowLinks) {
                     r.exit_code == 0 ? "built" : error_line(r).c_str());
         expect_host_unchanged(r, "snapshot of " + name);
         expect_no_secret_in(out2, name);
-        // An error in a base layer is the base's, not a line's: no line is required.
-        if (r.exit_code == 0)
+        // An error in a base layer is reported on the FROM line that brought it when a
+        // step unpacks it, or by the output that does (no line then).
+        if (r.exit_code == 0) {
             expect_file(out2, "/newf", kNewf, "the COPY on top");
-        else
+        } else {
             expect_clean_error(r, 0, "");
+            const std::string line = error_line(r);
+            if (line.find("Dockerfile:") != std::string::npos) {
+                EXPECT_NE(line.find("Dockerfile:1: FROM " + tag + ": layer "), std::string::npos)
+                    << line;
+            }
+        }
     }
 }
 
