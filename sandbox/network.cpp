@@ -105,6 +105,9 @@ PrivateNetwork::PrivateNetwork(const std::filesystem::path& work_dir)
         }
         release();
         throw SandboxError(msg);
+    } catch (...) {
+        release();
+        throw;
     }
 }
 

@@ -138,6 +138,9 @@ class MountStubs {
         } catch (const kiln::Error& e) {
             restore();
             throw SandboxError(std::string("sandbox: mount target: ") + e.what());
+        } catch (...) {
+            restore();  // no destructor runs for a constructor that throws
+            throw;
         }
     }
     MountStubs(const MountStubs&) = delete;
