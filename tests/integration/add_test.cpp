@@ -21,49 +21,11 @@ namespace kiln::solver {
 namespace {
 
 namespace fs = std::filesystem;
+using test::HttpServer;
 using test::run;
 using test::Scratch;
 using test::slurp;
 using test::write;
-
-// python3 -m http.server's handler on a free port of 127.0.0.1, serving `root`.
-class HttpServer {
-  public:
-    explicit HttpServer(const fs::path& root, const fs::path& port_file) {
-        const char* script =
-            "import functools, http.server, sys\n"
-            "h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])\n"
-            "http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None\n"
-            "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), h)\n"
-            "open(sys.argv[2] + '.tmp', 'w').write(str(s.server_address[1]))\n"
-            "import os; os.rename(sys.argv[2] + '.tmp', sys.argv[2])\n"
-            "s.serve_forever()\n";
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            ::execlp("python3", "python3", "-c", script, root.c_str(), port_file.c_str(),
-                     static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-        for (int i = 0; i < 200 && !fs::exists(port_file); ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(25));
-        if (fs::exists(port_file))
-            port_ = std::stoi(slurp(port_file));
-    }
-    ~HttpServer() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGTERM);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-    int port() const { return port_; }
-    std::string url(const std::string& path) const {
-        return "http://127.0.0.1:" + std::to_string(port_) + "/" + path;
-    }
-
-  private:
-    pid_t pid_ = -1;
-    int port_ = 0;
-};
 
 class AddUrlIntegrationTest : public ::testing::Test {
   protected:

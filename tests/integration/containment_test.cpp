@@ -202,47 +202,6 @@ json hardlink_entry(const std::string& name, const std::string& target) {
     return {{"name", name}, {"type", "hardlink"}, {"link", target}};
 }
 
-// python3 -m http.server's handler on a free port of 127.0.0.1 (the kernel picks it),
-// serving `dir`; stopped at scope exit.
-class HttpServer {
-  public:
-    HttpServer(const fs::path& dir, const fs::path& port_file) {
-        const char* script =
-            "import functools, http.server, os, sys\n"
-            "h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])\n"
-            "http.server.SimpleHTTPRequestHandler.log_message = lambda *a: None\n"
-            "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), h)\n"
-            "open(sys.argv[2] + '.tmp', 'w').write(str(s.server_address[1]))\n"
-            "os.rename(sys.argv[2] + '.tmp', sys.argv[2])\n"
-            "s.serve_forever()\n";
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            int null = ::open("/dev/null", O_RDWR);
-            ::dup2(null, 0);
-            ::dup2(null, 1);
-            ::dup2(null, 2);
-            ::execlp("python3", "python3", "-c", script, dir.c_str(), port_file.c_str(),
-                     static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-        for (int i = 0; i < 400 && !fs::exists(port_file); ++i)
-            std::this_thread::sleep_for(std::chrono::milliseconds(25));
-        if (fs::exists(port_file))
-            port_ = std::stoi(slurp(port_file));
-    }
-    ~HttpServer() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGTERM);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-    int port() const { return port_; }
-
-  private:
-    pid_t pid_ = -1;
-    int port_ = 0;
-};
-
 // ---------------------------------------------------------------------------
 // The fixture
 

@@ -37,6 +37,25 @@ void write_random(const std::filesystem::path& path, std::size_t size, unsigned 
 // The last "@sha256:…" digest in kiln's output (what push reports), or "".
 std::string pushed_digest(const std::string& text);
 
+// python3's http.server on 127.0.0.1 (a free port) serving `dir`, quiet, stopped at
+// scope exit. `port_file` is scratch for it to report the port in; port() is 0 when it
+// did not come up within 10 s.
+class HttpServer {
+  public:
+    HttpServer(const std::filesystem::path& dir, const std::filesystem::path& port_file);
+    ~HttpServer();
+    HttpServer(const HttpServer&) = delete;
+    HttpServer& operator=(const HttpServer&) = delete;
+    int port() const { return port_; }
+    std::string url(const std::string& path) const {
+        return "http://127.0.0.1:" + std::to_string(port_) + "/" + path;
+    }
+
+  private:
+    int pid_ = -1;
+    int port_ = 0;
+};
+
 // A fresh directory under /tmp removed at scope exit.
 class Scratch {
   public:

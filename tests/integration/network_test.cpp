@@ -3,19 +3,12 @@
 // network only with --allow network.host, --security=insecure only with --allow
 // security.insecure; a base image whose /dev is a link to a host directory leaves it
 // untouched; --max-layer-size and device nodes in -o type=local.
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <fstream>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "bookworm_fixture.h"
@@ -25,48 +18,6 @@ namespace fs = std::filesystem;
 using namespace kiln::test;
 
 namespace {
-
-// A free TCP port on 127.0.0.1 (the kernel's pick).
-int free_port() {
-    int s = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
-    ::close(s);
-    return ntohs(a.sin_port);
-}
-
-// python3 -m http.server on 127.0.0.1 only, stopped at scope exit.
-class LoopbackServer {
-  public:
-    explicit LoopbackServer(const fs::path& dir) : port_(free_port()) {
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            ::execlp("python3", "python3", "-m", "http.server", std::to_string(port_).c_str(),
-                     "--bind", "127.0.0.1", "--directory", dir.c_str(),
-                     static_cast<char*>(nullptr));
-            ::_exit(127);
-        }
-        for (int i = 0; i < 100; ++i) {  // up to 10 s for it to listen
-            if (run({"bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/" + std::to_string(port_)})
-                    .exit_code == 0)
-                break;
-            std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        }
-    }
-    ~LoopbackServer() {
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-    }
-    int port() const { return port_; }
-
-  private:
-    int port_;
-    pid_t pid_ = -1;
-};
 
 class Network : public ::testing::Test {
   protected:
@@ -121,7 +72,7 @@ std::string probe(int port) {
 }  // namespace
 
 TEST_F(Network, HostLoopbackIsUnreachableByDefault) {
-    LoopbackServer server(dir.path());
+    HttpServer server(dir.path(), dir / "port");
     auto r = build(context("app", "FROM base:1\n" + probe(server.port())));
     ASSERT_EQ(r.exit_code, 0) << joined(r);
     EXPECT_NE(r.err.find("REFUSED"), std::string::npos) << r.err;
@@ -142,7 +93,7 @@ TEST_F(Network, DefaultNetworkIsPrivateWithOutboundDns) {
 }
 
 TEST_F(Network, HostNetworkWithTheEntitlementReachesLoopback) {
-    LoopbackServer server(dir.path());
+    HttpServer server(dir.path(), dir / "port");
     auto r = build(context("app", "FROM base:1\n" + probe(server.port())),
                    {"--network", "host", "--allow", "network.host"});
     ASSERT_EQ(r.exit_code, 0) << joined(r);
