@@ -23,6 +23,7 @@
 
 #include "base/error.h"
 #include "base/limits.h"
+#include "base/list_dir.h"
 #include "base/unique_fd.h"
 #include "snapshotter/tree.h"
 
@@ -260,7 +261,7 @@ class Applier {
             ::openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (!fd)
             throw errno_err("cannot open directory " + path);
-        return tree::list_dir(fd.get(), path);
+        return kiln::list_dir(fd.get(), path);
     }
 
     // Marks the directory at fd (any kind of fd) opaque, overlay's way.

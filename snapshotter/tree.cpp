@@ -15,6 +15,7 @@
 #include <set>
 
 #include "base/error.h"
+#include "base/list_dir.h"
 
 namespace kiln::snapshotter::tree {
 
@@ -24,10 +25,6 @@ namespace {
 
 constexpr const char* kOpaqueTrusted = "trusted.overlay.opaque";
 constexpr const char* kOpaqueUser = "user.overlay.opaque";
-
-struct DirClose {
-    void operator()(DIR* d) const { ::closedir(d); }
-};
 
 std::string join(const std::string& rel, const std::string& name) {
     return rel.empty() ? name : rel + "/" + name;
@@ -537,32 +534,6 @@ UniqueFd open_subdir(int parent_fd, const std::string& name, const std::string& 
     if (!fd)
         throw errno_error("cannot open directory " + what);
     return fd;
-}
-
-std::vector<std::string> list_dir(int dir_fd, const std::string& what) {
-    int dup_fd = ::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dup_fd < 0)
-        throw errno_error("cannot read directory " + what);
-    std::unique_ptr<DIR, DirClose> dir(::fdopendir(dup_fd));
-    if (!dir) {
-        ::close(dup_fd);
-        throw errno_error("cannot read directory " + what);
-    }
-    std::vector<std::string> out;
-    for (;;) {
-        errno = 0;
-        dirent* d = ::readdir(dir.get());
-        if (d == nullptr) {
-            if (errno != 0)
-                throw errno_error("cannot read directory " + what);
-            break;
-        }
-        std::string n = d->d_name;
-        if (n != "." && n != "..")
-            out.push_back(std::move(n));
-    }
-    std::sort(out.begin(), out.end());
-    return out;
 }
 
 void remove_at(int parent_fd, const std::string& name, const std::string& what) {

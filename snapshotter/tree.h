@@ -29,7 +29,6 @@ Xattrs read_xattrs(int parent_fd, const std::string& name, const std::string& wh
 
 UniqueFd open_dir(const std::filesystem::path& p);
 UniqueFd open_subdir(int parent_fd, const std::string& name, const std::string& what);
-std::vector<std::string> list_dir(int dir_fd, const std::string& what);
 
 // Removes `name` below parent_fd with everything in it.
 void remove_at(int parent_fd, const std::string& name, const std::string& what);

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "base/list_dir.h"
 #include "base/root_dir.h"
 #include "base/unique_fd.h"
 
@@ -107,7 +108,7 @@ class Copier {
     // relative to the COPY source ("" for the source itself).
     void copy_children(int in, const std::string& src_path, const std::string& rel,
                        const std::string& src_rel, int out, const std::string& dst_path) {
-        for (const auto& n : list_names(in, src_path)) {
+        for (const auto& n : list_dir(in, src_path)) {
             std::string child_rel = rel.empty() ? n : rel + "/" + n;
             std::string child_src_rel = src_rel.empty() ? n : src_rel + "/" + n;
             Place s{in, n, src_path + "/" + n};
@@ -146,7 +147,7 @@ class Copier {
         UniqueFd in = open_dir_at(src.dir, src.name, src.path);
         UniqueFd out = open_dir_at(dst.dir, dst.name, dst.path);
         copy_children(in.get(), src.path, rel, src_rel, out.get(), dst.path);
-        if (!existed && list_names(out.get(), dst.path).empty()) {
+        if (!existed && list_dir(out.get(), dst.path).empty()) {
             out.reset();
             ::unlinkat(dst.dir, dst.name.c_str(), AT_REMOVEDIR);
         } else {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/list_dir.h"
 #include "base/root_dir.h"
 #include "base/unique_fd.h"
 
@@ -212,28 +213,6 @@ void copy_entry(const Place& src, const struct stat& st, const Place& dst, const
     ::utimensat(dst.dir, dst.name.c_str(), ts, AT_SYMLINK_NOFOLLOW);
 }
 
-std::vector<std::string> list_names(int dir_fd, const std::string& what) {
-    UniqueFd d(::openat(dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!d)
-        throw errno_error("cannot read " + what);
-    DIR* dp = ::fdopendir(d.get());
-    if (!dp)
-        throw errno_error("cannot read " + what);
-    (void)d.release();
-    std::unique_ptr<DIR, int (*)(DIR*)> guard(dp, ::closedir);
-    std::vector<std::string> names;
-    errno = 0;
-    while (struct dirent* e = ::readdir(dp)) {
-        std::string n = e->d_name;
-        if (n != "." && n != "..")
-            names.push_back(std::move(n));
-    }
-    if (errno != 0)
-        throw errno_error("cannot read " + what);
-    std::sort(names.begin(), names.end());
-    return names;
-}
-
 void copy_tree(const Place& src, const Place& dst, const CopyOptions& o, LinkMap& links) {
     struct stat st;
     if (::fstatat(src.dir, src.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
@@ -243,7 +222,7 @@ void copy_tree(const Place& src, const Place& dst, const CopyOptions& o, LinkMap
         return;
     UniqueFd in = open_at(src.dir, src.name, O_RDONLY | O_DIRECTORY, src.path);
     UniqueFd out = open_at(dst.dir, dst.name, O_RDONLY | O_DIRECTORY, dst.path);
-    for (const auto& n : list_names(in.get(), src.path))
+    for (const auto& n : list_dir(in.get(), src.path))
         copy_tree({in.get(), n, src.path + "/" + n}, {out.get(), n, dst.path + "/" + n}, o, links);
     // Children change a directory's mtime: put it back.
     struct timespec ts[2] = {st.st_atim, st.st_mtim};

@@ -121,7 +121,4 @@ void copy_tree(const Place& src, const Place& dst, const CopyOptions& options, L
 void copy_tree(const std::filesystem::path& src, const std::filesystem::path& dst,
                const CopyOptions& options);
 
-// The names in the open directory dir_fd, sorted, without "." and "..".
-std::vector<std::string> list_names(int dir_fd, const std::string& what);
-
 }  // namespace kiln::solver
