@@ -3,7 +3,7 @@
 # against `cp -a` of the same tree, then a rebuild with one file changed.
 #   bench/copy_files.sh [path/to/kiln]
 set -euo pipefail
-kiln=$(realpath "${1:-$(dirname "$0")/../build/cli/kiln}")
+kiln=$(realpath "${1:-$(dirname "$0")/../out/cli/kiln}")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 ctx=$work/ctx

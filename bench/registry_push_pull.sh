@@ -5,7 +5,7 @@
 # only HEADs and the manifest PUT).
 #   bench/registry_push_pull.sh [path/to/kiln] [size in MB, default 500]
 set -euo pipefail
-kiln=$(realpath "${1:-$(dirname "$0")/../build/cli/kiln}")
+kiln=$(realpath "${1:-$(dirname "$0")/../out/cli/kiln}")
 size_mb=${2:-500}
 work=$(mktemp -d)
 reg_pid=

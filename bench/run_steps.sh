@@ -4,7 +4,7 @@
 # of the unchanged rebuild (target: under 100 ms).
 #   bench/run_steps.sh [path/to/kiln]
 set -euo pipefail
-kiln=${1:-$(dirname "$0")/../build/cli/kiln}
+kiln=${1:-$(dirname "$0")/../out/cli/kiln}
 kiln=$(realpath "$kiln")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages kiln needs (only those missing; nothing but
-# Debian packages is downloaded), then configures and builds kiln in build/.
+# Debian packages is downloaded), then configures and builds kiln in out/.
 # Idempotent: a second run installs nothing and rebuilds only what changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,5 +33,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-ninja -C build -j "$(nproc)"
+cmake -S . -B out -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+ninja -C out -j "$(nproc)"

@@ -6,10 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/bootstrap.sh
 install -m 0755 /bin/busybox examples/hello/busybox
-digest=$(build/cli/kiln build -t kiln-example/hello:latest examples/hello)
+digest=$(out/cli/kiln build -t kiln-example/hello:latest examples/hello)
 echo
 echo "built kiln-example/hello:latest  $digest"
-build/cli/kiln images
+out/cli/kiln images
 
 # Run it: unpack the image from kiln's store (an OCI layout) and start it.
 bundle=$(mktemp -d)
