@@ -13,6 +13,9 @@ namespace kiln {
 class Error : public std::runtime_error {
   public:
     using std::runtime_error::runtime_error;
+    // Lines a printer shows after what() (a Dockerfile excerpt, each line
+    // ending in '\n'); "" for most errors.
+    virtual std::string detail() const { return {}; }
 };
 
 // Builds an Error from the current errno: "<what>: <strerror(errno)>".

@@ -9,11 +9,11 @@
 #include <mutex>
 #include <ostream>
 
-#include "solver/progress.h"
+#include "base/progress.h"
 
 namespace kiln::cli {
 
-class PlainProgress : public solver::Progress {
+class PlainProgress : public Progress {
   public:
     explicit PlainProgress(std::ostream& out) : out_(out) {}
     int start(const std::string& name) override;
@@ -32,6 +32,6 @@ class PlainProgress : public solver::Progress {
 };
 
 // Discards progress (--progress=quiet).
-using QuietProgress = solver::NullProgress;
+using QuietProgress = NullProgress;
 
 }  // namespace kiln::cli

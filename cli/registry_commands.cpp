@@ -6,12 +6,11 @@
 #include <mutex>
 
 #include "base/error.h"
+#include "build/store_ops.h"
 #include "cli/commands.h"
 #include "cli/registry_options.h"
 #include "content/image_store.h"
 #include "content/state_root.h"
-#include "exporter/image_commit.h"
-#include "exporter/targets.h"
 #include "registry/credentials.h"
 #include "registry/pull.h"
 #include "registry/reference.h"
@@ -78,21 +77,9 @@ int pull(const std::optional<std::string>& root_flag, const std::string& ref_tex
 
 int push(const std::optional<std::string>& root_flag, const std::string& name,
          const std::string& dest, const RegistryArgs& args) {
-    // The name pushed to is checked before the store is opened.
-    registry::parse_reference(dest.empty() ? name : dest);
-    content::StateRoot root(content::resolve_state_root(root_flag));
-    content::ImageStore images(root);
-    auto desc = images.get(name);
-    if (!desc)
-        throw Error("push " + name + ": no such image in the local store");
-    auto image = exporter::load_image(root, *desc);
-    exporter::OutputSpec spec;
-    spec.type = "registry";
-    registry::PushOptions o;
-    o.client = client_options(args.insecure_registries);
-    o.log = stderr_logger("");
-    auto result = exporter::export_registry(root, image, spec, {dest.empty() ? name : dest}, o);
-    std::cout << result.description << "\n";
+    std::cout << build::push_image(content::resolve_state_root(root_flag), name, dest,
+                                   client_options(args.insecure_registries), stderr_logger(""))
+              << "\n";
     return 0;
 }
 

@@ -5,10 +5,9 @@
 #include <atomic>
 #include <iostream>
 
+#include "base/error.h"
 #include "base/limits.h"
 #include "cli/commands.h"
-#include "frontend/dockerfile_error.h"
-#include "frontend/shell_lex.h"
 
 namespace kiln::cli {
 
@@ -165,9 +164,10 @@ int run(int argc, char** argv) {
             return version();
         if (*dump_cmd)
             return dump_ast(file);
-    } catch (const frontend::DockerfileError& e) {
-        std::cerr << "error: " << e.what() << "\n" << e.context();
-        return 1;
+    } catch (const Error& e) {
+        // A Dockerfile error's detail is its source excerpt.
+        std::cerr << "error: " << e.what() << "\n" << e.detail();
+        return g_interrupted ? 130 : 1;
     } catch (const std::exception& e) {
         std::cerr << "error: " << e.what() << "\n";
         return g_interrupted ? 130 : 1;

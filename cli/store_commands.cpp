@@ -3,13 +3,10 @@
 #include <iostream>
 
 #include "base/error.h"
+#include "build/store_ops.h"
 #include "cli/commands.h"
 #include "content/atomic_file.h"
 #include "content/image_store.h"
-#include "exporter/archive_import.h"
-#include "exporter/image_commit.h"
-#include "frontend/dump_ast.h"
-#include "frontend/parser.h"
 #include "registry/reference.h"
 
 namespace kiln::cli {
@@ -46,7 +43,7 @@ int images(const std::optional<std::string>& root_flag) {
         std::string created = "-";
         std::int64_t size = 0;
         try {
-            auto loaded = exporter::load_image(root, img.descriptor);
+            auto loaded = content::read_image(root.blobs(), img.descriptor);
             created = loaded.config.created.substr(0, 19);
             for (const auto& l : loaded.manifest.layers)
                 size += l.size;
@@ -64,7 +61,7 @@ int inspect(const std::optional<std::string>& root_flag, const std::string& name
     content::StateRoot root(content::resolve_state_root(root_flag));
     content::ImageStore store(root);
     auto d = find(store, name);
-    auto img = exporter::load_image(root, d);
+    auto img = content::read_image(root.blobs(), d);
     nlohmann::json out{{"Name", content::normalize_name(name)},
                        {"Digest", d.digest.str()},
                        {"Manifest", img.manifest},
@@ -87,14 +84,12 @@ int rmi(const std::optional<std::string>& root_flag, const std::vector<std::stri
 
 int load(const std::optional<std::string>& root_flag, const std::string& input,
          const std::vector<std::string>& tags) {
-    for (const auto& t : tags)  // before anything is read or written
-        registry::parse_reference(t, "tag");
-    content::StateRoot root(content::resolve_state_root(root_flag));
-    for (const auto& img : exporter::import_archive(root, input, tags)) {
+    for (const auto& img :
+         build::load_archive(content::resolve_state_root(root_flag), input, tags)) {
         if (img.names.empty())
-            std::cout << "Loaded image: " << img.manifest.digest.str() << "\n";
+            std::cout << "Loaded image: " << img.digest << "\n";
         for (const auto& n : img.names)
-            std::cout << "Loaded image: " << n << " (" << img.manifest.digest.str() << ")\n";
+            std::cout << "Loaded image: " << n << " (" << img.digest << ")\n";
     }
     return 0;
 }
@@ -105,14 +100,7 @@ int version() {
 }
 
 int dump_ast(const std::string& file) {
-    std::string text;
-    try {
-        text = read_file(file);
-    } catch (const Error&) {
-        throw Error("failed to read dockerfile: " + file + ": no such file or directory");
-    }
-    auto name = std::filesystem::path(file).filename().string();
-    std::cout << frontend::dump_ast(frontend::parse_dockerfile(text, name));
+    std::cout << build::dump_ast(file);
     return 0;
 }
 

@@ -27,7 +27,7 @@ std::string compose_what(const std::string& file, int line, const std::string& m
 
 DockerfileError::DockerfileError(std::string file, int line, std::string message, int end_line,
                                  std::string_view source)
-    : std::runtime_error(compose_what(file, line, message)),
+    : Error(compose_what(file, line, message)),
       file_(std::move(file)),
       line_(line),
       end_line_(end_line < line ? line : end_line),

@@ -3,13 +3,14 @@
 // "Dockerfile:7: ..." plus a few lines of source with the failing line marked.
 #pragma once
 
-#include <stdexcept>
 #include <string>
 #include <string_view>
 
+#include "base/error.h"
+
 namespace kiln::frontend {
 
-class DockerfileError : public std::runtime_error {
+class DockerfileError : public Error {
   public:
     // line and end_line are 1-based physical lines; 0 means "no particular line".
     // end_line < line is treated as end_line == line. source, when given, is the whole
@@ -31,6 +32,7 @@ class DockerfileError : public std::runtime_error {
     //   --------------------
     // Every line ends with '\n'.
     const std::string& context() const noexcept { return context_; }
+    std::string detail() const override { return context_; }
 
   private:
     std::string file_;

@@ -18,13 +18,13 @@
 #include <string>
 #include <vector>
 
+#include "base/progress.h"
 #include "content/blob_store.h"
 #include "content/image_store.h"
 #include "content/oci.h"
 #include "frontend/build_plan.h"
 #include "snapshotter/snapshotter.h"
 #include "solver/cache_store.h"
-#include "solver/progress.h"
 #include "solver/run_op.h"
 #include "solver/stat_cache.h"
 

@@ -1,5 +1,5 @@
-// How the solver reports what it does. Nothing below cli/ prints: it calls a
-// Progress, and cli/ decides how that looks (plain, tty, rawjson).
+// How a build reports what it does. Nothing below cli/ prints: the solver and
+// build/ call a Progress, and cli/ decides how that looks (plain, tty, rawjson).
 //
 // Contract: every started vertex ends with exactly one of done(), cached() or
 // error(); log() lines come between start and end. Calls may come from
@@ -8,7 +8,7 @@
 
 #include <string>
 
-namespace kiln::solver {
+namespace kiln {
 
 class Progress {
   public:
@@ -72,4 +72,4 @@ class VertexScope {
     bool ended_ = false;
 };
 
-}  // namespace kiln::solver
+}  // namespace kiln

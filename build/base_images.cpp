@@ -1,0 +1,72 @@
+#include "build/base_images.h"
+
+#include "base/error.h"
+#include "registry/platform.h"
+#include "registry/pull.h"
+#include "registry/reference.h"
+
+namespace kiln::build {
+
+BaseImages::BaseImages(const content::StateRoot& root, Progress& progress,
+                       registry::ClientOptions client, bool pull)
+    : root_(root), images_(root), progress_(progress), client_(std::move(client)), pull_(pull) {}
+
+std::optional<content::StoredImage> BaseImages::resolve(const std::string& ref,
+                                                        const std::string& platform) {
+    std::lock_guard lock(mu_);
+    if (auto it = resolved_.find(ref); it != resolved_.end())
+        return it->second;
+    std::optional<content::StoredImage> found;
+    if (ref == "scratch")
+        return found;
+    std::optional<content::Descriptor> d;
+    try {
+        d = images_.get(ref);
+    } catch (const Error&) {
+        // not a name the store can hold; parse_reference below says why
+    }
+    std::optional<registry::PlatformSpec> want;
+    if (!platform.empty())
+        want = registry::parse_platform(platform);
+    const std::optional<content::Descriptor> local = d;
+    if (d && want && !pull_) {
+        // The store holds one image per name: another platform's is pulled over it.
+        auto held = content::read_image(root_.blobs(), *d);
+        if (!registry::platform_matches(
+                {held.config.architecture, held.config.os, held.config.variant}, *want))
+            d.reset();
+    }
+    if (!d || pull_) {
+        VertexScope v(progress_, "[internal] load metadata for " + ref);
+        try {
+            registry::PullOptions po;
+            po.client = client_;
+            po.platform = want;
+            po.log = [&v](const std::string& line) { v.log(line); };
+            auto r = registry::pull_image(root_, registry::parse_reference(ref), po);
+            d = r.descriptor;
+            v.done();
+        } catch (const Error& e) {
+            v.error(e.what());
+            if (!local) {
+                pull_errors_[ref] = e.what();
+                resolved_[ref] = std::nullopt;
+                return std::nullopt;
+            }
+            d = local;
+            progress_.warn(std::string(e.what()) + "; using the local image " + ref);
+        }
+    }
+    if (d)
+        found = content::read_image(root_.blobs(), *d);
+    resolved_[ref] = found;
+    return found;
+}
+
+std::string BaseImages::why_missing(const std::string& ref) {
+    std::lock_guard lock(mu_);
+    auto it = pull_errors_.find(ref);
+    return it == pull_errors_.end() ? std::string() : "cannot pull: " + it->second;
+}
+
+}  // namespace kiln::build

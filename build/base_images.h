@@ -1,0 +1,45 @@
+// The images a build's FROM lines name: from the local store, pulled from
+// their registries when the store lacks them (or, with --pull, always).
+//
+// Invariants: each reference is resolved once per build (the first use
+// decides its platform: lowering asks first, with the FROM line's
+// --platform); a failed pull is remembered and reported on the FROM line that
+// needed it; a registry that cannot give a newer (or the other platform's)
+// image leaves the local one in use, as docker build does. Thread-safe.
+#pragma once
+
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "base/progress.h"
+#include "content/image_store.h"
+#include "content/state_root.h"
+#include "registry/client.h"
+
+namespace kiln::build {
+
+class BaseImages {
+  public:
+    BaseImages(const content::StateRoot& root, Progress& progress, registry::ClientOptions client,
+               bool pull);
+
+    // nullopt: `scratch`, or not in the store and not pullable (why_missing says why).
+    std::optional<content::StoredImage> resolve(const std::string& ref,
+                                                const std::string& platform = "");
+    // "cannot pull: <reason>" after a failed pull of `ref`, else "".
+    std::string why_missing(const std::string& ref);
+
+  private:
+    const content::StateRoot& root_;
+    content::ImageStore images_;
+    Progress& progress_;
+    registry::ClientOptions client_;
+    bool pull_;
+    std::mutex mu_;
+    std::map<std::string, std::optional<content::StoredImage>> resolved_;
+    std::map<std::string, std::string> pull_errors_;
+};
+
+}  // namespace kiln::build

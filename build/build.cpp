@@ -1,0 +1,235 @@
+#include "build/build.h"
+
+#include <filesystem>
+#include <memory>
+
+#include "base/error.h"
+#include "build/base_images.h"
+#include "build/outputs.h"
+#include "content/atomic_file.h"
+#include "content/image_store.h"
+#include "content/temp_dir.h"
+#include "exporter/image_commit.h"
+#include "frontend/dockerignore.h"
+#include "frontend/lint.h"
+#include "frontend/lower.h"
+#include "frontend/parser.h"
+#include "registry/reference.h"
+#include "snapshotter/snapshotter.h"
+#include "solver/solve.h"
+
+namespace kiln::build {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// Where the Dockerfile comes from and the name errors give it.
+struct Definition {
+    std::string path;  // "" when it came as text (stdin)
+    std::string display_name;
+    std::string text;
+    frontend::ParseResult parsed;
+};
+
+Definition read_definition(const BuildRequest& req, Progress& progress) {
+    Definition d;
+    if (req.dockerfile == "-") {
+        d.display_name = "Dockerfile";
+    } else {
+        d.path = req.dockerfile.empty() ? (fs::path(req.context) / "Dockerfile").string()
+                                        : req.dockerfile;
+        d.display_name = fs::path(d.path).filename().string();
+    }
+    VertexScope v(progress, "[internal] load build definition from " + d.display_name);
+    if (d.path.empty()) {
+        d.text = req.dockerfile_text;
+    } else {
+        std::error_code ec;
+        if (!fs::is_regular_file(d.path, ec))
+            throw Error(
+                "failed to read dockerfile: " + d.path + ": " +
+                (fs::exists(d.path, ec) ? "not a regular file" : "no such file or directory"));
+        d.text = read_file(d.path);
+    }
+    v.log("transferring dockerfile: " + std::to_string(d.text.size()) + "B done");
+    v.done();
+    d.parsed = frontend::parse_dockerfile(d.text, d.display_name);
+    frontend::check_instruction_names(d.parsed, d.display_name, d.text);
+    if (auto it = d.parsed.directives.find("syntax"); it != d.parsed.directives.end())
+        progress.warn("# syntax=" + it->second +
+                      " is ignored: kiln builds with its own Dockerfile frontend");
+    return d;
+}
+
+std::vector<std::string> read_dockerignore(const BuildRequest& req, const Definition& def,
+                                           Progress& progress) {
+    VertexScope v(progress, "[internal] load .dockerignore");
+    std::vector<std::string> ignore;
+    auto chosen = frontend::choose_dockerignore(def.path, req.context, [](const std::string& p) {
+        std::error_code e;
+        return fs::is_regular_file(p, e);
+    });
+    if (chosen)
+        ignore = frontend::parse_dockerignore(read_file(*chosen));
+    v.done();
+    return ignore;
+}
+
+// The lowered plan, or nullopt after --check (the warnings are counted in `checked`).
+std::optional<frontend::BuildPlan> lower_plan(const BuildRequest& req, const Definition& def,
+                                              const std::vector<std::string>& ignore,
+                                              BaseImages& bases, Progress& progress,
+                                              std::optional<std::size_t>& checked) {
+    frontend::Linter linter(def.parsed, def.display_name);
+    frontend::run_syntax_checks(def.parsed, linter);
+    frontend::LowerOptions lo;
+    lo.filename = def.display_name;
+    lo.source = def.text;
+    lo.build_args = req.build_args;
+    lo.target = req.target;
+    lo.arch = frontend::host_architecture();
+    lo.linter = &linter;
+    lo.ignore_patterns = ignore;
+    lo.all_stages = req.check;  // --check looks at every stage, as BuildKit does
+    lo.image_settings = [&](const std::string& ref,
+                            const std::string& platform) -> std::optional<frontend::ImageSettings> {
+        auto img = bases.resolve(ref, platform);
+        if (!img)
+            return std::nullopt;
+        return solver::from_run_config(img->config.config, img->config.author);
+    };
+    lo.onbuild_triggers = [&](const std::string& ref, const std::string& platform) {
+        auto img = bases.resolve(ref, platform);
+        return img ? img->config.config.on_build : std::vector<std::string>{};
+    };
+    auto plan = frontend::lower(def.parsed, lo);
+    for (const auto& w : linter.warnings())
+        progress.warn(linter.format(w));
+    for (const auto& w : plan.warnings)
+        progress.warn(w);
+    if (!plan.unused_build_args.empty()) {
+        std::string list;
+        for (const auto& a : plan.unused_build_args)
+            list += (list.empty() ? "" : " ") + a;
+        progress.warn("one or more build-args [" + list + "] were not consumed");
+    }
+    if (req.check) {
+        checked = linter.warnings().size();
+        return std::nullopt;
+    }
+    if (linter.error_on_warning() && !linter.warnings().empty())
+        throw Error(linter.violation_error());
+    return plan;
+}
+
+// As buildx's --metadata-file: after a push, the digest is the one the
+// registry has (layers compressed); the local store's (uncompressed) is kiln's own key.
+void write_metadata(const BuildRequest& req, const BuildResult& result, std::size_t files_read) {
+    nlohmann::json meta{{"containerimage.digest",
+                         result.pushed_digest.empty() ? result.digest : result.pushed_digest},
+                        {"kiln.image.digest", result.digest},
+                        {"containerimage.config.digest", result.config_digest}};
+    std::string names;
+    for (const auto& t : req.tags)
+        names += (names.empty() ? "" : ",") + content::normalize_name(t);
+    if (!names.empty())
+        meta["image.name"] = names;
+    // kiln's own: what the cache did (tests and CI logs read this).
+    meta["kiln.steps.run"] = result.steps_run;
+    meta["kiln.steps.cached"] = result.steps_cached;
+    meta["kiln.context.files_read"] = files_read;
+    write_file_atomic(req.metadata_file, meta.dump(2) + "\n");
+}
+
+}  // namespace
+
+BuildResult build(const BuildRequest& req) {
+    NullProgress quiet;
+    Progress& progress = req.progress ? *req.progress : quiet;
+    // Names first, as buildx: a bad -t fails before any step runs, with the
+    // reference parser's reason (`invalid tag "X": ...`).
+    for (const auto& t : req.tags)
+        registry::parse_reference(t, "tag");
+    if (req.network == "host" && !req.allow.network_host)
+        throw Error("--network host is not allowed: add --allow network.host");
+    std::error_code ec;
+    if (!fs::is_directory(req.context, ec))
+        throw Error("build context " + req.context + " is not a directory");
+    const auto outputs = plan_outputs(req.outputs, req.tags, req.push);
+    const auto epoch = exporter::source_date_epoch_from_env();
+
+    const Definition def = read_definition(req, progress);
+    const auto ignore = read_dockerignore(req, def, progress);
+    content::StateRoot root(req.state_root);
+    BaseImages bases(root, progress, req.client, req.pull);
+    BuildResult result;
+    auto plan = lower_plan(req, def, ignore, bases, progress, result.check_warnings);
+    if (!plan)
+        return result;
+
+    TempDir work(root.tmp(), "build-");
+    auto snapshots = snapshotter::open_snapshotter(root.snapshots(), req.snapshotter, root.tmp());
+    solver::CacheStore cache(root.cache() / "steps", root.blobs());
+    // One stat cache per context directory.
+    solver::StatCache stats(
+        root.cache() / "stat" /
+        std::string(
+            content::Digest::of(fs::absolute(req.context).lexically_normal().string()).hex()));
+    solver::SolveOptions so;
+    so.context_dir = req.context;
+    so.ignore_patterns = ignore;
+    so.work_dir = work.path();
+    so.dockerfile_name = def.display_name;
+    so.progress = &progress;
+    so.jobs = req.jobs;
+    so.resolve_image = [&](const std::string& ref) { return bases.resolve(ref); };
+    so.why_missing = [&](const std::string& ref) { return bases.why_missing(ref); };
+    so.blobs = &root.blobs();
+    so.write_layer = [&](const fs::path& tree, bool overlay_whiteouts,
+                         const solver::SolveOptions::OmitDir& omit) {
+        return exporter::store_layer_tree(root, tree, overlay_whiteouts, omit, epoch);
+    };
+    so.snapshots = snapshots.get();
+    so.runtime = req.runtime;
+    so.network = req.network == "default" ? "" : req.network;
+    so.allow_network_host = req.allow.network_host;
+    so.allow_insecure = req.allow.insecure;
+    so.cancel = req.cancel;
+    for (const auto& [id, s] : req.secrets)
+        so.secrets[id] = solver::SecretSource{s.file, s.value};
+    so.ssh_socket = req.ssh_socket;
+    so.cache_mounts = root.cache() / "mounts";
+    so.cache = &cache;
+    so.stats = &stats;
+    so.no_cache = req.no_cache;
+    so.no_cache_stages = req.no_cache_stages;
+    so.now = exporter::build_time(epoch);
+    so.key_salt = epoch ? "source-date-epoch=" + std::to_string(*epoch) : "";
+    auto solved = solver::solve(*plan, so);
+    for (const auto& [k, v] : req.labels)
+        solved.config.config.labels[k] = v;
+    if (req.cancel && *req.cancel)
+        throw Error("interrupted");
+
+    exporter::CommittedImage image;
+    {
+        VertexScope v(progress, "exporting to image");
+        image = exporter::commit_image(root, solved);
+        v.log("writing image " + image.manifest_descriptor.digest.str() + " done");
+        v.done();
+    }
+    auto pushed = export_outputs(root, image, outputs, req.tags, req.client, progress);
+    result.digest = image.manifest_descriptor.digest.str();
+    result.pushed_digest = pushed ? pushed->str() : "";
+    result.config_digest = image.manifest.config.digest.str();
+    result.steps_run = solved.stats.steps_run;
+    result.steps_cached = solved.stats.steps_cached;
+    if (!req.iidfile.empty())
+        write_file_atomic(req.iidfile, result.digest);
+    if (!req.metadata_file.empty())
+        write_metadata(req, result, stats.reads());
+    return result;
+}
+
+}  // namespace kiln::build

@@ -1,0 +1,69 @@
+#include "build/outputs.h"
+
+#include <map>
+
+#include "base/error.h"
+#include "exporter/targets.h"
+#include "registry/reference.h"
+
+namespace kiln::build {
+
+std::vector<exporter::OutputSpec> plan_outputs(const std::vector<std::string>& specs,
+                                               const std::vector<std::string>& tags, bool push) {
+    std::vector<exporter::OutputSpec> outputs;
+    for (const auto& o : specs)
+        outputs.push_back(exporter::parse_output_spec(o));
+    if (outputs.empty())
+        outputs.push_back(exporter::parse_output_spec("type=image"));
+    for (const auto& o : outputs)
+        if (auto name = o.get("name"); !name.empty())
+            registry::parse_reference(name, "name");
+    if (push) {
+        if (tags.empty())
+            throw Error("--push needs a name to push to: add -t NAME");
+        bool pushed = false;
+        for (auto& o : outputs)
+            if (o.type == "image" || o.type == "registry") {
+                o.attrs["push"] = "true";
+                pushed = true;
+            }
+        if (!pushed)
+            outputs.push_back(exporter::parse_output_spec("type=registry"));
+    }
+    for (const auto& o : outputs)
+        if ((o.type == "registry" || o.get("push") == "true") && tags.empty() &&
+            o.get("name").empty())
+            throw Error("pushing to a registry needs a name: -t NAME or -o type=registry,name=REF");
+    return outputs;
+}
+
+std::optional<content::Digest> export_outputs(const content::StateRoot& root,
+                                              const exporter::CommittedImage& image,
+                                              const std::vector<exporter::OutputSpec>& outputs,
+                                              const std::vector<std::string>& tags,
+                                              const registry::ClientOptions& client,
+                                              Progress& progress) {
+    std::optional<content::Digest> pushed;
+    for (const auto& spec : outputs) {
+        const std::map<std::string, std::string> titles = {
+            {"image", "naming image in the local store"},
+            {"oci", "exporting to oci image format"},
+            {"docker", "exporting to docker image format"},
+            {"local", "copying files to " + spec.get("dest")},
+            {"registry", "pushing to registry"}};
+        VertexScope v(progress, spec.get("push") == "true" && spec.type == "image"
+                                    ? "naming image and pushing to registry"
+                                    : titles.at(spec.type));
+        registry::PushOptions push;
+        push.client = client;
+        push.log = [&v](const std::string& line) { v.log(line); };
+        auto result = exporter::export_output(root, image, spec, tags, push);
+        if (spec.type == "registry" || spec.get("push") == "true")
+            pushed = result.manifest_digest;
+        v.log(result.description + " done");
+        v.done();
+    }
+    return pushed;
+}
+
+}  // namespace kiln::build

@@ -1,0 +1,76 @@
+// One build as a library call: what to build and where to put it
+// (BuildRequest), what came out (BuildResult). cli/ fills a request from its
+// flags and prints the result; nothing here reads argv or prints.
+//
+// Invariants: every field is already parsed (build/flags.h turns buildx's
+// flag strings into these); `outputs` are buildx -o specs, checked before any
+// step runs; a request with `check` set only runs the build checks.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/progress.h"
+#include "registry/client.h"
+
+namespace kiln::build {
+
+// A --secret: a file read at use, or a value (from env=).
+struct Secret {
+    std::string file;
+    std::string value;
+};
+
+// Entitlements, as buildx's --allow.
+struct Entitlements {
+    bool network_host = false;
+    bool insecure = false;
+};
+
+struct BuildRequest {
+    std::filesystem::path state_root;  // the store (content::resolve_state_root)
+    std::string context = ".";
+    std::string dockerfile;       // "" = CONTEXT/Dockerfile; "-" = dockerfile_text
+    std::string dockerfile_text;  // the Dockerfile when `dockerfile` is "-" (stdin)
+    std::vector<std::string> tags;
+    std::map<std::string, std::string> build_args;
+    std::map<std::string, std::string> labels;
+    std::string target;
+    bool no_cache = false;
+    std::vector<std::string> no_cache_stages;
+    bool check = false;  // run the build checks only
+    std::map<std::string, Secret> secrets;
+    std::string ssh_socket;            // the agent RUN --mount=type=ssh forwards; "" = none
+    std::string snapshotter = "auto";  // auto | overlayfs | native
+    std::string runtime = "runc";
+    std::string network = "default";  // default | host | none
+    Entitlements allow;
+    std::vector<std::string> outputs;  // -o specs; none = type=image
+    bool push = false;                 // --push: image outputs also push
+    bool pull = false;                 // re-check base images' tags in their registries
+    unsigned jobs = 0;                 // 0 = cores
+    std::string iidfile;
+    std::string metadata_file;
+    registry::ClientOptions client;  // pulls of base images and pushes
+    Progress* progress = nullptr;    // NullProgress when null
+    // Set from outside (a signal) to stop the build; also set by a failing step
+    // to stop the others. A build that sees it throws kiln::Error("interrupted").
+    std::atomic<bool>* cancel = nullptr;
+};
+
+struct BuildResult {
+    std::string digest;         // the image manifest in the local store (kiln's own key)
+    std::string pushed_digest;  // the manifest a registry has, "" when nothing was pushed
+    std::string config_digest;
+    // --check: how many warnings the checks reported (the build stopped there).
+    std::optional<std::size_t> check_warnings;
+    std::size_t steps_run = 0;
+    std::size_t steps_cached = 0;
+};
+
+}  // namespace kiln::build

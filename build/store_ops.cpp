@@ -1,0 +1,58 @@
+#include "build/store_ops.h"
+
+#include "base/error.h"
+#include "content/atomic_file.h"
+#include "content/image_store.h"
+#include "content/state_root.h"
+#include "exporter/archive_import.h"
+#include "exporter/image_commit.h"
+#include "exporter/targets.h"
+#include "frontend/dump_ast.h"
+#include "frontend/parser.h"
+#include "registry/reference.h"
+
+namespace kiln::build {
+
+std::vector<LoadedImage> load_archive(const std::filesystem::path& state_root,
+                                      const std::string& input,
+                                      const std::vector<std::string>& tags) {
+    for (const auto& t : tags)
+        registry::parse_reference(t, "tag");
+    content::StateRoot root(state_root);
+    std::vector<LoadedImage> out;
+    for (const auto& img : exporter::import_archive(root, input, tags))
+        out.push_back({img.names, img.manifest.digest.str()});
+    return out;
+}
+
+std::string push_image(const std::filesystem::path& state_root, const std::string& name,
+                       const std::string& dest, const registry::ClientOptions& client,
+                       const std::function<void(const std::string&)>& log) {
+    registry::parse_reference(dest.empty() ? name : dest);
+    content::StateRoot root(state_root);
+    content::ImageStore images(root);
+    auto desc = images.get(name);
+    if (!desc)
+        throw Error("push " + name + ": no such image in the local store");
+    auto image = exporter::load_image(root, *desc);
+    exporter::OutputSpec spec;
+    spec.type = "registry";
+    registry::PushOptions o;
+    o.client = client;
+    o.log = log;
+    return exporter::export_registry(root, image, spec, {dest.empty() ? name : dest}, o)
+        .description;
+}
+
+std::string dump_ast(const std::string& file) {
+    std::string text;
+    try {
+        text = read_file(file);
+    } catch (const Error&) {
+        throw Error("failed to read dockerfile: " + file + ": no such file or directory");
+    }
+    auto name = std::filesystem::path(file).filename().string();
+    return frontend::dump_ast(frontend::parse_dockerfile(text, name));
+}
+
+}  // namespace kiln::build

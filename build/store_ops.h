@@ -1,0 +1,37 @@
+// The commands besides `build` that need the engine's parts (exporter,
+// frontend): `kiln load`, `kiln push`, `kiln debug dump-ast`. Library calls:
+// nothing here prints.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "registry/client.h"
+
+namespace kiln::build {
+
+struct LoadedImage {
+    std::vector<std::string> names;  // as set in the store; empty when the archive named none
+    std::string digest;              // the manifest's
+};
+
+// Loads every image of an OCI layout tar or docker-archive tar into the store
+// at `state_root`; `tags`, when given, replace the archive's names. Tags are
+// checked before anything is read or written.
+std::vector<LoadedImage> load_archive(const std::filesystem::path& state_root,
+                                      const std::string& input,
+                                      const std::vector<std::string>& tags);
+
+// Pushes `name` from the store to `dest` ("" = `name`); returns the one-line
+// description of what was pushed. The destination is checked before the store
+// is opened.
+std::string push_image(const std::filesystem::path& state_root, const std::string& name,
+                       const std::string& dest, const registry::ClientOptions& client,
+                       const std::function<void(const std::string&)>& log);
+
+// A Dockerfile's parse in the format of BuildKit's parser tests.
+std::string dump_ast(const std::string& file);
+
+}  // namespace kiln::build
