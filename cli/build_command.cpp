@@ -27,6 +27,7 @@
 #include "registry/platform.h"
 #include "registry/pull.h"
 #include "registry/reference.h"
+#include "sandbox/runc_executor.h"
 #include "snapshotter/snapshotter.h"
 #include "solver/solve.h"
 
@@ -329,33 +330,37 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     auto labels = parse_kv_list(args.labels, "--label", false);
 
     TempDir work(root.tmp(), "build-");
-    solver::SolveOptions so;
-    so.context_dir = args.context;
-    so.ignore_patterns = ignore;
-    so.work_dir = work.path();
-    so.dockerfile_name = display_name;
-    so.progress = progress.get();
-    so.jobs = args.jobs;
-    so.resolve_image = resolve_image;
-    so.why_missing = [&](const std::string& ref) {
+    // RUN steps go through the configured OCI runtime; the build's private
+    // network (made on first use) lives in the work directory until the solve ends.
+    auto executor = std::make_unique<sandbox::RuncExecutor>(args.runtime, work.path() / "network");
+    solver::SolveDeps deps;
+    solver::SolvePolicy policy;
+    policy.context_dir = args.context;
+    policy.ignore_patterns = ignore;
+    policy.work_dir = work.path();
+    policy.dockerfile_name = display_name;
+    deps.progress = progress.get();
+    policy.jobs = args.jobs;
+    deps.resolve_image = resolve_image;
+    deps.why_missing = [&](const std::string& ref) {
         std::lock_guard lock(resolve_mu);
         auto it = pull_errors.find(ref);
         return it == pull_errors.end() ? std::string() : "cannot pull: " + it->second;
     };
-    so.blobs = &root.blobs();
-    so.write_layer = [&](const fs::path& tree, bool overlay_whiteouts,
-                         const solver::SolveOptions::OmitDir& omit) {
+    deps.blobs = &root.blobs();
+    deps.write_layer = [&](const fs::path& tree, bool overlay_whiteouts,
+                           const solver::OmitDir& omit) {
         return exporter::store_layer_tree(root, tree, overlay_whiteouts, omit, epoch);
     };
     auto snapshots = snapshotter::open_snapshotter(root.snapshots(), args.snapshotter, root.tmp());
-    so.snapshots = snapshots.get();
-    so.runtime = args.runtime;
-    so.network = args.network == "default" ? "" : args.network;
-    so.allow_network_host = entitled.network_host;
-    so.allow_insecure = entitled.insecure;
-    so.cancel = &g_stop_build;
-    so.secrets = parse_secrets(args.secrets);
-    so.cache_mounts = root.cache() / "mounts";
+    deps.snapshots = snapshots.get();
+    deps.executor = executor.get();
+    policy.network = args.network == "default" ? "" : args.network;
+    policy.allow_network_host = entitled.network_host;
+    policy.allow_insecure = entitled.insecure;
+    deps.cancel = &g_stop_build;
+    policy.secrets = parse_secrets(args.secrets);
+    policy.cache_mounts = root.cache() / "mounts";
     if (!args.ssh.empty()) {
         // --ssh default[=SOCKET]: the agent socket RUN --mount=type=ssh forwards.
         auto eq = args.ssh.find('=');
@@ -363,9 +368,9 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
         if (id != "default")
             throw Error("--ssh " + args.ssh + ": only the \"default\" agent is supported");
         if (eq != std::string::npos) {
-            so.ssh_socket = args.ssh.substr(eq + 1);
+            policy.ssh_socket = args.ssh.substr(eq + 1);
         } else if (const char* sock = std::getenv("SSH_AUTH_SOCK")) {
-            so.ssh_socket = sock;
+            policy.ssh_socket = sock;
         } else {
             throw Error("--ssh default: SSH_AUTH_SOCK is not set");
         }
@@ -376,13 +381,14 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
         root.cache() / "stat" /
         std::string(
             content::Digest::of(fs::absolute(args.context).lexically_normal().string()).hex()));
-    so.cache = &cache;
-    so.stats = &stats;
-    so.no_cache = args.no_cache;
-    so.no_cache_stages = args.no_cache_filter;
-    so.now = exporter::build_time(epoch);
-    so.key_salt = epoch ? "source-date-epoch=" + std::to_string(*epoch) : "";
-    auto solved = solver::solve(plan, so);
+    deps.cache = &cache;
+    deps.stats = &stats;
+    policy.no_cache = args.no_cache;
+    policy.no_cache_stages = args.no_cache_filter;
+    policy.now = exporter::build_time(epoch);
+    policy.key_salt = epoch ? "source-date-epoch=" + std::to_string(*epoch) : "";
+    auto solved = solver::solve(plan, deps, policy);
+    executor.reset();
     for (const auto& [k, v] : labels)
         solved.config.config.labels[k] = v;
 
