@@ -106,6 +106,8 @@ TEST_F(SolverBuildCache, RunKeyCoversEnvUserAndCommand) {
 
 TEST_F(SolverBuildCache, BuildsDefaultNetworkIsInTheKey) {
     build("FROM base\nRUN one\n");
+    build("FROM base\nRUN one\n");
+    EXPECT_EQ(runs_of("one"), 1u);
     policy_.network = "none";
     build("FROM base\nRUN one\n");
     EXPECT_EQ(runs_of("one"), 2u);
@@ -157,6 +159,7 @@ TEST_F(SolverBuildCache, FailedStepIsNotCached) {
 
 TEST_F(SolverBuildCache, KeySaltChangesEveryKey) {
     build(kFile);
+    EXPECT_EQ(build(kFile).stats.steps_cached, 4u);
     policy_.key_salt = "source-date-epoch=0";
     EXPECT_EQ(build(kFile).stats.steps_run, 4u);
 }
