@@ -41,7 +41,7 @@ std::optional<std::int64_t> source_date_epoch_from_env() {
 
 content::Descriptor store_layer_tree(const content::StateRoot& root,
                                      const std::filesystem::path& tree, bool overlay_whiteouts,
-                                     const solver::SolveOptions::OmitDir& omit_empty_dir,
+                                     const solver::OmitDir& omit_empty_dir,
                                      std::optional<std::int64_t> epoch) {
     LayerOptions options;
     options.overlay_whiteouts = overlay_whiteouts;

@@ -24,13 +24,13 @@ struct CommittedImage {
 };
 
 // A step's diff tree as an uncompressed layer in the store (what the solver
-// is given as its SolveOptions::write_layer).
+// is given as its SolveDeps::write_layer).
 content::Descriptor store_layer_tree(const content::StateRoot& root,
                                      const std::filesystem::path& tree, bool overlay_whiteouts,
-                                     const solver::SolveOptions::OmitDir& omit_empty_dir,
+                                     const solver::OmitDir& omit_empty_dir,
                                      std::optional<std::int64_t> source_date_epoch);
 
-// The history and "created" times are the solver's (see SolveOptions::now).
+// The history and "created" times are the solver's (see SolvePolicy::now).
 CommittedImage commit_image(const content::StateRoot& root, const solver::SolvedImage& image);
 
 // The time a build dates what it makes: SOURCE_DATE_EPOCH when given, else now.

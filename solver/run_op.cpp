@@ -9,7 +9,6 @@
 #include "content/atomic_file.h"
 #include "content/digest.h"
 #include "content/file_lock.h"
-#include "sandbox/sandbox.h"
 #include "solver/file_copy.h"
 
 namespace kiln::solver {
@@ -76,15 +75,10 @@ void run_step(const frontend::Step& step, const RunContext& ctx) {
     } else if (network == "host") {
         opts.network = sandbox::RunOptions::Network::host;
     } else {
+        // The build's private network: the executor makes it on first use.
         opts.network = sandbox::RunOptions::Network::private_ns;
-        try {
-            opts.netns_path = ctx.private_network();
-        } catch (const sandbox::SandboxError& e) {
-            throw Error(e.what());
-        }
     }
     opts.insecure = spec.security == "insecure";
-    opts.runtime = ctx.runtime;
     opts.work_dir = ctx.work_dir / "sandbox";
     opts.on_output = ctx.on_output;
     opts.cancel = ctx.cancel;
@@ -173,7 +167,7 @@ void run_step(const frontend::Step& step, const RunContext& ctx) {
 
     sandbox::RunResult result;
     try {
-        result = sandbox::run(opts);
+        result = ctx.executor->run(opts);
     } catch (const sandbox::SandboxError& e) {
         throw Error(e.what());
     }

@@ -1,4 +1,6 @@
-// RUN: one command in a sandbox on the stage's root file system.
+// RUN: one command in a sandbox on the stage's root file system, through the
+// injected Executor (sandbox/executor.h) — never the runtime directly, so the
+// request it builds is what unit tests see.
 //
 // Contract: the process sees `root` as / (writable; what it changes is the
 // step's layer), the RUN's mounts, its environment, user and working
@@ -16,6 +18,7 @@
 #include <vector>
 
 #include "frontend/build_plan.h"
+#include "sandbox/executor.h"
 
 namespace kiln::solver {
 
@@ -33,10 +36,10 @@ struct RunContext {
     std::function<std::filesystem::path(const frontend::MountSpec&)> mount_source;
     std::map<std::string, SecretSource> secrets;
     std::string ssh_socket;  // --ssh default: the agent socket, "" = none
-    std::string runtime = "runc";
+    // Runs the process; "default" network is asked for as Network::private_ns
+    // (the executor's own private network).
+    sandbox::Executor* executor = nullptr;
     std::string default_network;  // kiln build --network: for RUNs without --network
-    // The build's private network namespace (made on first use), for "default".
-    std::function<std::filesystem::path()> private_network;
     std::function<void(std::string_view line)> on_output;
     const std::atomic<bool>* cancel = nullptr;
 };

@@ -2,7 +2,7 @@
 // the exporter needs — a layer directory per step that changes the file
 // system, the history, and the image config.
 //
-// Contract: every file the solver writes is under options.work_dir (which the
+// Contract: every file the solver writes is under policy.work_dir (which the
 // caller owns and removes); the build context is only read. Steps run on the
 // scheduler's worker pool in dependency order; a failing step stops the
 // build with a kiln::Error naming the Dockerfile line.
@@ -23,6 +23,7 @@
 #include "content/image_store.h"
 #include "content/oci.h"
 #include "frontend/build_plan.h"
+#include "sandbox/executor.h"
 #include "snapshotter/snapshotter.h"
 #include "solver/cache_store.h"
 #include "solver/run_op.h"
@@ -30,52 +31,62 @@
 
 namespace kiln::solver {
 
-struct SolveOptions {
-    std::filesystem::path context_dir;
-    std::vector<std::string> ignore_patterns;  // .dockerignore, already read
-    std::filesystem::path work_dir;            // scratch space for rootfs and layer trees
-    std::string dockerfile_name = "Dockerfile";
-    Progress* progress = nullptr;  // NullProgress when null
-    unsigned jobs = 0;             // 0 = number of cores
+// A step's diff tree → layer: `omit_empty_dir(rel, st)` says which empty
+// directories are no change (see exporter::LayerOptions).
+using OmitDir = std::function<bool(const std::string& rel, const struct stat& st)>;
+
+// What the solver works with: stores, the snapshotter, the executor, the
+// image resolver, the layer writer, the progress sink. Injected, so that tests
+// put in a native snapshotter, a temp store and a fake executor.
+struct SolveDeps {
     // Base images: FROM <image> resolves through this (nullopt: not in the
     // store), and their layers are read from `blobs`.
     std::function<std::optional<content::StoredImage>(const std::string& ref)> resolve_image;
     // Why resolve_image found nothing for `ref` (a pull's error), for the
     // message that names the FROM line; default: not in the local store.
     std::function<std::string(const std::string& ref)> why_missing;
-    const content::BlobStore* blobs = nullptr;
+    const content::BlobStore* blobs = nullptr;  // required
     // Turns a step's diff tree into an uncompressed layer in the store (the
     // exporter's layer writer; injected so the solver need not depend on it).
     // `overlay_whiteouts`: the tree is an overlay upper directory (0/0 devices
-    // are deletions, trusted.overlay.opaque marks replaced directories);
-    // `omit_empty_dir` (may be empty) says which empty directories are no
-    // change (see exporter::LayerOptions).
-    using OmitDir = std::function<bool(const std::string& rel, const struct stat& st)>;
+    // are deletions, trusted.overlay.opaque marks replaced directories).
+    // Required.
     std::function<content::Descriptor(const std::filesystem::path& tree, bool overlay_whiteouts,
                                       const OmitDir& omit_empty_dir)>
         write_layer;
     // Where steps run: snapshots of the layers (one per layer, shared by
-    // every build), made from the blobs when first needed.
+    // every build), made from the blobs when first needed. Required.
     snapshotter::Snapshotter* snapshots = nullptr;
-    // RUN: the OCI runtime, --secret sources, the --ssh agent socket, and
-    // where type=cache mounts persist.
-    std::string runtime = "runc";
+    // Runs RUN's processes (sandbox/executor.h). Required when a RUN runs.
+    sandbox::Executor* executor = nullptr;
+    // The build cache; null = no cache.
+    const CacheStore* cache = nullptr;
+    StatCache* stats = nullptr;    // null: a scratch one under work_dir
+    Progress* progress = nullptr;  // NullProgress when null
+    // Set from outside (SIGINT) to stop the build: running RUNs are killed,
+    // no new step starts, solve() throws "interrupted".
+    std::atomic<bool>* cancel = nullptr;
+};
+
+// What to build from and how: inputs, limits, entitlements and cache policy.
+struct SolvePolicy {
+    std::filesystem::path context_dir;
+    std::vector<std::string> ignore_patterns;  // .dockerignore, already read
+    std::filesystem::path work_dir;            // scratch space for rootfs and layer trees
+    std::string dockerfile_name = "Dockerfile";
+    unsigned jobs = 0;  // 0 = number of cores
     // Default network of RUN steps: "" (a private namespace with outbound access,
     // sandbox/network.h), "host" or "none".
     std::string network;
     // Entitlements (buildx's --allow): RUN --network=host, RUN --security=insecure.
     bool allow_network_host = false;
     bool allow_insecure = false;
+    // RUN: --secret sources, the --ssh agent socket, where type=cache mounts persist.
     std::map<std::string, SecretSource> secrets;
     std::string ssh_socket;
     std::filesystem::path cache_mounts;
-    // Set from outside (SIGINT) to stop the build: running RUNs are killed,
-    // no new step starts, solve() throws "interrupted".
-    std::atomic<bool>* cancel = nullptr;
-    // The build cache; null = no cache. `no_cache` skips lookups (results are
-    // still recorded), `no_cache_stages` does so for the named stages only.
-    const CacheStore* cache = nullptr;
-    StatCache* stats = nullptr;
+    // `no_cache` skips cache lookups (results are still recorded),
+    // `no_cache_stages` does so for the named stages only.
     bool no_cache = false;
     std::vector<std::string> no_cache_stages;
     // Mixed into every key: whatever changes a layer's bytes without being an
@@ -105,7 +116,8 @@ struct SolvedImage {
     SolveStats stats;
 };
 
-SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options);
+SolvedImage solve(const frontend::BuildPlan& plan, const SolveDeps& deps,
+                  const SolvePolicy& policy);
 
 // The OCI image config a stage's settings describe, and back.
 content::RunConfig to_run_config(const frontend::ImageSettings& s);

@@ -1,0 +1,78 @@
+// One step's file-system operation behind one interface (BuildKit's Op): COPY
+// (op_copy.h), ADD (op_add.h), RUN (op_exec.h) and WORKDIR (op_mkdir.h).
+//
+// Contract: the solver (step_job.cpp) asks an op for its part of the step's
+// cache key first; on a cache miss it prepares a writable snapshot over the
+// layers below and asks the op to execute into it; it then turns the snapshot's
+// changes into the step's layer and records the result. An op never sees the
+// cache, the snapshotter or the blob store: what it needs of the build comes
+// through OpEnv. An op object belongs to one step of one solve and may keep
+// state from cache_key() to execute() (ADD's fetched sources).
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "content/digest.h"
+#include "content/image_store.h"
+#include "frontend/build_plan.h"
+#include "solver/build_context.h"
+#include "solver/stat_cache.h"
+
+namespace kiln::solver {
+
+// What an op may use of the build while its step is keyed and run; the solver
+// implements it for one step, and it is valid only while that step's job runs.
+class OpEnv {
+  public:
+    virtual ~OpEnv() = default;
+    virtual const BuildContext& context() const = 0;
+    virtual StatCache& stats() = 0;
+    // The cache key of another stage's file system (a stage listed in reads():
+    // it has finished when the step runs).
+    virtual content::Digest stage_key(int stage) const = 0;
+    // An image from the store (nullopt when it is not there).
+    virtual std::optional<content::StoredImage> resolve_image(const std::string& ref) const = 0;
+    // Read-only trees of a finished stage or of an image, alive until the step ends.
+    virtual std::filesystem::path stage_view(int stage) = 0;
+    virtual std::filesystem::path image_view(const content::StoredImage& image) = 0;
+    // The step's own scratch directory (fetched ADD sources, RUN's sandbox files).
+    virtual const std::filesystem::path& work_dir() const = 0;
+    // A line of the step's output, for progress.
+    virtual void log(std::string_view line) = 0;
+    // Set when the build stops: a long-running op gives up.
+    virtual const std::atomic<bool>& cancel() const = 0;
+};
+
+class Op {
+  public:
+    virtual ~Op() = default;
+    // Stages the op reads (COPY --from, RUN --mount from=): the step runs after them.
+    virtual std::vector<int> reads() const { return {}; }
+    // COPY --link: the layer does not depend on the layers below; it is built on
+    // an empty root and its key leaves the parent out (as BuildKit).
+    virtual bool linked() const { return false; }
+    // The op's fields of the step's cache key: what it does and the content of
+    // what it reads. The solver adds the parent's key and the build's salt.
+    // Throws kiln::Error (e.g. a COPY source that does not exist).
+    virtual nlohmann::json cache_key(OpEnv& env) = 0;
+    // Performs the step in `root` (a prepared, writable snapshot: what changes
+    // there is the step's layer). False when it changed nothing at all, so the
+    // step has no layer (WORKDIR of a directory that exists). Throws kiln::Error.
+    virtual bool execute(const std::filesystem::path& root, OpEnv& env) = 0;
+};
+
+struct RunPolicy;  // op_exec.h: what RUN needs beyond its step
+
+// The op that performs `step` (a file-system step: not Kind::metadata). `step`
+// and `run` must outlive the op.
+std::unique_ptr<Op> make_op(const frontend::Step& step, const RunPolicy& run);
+
+}  // namespace kiln::solver

@@ -1,0 +1,58 @@
+#include "solver/op_copy.h"
+
+#include "solver/copy_op.h"
+
+namespace kiln::solver {
+
+nlohmann::json copy_op_key(const frontend::CopySpec& c) {
+    std::vector<std::string> heredocs;
+    for (const auto& h : c.heredocs)
+        heredocs.push_back(h.name + "\n" + h.content);
+    return {{"copy", c.sources},      {"dest", c.dest},      {"dest_is_dir", c.dest_is_dir},
+            {"chown", c.chown},       {"chmod", c.chmod},    {"heredocs", heredocs},
+            {"excludes", c.excludes}, {"parents", c.parents}};
+}
+
+std::optional<std::string> copy_from_key(const frontend::CopySpec& c, OpEnv& env) {
+    if (c.from_stage >= 0)
+        return env.stage_key(c.from_stage).str();
+    if (!c.from.empty()) {
+        // Missing images were reported before the build started (check_images).
+        if (auto image = env.resolve_image(c.from))
+            return image->descriptor.digest.str();
+    }
+    return std::nullopt;
+}
+
+CopySource::CopySource(const frontend::CopySpec& c, OpEnv& env) : context_(&env.context()) {
+    if (c.from_stage >= 0)
+        owned_ = std::make_unique<BuildContext>(env.stage_view(c.from_stage),
+                                                std::vector<std::string>{});
+    else if (!c.from.empty())  // --from=<image>
+        owned_ = std::make_unique<BuildContext>(env.image_view(*env.resolve_image(c.from)),
+                                                std::vector<std::string>{});
+}
+
+std::vector<int> CopyOp::reads() const {
+    if (spec_.from_stage >= 0)
+        return {spec_.from_stage};
+    return {};
+}
+
+nlohmann::json CopyOp::cache_key(OpEnv& env) {
+    auto input = copy_from_key(spec_, env);
+    return {
+        {"op", copy_op_key(spec_)},
+        {"input",
+         input ? *input
+               : env.context().sources_digest(spec_.sources, env.stats(), spec_.excludes).str()}};
+}
+
+bool CopyOp::execute(const std::filesystem::path& root, OpEnv& env) {
+    CopySource source(spec_, env);
+    // Written straight into the snapshot: its upper directory is the step's diff.
+    run_copy(spec_, source.get(), root);
+    return true;
+}
+
+}  // namespace kiln::solver

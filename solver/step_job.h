@@ -1,0 +1,55 @@
+// One file-system step of a solve, as a scheduler job: its cache key (the
+// parent's key, the build's salt and the op's fields), the cache lookup, and
+// on a miss the snapshot, the op's execute(), the layer and the cache record.
+// Internal to solver/ (solve.cpp builds the graph of these jobs).
+//
+// Errors leave the job as kiln::Error naming the Dockerfile line
+// ("Dockerfile:7: RUN failed: ..."), or the stage's FROM line when a layer
+// below the step would not unpack; the progress vertex gets the same text.
+#pragma once
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "solver/build_context.h"
+#include "solver/op.h"
+#include "solver/op_exec.h"
+#include "solver/progress.h"
+#include "solver/scheduler.h"
+#include "solver/solve.h"
+#include "solver/stage_state.h"
+
+namespace kiln::solver {
+
+// What every job of one solve shares. The stage states are made up front
+// (jobs hold references into them) and each is written only by its own
+// stage's jobs, in order.
+struct SolveRun {
+    SolveRun(const frontend::BuildPlan& plan, const SolveDeps& deps, const SolvePolicy& policy,
+             const BuildContext& context, StatCache& stats, Progress& progress);
+    const frontend::BuildPlan& plan;
+    const SolveDeps& deps;
+    const SolvePolicy& policy;
+    const BuildContext& context;
+    StatCache& stats;
+    Progress& progress;
+    RunPolicy run;  // what every RUN shares
+    std::vector<std::unique_ptr<StageState>> states;
+    std::atomic<size_t> run_count{0}, cached_count{0};
+};
+
+struct StepJob {
+    int stage = 0;
+    size_t index = 0;                // in the stage's steps
+    std::string name;                // the progress line ("[2/3] RUN make")
+    std::filesystem::path work_dir;  // the step's scratch
+    bool no_cache = false;           // skip the lookup (--no-cache, --no-cache-filter)
+    std::shared_ptr<Op> op;
+};
+
+void run_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel);
+
+}  // namespace kiln::solver
