@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "base/reference.h"
 #include "cli/commands.h"
 #include "cli/plain_progress.h"
 #include "cli/registry_options.h"
@@ -26,7 +27,6 @@
 #include "frontend/parser.h"
 #include "registry/platform.h"
 #include "registry/pull.h"
-#include "registry/reference.h"
 #include "snapshotter/snapshotter.h"
 #include "solver/solve.h"
 
@@ -148,7 +148,7 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     // Names first, as buildx: a bad -t fails before any step runs, with the
     // reference parser's reason (`invalid tag "X": ...`).
     for (const auto& t : args.tags)
-        registry::parse_reference(t, "tag");
+        kiln::parse_reference(t, "tag");
     const Entitlements entitled = parse_allow(args.allow);
     if (args.network == "host" && !entitled.network_host)
         throw Error("--network host is not allowed: add --allow network.host");
@@ -168,7 +168,7 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
         outputs.push_back(exporter::parse_output_spec("type=image"));
     for (const auto& o : outputs)
         if (auto name = o.get("name"); !name.empty())
-            registry::parse_reference(name, "name");
+            kiln::parse_reference(name, "name");
     if (args.push) {
         // --push: the image outputs also push (buildx's push=true); with
         // none, the image also goes to the registry.
@@ -259,7 +259,7 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
                 po.client = client_options(args.insecure_registries);
                 po.platform = want;
                 po.log = [&v](const std::string& line) { v.log(line); };
-                auto r = registry::pull_image(root, registry::parse_reference(ref), po);
+                auto r = registry::pull_image(root, kiln::parse_reference(ref), po);
                 d = r.descriptor;
                 v.done();
             } catch (const Error& e) {

@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "base/error.h"
+#include "base/reference.h"
 #include "cli/commands.h"
 #include "cli/registry_options.h"
 #include "content/image_store.h"
@@ -14,7 +15,6 @@
 #include "exporter/targets.h"
 #include "registry/credentials.h"
 #include "registry/pull.h"
-#include "registry/reference.h"
 
 namespace kiln::cli {
 
@@ -59,7 +59,7 @@ std::string login_domain(std::string host) {
 
 int pull(const std::optional<std::string>& root_flag, const std::string& ref_text,
          const std::string& platform, const RegistryArgs& args) {
-    const auto ref = registry::parse_reference(ref_text);
+    const auto ref = kiln::parse_reference(ref_text);
     content::StateRoot root(content::resolve_state_root(root_flag));
     registry::PullOptions o;
     o.client = client_options(args.insecure_registries);
@@ -79,7 +79,7 @@ int pull(const std::optional<std::string>& root_flag, const std::string& ref_tex
 int push(const std::optional<std::string>& root_flag, const std::string& name,
          const std::string& dest, const RegistryArgs& args) {
     // The name pushed to is checked before the store is opened.
-    registry::parse_reference(dest.empty() ? name : dest);
+    kiln::parse_reference(dest.empty() ? name : dest);
     content::StateRoot root(content::resolve_state_root(root_flag));
     content::ImageStore images(root);
     auto desc = images.get(name);

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "base/error.h"
+#include "base/reference.h"
 #include "cli/commands.h"
 #include "content/atomic_file.h"
 #include "content/image_store.h"
@@ -10,7 +11,6 @@
 #include "exporter/image_commit.h"
 #include "frontend/dump_ast.h"
 #include "frontend/parser.h"
-#include "registry/reference.h"
 
 namespace kiln::cli {
 
@@ -88,7 +88,7 @@ int rmi(const std::optional<std::string>& root_flag, const std::vector<std::stri
 int load(const std::optional<std::string>& root_flag, const std::string& input,
          const std::vector<std::string>& tags) {
     for (const auto& t : tags)  // before anything is read or written
-        registry::parse_reference(t, "tag");
+        kiln::parse_reference(t, "tag");
     content::StateRoot root(content::resolve_state_root(root_flag));
     for (const auto& img : exporter::import_archive(root, input, tags)) {
         if (img.names.empty())
