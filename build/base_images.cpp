@@ -1,9 +1,9 @@
 #include "build/base_images.h"
 
 #include "base/error.h"
+#include "base/reference.h"
 #include "registry/platform.h"
 #include "registry/pull.h"
-#include "registry/reference.h"
 
 namespace kiln::build {
 
@@ -43,7 +43,7 @@ std::optional<content::StoredImage> BaseImages::resolve(const std::string& ref,
             po.client = client_;
             po.platform = want;
             po.log = [&v](const std::string& line) { v.log(line); };
-            auto r = registry::pull_image(root_, registry::parse_reference(ref), po);
+            auto r = registry::pull_image(root_, kiln::parse_reference(ref), po);
             d = r.descriptor;
             v.done();
         } catch (const Error& e) {

@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "base/error.h"
+#include "base/reference.h"
 #include "build/base_images.h"
 #include "build/outputs.h"
 #include "content/atomic_file.h"
@@ -14,7 +15,7 @@
 #include "frontend/lint.h"
 #include "frontend/lower.h"
 #include "frontend/parser.h"
-#include "registry/reference.h"
+#include "sandbox/runc_executor.h"
 #include "snapshotter/snapshotter.h"
 #include "solver/solve.h"
 
@@ -150,7 +151,7 @@ BuildResult build(const BuildRequest& req) {
     // Names first, as buildx: a bad -t fails before any step runs, with the
     // reference parser's reason (`invalid tag "X": ...`).
     for (const auto& t : req.tags)
-        registry::parse_reference(t, "tag");
+        kiln::parse_reference(t, "tag");
     if (req.network == "host" && !req.allow.network_host)
         throw Error("--network host is not allowed: add --allow network.host");
     std::error_code ec;
@@ -176,37 +177,45 @@ BuildResult build(const BuildRequest& req) {
         root.cache() / "stat" /
         std::string(
             content::Digest::of(fs::absolute(req.context).lexically_normal().string()).hex()));
-    solver::SolveOptions so;
-    so.context_dir = req.context;
-    so.ignore_patterns = ignore;
-    so.work_dir = work.path();
-    so.dockerfile_name = def.display_name;
-    so.progress = &progress;
-    so.jobs = req.jobs;
-    so.resolve_image = [&](const std::string& ref) { return bases.resolve(ref); };
-    so.why_missing = [&](const std::string& ref) { return bases.why_missing(ref); };
-    so.blobs = &root.blobs();
-    so.write_layer = [&](const fs::path& tree, bool overlay_whiteouts,
-                         const solver::SolveOptions::OmitDir& omit) {
+    // RUN steps go through the configured OCI runtime unless the caller brings
+    // an executor; the build's private network (made on first use) lives in the
+    // work directory until the solve ends.
+    std::unique_ptr<sandbox::RuncExecutor> runc;
+    if (!req.executor)
+        runc = std::make_unique<sandbox::RuncExecutor>(req.runtime, work.path() / "network");
+    solver::SolveDeps deps;
+    deps.progress = &progress;
+    deps.resolve_image = [&](const std::string& ref) { return bases.resolve(ref); };
+    deps.why_missing = [&](const std::string& ref) { return bases.why_missing(ref); };
+    deps.blobs = &root.blobs();
+    deps.write_layer = [&](const fs::path& tree, bool overlay_whiteouts,
+                           const solver::OmitDir& omit) {
         return exporter::store_layer_tree(root, tree, overlay_whiteouts, omit, epoch);
     };
-    so.snapshots = snapshots.get();
-    so.runtime = req.runtime;
-    so.network = req.network == "default" ? "" : req.network;
-    so.allow_network_host = req.allow.network_host;
-    so.allow_insecure = req.allow.insecure;
-    so.cancel = req.cancel;
+    deps.snapshots = snapshots.get();
+    deps.executor = req.executor ? req.executor : runc.get();
+    deps.cancel = req.cancel;
+    deps.cache = &cache;
+    deps.stats = &stats;
+    solver::SolvePolicy policy;
+    policy.context_dir = req.context;
+    policy.ignore_patterns = ignore;
+    policy.work_dir = work.path();
+    policy.dockerfile_name = def.display_name;
+    policy.jobs = req.jobs;
+    policy.network = req.network == "default" ? "" : req.network;
+    policy.allow_network_host = req.allow.network_host;
+    policy.allow_insecure = req.allow.insecure;
     for (const auto& [id, s] : req.secrets)
-        so.secrets[id] = solver::SecretSource{s.file, s.value};
-    so.ssh_socket = req.ssh_socket;
-    so.cache_mounts = root.cache() / "mounts";
-    so.cache = &cache;
-    so.stats = &stats;
-    so.no_cache = req.no_cache;
-    so.no_cache_stages = req.no_cache_stages;
-    so.now = exporter::build_time(epoch);
-    so.key_salt = epoch ? "source-date-epoch=" + std::to_string(*epoch) : "";
-    auto solved = solver::solve(*plan, so);
+        policy.secrets[id] = solver::SecretSource{s.file, s.value};
+    policy.ssh_socket = req.ssh_socket;
+    policy.cache_mounts = root.cache() / "mounts";
+    policy.no_cache = req.no_cache;
+    policy.no_cache_stages = req.no_cache_stages;
+    policy.now = exporter::build_time(epoch);
+    policy.key_salt = epoch ? "source-date-epoch=" + std::to_string(*epoch) : "";
+    auto solved = solver::solve(*plan, deps, policy);
+    runc.reset();
     for (const auto& [k, v] : req.labels)
         solved.config.config.labels[k] = v;
     if (req.cancel && *req.cancel)

@@ -3,8 +3,8 @@
 #include <map>
 
 #include "base/error.h"
+#include "base/reference.h"
 #include "exporter/targets.h"
-#include "registry/reference.h"
 
 namespace kiln::build {
 
@@ -17,7 +17,7 @@ std::vector<exporter::OutputSpec> plan_outputs(const std::vector<std::string>& s
         outputs.push_back(exporter::parse_output_spec("type=image"));
     for (const auto& o : outputs)
         if (auto name = o.get("name"); !name.empty())
-            registry::parse_reference(name, "name");
+            kiln::parse_reference(name, "name");
     if (push) {
         if (tags.empty())
             throw Error("--push needs a name to push to: add -t NAME");

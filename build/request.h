@@ -18,6 +18,10 @@
 #include "base/progress.h"
 #include "registry/client.h"
 
+namespace kiln::sandbox {
+class Executor;
+}
+
 namespace kiln::build {
 
 // A --secret: a file read at use, or a value (from env=).
@@ -61,6 +65,9 @@ struct BuildRequest {
     // Set from outside (a signal) to stop the build; also set by a failing step
     // to stop the others. A build that sees it throws kiln::Error("interrupted").
     std::atomic<bool>* cancel = nullptr;
+    // Where RUN steps run; null = the OCI runtime `runtime` (sandbox::RuncExecutor).
+    // Tests bring a fake (tests/unit/fake_executor.h).
+    sandbox::Executor* executor = nullptr;
 };
 
 struct BuildResult {

@@ -1,6 +1,7 @@
 #include "build/store_ops.h"
 
 #include "base/error.h"
+#include "base/reference.h"
 #include "content/atomic_file.h"
 #include "content/image_store.h"
 #include "content/state_root.h"
@@ -9,7 +10,6 @@
 #include "exporter/targets.h"
 #include "frontend/dump_ast.h"
 #include "frontend/parser.h"
-#include "registry/reference.h"
 
 namespace kiln::build {
 
@@ -17,7 +17,7 @@ std::vector<LoadedImage> load_archive(const std::filesystem::path& state_root,
                                       const std::string& input,
                                       const std::vector<std::string>& tags) {
     for (const auto& t : tags)
-        registry::parse_reference(t, "tag");
+        kiln::parse_reference(t, "tag");
     content::StateRoot root(state_root);
     std::vector<LoadedImage> out;
     for (const auto& img : exporter::import_archive(root, input, tags))
@@ -28,7 +28,7 @@ std::vector<LoadedImage> load_archive(const std::filesystem::path& state_root,
 std::string push_image(const std::filesystem::path& state_root, const std::string& name,
                        const std::string& dest, const registry::ClientOptions& client,
                        const std::function<void(const std::string&)>& log) {
-    registry::parse_reference(dest.empty() ? name : dest);
+    kiln::parse_reference(dest.empty() ? name : dest);
     content::StateRoot root(state_root);
     content::ImageStore images(root);
     auto desc = images.get(name);

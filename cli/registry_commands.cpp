@@ -6,6 +6,7 @@
 #include <mutex>
 
 #include "base/error.h"
+#include "base/reference.h"
 #include "build/store_ops.h"
 #include "cli/commands.h"
 #include "cli/registry_options.h"
@@ -13,7 +14,6 @@
 #include "content/state_root.h"
 #include "registry/credentials.h"
 #include "registry/pull.h"
-#include "registry/reference.h"
 
 namespace kiln::cli {
 
@@ -58,7 +58,7 @@ std::string login_domain(std::string host) {
 
 int pull(const std::optional<std::string>& root_flag, const std::string& ref_text,
          const std::string& platform, const RegistryArgs& args) {
-    const auto ref = registry::parse_reference(ref_text);
+    const auto ref = kiln::parse_reference(ref_text);
     content::StateRoot root(content::resolve_state_root(root_flag));
     registry::PullOptions o;
     o.client = client_options(args.insecure_registries);

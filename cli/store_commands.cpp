@@ -3,11 +3,11 @@
 #include <iostream>
 
 #include "base/error.h"
+#include "base/reference.h"
 #include "build/store_ops.h"
 #include "cli/commands.h"
 #include "content/atomic_file.h"
 #include "content/image_store.h"
-#include "registry/reference.h"
 
 namespace kiln::cli {
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "base/error.h"
+#include "base/reference.h"
 #include "content/atomic_file.h"
 #include "content/file_lock.h"
 
@@ -17,22 +18,40 @@ std::string normalize_name(const std::string& name) {
         if (!ok)
             throw Error("invalid image name \"" + name + "\"");
     }
-    // Docker Hub's long forms name the same image as the short one.
-    std::string n = name;
-    for (const char* prefix :
-         {"docker.io/library/", "index.docker.io/library/", "docker.io/", "index.docker.io/"}) {
-        if (n.starts_with(prefix) && n.size() > std::string(prefix).size()) {
-            n = n.substr(std::string(prefix).size());
-            break;
-        }
+    try {
+        // Docker's reading: "library/busybox", "docker.io/library/busybox:latest" and
+        // "busybox" are one image.
+        return familiar_string(parse_reference(name));
+    } catch (const Error&) {
+        // A name an OCI layout can hold but Docker cannot parse (upper case, '+', as
+        // `kiln load` may bring): kept as given, with ":latest" when it has no tag.
     }
-    if (n.find('@') != std::string::npos)
-        return n;
-    auto slash = n.rfind('/');
-    auto colon = n.rfind(':');
+    if (name.find('@') != std::string::npos)
+        return name;
+    auto slash = name.rfind('/');
+    auto colon = name.rfind(':');
     bool has_tag = colon != std::string::npos && (slash == std::string::npos || colon > slash);
-    return has_tag ? n : n + ":latest";
+    return has_tag ? name : name + ":latest";
 }
+
+namespace {
+
+// Whether the descriptor is stored under `want` (normalised). An entry an older kiln
+// wrote under another spelling of the same name ("library/app:1") still matches.
+bool named(const Descriptor& d, const std::string& want) {
+    auto it = d.annotations.find(kRefNameAnnotation);
+    if (it == d.annotations.end())
+        return false;
+    if (it->second == want)
+        return true;
+    try {
+        return normalize_name(it->second) == want;
+    } catch (const Error&) {
+        return false;  // not a name kiln could have written
+    }
+}
+
+}  // namespace
 
 StoredImage read_image(const BlobStore& blobs, const Descriptor& desc) {
     if (desc.media_type != media_type::kOciManifest &&
@@ -61,8 +80,7 @@ void ImageStore::write_index(const Index& index) {
 std::optional<Descriptor> ImageStore::get(const std::string& name) const {
     auto want = normalize_name(name);
     for (auto& d : read_index().manifests) {
-        auto it = d.annotations.find(kRefNameAnnotation);
-        if (it != d.annotations.end() && it->second == want)
+        if (named(d, want))
             return d;
     }
     return std::nullopt;
@@ -84,10 +102,7 @@ void ImageStore::set(const std::string& name, Descriptor manifest) {
     auto n = normalize_name(name);
     FileLock lock(root_.locks() / "index.lock");
     Index index = read_index();
-    std::erase_if(index.manifests, [&](const Descriptor& d) {
-        auto it = d.annotations.find(kRefNameAnnotation);
-        return it != d.annotations.end() && it->second == n;
-    });
+    std::erase_if(index.manifests, [&](const Descriptor& d) { return named(d, n); });
     manifest.annotations[kRefNameAnnotation] = n;
     index.manifests.push_back(std::move(manifest));
     write_index(index);
@@ -97,10 +112,7 @@ bool ImageStore::remove(const std::string& name) {
     auto n = normalize_name(name);
     FileLock lock(root_.locks() / "index.lock");
     Index index = read_index();
-    auto removed = std::erase_if(index.manifests, [&](const Descriptor& d) {
-        auto it = d.annotations.find(kRefNameAnnotation);
-        return it != d.annotations.end() && it->second == n;
-    });
+    auto removed = std::erase_if(index.manifests, [&](const Descriptor& d) { return named(d, n); });
     if (removed == 0)
         return false;
     write_index(index);

@@ -16,9 +16,11 @@
 
 namespace kiln::content {
 
-// "app" → "app:latest"; names with a tag or digest are kept as given;
-// Docker Hub's long forms are shortened ("docker.io/library/app:1" → "app:1").
-// Throws kiln::Error for names an OCI layout cannot hold.
+// A name as Docker reads it (base/reference.h), in its familiar form: "app" →
+// "app:latest"; Docker Hub's long forms are shortened ("docker.io/library/app:1",
+// "library/app:1" → "app:1"); a tag and a digest are both kept. A name Docker cannot
+// parse but an OCI layout can hold (upper case, '+') is kept as given, with ":latest"
+// when it has no tag. Throws kiln::Error for names an OCI layout cannot hold.
 std::string normalize_name(const std::string& name);
 
 struct NamedImage {

@@ -1,11 +1,12 @@
 #include "exporter/layer_cache.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "base/error.h"
+#include "base/thread_pool.h"
 #include "content/layer_twins.h"
 #include "exporter/layer_writer.h"
-#include "solver/scheduler.h"
 
 namespace kiln::exporter {
 
@@ -31,27 +32,19 @@ std::vector<content::Descriptor> compressed_layers(const content::StateRoot& roo
         }
         return out;
     }
-    std::vector<solver::Job> jobs;
-    for (size_t i = 0; i < layers.size(); ++i) {
-        jobs.push_back(
-            {"compress " + layers[i].digest.str(), {}, [&, i](const solver::CancelFlag& cancel) {
-                 if (cancel)
-                     return;
-                 const auto& diff_id = layers[i].digest;
-                 const std::string variant = variant_of(compression);
-                 auto info = content::find_layer_twin(root, diff_id, variant);
-                 if (!info) {
-                     LayerBlob blob =
-                         compress_layer(root.blobs(), diff_id, root.blobs(), compression);
-                     info = content::BlobInfo{blob.digest, blob.size};
-                     content::record_layer_twin(root, diff_id, variant, *info);
-                 }
-                 out[i] = {
-                     layer_media_type(compression.kind, oci), info->digest, info->size, {}, {}};
-             }});
-    }
     // Layers compress independently: one per core (zstd adds its own workers).
-    solver::run_jobs(jobs, std::max(1u, std::thread::hardware_concurrency()));
+    parallel_for(
+        layers.size(), std::max(1u, std::thread::hardware_concurrency()), [&](std::size_t i) {
+            const auto& diff_id = layers[i].digest;
+            const std::string variant = variant_of(compression);
+            auto info = content::find_layer_twin(root, diff_id, variant);
+            if (!info) {
+                LayerBlob blob = compress_layer(root.blobs(), diff_id, root.blobs(), compression);
+                info = content::BlobInfo{blob.digest, blob.size};
+                content::record_layer_twin(root, diff_id, variant, *info);
+            }
+            out[i] = {layer_media_type(compression.kind, oci), info->digest, info->size, {}, {}};
+        });
     return out;
 }
 

@@ -20,6 +20,7 @@
 
 #include "base/error.h"
 #include "base/unique_fd.h"
+#include "base/xattr.h"
 #include "content/oci.h"
 
 namespace kiln::exporter {
@@ -74,57 +75,9 @@ bool skip_xattr(const std::string& name) {
 }
 
 // Sorted (name, value) pairs: the order llistxattr reports depends on the filesystem.
-std::vector<std::pair<std::string, std::string>> read_xattrs(const fs::path& p) {
-    std::vector<std::pair<std::string, std::string>> out;
-    std::string names;
-    for (;;) {
-        ssize_t n = ::llistxattr(p.c_str(), nullptr, 0);
-        if (n < 0) {
-            if (errno == ENOTSUP || errno == ENODATA)
-                return out;
-            throw errno_error("cannot list extended attributes of " + p.string());
-        }
-        if (n == 0)
-            return out;
-        names.resize(static_cast<std::size_t>(n));
-        n = ::llistxattr(p.c_str(), names.data(), names.size());
-        if (n < 0) {
-            if (errno == ERANGE)
-                continue;  // grew in between
-            throw errno_error("cannot list extended attributes of " + p.string());
-        }
-        names.resize(static_cast<std::size_t>(n));
-        break;
-    }
-    for (std::size_t pos = 0; pos < names.size();) {
-        std::string name(names.c_str() + pos);
-        pos += name.size() + 1;
-        if (name.empty() || skip_xattr(name))
-            continue;
-        std::string value;
-        for (;;) {
-            ssize_t n = ::lgetxattr(p.c_str(), name.c_str(), nullptr, 0);
-            if (n < 0) {
-                if (errno == ENODATA)
-                    break;  // removed in between
-                throw errno_error("cannot read extended attribute " + name + " of " + p.string());
-            }
-            value.resize(static_cast<std::size_t>(n));
-            n = ::lgetxattr(p.c_str(), name.c_str(), value.data(), value.size());
-            if (n < 0) {
-                if (errno == ERANGE)
-                    continue;
-                if (errno == ENODATA)
-                    break;
-                throw errno_error("cannot read extended attribute " + name + " of " + p.string());
-            }
-            value.resize(static_cast<std::size_t>(n));
-            out.emplace_back(std::move(name), std::move(value));
-            break;
-        }
-    }
-    std::sort(out.begin(), out.end());
-    return out;
+Xattrs read_xattrs(const fs::path& p) {
+    return kiln::read_xattrs(XattrTarget::path(p.string()), p.string(), XattrReadErrors::strict,
+                             [](const std::string& name) { return !skip_xattr(name); });
 }
 
 // overlay_whiteouts: entries that stand for overlay's own whiteout forms.

@@ -1,11 +1,11 @@
 #include <algorithm>
 
 #include "base/error.h"
+#include "base/reference.h"
 #include "content/image_store.h"
 #include "content/layer_twins.h"
 #include "exporter/layer_cache.h"
 #include "exporter/targets.h"
-#include "registry/reference.h"
 
 namespace kiln::exporter {
 
@@ -53,7 +53,7 @@ ExportResult export_registry(const content::StateRoot& root, const CommittedImag
     options.by_digest = spec.get("push-by-digest") == "true";
     std::string description;
     for (const auto& name : names) {
-        const auto ref = registry::parse_reference(name);
+        const auto ref = kiln::parse_reference(name);
         auto r = registry::push_image(root, manifest, ref, options);
         std::string shown = ref.domain + "/" + ref.repository;
         description += (description.empty() ? "" : "; ") + std::string("pushed ") + shown +

@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <string>
 
+#include "base/reference.h"
 #include "registry/client_impl.h"
-#include "registry/reference.h"
 #include "registry/url.h"
 
 namespace kiln::registry {

@@ -22,7 +22,6 @@
 #include "base/unique_fd.h"
 #include "content/atomic_file.h"
 #include "registry/base64.h"
-#include "registry/reference.h"
 
 extern char** environ;
 
@@ -463,6 +462,10 @@ void save_config(const fs::path& path, const Json& doc) {
 }
 
 }  // namespace
+
+std::string credential_key(const std::string& domain) {
+    return domain == kDockerHub ? std::string("https://index.docker.io/v1/") : domain;
+}
 
 fs::path docker_config_path() {
     const char* dc = std::getenv("DOCKER_CONFIG");

@@ -39,6 +39,10 @@ struct Credentials {
 
 std::filesystem::path docker_config_path();
 
+// The key Docker uses for a registry in config.json "auths"
+// ("https://index.docker.io/v1/" for docker.io, the host otherwise).
+std::string credential_key(const std::string& domain);
+
 class CredentialStore {
   public:
     explicit CredentialStore(std::filesystem::path config = docker_config_path());

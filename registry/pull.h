@@ -18,11 +18,11 @@
 #include <optional>
 #include <string>
 
+#include "base/reference.h"
 #include "content/oci.h"
 #include "content/state_root.h"
 #include "registry/client.h"
 #include "registry/platform.h"
-#include "registry/reference.h"
 
 namespace kiln::registry {
 

@@ -84,7 +84,7 @@ PushResult push_image(const content::StateRoot& root, const content::Descriptor&
                       const Reference& ref, const PushOptions& options) {
     Pusher p{root, ref, options, Client(ref.domain, options.client), {}, {}, {}, {}};
     const std::string tag = options.by_digest || ref.tag.empty() ? "" : ref.tag;
-    if (ref.digest && *ref.digest != manifest.digest)
+    if (ref.digest && *ref.digest != manifest.digest.str())
         throw Error("push " + ref.str() + ": the image's digest is " + manifest.digest.str());
     PushResult r;
     r.digest = p.push_manifest(manifest, tag);

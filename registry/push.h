@@ -16,10 +16,10 @@
 #include <functional>
 #include <string>
 
+#include "base/reference.h"
 #include "content/oci.h"
 #include "content/state_root.h"
 #include "registry/client.h"
-#include "registry/reference.h"
 
 namespace kiln::registry {
 

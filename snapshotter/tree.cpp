@@ -15,7 +15,9 @@
 #include <set>
 
 #include "base/error.h"
+#include "base/file_copy.h"
 #include "base/list_dir.h"
+#include "base/xattr.h"
 
 namespace kiln::snapshotter::tree {
 
@@ -49,55 +51,17 @@ bool stat_at(int parent_fd, const std::string& name, struct stat& st, const std:
     throw errno_error("cannot stat " + what);
 }
 
-// ENOTSUP (no such namespace here) and, unprivileged, EPERM are skipped, as layer_apply does.
-bool xattr_error_ok() {
-    return errno == ENOTSUP || (errno == EPERM && !is_root_user());
-}
-
 bool overlay_xattr(const std::string& name) {
     return name.starts_with("trusted.overlay.") || name.starts_with("user.overlay.");
 }
 
-std::vector<std::string> list_xattr_names(const std::string& p, const std::string& what) {
-    std::string names;
-    for (;;) {
-        ssize_t n = ::llistxattr(p.c_str(), nullptr, 0);
-        if (n < 0) {
-            if (errno == ENOTSUP)
-                return {};
-            throw errno_error("cannot list extended attributes of " + what);
-        }
-        if (n == 0)
-            return {};
-        names.resize(static_cast<std::size_t>(n));
-        n = ::llistxattr(p.c_str(), names.data(), names.size());
-        if (n < 0) {
-            if (errno == ERANGE)
-                continue;
-            throw errno_error("cannot list extended attributes of " + what);
-        }
-        names.resize(static_cast<std::size_t>(n));
-        break;
-    }
-    std::vector<std::string> out;
-    for (std::size_t pos = 0; pos < names.size();) {
-        std::string name(names.c_str() + pos);
-        pos += name.size() + 1;
-        if (!name.empty())
-            out.push_back(std::move(name));
-    }
-    return out;
-}
-
+// ENOTSUP (no such namespace here) and, unprivileged, EPERM are skipped, as layer_apply does.
 void set_xattrs(int parent_fd, const std::string& name, const Xattrs& xs, const std::string& what) {
     if (xs.empty())
         return;
-    std::string p = proc_path(parent_fd, name);
-    for (const auto& [k, v] : xs) {
-        if (::lsetxattr(p.c_str(), k.c_str(), v.data(), v.size(), 0) != 0 && !xattr_error_ok()) {
-            throw errno_error("cannot set extended attribute " + k + " on " + what);
-        }
-    }
+    XattrTarget t = XattrTarget::at(parent_fd, name);
+    for (const auto& [k, v] : xs)
+        set_xattr(t, k, v, what, xattr_refusal_ok);
 }
 
 // Owner, mode, xattrs and times of a non-directory just created at parent_fd/name.
@@ -122,18 +86,16 @@ void set_dir_meta(int fd, const struct stat& st, const Xattrs& xs, const std::st
         throw errno_error("cannot set the owner of " + what);
     if (::fchmod(fd, st.st_mode & 07777) != 0)
         throw errno_error("cannot set the mode of " + what);
-    std::string p = "/proc/self/fd/" + std::to_string(fd);
-    for (const std::string& k : list_xattr_names(p, what)) {
+    XattrTarget t = XattrTarget::fd(fd);
+    for (const std::string& k : list_xattrs(t, what)) {
         if (overlay_xattr(k))
             continue;
         bool kept = std::any_of(xs.begin(), xs.end(), [&](const auto& x) { return x.first == k; });
-        if (!kept && ::fremovexattr(fd, k.c_str()) != 0 && errno != ENODATA && !xattr_error_ok())
-            throw errno_error("cannot remove extended attribute " + k + " of " + what);
+        if (!kept)
+            remove_xattr(t, k, what, xattr_refusal_ok);
     }
-    for (const auto& [k, v] : xs) {
-        if (::fsetxattr(fd, k.c_str(), v.data(), v.size(), 0) != 0 && !xattr_error_ok())
-            throw errno_error("cannot set extended attribute " + k + " on " + what);
-    }
+    for (const auto& [k, v] : xs)
+        set_xattr(t, k, v, what, xattr_refusal_ok);
     std::array<timespec, 2> ts{st.st_atim, st.st_mtim};
     if (::futimens(fd, ts.data()) != 0)
         throw errno_error("cannot set times of " + what);
@@ -150,35 +112,6 @@ std::string read_link(int parent_fd, const std::string& name, const std::string&
             return target;
         }
         target.resize(target.size() * 2);
-    }
-}
-
-void copy_data(int in, int out, const std::string& what) {
-    bool use_cfr = true;
-    std::vector<char> buf;
-    for (;;) {
-        if (use_cfr) {
-            ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
-            if (n > 0)
-                continue;
-            if (n == 0)
-                return;
-            if (errno == EINTR)
-                continue;
-            if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-                throw errno_error("cannot copy " + what);
-            use_cfr = false;
-            buf.resize(128 * 1024);
-        }
-        ssize_t n = ::read(in, buf.data(), buf.size());
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            throw errno_error("cannot read " + what);
-        }
-        if (n == 0)
-            return;
-        write_all(out, buf.data(), static_cast<std::size_t>(n), what.c_str());
     }
 }
 
@@ -200,7 +133,7 @@ void copy_file(int src_fd, const std::string& name, const struct stat& st, int d
         ::openat(dst_fd, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
     if (!out)
         throw errno_error("cannot create a copy of " + what);
-    copy_data(in.get(), out.get(), what);
+    copy_file_data(in.get(), out.get(), what, what);
     if (is_root_user() && ::fchown(out.get(), st.st_uid, st.st_gid) != 0)
         throw errno_error("cannot set the owner of " + what);
     if (::fchmod(out.get(), st.st_mode & 07777) != 0)
@@ -491,35 +424,8 @@ void set_opaque(int dir_fd, const std::string& what) {
 }
 
 Xattrs read_xattrs(int parent_fd, const std::string& name, const std::string& what) {
-    std::string p = proc_path(parent_fd, name);
-    Xattrs out;
-    for (std::string& k : list_xattr_names(p, what)) {
-        if (overlay_xattr(k))
-            continue;
-        std::string v;
-        for (;;) {
-            ssize_t n = ::lgetxattr(p.c_str(), k.c_str(), nullptr, 0);
-            if (n < 0) {
-                if (errno == ENODATA)
-                    break;
-                throw errno_error("cannot read extended attribute " + k + " of " + what);
-            }
-            v.resize(static_cast<std::size_t>(n));
-            n = ::lgetxattr(p.c_str(), k.c_str(), v.data(), v.size());
-            if (n < 0 && errno == ERANGE)
-                continue;
-            if (n < 0) {
-                if (errno == ENODATA)
-                    break;
-                throw errno_error("cannot read extended attribute " + k + " of " + what);
-            }
-            v.resize(static_cast<std::size_t>(n));
-            out.emplace_back(std::move(k), std::move(v));
-            break;
-        }
-    }
-    std::sort(out.begin(), out.end());
-    return out;
+    return kiln::read_xattrs(XattrTarget::at(parent_fd, name), what, XattrReadErrors::strict,
+                             [](const std::string& k) { return !overlay_xattr(k); });
 }
 
 UniqueFd open_dir(const fs::path& p) {

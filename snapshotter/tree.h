@@ -14,10 +14,11 @@
 #include <vector>
 
 #include "base/unique_fd.h"
+#include "base/xattr.h"
 
 namespace kiln::snapshotter::tree {
 
-using Xattrs = std::vector<std::pair<std::string, std::string>>;
+using Xattrs = kiln::Xattrs;
 
 bool is_root_user();
 bool is_whiteout(const struct stat& st);

@@ -15,10 +15,10 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
-#include <regex>
 #include <string>
 #include <vector>
 
+#include "base/add_source.h"
 #include "base/error.h"
 #include "base/unique_fd.h"
 #include "snapshotter/layer_apply.h"
@@ -189,23 +189,6 @@ struct CurlFree {
 
 }  // namespace
 
-bool is_url(const std::string& source) {
-    return source.starts_with("http://") || source.starts_with("https://");
-}
-
-bool is_git_url(const std::string& source) {
-    if (source.starts_with("git://") || source.starts_with("ssh://"))
-        return true;
-    if (is_url(source)) {
-        std::string s = source.substr(0, source.find('#'));
-        s = s.substr(0, s.find('?'));
-        return s.ends_with(".git");
-    }
-    // scp-like "user@host:path" (git@github.com:org/repo.git).
-    static const std::regex scp(R"(^[A-Za-z0-9_.+-]+@[A-Za-z0-9.-]+:.+)");
-    return std::regex_search(source, scp);
-}
-
 bool is_archive(const fs::path& file) {
     struct stat st;
     if (::stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_size == 0)
@@ -364,7 +347,7 @@ void fetch_git(const std::string& url, const fs::path& dir, bool keep_git_dir) {
         return Error("ADD " + shown + ": " + what + (detail.empty() ? "" : ": " + detail));
     };
     // A local path is resolved before git runs in its own directory.
-    if (remote.find("://") == std::string::npos && !is_git_url(remote) && !remote.empty() &&
+    if (remote.find("://") == std::string::npos && !is_git_source(remote) && !remote.empty() &&
         fs::exists(remote)) {
         remote = fs::absolute(remote).string();
     }
@@ -465,7 +448,8 @@ AddInputs prepare_add(const frontend::CopySpec& spec, const std::filesystem::pat
     content::Sha256 h;
     int n = 0;
     for (const auto& s : spec.sources) {
-        if (!is_url(s) && !is_git_url(s)) {
+        const AddSourceKind kind = classify_add_source(s);
+        if (kind == AddSourceKind::local) {
             in.context_sources.push_back(s);
             continue;
         }
@@ -473,7 +457,7 @@ AddInputs prepare_add(const frontend::CopySpec& spec, const std::filesystem::pat
         f.source = s;
         f.dir = work_dir / ("fetch-" + std::to_string(n++));
         std::filesystem::create_directories(f.dir);
-        if (is_git_url(s)) {
+        if (kind == AddSourceKind::git) {
             fetch_git(s, f.dir / "repo", spec.keep_git_dir);
             f.dir /= "repo";
             // The clone's content is what the step reads: hash it as COPY would.

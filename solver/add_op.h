@@ -11,6 +11,7 @@
 //  - http(s) URLs are downloaded (temp file + fsync + rename, mode 0600,
 //    mtime from Last-Modified when the server sends it), verified against
 //    --checksum=sha256:... when given.
+//  - Which sources are URLs and which git remotes is base/add_source.h's answer.
 //  - Git URLs (https://host/repo.git#ref[:subdir], git@host:repo, git://,
 //    ssh://, and for fetch_git also file:// and plain paths) are cloned with
 //    Debian's `git`, shallow where the server allows it; `.git` is kept only
@@ -32,14 +33,6 @@
 #include "solver/build_context.h"
 
 namespace kiln::solver {
-
-// http:// or https://.
-bool is_url(const std::string& source);
-
-// BuildKit's rules (gitutil.ParseGitRef, minus the deprecated scheme-less
-// "github.com/..."): git@host:path (any scp-like user@host:path), git://,
-// ssh://, and http(s) URLs whose path ends in ".git" (before "#fragment").
-bool is_git_url(const std::string& source);
 
 // True when `file` is a regular file holding a tar archive, possibly
 // compressed with gzip, bzip2, xz or zstd (sniffed from content, not name).

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,9 +13,11 @@
 #include <vector>
 
 #include "base/error.h"
+#include "base/file_copy.h"
 #include "base/list_dir.h"
 #include "base/root_dir.h"
 #include "base/unique_fd.h"
+#include "base/xattr.h"
 
 namespace kiln::solver {
 
@@ -47,32 +48,11 @@ UniqueFd open_at(int dir, const std::string& name, int flags, const std::string&
 }
 
 // Copies every extended attribute of the open `src` to the open `dst`.
-// Attributes the destination filesystem or namespace refuses (ENOTSUP, EPERM for
-// trusted.* without the capability) are skipped, as cp -a does.
+// Attributes that cannot be read, or that the destination filesystem or namespace refuses
+// (ENOTSUP, EPERM for trusted.* without the capability, EACCES), are skipped, as cp -a does.
 void copy_xattrs(int src, int dst, const std::string& what) {
-    ssize_t len = ::flistxattr(src, nullptr, 0);
-    if (len <= 0)
-        return;
-    std::vector<char> names(static_cast<size_t>(len));
-    len = ::flistxattr(src, names.data(), names.size());
-    if (len <= 0)
-        return;
-    std::vector<char> value;
-    for (size_t i = 0; i < static_cast<size_t>(len);) {
-        const char* name = names.data() + i;
-        i += std::strlen(name) + 1;
-        ssize_t vlen = ::fgetxattr(src, name, nullptr, 0);
-        if (vlen < 0)
-            continue;
-        value.resize(static_cast<size_t>(vlen) + 1);
-        vlen = ::fgetxattr(src, name, value.data(), value.size());
-        if (vlen < 0)
-            continue;
-        if (::fsetxattr(dst, name, value.data(), static_cast<size_t>(vlen), 0) != 0 &&
-            errno != ENOTSUP && errno != EPERM && errno != EACCES) {
-            throw errno_error("cannot set extended attribute " + std::string(name) + " on " + what);
-        }
-    }
+    kiln::copy_xattrs(XattrTarget::fd(src), XattrTarget::fd(dst), what, XattrReadErrors::skip,
+                      xattr_refusal_ok_copy, all_xattrs);
 }
 
 // Owner, then mode (chown clears setuid/setgid), then times, on an open entry.
@@ -83,33 +63,6 @@ void set_metadata(int fd, const struct stat& st, const CopyOptions& o, const std
         throw errno_error("cannot chmod " + what);
     struct timespec ts[2] = {st.st_atim, st.st_mtim};
     ::futimens(fd, ts);
-}
-
-void copy_file_data(int in, int out, const std::string& src_what, const std::string& what) {
-    for (;;) {
-        ssize_t n = ::copy_file_range(in, nullptr, out, nullptr, 1 << 30, 0);
-        if (n == 0)
-            return;
-        if (n > 0)
-            continue;
-        if (errno == EINTR)
-            continue;
-        if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
-            throw errno_error("cannot copy " + src_what);
-        break;
-    }
-    // Fall back to read/write (different filesystems on old kernels).
-    char buf[1 << 16];
-    for (;;) {
-        ssize_t r = ::read(in, buf, sizeof buf);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0)
-            throw errno_error("cannot read " + src_what);
-        if (r == 0)
-            return;
-        write_all(out, buf, static_cast<size_t>(r), what.c_str());
-    }
 }
 
 // Makes room for a non-directory at dst: a file or link there goes, a

@@ -1,12 +1,13 @@
 #include "solver/scheduler.h"
 
-#include "base/error.h"
-
+#include <algorithm>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
 #include <stdexcept>
-#include <thread>
+
+#include "base/error.h"
+#include "base/thread_pool.h"
 
 namespace kiln::solver {
 
@@ -17,12 +18,16 @@ void run_jobs(std::vector<Job>& jobs, unsigned workers, CancelFlag* external) {
                 throw std::logic_error("job " + jobs[i].name + " depends on a later job");
         }
     }
+    if (jobs.empty()) {
+        if (external && *external)
+            throw Error("interrupted");
+        return;
+    }
     if (workers == 0)
         workers = 1;
     std::mutex mu;
     std::condition_variable cv;
     std::vector<int> state(jobs.size(), 0);  // 0 waiting, 1 running, 2 done
-    size_t finished = 0;
     unsigned running = 0;
     std::exception_ptr first_error;
     CancelFlag own{false};
@@ -38,53 +43,41 @@ void run_jobs(std::vector<Job>& jobs, unsigned workers, CancelFlag* external) {
         return true;
     };
 
-    auto worker = [&] {
+    const unsigned slots = std::min<unsigned>(workers, static_cast<unsigned>(jobs.size()));
+    {
+        // Declared after everything its tasks touch, so it joins before they go away.
+        ThreadPool pool(slots);
         std::unique_lock lock(mu);
         for (;;) {
-            size_t pick = jobs.size();
-            cv.wait(lock, [&] {
-                if (first_error || finished == jobs.size())
-                    return true;
-                for (size_t i = 0; i < jobs.size(); ++i) {
-                    if (ready(i)) {
-                        pick = i;
-                        return true;
+            // A free slot takes the lowest-numbered ready job; none starts after a failure.
+            for (size_t i = 0; i < jobs.size() && running < slots && !first_error; ++i) {
+                if (!ready(i))
+                    continue;
+                state[i] = 1;
+                ++running;
+                pool.submit([&, i] {
+                    std::exception_ptr err;
+                    try {
+                        jobs[i].run(cancel);
+                    } catch (...) {
+                        err = std::current_exception();
                     }
-                }
-                // Nothing ready and nothing running means nothing can ever run.
-                return running == 0;
-            });
-            if (first_error || pick == jobs.size()) {
-                cv.notify_all();
-                return;
+                    std::lock_guard done(mu);
+                    --running;
+                    state[i] = 2;
+                    if (err && !first_error) {
+                        first_error = err;
+                        cancel = true;
+                    }
+                    cv.notify_all();
+                });
             }
-            state[pick] = 1;
-            ++running;
-            lock.unlock();
-            std::exception_ptr err;
-            try {
-                jobs[pick].run(cancel);
-            } catch (...) {
-                err = std::current_exception();
-            }
-            lock.lock();
-            --running;
-            state[pick] = 2;
-            ++finished;
-            if (err && !first_error) {
-                first_error = err;
-                cancel = true;
-            }
-            cv.notify_all();
+            // Nothing running means nothing more can start: all done, failed, or stuck.
+            if (running == 0)
+                break;
+            cv.wait(lock);
         }
-    };
-
-    std::vector<std::thread> threads;
-    unsigned n = std::min<unsigned>(workers, static_cast<unsigned>(jobs.size()));
-    for (unsigned i = 0; i < n; ++i)
-        threads.emplace_back(worker);
-    for (auto& t : threads)
-        t.join();
+    }
     if (first_error)
         std::rethrow_exception(first_error);
     if (cancel)

@@ -14,10 +14,10 @@
 #include <string>
 #include <vector>
 
+#include "base/progress.h"
 #include "solver/build_context.h"
 #include "solver/op.h"
 #include "solver/op_exec.h"
-#include "solver/progress.h"
 #include "solver/scheduler.h"
 #include "solver/solve.h"
 #include "solver/stage_state.h"

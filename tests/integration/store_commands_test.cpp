@@ -70,6 +70,30 @@ TEST(StoreCommands, ImagesInspectRmi) {
     EXPECT_EQ(run_kiln(dir / "root", {"inspect", "two:v2"}).exit_code, 0);
 }
 
+TEST(StoreCommands, DockerHubSpellingsNameOneImage) {
+    Scratch dir;
+    write(dir / "ctx/Dockerfile", "FROM scratch\nCOPY a /a\n");
+    write(dir / "ctx/a", "a");
+    auto b = run_kiln(dir / "root", {"build", "-t", "library/busybox", (dir / "ctx").string()});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    std::string digest = b.out.substr(0, b.out.find('\n'));
+    // Stored under Docker's familiar name, as `FROM library/busybox` would look it up.
+    auto images = run_kiln(dir / "root", {"images"});
+    EXPECT_NE(images.out.find("busybox:latest"), std::string::npos) << images.out;
+    EXPECT_EQ(images.out.find("library/"), std::string::npos) << images.out;
+    for (const char* name : {"library/busybox", "busybox", "docker.io/library/busybox:latest"}) {
+        auto inspect = run_kiln(dir / "root", {"inspect", name});
+        ASSERT_EQ(inspect.exit_code, 0) << name << ": " << inspect.err;
+        auto j = json_of(inspect);
+        EXPECT_EQ(j.at("Name"), "busybox:latest") << name;
+        EXPECT_EQ(j.at("Digest"), digest) << name;
+    }
+    auto rmi = run_kiln(dir / "root", {"rmi", "library/busybox"});
+    ASSERT_EQ(rmi.exit_code, 0) << rmi.err;
+    EXPECT_NE(rmi.out.find("Untagged: busybox:latest"), std::string::npos) << rmi.out;
+    EXPECT_EQ(run_kiln(dir / "root", {"inspect", "busybox"}).exit_code, 1);
+}
+
 TEST(StoreCommands, Version) {
     Scratch dir;
     auto v = run_kiln(dir / "root", {"version"});

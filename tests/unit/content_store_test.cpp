@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "base/error.h"
+#include "base/reference.h"
 #include "content/atomic_file.h"
 #include "content/blob_store.h"
 #include "content/image_store.h"
@@ -139,6 +140,64 @@ TEST(ImageStore, NamesAreNormalisedAndReplaced) {
     EXPECT_FALSE(images.remove("other:v1"));
     EXPECT_EQ(images.list().size(), 1u);
     EXPECT_THROW(normalize_name("bad name"), Error);
+}
+
+TEST(ImageStore, DockerHubSpellingsNameOneImage) {
+    TempDir t(fs::temp_directory_path(), "kiln-test-");
+    StateRoot root(t.path() / "root");
+    ImageStore images(root);
+    Descriptor a{media_type::kOciManifest, Digest::of("a"), 1, {}, {}};
+    images.set("busybox", a);
+    // What FROM library/busybox pulls is what inspect and rmi find under any spelling.
+    for (const char* name : {"library/busybox", "docker.io/library/busybox:latest",
+                             "index.docker.io/library/busybox", "busybox:latest"}) {
+        ASSERT_TRUE(images.get(name).has_value()) << name;
+        EXPECT_EQ(images.get(name)->digest, a.digest) << name;
+        EXPECT_EQ(normalize_name(name), "busybox:latest") << name;
+    }
+    // The on-disk name stays Docker's familiar form.
+    ASSERT_EQ(images.list().size(), 1u);
+    EXPECT_EQ(images.list()[0].name, "busybox:latest");
+    EXPECT_FALSE(images.get("library/busybox:1").has_value());
+    EXPECT_FALSE(images.get("other/busybox").has_value());
+    EXPECT_TRUE(images.remove("library/busybox"));
+    EXPECT_TRUE(images.list().empty());
+}
+
+TEST(ImageStore, NormalisedNamesMatchThePullName) {
+    for (std::string text : {"busybox", "busybox:1", "org/app:2", "ghcr.io/o/r:t"})
+        EXPECT_EQ(normalize_name(text), store_name(parse_reference(text))) << text;
+    // "library/a/b" is another repository than "a/b" on Docker Hub.
+    EXPECT_EQ(normalize_name("docker.io/library/a/b:t"), "library/a/b:t");
+    // A tag and a digest both stay.
+    const std::string digest =
+        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+    EXPECT_EQ(normalize_name("app:t@" + digest), "app:t@" + digest);
+}
+
+TEST(ImageStore, NamesDockerCannotParseAreKeptAsGiven) {
+    EXPECT_EQ(normalize_name("MyApp"), "MyApp:latest");
+    EXPECT_EQ(normalize_name("app:1.0+build"), "app:1.0+build");
+    EXPECT_THROW(normalize_name(""), Error);
+}
+
+TEST(ImageStore, EntriesWrittenUnderAnotherSpellingStillMatch) {
+    TempDir t(fs::temp_directory_path(), "kiln-test-");
+    StateRoot root(t.path() / "root");
+    // An older kiln kept "library/app" as given.
+    Descriptor a{media_type::kOciManifest, Digest::of("a"), 1, {}, {}};
+    a.annotations[kRefNameAnnotation] = "library/app:latest";
+    Index index;
+    index.manifests.push_back(a);
+    write_file_atomic(root.path() / "index.json", canonical(nlohmann::json(index)));
+    ImageStore images(root);
+    ASSERT_TRUE(images.get("app").has_value());
+    ASSERT_TRUE(images.get("library/app").has_value());
+    Descriptor b{media_type::kOciManifest, Digest::of("b"), 1, {}, {}};
+    images.set("app", b);  // replaces the old spelling
+    ASSERT_EQ(images.list().size(), 1u);
+    EXPECT_EQ(images.list()[0].name, "app:latest");
+    EXPECT_EQ(images.get("library/app")->digest, b.digest);
 }
 
 TEST(ImageStore, ConcurrentWritersLoseNoName) {

@@ -354,3 +354,8 @@ TEST_F(CredentialStoreTest, HelperStoresIdentityTokenAsTokenUser) {
     EXPECT_EQ(c->identity_token, "refresh");
     EXPECT_EQ(c->password, "");
 }
+
+TEST(CredentialKey, DockerHubUsesTheV1Url) {
+    EXPECT_EQ(credential_key("docker.io"), "https://index.docker.io/v1/");
+    EXPECT_EQ(credential_key("localhost:5000"), "localhost:5000");
+}

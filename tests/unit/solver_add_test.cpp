@@ -354,35 +354,6 @@ TEST_F(AddArchiveTest, IsArchiveSniffsContentNotName) {
     }
 }
 
-TEST(AddUrlTest, IsUrl) {
-    EXPECT_TRUE(is_url("http://example.com/x"));
-    EXPECT_TRUE(is_url("https://example.com/x.tar.gz"));
-    EXPECT_FALSE(is_url("ftp://example.com/x"));
-    EXPECT_FALSE(is_url("example.com/x"));
-    EXPECT_FALSE(is_url("./http://x"));
-    EXPECT_FALSE(is_url("git@github.com:moby/moby.git"));
-}
-
-TEST(AddUrlTest, IsGitUrlFollowsBuildKit) {
-    EXPECT_TRUE(is_git_url("https://github.com/moby/buildkit.git"));
-    EXPECT_TRUE(is_git_url("https://github.com/moby/buildkit.git#v0.10.1"));
-    EXPECT_TRUE(is_git_url("https://github.com/moby/buildkit.git#main:docs"));
-    EXPECT_TRUE(is_git_url("http://host/repo.git"));
-    EXPECT_TRUE(is_git_url("git@github.com:moby/buildkit.git"));
-    EXPECT_TRUE(is_git_url("git@github.com:moby/buildkit"));
-    EXPECT_TRUE(is_git_url("git://github.com/moby/buildkit"));
-    EXPECT_TRUE(is_git_url("ssh://git@github.com/moby/buildkit.git"));
-    // An http(s) URL is a git ref only with the ".git" suffix.
-    EXPECT_FALSE(is_git_url("https://github.com/moby/buildkit"));
-    EXPECT_FALSE(is_git_url("https://example.com/file.tar.gz"));
-    EXPECT_FALSE(is_git_url("https://example.com/x.git.tar"));
-    // Scheme-less forms are local paths for ADD.
-    EXPECT_FALSE(is_git_url("github.com/moby/buildkit"));
-    EXPECT_FALSE(is_git_url("repo.git"));
-    EXPECT_FALSE(is_git_url("dir/repo.git"));
-    EXPECT_FALSE(is_git_url("file:///srv/repo.git"));
-}
-
 TEST(AddUrlTest, UrlFilename) {
     EXPECT_EQ(url_filename("https://example.com/a/b/file.tar.gz"), "file.tar.gz");
     EXPECT_EQ(url_filename("https://example.com/a/b/file?x=1#frag"), "file");

@@ -23,15 +23,14 @@
 #include <string>
 #include <string_view>
 
-#include "content/digest.h"
-
-namespace kiln::registry {
+namespace kiln {
 
 struct Reference {
     std::string domain;      // "docker.io", "localhost:5000", "ghcr.io"
     std::string repository;  // "library/busybox", "org/app"
     std::string tag;         // empty when only a digest was given
-    std::optional<content::Digest> digest;
+    // "sha256:" + 64 lower-case hex characters, when the reference names a digest.
+    std::optional<std::string> digest;
 
     // The host kiln connects to: docker.io's API lives at registry-1.docker.io.
     // The environment variable KILN_DOCKER_IO_HOST (a test-only setting)
@@ -42,19 +41,21 @@ struct Reference {
     // Full form: "docker.io/library/busybox:latest", with "@digest" when set.
     std::string str() const;
     // The same reference with another tag/digest removed (for pushing a child by digest).
-    Reference with_digest(const content::Digest& d) const;
+    // `digest` must be "sha256:" + 64 lower-case hex characters.
+    Reference with_digest(const std::string& digest) const;
 };
 
 Reference parse_reference(const std::string& text, std::string_view what = "reference");
 
-// The name the local image store keeps a pulled reference under, Docker's
-// familiar form passed through content::normalize_name: "busybox:latest",
-// "org/app:1", "ghcr.io/o/r:t"; "repo@sha256:..." when a digest is set (the
-// digest wins over a tag, as in Docker's ParseDockerRef).
+// Docker's familiar form (reference.FamiliarString): "docker.io/" left out, and
+// "library/" too when one path component follows; then ":tag" and "@digest" as set.
+// "docker.io/library/busybox:latest" → "busybox:latest", "docker.io/org/app:1" →
+// "org/app:1", "ghcr.io/o/r:t@sha256:..." as it is.
+std::string familiar_string(const Reference& ref);
+
+// The name the local image store keeps a pulled reference under: the familiar form,
+// "repo@sha256:..." when a digest is set (the digest wins over a tag, as in Docker's
+// ParseDockerRef): "busybox:latest", "org/app:1", "ghcr.io/o/r@sha256:...".
 std::string store_name(const Reference& ref);
 
-// The key Docker uses for a registry in config.json "auths"
-// ("https://index.docker.io/v1/" for docker.io, the host otherwise).
-std::string credential_key(const std::string& domain);
-
-}  // namespace kiln::registry
+}  // namespace kiln

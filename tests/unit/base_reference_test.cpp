@@ -7,11 +7,9 @@
 #include <gtest/gtest.h>
 
 #include "base/error.h"
-#include "content/image_store.h"
-#include "registry/reference.h"
+#include "base/reference.h"
 
 using namespace kiln;
-using namespace kiln::registry;
 
 namespace {
 
@@ -97,7 +95,7 @@ TEST(Reference, ParsesValidReferences) {
         EXPECT_EQ(r.domain, c.domain);
         EXPECT_EQ(r.repository, c.repository);
         EXPECT_EQ(r.tag, c.tag);
-        EXPECT_EQ(r.digest ? r.digest->str() : "", c.digest);
+        EXPECT_EQ(r.digest.value_or(""), c.digest);
         EXPECT_EQ(r.str(), c.str);
     }
 }
@@ -206,7 +204,7 @@ TEST(Reference, ManifestRefPrefersDigest) {
 }
 
 TEST(Reference, WithDigestClearsTag) {
-    Reference r = parse_reference("ghcr.io/o/r:t").with_digest(content::Digest::parse(kDigest));
+    Reference r = parse_reference("ghcr.io/o/r:t").with_digest(kDigest);
     EXPECT_EQ(r.tag, "");
     EXPECT_EQ(r.str(), "ghcr.io/o/r@" + kDigest);
     EXPECT_EQ(r.manifest_ref(), kDigest);
@@ -232,11 +230,6 @@ TEST(Reference, OtherRegistriesApiHostIsTheDomain) {
     EXPECT_EQ(parse_reference("localhost:5000/a").api_host(), "localhost:5000");
 }
 
-TEST(Reference, CredentialKeys) {
-    EXPECT_EQ(credential_key("docker.io"), "https://index.docker.io/v1/");
-    EXPECT_EQ(credential_key("localhost:5000"), "localhost:5000");
-}
-
 TEST(Reference, StoreNamesAreFamiliar) {
     EXPECT_EQ(store_name(parse_reference("busybox")), "busybox:latest");
     EXPECT_EQ(store_name(parse_reference("docker.io/library/busybox:1.36")), "busybox:1.36");
@@ -246,7 +239,14 @@ TEST(Reference, StoreNamesAreFamiliar) {
     EXPECT_EQ(store_name(parse_reference("ghcr.io/o/r:t@" + kDigest)), "ghcr.io/o/r@" + kDigest);
 }
 
-TEST(Reference, StoreNameAgreesWithNormalizeName) {
-    for (std::string text : {"busybox", "busybox:1", "org/app:2", "ghcr.io/o/r:t"})
-        EXPECT_EQ(store_name(parse_reference(text)), content::normalize_name(text)) << text;
+TEST(Reference, FamiliarStringsAreDockers) {
+    EXPECT_EQ(familiar_string(parse_reference("library/busybox")), "busybox:latest");
+    EXPECT_EQ(familiar_string(parse_reference("docker.io/library/busybox:1")), "busybox:1");
+    EXPECT_EQ(familiar_string(parse_reference("index.docker.io/org/app")), "org/app:latest");
+    // "library/a/b" is not "a/b": only a single component loses the prefix.
+    EXPECT_EQ(familiar_string(parse_reference("docker.io/library/a/b:t")), "library/a/b:t");
+    EXPECT_EQ(familiar_string(parse_reference("localhost/app")), "localhost/app:latest");
+    // Both a tag and a digest are kept (store_name keeps only the digest).
+    EXPECT_EQ(familiar_string(parse_reference("ghcr.io/o/r:t@" + kDigest)),
+              "ghcr.io/o/r:t@" + kDigest);
 }

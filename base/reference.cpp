@@ -1,12 +1,11 @@
-#include "registry/reference.h"
+#include "base/reference.h"
 
 #include <cstdlib>
 #include <string_view>
 
 #include "base/error.h"
-#include "content/image_store.h"
 
-namespace kiln::registry {
+namespace kiln {
 
 namespace {
 
@@ -194,7 +193,7 @@ Reference parse_reference(const std::string& text, std::string_view what) {
         if (!ok)
             throw fail("digest \"" + std::string(digest) +
                        "\" is not sha256: followed by 64 lower-case hex characters");
-        ref.digest = content::Digest::parse(digest);
+        ref.digest = std::string(digest);
     }
     bool has_tag = false;
     if (auto colon = rest.find(':'); colon != std::string_view::npos) {
@@ -245,7 +244,7 @@ std::string Reference::api_host() const {
 }
 
 std::string Reference::manifest_ref() const {
-    return digest ? digest->str() : tag;
+    return digest ? *digest : tag;
 }
 
 std::string Reference::str() const {
@@ -253,25 +252,40 @@ std::string Reference::str() const {
     if (!tag.empty())
         out += ":" + tag;
     if (digest)
-        out += "@" + digest->str();
+        out += "@" + *digest;
     return out;
 }
 
-Reference Reference::with_digest(const content::Digest& d) const {
+Reference Reference::with_digest(const std::string& d) const {
     Reference out = *this;
     out.tag.clear();
     out.digest = d;
     return out;
 }
 
-std::string credential_key(const std::string& domain) {
-    return domain == kDockerHub ? std::string("https://index.docker.io/v1/") : domain;
+std::string familiar_string(const Reference& ref) {
+    std::string out;
+    if (ref.domain != kDockerHub) {
+        out = ref.domain + "/" + ref.repository;
+    } else {
+        std::string_view repo = ref.repository;
+        // "library/a/b" keeps its "library/": "a/b" is another repository.
+        if (repo.starts_with("library/") && repo.find('/', 8) == std::string_view::npos)
+            repo.remove_prefix(8);
+        out = repo;
+    }
+    if (!ref.tag.empty())
+        out += ":" + ref.tag;
+    if (ref.digest)
+        out += "@" + *ref.digest;
+    return out;
 }
 
 std::string store_name(const Reference& ref) {
-    std::string name = ref.domain + "/" + ref.repository;
-    name += ref.digest ? "@" + ref.digest->str() : ":" + ref.tag;
-    return content::normalize_name(name);
+    Reference r = ref;
+    if (r.digest)
+        r.tag.clear();
+    return familiar_string(r);
 }
 
-}  // namespace kiln::registry
+}  // namespace kiln
