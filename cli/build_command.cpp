@@ -387,7 +387,7 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
         solved.config.config.labels[k] = v;
 
     if (g_interrupted)
-        throw Error("interrupted");
+        throw Cancelled();
     exporter::CommittedImage image;
     {
         solver::VertexScope v(*progress, "exporting to image");

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <iostream>
 
+#include "base/error.h"
 #include "base/limits.h"
 #include "cli/commands.h"
 #include "frontend/dockerfile_error.h"
@@ -170,7 +171,7 @@ int run(int argc, char** argv) {
         return 1;
     } catch (const std::exception& e) {
         std::cerr << "error: " << e.what() << "\n";
-        return g_interrupted ? 130 : 1;
+        return g_interrupted || dynamic_cast<const Cancelled*>(&e) ? 130 : 1;
     }
     return 0;
 }

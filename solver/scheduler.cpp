@@ -88,7 +88,7 @@ void run_jobs(std::vector<Job>& jobs, unsigned workers, CancelFlag* external) {
     if (first_error)
         std::rethrow_exception(first_error);
     if (cancel)
-        throw Error("interrupted");
+        throw Cancelled();
 }
 
 }  // namespace kiln::solver

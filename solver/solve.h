@@ -70,7 +70,7 @@ struct SolveOptions {
     std::string ssh_socket;
     std::filesystem::path cache_mounts;
     // Set from outside (SIGINT) to stop the build: running RUNs are killed,
-    // no new step starts, solve() throws "interrupted".
+    // no new step starts, solve() throws kiln::Cancelled.
     std::atomic<bool>* cancel = nullptr;
     // The build cache; null = no cache. `no_cache` skips lookups (results are
     // still recorded), `no_cache_stages` does so for the named stages only.
