@@ -484,7 +484,7 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                     std::optional<AddInputs> add_inputs;
                     const fs::path& step_work = step_dir;
                     if (step.kind == frontend::Step::Kind::copy && step.copy.is_add) {
-                        add_inputs = prepare_add(step.copy, step_work);
+                        add_inputs = prepare_add(step.copy, step_work, &cancel);
                         k["add"] = {{"fetched", add_inputs->digest.str()},
                                     {"checksum", step.copy.checksum},
                                     {"unpack", step.copy.unpack},
@@ -674,6 +674,8 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveOptions& options) 
                     std::string msg = options.dockerfile_name + ":" + std::to_string(step.line) +
                                       ": " + step.keyword + " failed: " + e.what();
                     vertex.error(msg);
+                    if (dynamic_cast<const Cancelled*>(&e))
+                        throw Cancelled(msg);
                     throw Error(msg);
                 }
             };
