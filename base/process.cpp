@@ -202,7 +202,7 @@ Process Process::spawn(const ProcessOptions& options) {
     return p;
 }
 
-Process Process::fork_call(int (*fn)(void*), void* arg) {
+Process Process::run_in_child(int (*fn)(void*), void* arg) {
     Process p;
     p.pid_ = ::fork();
     if (p.pid_ < 0) {

@@ -1,4 +1,5 @@
-// Child processes: the one place kiln forks or execs.
+// Child processes: the one place kiln starts one (programs, or a function in a copy of
+// kiln).
 //
 // Contract:
 //  - A Process is always reaped: destroying one that has not been waited for
@@ -78,10 +79,10 @@ class Process {
     // when the pipes cannot be made.
     static Process spawn(const ProcessOptions& options);
 
-    // Forks and runs fn(arg) in the child, which then exits with what fn
+    // Runs fn(arg) in a child that is a copy of this process, and which exits with what fn
     // returns. Other threads' locks may be held in the child: fn may make only
     // async-signal-safe calls (no allocation, no stdio, no exceptions).
-    static Process fork_call(int (*fn)(void* arg), void* arg);
+    static Process run_in_child(int (*fn)(void* arg), void* arg);
 
     pid_t pid() const { return pid_; }
 

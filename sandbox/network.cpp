@@ -22,9 +22,7 @@ std::string err_text(int err) {
     return std::strerror(err);
 }
 
-// Makes a new network namespace and bind-mounts it on `file` (which must exist). Done
-// in a forked child, so the calling process (and its threads) stay in their own
-// namespace; only async-signal-safe calls happen in the child.
+// The child of make_netns(): 0, or 1 when unshare failed, 2 when the bind mount did.
 int netns_child(void* file) {
     if (::unshare(CLONE_NEWNET) != 0) {
         return 1;
@@ -36,10 +34,13 @@ int netns_child(void* file) {
     return 0;
 }
 
+// Makes a new network namespace and bind-mounts it on `file` (which must exist). Done
+// in a child process, so the calling process (and its threads) stay in their own
+// namespace; only async-signal-safe calls happen in the child.
 void make_netns(const std::filesystem::path& file) {
     Process child;
     try {
-        child = Process::fork_call(&netns_child, const_cast<char*>(file.c_str()));
+        child = Process::run_in_child(&netns_child, const_cast<char*>(file.c_str()));
     } catch (const Error& e) {
         throw SandboxError(std::string("network: ") + e.what());
     }

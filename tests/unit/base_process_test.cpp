@@ -197,9 +197,9 @@ int exit_with_arg(void* arg) {
     return *static_cast<int*>(arg);
 }
 
-TEST(Process, ForkCallExitsWithWhatTheFunctionReturns) {
+TEST(Process, RunInChildExitsWithWhatTheFunctionReturns) {
     int code = 7;
-    Process p = Process::fork_call(&exit_with_arg, &code);
+    Process p = Process::run_in_child(&exit_with_arg, &code);
     p.wait();
     EXPECT_EQ(p.exit_code(), 7);
 }
