@@ -299,7 +299,9 @@ struct HttpClient::Impl {
         curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME,
                          static_cast<long>(options_.stall_timeout.count()));
         curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
-        curl_easy_setopt(h, CURLOPT_USERAGENT, options_.user_agent.c_str());
+        curl_easy_setopt(
+            h, CURLOPT_USERAGENT,
+            options_.user_agent.empty() ? "kiln/" KILN_VERSION : options_.user_agent.c_str());
         if (request.want_filetime)
             curl_easy_setopt(h, CURLOPT_FILETIME, 1L);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &on_write);

@@ -107,7 +107,7 @@ struct ClientOptions {
     // A transfer under 1 byte/s for this long fails (retryable), so a dead
     // server never hangs kiln.
     std::chrono::seconds stall_timeout{30};
-    std::string user_agent = "kiln/" KILN_VERSION;
+    std::string user_agent;  // empty: "kiln/<version>"
 };
 
 class HttpClient {
