@@ -6,12 +6,18 @@ namespace {
 
 class CurlTransport : public Transport {
   public:
-    explicit CurlTransport(const TlsOptions& tls) : client_(http::ClientOptions{.tls = tls}) {}
+    explicit CurlTransport(const TlsOptions& tls) : client_(options(tls)) {}
     Response send(const Request& request, const BodySink& sink) override {
         return client_.send(request, sink);
     }
 
   private:
+    static http::ClientOptions options(const TlsOptions& tls) {
+        http::ClientOptions o;
+        o.tls = tls;
+        return o;
+    }
+
     http::HttpClient client_;
 };
 
