@@ -115,15 +115,15 @@ TEST(Process, DoesNotLeakOtherFds) {
 
 TEST(Process, AMissingProgramIsASpawnErrorNamingIt) {
     ProcessOptions o;
-    o.argv = {"kiln-no-such-program"};
+    o.argv = {"/nonexistent/kiln-no-such-program"};
     try {
         run_process(o);
         FAIL() << "expected SpawnError";
     } catch (const SpawnError& e) {
         EXPECT_EQ(e.error, ENOENT);
         EXPECT_EQ(std::string(e.what()),
-                  "\"kiln-no-such-program\" cannot be started: No such file or directory (is it "
-                  "installed and in PATH?)");
+                  "\"/nonexistent/kiln-no-such-program\" cannot be started: No such file or "
+                  "directory (is it installed and in PATH?)");
     }
 }
 
