@@ -219,7 +219,7 @@ BuildResult build(const BuildRequest& req) {
     for (const auto& [k, v] : req.labels)
         solved.config.config.labels[k] = v;
     if (req.cancel && *req.cancel)
-        throw Error("interrupted");
+        throw Cancelled();
 
     exporter::CommittedImage image;
     {

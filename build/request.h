@@ -63,7 +63,7 @@ struct BuildRequest {
     registry::ClientOptions client;  // pulls of base images and pushes
     Progress* progress = nullptr;    // NullProgress when null
     // Set from outside (a signal) to stop the build; also set by a failing step
-    // to stop the others. A build that sees it throws kiln::Error("interrupted").
+    // to stop the others. A build that sees it throws kiln::Cancelled.
     std::atomic<bool>* cancel = nullptr;
     // Where RUN steps run; null = the OCI runtime `runtime` (sandbox::RuncExecutor).
     // Tests bring a fake (tests/unit/fake_executor.h).

@@ -167,7 +167,7 @@ int run(int argc, char** argv) {
     } catch (const Error& e) {
         // A Dockerfile error's detail is its source excerpt.
         std::cerr << "error: " << e.what() << "\n" << e.detail();
-        return g_interrupted ? 130 : 1;
+        return g_interrupted || dynamic_cast<const Cancelled*>(&e) ? 130 : 1;
     } catch (const std::exception& e) {
         std::cerr << "error: " << e.what() << "\n";
         return g_interrupted ? 130 : 1;

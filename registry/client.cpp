@@ -206,6 +206,8 @@ content::BlobInfo Client::fetch_blob(const std::string& repository, const Digest
             try {
                 resp = impl_->execute(op, r, sink, 0, before);
                 break;
+            } catch (const Cancelled&) {
+                throw;
             } catch (const Error&) {
                 if (sink_refused || w->size() <= had) {
                     throw;

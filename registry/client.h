@@ -51,7 +51,7 @@ struct ClientOptions {
     std::function<std::optional<Credentials>(const std::string& domain)> credentials;
     std::shared_ptr<Transport> transport;  // default: make_curl_transport()
     // Set by a signal handler: transfers stop and no retry starts; the
-    // operation throws kiln::Error("interrupted").
+    // operation throws kiln::Cancelled.
     const std::atomic<bool>* cancel = nullptr;
 };
 

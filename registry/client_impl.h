@@ -171,6 +171,8 @@ Response Client::Impl::retrying(const Op& op, Request& r, F&& attempt, int attem
                 return resp;
             }
             wait = backoff(opt.retry, i, retry_after(resp));
+        } catch (const Cancelled&) {
+            throw Cancelled(prefix(op) + ": interrupted");
         } catch (const TransportError& e) {
             if (!e.retryable || i >= n) {
                 throw TransportError(prefix(op) + ": " + e.what(), e.retryable);

@@ -103,8 +103,7 @@ void Client::Impl::fail(const Op& op, const Response& r) {
 // ---- sending ----
 
 void Client::Impl::check_cancel() const {
-    if (opt.cancel && *opt.cancel)
-        throw Error("interrupted");
+    throw_if_cancelled(opt.cancel);
 }
 
 void Client::Impl::sleep_unless_cancelled(std::chrono::milliseconds wait) const {

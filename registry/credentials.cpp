@@ -1,15 +1,10 @@
 #include "registry/credentials.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <pwd.h>
-#include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -19,11 +14,10 @@
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
+#include "base/process.h"
 #include "base/unique_fd.h"
 #include "content/atomic_file.h"
 #include "registry/base64.h"
-
-extern char** environ;
 
 namespace kiln::registry {
 
@@ -49,197 +43,34 @@ struct HelperResult {
     std::string err;
 };
 
-// A spawned child that is killed and reaped on scope exit unless waited for.
-class Child {
-  public:
-    explicit Child(pid_t pid) : pid_(pid) {}
-    ~Child() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            int st = 0;
-            while (::waitpid(pid_, &st, 0) < 0 && errno == EINTR) {
-            }
-        }
-    }
-    Child(const Child&) = delete;
-    Child& operator=(const Child&) = delete;
-
-    int wait() {
-        int st = 0;
-        pid_t r;
-        while ((r = ::waitpid(pid_, &st, 0)) < 0 && errno == EINTR) {
-        }
-        pid_ = -1;
-        if (r < 0)
-            return 127;
-        if (WIFEXITED(st))
-            return WEXITSTATUS(st);
-        return 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    }
-
-  private:
-    pid_t pid_;
-};
-
-// Writing the helper's stdin after it exited must give EPIPE, not kill kiln:
-// SIGPIPE is blocked in this thread for the call and a pending one consumed.
-class SigpipeGuard {
-  public:
-    SigpipeGuard() {
-        sigemptyset(&pipe_);
-        sigaddset(&pipe_, SIGPIPE);
-        sigset_t pending;
-        sigemptyset(&pending);
-        ::sigpending(&pending);
-        was_pending_ = sigismember(&pending, SIGPIPE) == 1;
-        ::pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
-    }
-    ~SigpipeGuard() {
-        if (!was_pending_) {
-            sigset_t pending;
-            sigemptyset(&pending);
-            ::sigpending(&pending);
-            if (sigismember(&pending, SIGPIPE) == 1) {
-                timespec zero{};
-                ::sigtimedwait(&pipe_, nullptr, &zero);
-            }
-        }
-        ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
-    }
-    SigpipeGuard(const SigpipeGuard&) = delete;
-    SigpipeGuard& operator=(const SigpipeGuard&) = delete;
-
-  private:
-    sigset_t pipe_;
-    sigset_t old_;
-    bool was_pending_ = false;
-};
-
-// posix_spawn attributes and file actions, destroyed on scope exit.
-struct SpawnSetup {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    SpawnSetup() {
-        posix_spawn_file_actions_init(&actions);
-        posix_spawnattr_init(&attr);
-    }
-    ~SpawnSetup() {
-        posix_spawn_file_actions_destroy(&actions);
-        posix_spawnattr_destroy(&attr);
-    }
-    SpawnSetup(const SpawnSetup&) = delete;
-    SpawnSetup& operator=(const SpawnSetup&) = delete;
-};
-
-std::pair<UniqueFd, UniqueFd> make_pipe() {
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0)
-        throw errno_error("cannot create a pipe");
-    return {UniqueFd(fds[0]), UniqueFd(fds[1])};
-}
-
 // Runs `docker-credential-<helper> <verb>` (found on PATH) with `input` on
 // stdin and collects what it prints. `origin` says where the helper was
 // configured, for error messages.
 HelperResult run_helper(const std::string& helper, const std::string& verb,
                         const std::string& input, const std::string& origin) {
     const std::string program = "docker-credential-" + helper;
-    auto [in_r, in_w] = make_pipe();
-    auto [out_r, out_w] = make_pipe();
-    auto [err_r, err_w] = make_pipe();
-
-    SpawnSetup setup;
-    // dup2 clears close-on-exec on the targets; every other pipe end closes at exec.
-    posix_spawn_file_actions_adddup2(&setup.actions, in_r.get(), 0);
-    posix_spawn_file_actions_adddup2(&setup.actions, out_w.get(), 1);
-    posix_spawn_file_actions_adddup2(&setup.actions, err_w.get(), 2);
-    // The child starts with default SIGPIPE handling and no blocked signals,
-    // whatever this thread has.
-    sigset_t none;
-    sigemptyset(&none);
-    sigset_t def;
-    sigemptyset(&def);
-    sigaddset(&def, SIGPIPE);
-    posix_spawnattr_setsigmask(&setup.attr, &none);
-    posix_spawnattr_setsigdefault(&setup.attr, &def);
-    posix_spawnattr_setflags(&setup.attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-
-    std::vector<char*> argv = {const_cast<char*>(program.c_str()), const_cast<char*>(verb.c_str()),
-                               nullptr};
-    SigpipeGuard sigpipe;
-    pid_t pid = -1;
-    int rc =
-        ::posix_spawnp(&pid, program.c_str(), &setup.actions, &setup.attr, argv.data(), environ);
-    if (rc != 0) {
-        if (rc == ENOENT)
+    ProcessOptions p;
+    p.argv = {program, verb};
+    p.in = Stdio::piped();
+    p.out = Stdio::piped();
+    p.err = Stdio::piped();
+    RunOptions run;
+    run.input = input;
+    run.timeout = kHelperTimeout;
+    ProcessResult r;
+    try {
+        r = run_process(p, run);
+    } catch (const SpawnError& e) {
+        if (e.error == ENOENT)
             throw Error("credential helper " + program + " (" + origin +
                         ") is not installed: not found in PATH");
         throw Error("cannot run credential helper " + program + " (" + origin +
-                    "): " + std::strerror(rc));
+                    "): " + std::strerror(e.error));
     }
-    Child child(pid);
-    in_r.reset();
-    out_w.reset();
-    err_w.reset();
-
-    HelperResult result;
-    std::size_t written = 0;
-    if (input.empty())
-        in_w.reset();
-    const auto deadline = std::chrono::steady_clock::now() + kHelperTimeout;
-    while (in_w || out_r || err_r) {
-        std::array<pollfd, 3> fds{};
-        nfds_t n = 0;
-        UniqueFd* owners[3];
-        for (UniqueFd* fd : {&in_w, &out_r, &err_r}) {
-            if (*fd) {
-                fds[n] = {fd->get(), static_cast<short>(fd == &in_w ? POLLOUT : POLLIN), 0};
-                owners[n++] = fd;
-            }
-        }
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0)
-            throw Error("credential helper " + program + " " + verb + " (" + origin +
-                        ") did not finish within 60 seconds");
-        int r = ::poll(fds.data(), n, static_cast<int>(left.count()));
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            throw errno_error("cannot wait for credential helper " + program);
-        }
-        for (nfds_t i = 0; i < n; ++i) {
-            if (fds[i].revents == 0)
-                continue;
-            UniqueFd& fd = *owners[i];
-            if (&fd == &in_w) {
-                ssize_t w = ::write(fd.get(), input.data() + written, input.size() - written);
-                if (w < 0 && errno != EINTR && errno != EAGAIN) {
-                    fd.reset();  // EPIPE: the helper did not want all of it
-                    continue;
-                }
-                if (w > 0)
-                    written += static_cast<std::size_t>(w);
-                if (written == input.size())
-                    fd.reset();
-                continue;
-            }
-            char buf[4096];
-            ssize_t got = ::read(fd.get(), buf, sizeof buf);
-            if (got < 0 && errno == EINTR)
-                continue;
-            if (got <= 0) {
-                fd.reset();
-                continue;
-            }
-            std::string& sink = &fd == &out_r ? result.out : result.err;
-            // Answers are a few hundred bytes; a flood means something else is wrong.
-            if (sink.size() < (1u << 20))
-                sink.append(buf, static_cast<std::size_t>(got));
-        }
-    }
-    result.status = child.wait();
-    return result;
+    if (r.timed_out)
+        throw Error("credential helper " + program + " " + verb + " (" + origin +
+                    ") did not finish within 60 seconds");
+    return {r.exit_code, std::move(r.out), std::move(r.err)};
 }
 
 std::string trim(std::string_view s) {

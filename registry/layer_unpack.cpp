@@ -21,8 +21,7 @@ class Source {
     Source(content::BlobStore::Reader& in, std::string head, const std::atomic<bool>* cancel)
         : in_(in), head_(std::move(head)), cancel_(cancel) {}
     std::size_t next(std::vector<char>& buf) {
-        if (cancel_ && *cancel_)
-            throw Error("interrupted");
+        throw_if_cancelled(cancel_);
         if (head_.empty())
             return in_.read(buf.data(), buf.size());
         std::size_t n = head_.size();

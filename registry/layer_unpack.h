@@ -14,7 +14,7 @@ namespace kiln::registry {
 // an uncompressed tar is copied) into the store, verified against
 // `diff_id` while streaming. Throws kiln::Error naming the blob when the
 // stream is damaged or its content is not `diff_id`; nothing is named then.
-// `cancel`, when set, stops it with kiln::Error("interrupted").
+// `cancel`, when set, stops it with kiln::Cancelled.
 content::BlobInfo store_uncompressed(const content::BlobStore& store,
                                      const content::Digest& compressed,
                                      const content::Digest& diff_id,

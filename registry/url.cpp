@@ -55,21 +55,6 @@ bool has_scheme(const std::string& s) {
 
 }  // namespace
 
-std::string url_authority(const std::string& url) {
-    auto p = url.find("://");
-    if (p == std::string::npos) {
-        return "";
-    }
-    std::size_t start = p + 3;
-    std::size_t end = url.find_first_of("/?#", start);
-    std::string auth =
-        url.substr(start, end == std::string::npos ? std::string::npos : end - start);
-    if (auto at = auth.rfind('@'); at != std::string::npos) {
-        auth = auth.substr(at + 1);
-    }
-    return auth;
-}
-
 std::string resolve_url(const std::string& base, const std::string& ref) {
     if (ref.empty()) {
         return base;
@@ -98,10 +83,6 @@ std::string resolve_url(const std::string& base, const std::string& ref) {
     // A relative path replaces the last segment of the base path.
     path = path.substr(0, path.rfind('/') + 1);
     return origin + path + ref;
-}
-
-std::string strip_query(const std::string& url) {
-    return url.substr(0, url.find('?'));
 }
 
 }  // namespace kiln::registry

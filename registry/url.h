@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "base/http_client.h"
+
 namespace kiln::registry {
 
 // Percent-encodes everything but RFC 3986 unreserved characters.
@@ -18,10 +20,8 @@ std::string append_query(const std::string& url, const std::string& param);
 // "/path?query", or a relative path).
 std::string resolve_url(const std::string& base, const std::string& ref);
 
-// "host:port" of an absolute URL as written (userinfo dropped), "" for a path.
-std::string url_authority(const std::string& url);
-
-// The URL without its query: upload states and signatures stay out of messages.
-std::string strip_query(const std::string& url);
+// url_authority() and strip_query() live with the HTTP client.
+using http::strip_query;
+using http::url_authority;
 
 }  // namespace kiln::registry

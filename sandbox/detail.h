@@ -7,7 +7,9 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
+#include "base/process.h"
 #include "base/unique_fd.h"
 
 namespace kiln::sandbox::detail {
@@ -28,5 +30,11 @@ std::filesystem::path mkdir_in_root(const std::filesystem::path& root, const std
 // The regular file at `path` inside root (links followed there, never to the host's);
 // nothing when it is missing or not a regular file.
 std::optional<std::string> read_in_root(const std::filesystem::path& root, const std::string& path);
+
+// Starts argv[0] (looked up in PATH) with the given stdin/stdout/stderr and `extra` as
+// fds 3, 4, ... (base/process.h). A program that cannot be started is a SandboxError:
+// "\"<program>\" cannot be started: <reason>".
+Process spawn(const std::vector<std::string>& argv, int in, int out, int err,
+              const std::vector<int>& extra = {});
 
 }  // namespace kiln::sandbox::detail

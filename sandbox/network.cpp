@@ -3,14 +3,14 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
-#include "sandbox/child.h"
+#include "base/process.h"
 #include "sandbox/detail.h"
 #include "sandbox/sandbox.h"
 
@@ -22,31 +22,33 @@ std::string err_text(int err) {
     return std::strerror(err);
 }
 
+// The child of make_netns(): 0, or 1 when unshare failed, 2 when the bind mount did.
+int netns_child(void* file) {
+    if (::unshare(CLONE_NEWNET) != 0) {
+        return 1;
+    }
+    if (::mount("/proc/self/ns/net", static_cast<const char*>(file), nullptr, MS_BIND, nullptr) !=
+        0) {
+        return 2;
+    }
+    return 0;
+}
+
 // Makes a new network namespace and bind-mounts it on `file` (which must exist). Done
-// in a forked child, so the calling process (and its threads) stay in their own
+// in a child process, so the calling process (and its threads) stay in their own
 // namespace; only async-signal-safe calls happen in the child.
 void make_netns(const std::filesystem::path& file) {
-    pid_t pid = ::fork();
-    if (pid < 0) {
-        throw SandboxError("network: fork: " + err_text(errno));
+    Process child;
+    try {
+        child = Process::run_in_child(&netns_child, const_cast<char*>(file.c_str()));
+    } catch (const Error& e) {
+        throw SandboxError(std::string("network: ") + e.what());
     }
-    if (pid == 0) {
-        if (::unshare(CLONE_NEWNET) != 0) {
-            ::_exit(1);
-        }
-        if (::mount("/proc/self/ns/net", file.c_str(), nullptr, MS_BIND, nullptr) != 0) {
-            ::_exit(2);
-        }
-        ::_exit(0);
-    }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        throw SandboxError(
-            std::string("network: cannot make a network namespace (") +
-            (WIFEXITED(status) && WEXITSTATUS(status) == 2 ? "bind mount" : "unshare") +
-            " failed; kiln needs to run as root)");
+    child.wait();
+    if (int code = child.exit_code(); code != 0) {
+        throw SandboxError(std::string("network: cannot make a network namespace (") +
+                           (code == 2 ? "bind mount" : "unshare") +
+                           " failed; kiln needs to run as root)");
     }
 }
 
@@ -54,7 +56,7 @@ void make_netns(const std::filesystem::path& file) {
 
 struct PrivateNetwork::Impl {
     detail::Fd exit_write;  // closing it stops slirp4netns
-    detail::Child slirp;
+    Process slirp;
     bool mounted = false;
 };
 
@@ -80,11 +82,25 @@ PrivateNetwork::PrivateNetwork(const std::filesystem::path& work_dir)
         detail::Fd exit_read(exit_fds[0]);
         impl_->exit_write = detail::Fd(exit_fds[1]);
         detail::Fd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
-        // fd 3: ready, fd 4: exit (Child::spawn puts `extra` there).
-        impl_->slirp = detail::Child::spawn(
-            {"slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
-             "--netns-type=path", "--ready-fd=3", "--exit-fd=4", netns_.string(), "tap0"},
-            null.get(), null.get(), null.get(), {ready_write.get(), exit_read.get()});
+        ProcessOptions slirp;
+        slirp.argv = {"slirp4netns",
+                      "--configure",
+                      "--mtu=65520",
+                      "--disable-host-loopback",
+                      "--netns-type=path",
+                      "--ready-fd=3",
+                      "--exit-fd=4",
+                      netns_.string(),
+                      "tap0"};
+        slirp.in = slirp.out = slirp.err = Stdio::from_fd(null.get());
+        slirp.extra_fds = {ready_write.get(), exit_read.get()};  // fd 3: ready, fd 4: exit
+        try {
+            impl_->slirp = Process::spawn(slirp);
+        } catch (const SpawnError&) {
+            throw SandboxError(
+                "network: slirp4netns is missing: install Debian's slirp4netns (or build "
+                "with --network none)");
+        }
         ready_write.reset();
         exit_read.reset();
         struct pollfd p = {ready_read.get(), POLLIN, 0};
@@ -96,15 +112,6 @@ PrivateNetwork::PrivateNetwork(const std::filesystem::path& work_dir)
                 "slirp4netns installed? `apt-get install slirp4netns`; or build with "
                 "--network none)");
         }
-    } catch (const SandboxError& e) {
-        std::string msg = e.what();
-        if (msg.find("cannot be started") != std::string::npos) {
-            msg =
-                "network: slirp4netns is missing: install Debian's slirp4netns (or build "
-                "with --network none)";
-        }
-        release();
-        throw SandboxError(msg);
     } catch (...) {
         release();
         throw;

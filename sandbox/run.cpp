@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,18 +21,14 @@
 
 #include "base/error.h"
 #include "base/root_dir.h"
-#include "sandbox/child.h"
 #include "sandbox/detail.h"
 #include "sandbox/network.h"
 #include "sandbox/sandbox.h"
-
-extern char** environ;
 
 namespace kiln::sandbox {
 
 namespace {
 
-using detail::Child;
 using detail::Fd;
 using Clock = std::chrono::steady_clock;
 namespace fs = std::filesystem;
@@ -65,7 +60,7 @@ Fd open_dev_null() {
 // after 30 s so that cleanup can never hang the build.
 int run_quiet(const std::vector<std::string>& argv) {
     Fd null = open_dev_null();
-    Child c = Child::spawn(argv, null.get(), null.get(), null.get());
+    Process c = detail::spawn(argv, null.get(), null.get(), null.get());
     if (!c.wait_for(std::chrono::seconds(30))) {
         c.kill(SIGKILL);
         c.wait();
@@ -135,6 +130,9 @@ class MountStubs {
                 replace_link(dest, files.count(dest) > 0);
             }
             note(destinations);
+        } catch (const SandboxError&) {
+            restore();
+            throw;
         } catch (const kiln::Error& e) {
             restore();
             throw SandboxError(std::string("sandbox: mount target: ") + e.what());
@@ -350,27 +348,27 @@ class Container {
                 remove();
             }
         } catch (...) {
-            // Nothing more can be done in a destructor; Child's destructor still reaps.
+            // Nothing more can be done in a destructor; Process's destructor still reaps.
         }
     }
 
     void start(const fs::path& bundle, const fs::path& log, int out_fd) {
         Fd null = open_dev_null();
-        proc_ = Child::spawn({runtime_, "--root", state_.string(), "--log", log.string(),
-                              "--log-format", "json", "run", "--bundle", bundle.string(), id_},
-                             null.get(), out_fd, out_fd);
+        proc_ = detail::spawn({runtime_, "--root", state_.string(), "--log", log.string(),
+                               "--log-format", "json", "run", "--bundle", bundle.string(), id_},
+                              null.get(), out_fd, out_fd);
         started_ = true;
     }
 
     void kill() { run_quiet({runtime_, "--root", state_.string(), "kill", id_, "KILL"}); }
     void remove() { run_quiet({runtime_, "--root", state_.string(), "delete", "-f", id_}); }
-    Child& process() { return proc_; }
+    Process& process() { return proc_; }
 
   private:
     std::string runtime_;
     fs::path state_;
     std::string id_;
-    Child proc_;
+    Process proc_;
     bool started_ = false;
 };
 

@@ -17,7 +17,7 @@
 //     scratch image) are removed again when still empty stubs, so they do not end up in
 //     the layer diff (as BuildKit does). The cwd, when created, stays (also as BuildKit).
 //
-// Depends on nothing of kiln's: this module is the bottom of the graph beside content/.
+// Depends only on base/.
 #pragma once
 
 #include <atomic>
@@ -31,13 +31,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/error.h"
+
 namespace kiln::sandbox {
 
 // Anything that kept a process from being run (bad options, unknown user, a runtime that
 // is missing or refuses to start). Not thrown for a process that ran and exited non-zero.
-class SandboxError : public std::runtime_error {
+class SandboxError : public Error {
   public:
-    using std::runtime_error::runtime_error;
+    using Error::Error;
 };
 
 // One entry of the runtime spec's "mounts", as OCI defines it (e.g. type "bind" with

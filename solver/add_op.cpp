@@ -2,24 +2,21 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <curl/curl.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "base/add_source.h"
 #include "base/error.h"
+#include "base/http_client.h"
+#include "base/process.h"
 #include "base/unique_fd.h"
 #include "snapshotter/layer_apply.h"
 
@@ -72,67 +69,42 @@ ArchivePtr open_tar(const fs::path& file) {
 // Subprocesses (git)
 
 struct RunResult {
-    int status = -1;
+    int status = -1;  // exit code, or 128 + signal
     std::string err;
 };
 
-RunResult run_process(const std::vector<std::string>& args) {
-    std::vector<char*> argv;
-    for (const auto& a : args)
-        argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    std::vector<std::string> env_store;
+// Runs git with a clean, non-interactive environment; stderr kept for messages.
+RunResult run_process(const std::vector<std::string>& args, const CancelFlag* cancel) {
+    ProcessOptions p;
+    p.argv = args;
+    p.env.emplace();
     for (char** e = environ; *e; ++e) {
         std::string_view v(*e);
         if (!v.starts_with("GIT_TERMINAL_PROMPT=") && !v.starts_with("GIT_ASKPASS=") &&
             !v.starts_with("GIT_DIR=") && !v.starts_with("GIT_WORK_TREE="))
-            env_store.emplace_back(*e);
+            p.env->emplace_back(*e);
     }
-    env_store.emplace_back("GIT_TERMINAL_PROMPT=0");
-    env_store.emplace_back("GIT_ASKPASS=/bin/true");
-    env_store.emplace_back("LC_ALL=C");
-    std::vector<char*> envp;
-    for (auto& s : env_store)
-        envp.push_back(s.data());
-    envp.push_back(nullptr);
-
-    int pipefd[2];
-    if (::pipe2(pipefd, O_CLOEXEC) != 0)
-        throw errno_error("cannot create a pipe");
-    UniqueFd rd(pipefd[0]), wr(pipefd[1]);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_adddup2(&fa, wr.get(), 2);
-    pid_t pid = -1;
-    int rc = ::posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&fa);
-    if (rc != 0) {
-        errno = rc;
+    p.env->emplace_back("GIT_TERMINAL_PROMPT=0");
+    p.env->emplace_back("GIT_ASKPASS=/bin/true");
+    p.env->emplace_back("LC_ALL=C");
+    p.in = Stdio::dev_null();
+    p.out = Stdio::dev_null();
+    p.err = Stdio::piped();
+    RunOptions run;
+    run.cancel = cancel;
+    run.max_captured = 64 * 1024;
+    ProcessResult result;
+    try {
+        result = kiln::run_process(p, run);
+    } catch (const SpawnError& e) {
+        errno = e.error;
         throw errno_error("cannot run " + args[0]);
     }
-    wr.reset();
-    RunResult r;
-    char buf[4096];
-    for (;;) {
-        ssize_t n = ::read(rd.get(), buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break;
-        if (r.err.size() < 64 * 1024)
-            r.err.append(buf, static_cast<size_t>(n));
-    }
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-    r.status = status;
-    return r;
+    return {result.exit_code, std::move(result.err)};
 }
 
 bool ok(const RunResult& r) {
-    return WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0;
+    return r.status == 0;
 }
 
 // The line of git's stderr worth showing: the first "fatal:" or "error:", else the last.
@@ -162,30 +134,18 @@ std::string last_line(const std::string& s) {
 // ---------------------------------------------------------------------------
 // HTTP
 
-struct CurlDownload {
-    int fd = -1;
-    content::Sha256 sha;
-    std::exception_ptr error;
-};
-
-size_t curl_write(char* data, size_t size, size_t n, void* ctx) {
-    auto* d = static_cast<CurlDownload*>(ctx);
-    size_t total = size * n;
-    try {
-        write_all(d->fd, data, total, "the download");
-        d->sha.update(data, total);
-    } catch (...) {
-        d->error = std::current_exception();
-        return 0;
-    }
-    return total;
+// ADD's downloads share one client (connections and TLS sessions are reused);
+// its limits are more patient than the registry's.
+http::HttpClient& download_client() {
+    static http::HttpClient client([] {
+        http::ClientOptions o;
+        o.connect_timeout = std::chrono::seconds(30);
+        o.stall_timeout = std::chrono::seconds(60);
+        o.user_agent = "kiln";
+        return o;
+    }());
+    return client;
 }
-
-std::once_flag curl_once;
-
-struct CurlFree {
-    void operator()(CURL* c) const { curl_easy_cleanup(c); }
-};
 
 }  // namespace
 
@@ -244,8 +204,8 @@ std::string url_filename(const std::string& url) {
     return name;
 }
 
-content::Digest fetch_url(const std::string& url, const fs::path& file,
-                          const std::string& checksum) {
+content::Digest fetch_url(const std::string& url, const fs::path& file, const std::string& checksum,
+                          const CancelFlag* cancel) {
     const std::string shown = redact(url);
     std::optional<content::Digest> want;
     if (!checksum.empty()) {
@@ -256,11 +216,6 @@ content::Digest fetch_url(const std::string& url, const fs::path& file,
                         "\" (want sha256:<64 hex digits>)");
         }
     }
-    std::call_once(curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-    std::unique_ptr<CURL, CurlFree> h(curl_easy_init());
-    if (!h)
-        throw Error("ADD " + shown + ": cannot initialise libcurl");
-
     fs::path dir = file.parent_path().empty() ? fs::path(".") : file.parent_path();
     std::string tmpl = (dir / ("." + file.filename().string() + ".kiln-XXXXXX")).string();
     int raw = ::mkstemp(tmpl.data());
@@ -276,46 +231,33 @@ content::Digest fetch_url(const std::string& url, const fs::path& file,
         }
     } cleanup{tmpl};
 
-    CurlDownload d;
-    d.fd = fd.get();
-    char errbuf[CURL_ERROR_SIZE] = {};
-    CURL* c = h.get();
-    curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-    curl_easy_setopt(c, CURLOPT_FAILONERROR, 1L);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
-    curl_easy_setopt(c, CURLOPT_FILETIME, 1L);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "kiln");
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, curl_write);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &d);
-    CURLcode rc = curl_easy_perform(c);
-    if (d.error)
-        std::rethrow_exception(d.error);
-    if (rc != CURLE_OK) {
-        long code = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-        if (rc == CURLE_HTTP_RETURNED_ERROR && code > 0)
-            throw Error("ADD " + shown + ": cannot fetch: HTTP status " + std::to_string(code));
-        std::string msg = errbuf[0] ? errbuf : curl_easy_strerror(rc);
-        throw Error("ADD " + shown + ": cannot fetch: " + msg);
+    content::Sha256 sha;
+    http::Request request;
+    request.url = url;
+    request.cancel = cancel;
+    request.want_filetime = true;
+    http::Response response;
+    try {
+        response = download_client().send(request, [&](const char* data, std::size_t size) {
+            write_all(fd.get(), data, size, "the download");
+            sha.update(data, size);
+        });
+    } catch (const http::HttpError& e) {
+        throw Error("ADD " + shown + ": cannot fetch: " + e.reason());
     }
-    content::Digest got = d.sha.finish();
+    if (response.status >= 400)
+        throw Error("ADD " + shown + ": cannot fetch: HTTP status " +
+                    std::to_string(response.status));
+    content::Digest got = sha.finish();
     if (want && *want != got) {
         throw Error("ADD " + shown + ": checksum mismatch: expected " + want->str() + ", got " +
                     got.str());
     }
     if (::fchmod(fd.get(), 0600) != 0)
         throw errno_error("ADD " + shown + ": cannot set the mode of " + file.string());
-    curl_off_t mtime = -1;
-    if (curl_easy_getinfo(c, CURLINFO_FILETIME_T, &mtime) == CURLE_OK && mtime >= 0) {
-        timespec ts[2] = {{static_cast<time_t>(mtime), 0}, {static_cast<time_t>(mtime), 0}};
+    if (response.filetime >= 0) {
+        const auto mtime = static_cast<time_t>(response.filetime);
+        timespec ts[2] = {{mtime, 0}, {mtime, 0}};
         (void)::futimens(fd.get(), ts);
     }
     if (::fsync(fd.get()) != 0)
@@ -326,7 +268,8 @@ content::Digest fetch_url(const std::string& url, const fs::path& file,
     return got;
 }
 
-void fetch_git(const std::string& url, const fs::path& dir, bool keep_git_dir) {
+void fetch_git(const std::string& url, const fs::path& dir, bool keep_git_dir,
+               const CancelFlag* cancel) {
     std::string remote = url, ref, subdir;
     if (auto hash = url.rfind('#'); hash != std::string::npos) {
         remote = url.substr(0, hash);
@@ -377,7 +320,7 @@ void fetch_git(const std::string& url, const fs::path& dir, bool keep_git_dir) {
         std::vector<std::string> full = {
             "git", "-c", "advice.detachedHead=false", "-c", "init.defaultBranch=main", "-C", work};
         full.insert(full.end(), args.begin(), args.end());
-        return run_process(full);
+        return run_process(full, cancel);
     };
     fs::create_directory(work, ec);
     if (RunResult r = git({"init", "-q"}); !ok(r))
@@ -443,7 +386,8 @@ void fetch_git(const std::string& url, const fs::path& dir, bool keep_git_dir) {
 
 namespace kiln::solver {
 
-AddInputs prepare_add(const frontend::CopySpec& spec, const std::filesystem::path& work_dir) {
+AddInputs prepare_add(const frontend::CopySpec& spec, const std::filesystem::path& work_dir,
+                      const CancelFlag* cancel) {
     AddInputs in;
     content::Sha256 h;
     int n = 0;
@@ -458,7 +402,7 @@ AddInputs prepare_add(const frontend::CopySpec& spec, const std::filesystem::pat
         f.dir = work_dir / ("fetch-" + std::to_string(n++));
         std::filesystem::create_directories(f.dir);
         if (kind == AddSourceKind::git) {
-            fetch_git(s, f.dir / "repo", spec.keep_git_dir);
+            fetch_git(s, f.dir / "repo", spec.keep_git_dir, cancel);
             f.dir /= "repo";
             // The clone's content is what the step reads: hash it as COPY would.
             StatCache none(work_dir / "no-stat-cache.json");
@@ -467,7 +411,7 @@ AddInputs prepare_add(const frontend::CopySpec& spec, const std::filesystem::pat
             f.file = url_filename(s);
             if (f.file.empty())
                 f.file = "download";
-            h.update(s + "\n" + fetch_url(s, f.dir / f.file, spec.checksum).str() + "\n");
+            h.update(s + "\n" + fetch_url(s, f.dir / f.file, spec.checksum, cancel).str() + "\n");
         }
         in.fetched.push_back(f);
     }

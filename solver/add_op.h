@@ -28,6 +28,7 @@
 #include <utility>
 #include <vector>
 
+#include "base/error.h"
 #include "content/digest.h"
 #include "frontend/build_plan.h"
 #include "solver/build_context.h"
@@ -53,8 +54,11 @@ void extract_archive(const std::filesystem::path& archive, const std::filesystem
 // Downloads `url` to `file` (temp + rename, mode 0600), returns its sha256;
 // throws kiln::Error naming the URL on HTTP errors, connection failures, or
 // checksum mismatch (`checksum` "" = not checked; else "sha256:<hex>").
+// https uses the CAs and client certificates of the URL's host under
+// /etc/docker/certs.d (and /etc/containers/certs.d), as registries do. A set
+// `cancel` abandons the download (kiln::Cancelled).
 content::Digest fetch_url(const std::string& url, const std::filesystem::path& file,
-                          const std::string& checksum);
+                          const std::string& checksum, const CancelFlag* cancel = nullptr);
 
 // The name BuildKit gives a downloaded file when the destination is a
 // directory: the last component of the URL's path ("" when it has none, e.g.
@@ -63,8 +67,10 @@ std::string url_filename(const std::string& url);
 
 // Clones `url` (with #ref[:subdir]) into `dir` (which must not exist, or be
 // an empty directory); keep_git_dir keeps .git (ignored with a subdir, as
-// BuildKit). Throws kiln::Error naming the URL.
-void fetch_git(const std::string& url, const std::filesystem::path& dir, bool keep_git_dir);
+// BuildKit). Throws kiln::Error naming the URL; a set `cancel` kills git
+// (kiln::Cancelled).
+void fetch_git(const std::string& url, const std::filesystem::path& dir, bool keep_git_dir,
+               const CancelFlag* cancel = nullptr);
 
 }  // namespace kiln::solver
 
@@ -84,7 +90,8 @@ struct AddInputs {
     content::Digest digest;                    // of what was fetched
 };
 
-AddInputs prepare_add(const frontend::CopySpec& spec, const std::filesystem::path& work_dir);
+AddInputs prepare_add(const frontend::CopySpec& spec, const std::filesystem::path& work_dir,
+                      const CancelFlag* cancel = nullptr);
 
 // ADD: context files and directories as COPY copies them, local archives
 // extracted (unless --unpack=false), downloads as files (0600), clones as

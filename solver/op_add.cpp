@@ -13,7 +13,7 @@ std::vector<int> AddOp::reads() const {
 }
 
 nlohmann::json AddOp::cache_key(OpEnv& env) {
-    inputs_ = prepare_add(spec_, env.work_dir());
+    inputs_ = prepare_add(spec_, env.work_dir(), &env.cancel());
     auto input = copy_from_key(spec_, env);
     return {
         {"add",

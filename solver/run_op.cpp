@@ -172,7 +172,7 @@ void run_step(const frontend::Step& step, const RunContext& ctx) {
         throw Error(e.what());
     }
     if (result.cancelled)
-        throw Error("RUN " + command_text(step) + ": cancelled");
+        throw Cancelled("RUN " + command_text(step) + ": cancelled");
     if (result.exit_code != 0) {
         throw Error(
             "process \"" + command_text(step) +

@@ -20,7 +20,7 @@ void run_jobs(std::vector<Job>& jobs, unsigned workers, CancelFlag* external) {
     }
     if (jobs.empty()) {
         if (external && *external)
-            throw Error("interrupted");
+            throw Cancelled();
         return;
     }
     if (workers == 0)
@@ -81,7 +81,7 @@ void run_jobs(std::vector<Job>& jobs, unsigned workers, CancelFlag* external) {
     if (first_error)
         std::rethrow_exception(first_error);
     if (cancel)
-        throw Error("interrupted");
+        throw Cancelled();
 }
 
 }  // namespace kiln::solver

@@ -25,7 +25,7 @@ struct Job {
 
 // `cancel`, when given, is the flag jobs see (the caller may set it from
 // outside, e.g. on SIGINT); it is also set when a job fails. A run that was
-// cancelled from outside throws kiln::Error("interrupted") once every
+// cancelled from outside throws kiln::Cancelled once every
 // running job has returned.
 void run_jobs(std::vector<Job>& jobs, unsigned workers, CancelFlag* cancel = nullptr);
 

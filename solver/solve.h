@@ -64,7 +64,7 @@ struct SolveDeps {
     StatCache* stats = nullptr;    // null: a scratch one under work_dir
     Progress* progress = nullptr;  // NullProgress when null
     // Set from outside (SIGINT) to stop the build: running RUNs are killed,
-    // no new step starts, solve() throws "interrupted".
+    // no new step starts, solve() throws kiln::Cancelled.
     std::atomic<bool>* cancel = nullptr;
 };
 

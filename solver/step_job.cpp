@@ -143,6 +143,8 @@ void run_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
         std::string msg = run.policy.dockerfile_name + ":" + std::to_string(step.line) + ": " +
                           step.keyword + " failed: " + e.what();
         vertex.error(msg);
+        if (dynamic_cast<const Cancelled*>(&e))
+            throw Cancelled(msg);
         throw Error(msg);
     }
 }

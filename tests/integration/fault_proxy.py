@@ -17,7 +17,9 @@ Faults are drawn per request from a seeded RNG (--seed), at most one per request
                        of its body flipped; the length stays right, the digest does not
   --fail-first N       answer the first N matching requests with --fail-first-status
 --path-regex limits faults (and --fail-first) to requests whose path matches; --methods
-limits them to some methods. Drop and truncate apply only to responses with a body;
+limits them to some methods. --throttle BYTES_PER_SECOND paces every request and response
+body, per connection (not a fault: it applies to every request), so that a transfer lasts
+long enough for a test to interrupt it part way. Drop and truncate apply only to responses with a body;
 a request that draws one of them but gets an empty body is forwarded untouched.
 
 --stats FILE is rewritten (atomically) as JSON after every request:
@@ -36,6 +38,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 CHUNK = 64 * 1024
 # Not forwarded: hop-by-hop headers, and Expect (http.server already answered
@@ -118,6 +121,25 @@ class Faults:
         os.replace(tmp, self.args.stats)  # readers never see a half-written file
 
 
+class Pacer:
+    """Holds one connection's bodies to --throttle bytes per second (0: no limit)."""
+
+    def __init__(self, rate):
+        self.rate = rate
+        self.start = None
+        self.bytes = 0
+
+    def __call__(self, n):
+        if not self.rate:
+            return
+        if self.start is None:
+            self.start = time.monotonic()
+        self.bytes += n
+        ahead = self.bytes / self.rate - (time.monotonic() - self.start)
+        if ahead > 0:
+            time.sleep(ahead)
+
+
 class Abort(Exception):
     """The client connection is gone (or we ended it on purpose)."""
 
@@ -139,6 +161,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def setup(self):
         super().setup()
         self.conn = None
+        self.pace = Pacer(self.faults.args.throttle)
 
     def finish(self):
         if self.conn:
@@ -166,6 +189,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     if not data:
                         raise Abort()
                     size -= len(data)
+                    self.pace(len(data))
                     yield data
                 self.rfile.readline(16)  # CRLF after the chunk
         else:
@@ -175,6 +199,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if not data:
                     raise Abort()
                 left -= len(data)
+                self.pace(len(data))
                 yield data
 
     def drain(self):
@@ -311,6 +336,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     except OSError:
                         pass
                 return
+            self.pace(len(data))
             self.send_raw(b"%x\r\n%s\r\n" % (len(data), data) if chunked_out else data)
             sent += len(data)
         if chunked_out:
@@ -341,6 +367,8 @@ def main():
     p.add_argument("--fail-first-status", type=int, default=503)
     p.add_argument("--path-regex")
     p.add_argument("--methods", help="comma-separated, e.g. GET,HEAD")
+    p.add_argument("--throttle", type=int, default=0,
+                   help="bytes per second for bodies, per connection (0: no limit)")
     args = p.parse_args()
 
     host, _, port = args.upstream.rpartition(":")

@@ -535,6 +535,10 @@ FaultProxy::FaultProxy(const RegistryFixture& registry, FaultOptions o) : regist
         argv.push_back("--methods");
         argv.push_back(o.methods);
     }
+    if (o.throttle_bytes_per_second > 0) {
+        argv.push_back("--throttle");
+        argv.push_back(std::to_string(o.throttle_bytes_per_second));
+    }
     proc_ = std::make_unique<ChildProcess>(argv, d / "proxy.log");
     port_ = wait_port_file(d / "proxy.port", *proc_, d / "proxy.log", "fault proxy");
     write_auth(authfile(), docker_config_dir(), host(),

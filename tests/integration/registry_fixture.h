@@ -154,6 +154,9 @@ struct FaultOptions {
     int fail_first_status = 503;
     std::string path_regex = "";  // faults only for request paths matching this (Python re)
     std::string methods = "";     // faults only for these methods, e.g. "GET,HEAD"
+    // Paces every request and response body to this many bytes/s per connection (0: no
+    // limit), so that a transfer reliably outlasts a signal sent part way.
+    long throttle_bytes_per_second = 0;
 };
 
 // tests/integration/fault_proxy.py in front of a plain-http registry (plain, basic or
