@@ -18,8 +18,8 @@
 #include <optional>
 #include <utility>
 
+#include "base/go_quote.h"
 #include "frontend/dockerfile_error.h"
-#include "frontend/dump_ast.h"
 #include "frontend/shell_lex.h"
 
 namespace kiln::frontend {

@@ -6,8 +6,9 @@
 #include <set>
 #include <utility>
 
-#include "frontend/dump_ast.h"
-#include "frontend/utf8.h"
+#include "base/edit_distance.h"
+#include "base/go_quote.h"
+#include "base/utf8.h"
 
 namespace kiln::frontend {
 namespace {
@@ -912,23 +913,6 @@ class LineReader {
     int number_ = 0;  // lines consumed so far
 };
 
-size_t levenshtein(std::string_view a, std::string_view b) {
-    std::vector<size_t> row(b.size() + 1);
-    for (size_t j = 0; j <= b.size(); ++j) {
-        row[j] = j;
-    }
-    for (size_t i = 1; i <= a.size(); ++i) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= b.size(); ++j) {
-            size_t up = row[j];
-            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-            diag = up;
-        }
-    }
-    return row[b.size()];
-}
-
 std::string first_word(std::string_view line) {
     std::string_view t = trim_space(line);
     size_t end = 0;
@@ -1095,7 +1079,7 @@ std::optional<std::string> suggest_instruction(std::string_view keyword) {
         if (opt == lower) {
             return std::nullopt;
         }
-        size_t d = levenshtein(lower, opt);
+        size_t d = edit_distance(lower, opt);
         if (d < best) {
             best = d;
             match = opt;
