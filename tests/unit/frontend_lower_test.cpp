@@ -437,7 +437,9 @@ TEST(LowerExpose, InvalidProtocolThrows) {
 }
 
 TEST(LowerExpose, InvalidPortThrows) {
-    lower_error("FROM scratch\nEXPOSE 80x\n");
+    DockerfileError e = lower_error("FROM scratch\nEXPOSE 80x\n");
+    EXPECT_STREQ(e.what(), "Dockerfile:2: invalid containerPort: 80x");
+    EXPECT_EQ(e.line(), 2);
 }
 
 TEST(LowerExpose, ExpandsVariables) {
@@ -511,13 +513,16 @@ TEST(LowerHealthcheck, BadDurationThrows) {
 }
 
 TEST(LowerHealthcheck, UnknownTypeThrows) {
-    lower_error("FROM scratch\nHEALTHCHECK PING localhost\n");
+    DockerfileError e = lower_error("FROM scratch\nHEALTHCHECK PING localhost\n");
+    EXPECT_STREQ(e.what(), "Dockerfile:2: Unknown type \"PING\" in HEALTHCHECK (try CMD)");
+    EXPECT_EQ(e.line(), 2);
 }
 
-// BUG (BuildKit differs): parseHealthcheck rejects a negative count ("--retries cannot be
-// negative (-1)"); kiln accepts it (frontend/lower.cpp, healthcheck(): std::stoi only).
+// BuildKit's parseHealthcheck rejects a negative count.
 TEST(LowerHealthcheck, NegativeRetriesThrows) {
-    lower_error("FROM scratch\nHEALTHCHECK --retries=-1 CMD true\n");
+    DockerfileError e = lower_error("FROM scratch\nHEALTHCHECK --retries=-1 CMD true\n");
+    EXPECT_STREQ(e.what(), "Dockerfile:2: --retries cannot be negative (-1)");
+    EXPECT_EQ(e.line(), 2);
 }
 
 // --- ONBUILD -----------------------------------------------------------------------------------
@@ -528,7 +533,9 @@ TEST(LowerOnbuild, TriggerRecordedAsWritten) {
 }
 
 TEST(LowerOnbuild, ChainingIsRefused) {
-    lower_error("FROM scratch\nONBUILD ONBUILD ENV A=1\n");
+    DockerfileError e = lower_error("FROM scratch\nONBUILD ONBUILD ENV A=1\n");
+    EXPECT_STREQ(e.what(), "Dockerfile:2: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+    EXPECT_EQ(e.line(), 2);
 }
 
 // --- errors ------------------------------------------------------------------------------------
@@ -547,7 +554,9 @@ TEST(LowerErrors, FromWithTwoArguments) {
 }
 
 TEST(LowerErrors, FromWithBadAsKeyword) {
-    lower_error("FROM scratch IS name\n");
+    DockerfileError e = lower_error("FROM scratch IS name\n");
+    EXPECT_STREQ(e.what(), "Dockerfile:1: FROM requires either one or three arguments");
+    EXPECT_EQ(e.line(), 1);
 }
 
 TEST(LowerErrors, DuplicateStageName) {
