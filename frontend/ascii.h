@@ -1,9 +1,11 @@
 // ASCII-only case mapping: Dockerfile keywords, stage names and flags are
 // compared case-insensitively in ASCII, whatever the locale (as BuildKit).
+// Also the small string helpers the lowering files share.
 #pragma once
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace kiln::frontend {
 
@@ -20,6 +22,21 @@ inline std::string ascii_upper(std::string_view s) {
     for (char& c : out)
         if (c >= 'a' && c <= 'z')
             c = static_cast<char>(c - 'a' + 'A');
+    return out;
+}
+
+// Whether s is non-empty and made only of characters in set.
+inline bool all_of_chars(std::string_view s, std::string_view set) {
+    return !s.empty() && s.find_first_not_of(set) == std::string_view::npos;
+}
+
+inline std::string join(const std::vector<std::string>& v, std::string_view sep) {
+    std::string out;
+    for (size_t i = 0; i < v.size(); ++i) {
+        if (i)
+            out += sep;
+        out += v[i];
+    }
     return out;
 }
 

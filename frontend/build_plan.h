@@ -1,7 +1,7 @@
 // The lowered form of a Dockerfile: stages of typed, fully expanded steps,
 // plus the image settings each stage ends with. This is what frontend/ hands
 // to solver/, which turns it into vertices; it carries no I/O and no kiln
-// types from other modules (frontend depends only on the standard library).
+// types from other modules (frontend depends only on base/ and the standard library).
 #pragma once
 
 #include <map>

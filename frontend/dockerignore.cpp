@@ -2,7 +2,7 @@
 
 #include <cstdint>
 
-#include "frontend/utf8.h"
+#include "base/utf8.h"
 
 namespace kiln::frontend {
 

@@ -9,12 +9,6 @@
 
 namespace kiln::frontend {
 
-// Go's strconv.Quote: "..." with \" \\ \a..\r, \xNN for other control bytes and invalid UTF-8,
-// \uNNNN / \UNNNNNNNN for non-printable runes, printable UTF-8 kept raw. Printability follows
-// Go's unicode.IsPrint for all assigned non-printable classes (Cc, Cf, Co, Zs, Zl, Zp and
-// non-characters); unassigned code points are treated as printable.
-std::string go_quote(std::string_view s);
-
 // One node without the surrounding parentheses: `copy ["--from=a"] "x" "/y"`,
 // `onbuild (run "echo")`, `cmd`.
 std::string dump_node(const Node& node);

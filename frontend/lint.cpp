@@ -18,8 +18,9 @@
 #include <optional>
 #include <utility>
 
+#include "base/go_quote.h"
 #include "frontend/dockerfile_error.h"
-#include "frontend/dump_ast.h"
+#include "frontend/go_compat.h"
 #include "frontend/shell_lex.h"
 
 namespace kiln::frontend {
@@ -54,19 +55,6 @@ std::vector<std::string_view> split(std::string_view s, char sep, size_t limit =
         parts.push_back(s.substr(0, pos));
         s.remove_prefix(pos + 1);
     }
-}
-
-// Go's strconv.ParseBool.
-std::optional<bool> parse_go_bool(std::string_view v) {
-    static const std::array<std::string_view, 6> yes = {"1", "t", "T", "TRUE", "true", "True"};
-    static const std::array<std::string_view, 6> no = {"0", "f", "F", "FALSE", "false", "False"};
-    if (std::find(yes.begin(), yes.end(), v) != yes.end()) {
-        return true;
-    }
-    if (std::find(no.begin(), no.end(), v) != no.end()) {
-        return false;
-    }
-    return std::nullopt;
 }
 
 // The keyword as the file wrote it ("From", "EntRYpOiNT"): BuildKit's casing rules and the

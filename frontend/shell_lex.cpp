@@ -4,7 +4,8 @@
 #include <cstdint>
 #include <functional>
 
-#include "frontend/utf8.h"
+#include "base/go_quote.h"
+#include "base/utf8.h"
 
 namespace kiln::frontend {
 
@@ -65,25 +66,6 @@ bool is_special_param(int32_t cp) {
         default:
             return false;
     }
-}
-
-// Go's %q, enough for error messages.
-std::string quote(std::string_view s) {
-    std::string out = "\"";
-    for (char c : s) {
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += c;
-        } else if (c == '\n') {
-            out += "\\n";
-        } else if (c == '\t') {
-            out += "\\t";
-        } else {
-            out += c;
-        }
-    }
-    out += '"';
-    return out;
 }
 
 // Internal errors carry the bare message; the public entry points wrap it with the word.
@@ -779,7 +761,7 @@ ProcessWordResult ShellLex::process_word_with_matches(std::string_view word,
     try {
         WordProcessor(word, env, escape_, options_, result).run();
     } catch (const LexFailure& e) {
-        throw ExpansionError("failed to process " + quote(word) + ": " + e.message);
+        throw ExpansionError("failed to process " + go_quote(word) + ": " + e.message);
     }
     return result;
 }

@@ -7,8 +7,8 @@
 
 #include "base/error.h"
 #include "base/unique_fd.h"
+#include "base/utf8.h"
 #include "content/atomic_file.h"
-#include "frontend/utf8.h"
 
 namespace kiln::solver {
 
@@ -43,7 +43,7 @@ std::string StatCache::encode_key(std::string_view key) {
         out += kHex[b & 0xf];
     };
     for (std::size_t i = 0; i < key.size();) {
-        auto r = frontend::utf8::decode(key, i);
+        auto r = utf8::decode(key, i);
         if (!r.ok || key[i] == '%') {
             escape(static_cast<unsigned char>(key[i]));
             ++i;

@@ -319,6 +319,30 @@ TEST(LowerCopyFlags, CopyRejectsUrl) {
               "source can't be a URL for COPY");
 }
 
+// The frontend and the solver classify ADD sources with one function (base/add_source.h),
+// so what COPY refuses is what ADD would fetch: a ".git" path before a query is a git
+// repository, a trailing slash after ".git" makes it a plain URL (BuildKit's ParseGitRef).
+TEST(LowerCopyFlags, CopyRejectsGitWithAQuery) {
+    EXPECT_EQ(error_of("FROM scratch\nCOPY https://h.test/r.git?ref=main /b\n"),
+              "source can't be a git ref for COPY");
+}
+
+TEST(LowerCopyFlags, CopyRejectsScpStyleGit) {
+    EXPECT_EQ(error_of("FROM scratch\nCOPY user@h.test:org/r.git /b\n"),
+              "source can't be a git ref for COPY");
+}
+
+TEST(LowerCopyFlags, GitPathWithTrailingSlashIsAUrl) {
+    EXPECT_EQ(error_of("FROM scratch\nCOPY https://h.test/r.git/ /b\n"),
+              "source can't be a URL for COPY");
+    // ... so ADD accepts a checksum for it, which it refuses for a git source.
+    EXPECT_NO_THROW(lower_text("FROM scratch\nADD --checksum=sha256:" + std::string(64, 'a') +
+                               " https://h.test/r.git/ /b\n"));
+    EXPECT_EQ(error_of("FROM scratch\nADD --checksum=sha256:" + std::string(64, 'a') +
+                       " https://h.test/r.git?x=1 /b\n"),
+              "checksum can't be specified for non-HTTP(S) sources");
+}
+
 TEST(LowerCopyFlags, FromIsNotExpanded) {
     BuildPlan plan = lower_text("FROM scratch\nARG S=x\nCOPY --from=$S a /b\n");
     EXPECT_EQ(last(plan).copy.from, "$S");

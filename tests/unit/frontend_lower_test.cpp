@@ -129,10 +129,8 @@ TEST(LowerEnv, CanExtendPath) {
     EXPECT_EQ(settings(plan).env.size(), 1u);  // replaced in place, not added twice
 }
 
-// BUG (BuildKit differs): every word of one ENV instruction is expanded with the environment
-// as it was before the instruction (Docker docs: "ENV abc=bye def=$abc" gives def=hello).
-// kiln recomputes the environment after each pair (frontend/lower.cpp, env(): stage_env()
-// inside the loop).
+// As BuildKit: every word of one ENV instruction is expanded with the environment as it was
+// before the instruction (Docker docs: "ENV abc=bye def=$abc" gives def=hello).
 TEST(LowerEnv, PairsOfOneInstructionSeeTheEnvironmentBeforeIt) {
     BuildPlan plan =
         lower_text("FROM scratch\nENV abc=hello\nENV abc=bye def=$abc\nENV ghi=$abc\n");
@@ -311,9 +309,8 @@ TEST(LowerCopy, HistoryTextKeepsDestAsWritten) {
     EXPECT_EQ(last_step(plan).created_by, "COPY a b c/ # buildkit");
 }
 
-// BUG (BuildKit differs): dispatchCopy writes --chown/--chmod into the history text
-// ("COPY --chown=1:2 --chmod=644 a /b # buildkit"); kiln drops the flags
-// (frontend/lower.cpp, copy(): msg built from the words only).
+// As BuildKit's dispatchCopy: --chown/--chmod are written into the history text
+// ("COPY --chown=1:2 --chmod=644 a /b # buildkit").
 TEST(LowerCopy, HistoryTextIncludesChownAndChmod) {
     BuildPlan plan = lower_text("FROM scratch\nCOPY --chmod=644 --chown=1:2 a /b\n");
     EXPECT_EQ(last_step(plan).created_by, "COPY --chown=1:2 --chmod=644 a /b # buildkit");
@@ -395,8 +392,8 @@ TEST(LowerShell, NonJsonIsAnError) {
     EXPECT_EQ(e.line(), 2);
 }
 
-// BUG (BuildKit differs): dispatchShell writes fmt.Sprintf("SHELL %v", c.Shell), i.e.
-// "SHELL [/bin/bash -c]" without quotes; kiln uses the %q form (frontend/lower.cpp, shell()).
+// As BuildKit's dispatchShell: fmt.Sprintf("SHELL %v", c.Shell), i.e. "SHELL [/bin/bash -c]"
+// without quotes.
 TEST(LowerShell, HistoryTextUsesGoDefaultFormat) {
     BuildPlan plan = lower_text("FROM scratch\nSHELL [\"/bin/bash\", \"-c\"]\n");
     EXPECT_EQ(last_step(plan).created_by, "SHELL [/bin/bash -c]");
@@ -423,9 +420,8 @@ TEST(LowerExpose, PortsAccumulateAcrossInstructions) {
     EXPECT_EQ(settings(plan).exposed_ports, (std::set<std::string>{"443/tcp", "80/tcp"}));
 }
 
-// BUG (BuildKit differs): dispatchExpose's history names only the ports of this instruction
-// (fmt.Sprintf("EXPOSE %v", ps) with ps parsed from c.Ports); kiln lists every port exposed
-// so far in the stage (frontend/lower.cpp, expose(): loop over settings.exposed_ports).
+// As BuildKit's dispatchExpose: the history names only the ports of this instruction
+// (fmt.Sprintf("EXPOSE %v", ps) with ps parsed from c.Ports).
 TEST(LowerExpose, HistoryTextNamesOnlyThisInstructionsPorts) {
     BuildPlan plan = lower_text("FROM scratch\nEXPOSE 80\nEXPOSE 443\n");
     EXPECT_EQ(last_step(plan).created_by, "EXPOSE map[443/tcp:{}]");
@@ -437,7 +433,9 @@ TEST(LowerExpose, InvalidProtocolThrows) {
 }
 
 TEST(LowerExpose, InvalidPortThrows) {
-    lower_error("FROM scratch\nEXPOSE 80x\n");
+    DockerfileError e = lower_error("FROM scratch\nEXPOSE 80x\n");
+    EXPECT_STREQ(e.what(), "Dockerfile:2: invalid containerPort: 80x");
+    EXPECT_EQ(e.line(), 2);
 }
 
 TEST(LowerExpose, ExpandsVariables) {
@@ -511,13 +509,16 @@ TEST(LowerHealthcheck, BadDurationThrows) {
 }
 
 TEST(LowerHealthcheck, UnknownTypeThrows) {
-    lower_error("FROM scratch\nHEALTHCHECK PING localhost\n");
+    DockerfileError e = lower_error("FROM scratch\nHEALTHCHECK PING localhost\n");
+    EXPECT_STREQ(e.what(), "Dockerfile:2: Unknown type \"PING\" in HEALTHCHECK (try CMD)");
+    EXPECT_EQ(e.line(), 2);
 }
 
-// BUG (BuildKit differs): parseHealthcheck rejects a negative count ("--retries cannot be
-// negative (-1)"); kiln accepts it (frontend/lower.cpp, healthcheck(): std::stoi only).
+// BuildKit's parseHealthcheck rejects a negative count.
 TEST(LowerHealthcheck, NegativeRetriesThrows) {
-    lower_error("FROM scratch\nHEALTHCHECK --retries=-1 CMD true\n");
+    DockerfileError e = lower_error("FROM scratch\nHEALTHCHECK --retries=-1 CMD true\n");
+    EXPECT_STREQ(e.what(), "Dockerfile:2: --retries cannot be negative (-1)");
+    EXPECT_EQ(e.line(), 2);
 }
 
 // --- ONBUILD -----------------------------------------------------------------------------------
@@ -528,7 +529,9 @@ TEST(LowerOnbuild, TriggerRecordedAsWritten) {
 }
 
 TEST(LowerOnbuild, ChainingIsRefused) {
-    lower_error("FROM scratch\nONBUILD ONBUILD ENV A=1\n");
+    DockerfileError e = lower_error("FROM scratch\nONBUILD ONBUILD ENV A=1\n");
+    EXPECT_STREQ(e.what(), "Dockerfile:2: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+    EXPECT_EQ(e.line(), 2);
 }
 
 // --- errors ------------------------------------------------------------------------------------
@@ -547,7 +550,9 @@ TEST(LowerErrors, FromWithTwoArguments) {
 }
 
 TEST(LowerErrors, FromWithBadAsKeyword) {
-    lower_error("FROM scratch IS name\n");
+    DockerfileError e = lower_error("FROM scratch IS name\n");
+    EXPECT_STREQ(e.what(), "Dockerfile:1: FROM requires either one or three arguments");
+    EXPECT_EQ(e.line(), 1);
 }
 
 TEST(LowerErrors, DuplicateStageName) {

@@ -1,5 +1,5 @@
-// UTF-8 decoding and white space exactly as Go's standard library sees them, so the frontend
-// splits, trims and quotes Dockerfile text byte for byte like BuildKit does.
+// UTF-8 decoding and white space exactly as Go's standard library sees them, so kiln splits,
+// trims and quotes text (Dockerfiles, go_quote) byte for byte like BuildKit does.
 //
 // Contract of decode(s, i), Go's utf8.DecodeRuneInString(s[i:]) (precondition: i < s.size()):
 // a well-formed sequence yields its code point, width 1..4 and ok=true; anything else
@@ -13,7 +13,7 @@
 #include <string>
 #include <string_view>
 
-namespace kiln::frontend::utf8 {
+namespace kiln::utf8 {
 
 struct Rune {
     char32_t value;
@@ -37,4 +37,4 @@ inline constexpr std::int32_t kInvalidByteBase = 0x110000;
 // r.value, or kInvalidByteBase + s[i] when r (decoded at s[i]) is not ok.
 std::int32_t distinct_code(std::string_view s, std::size_t i, const Rune& r);
 
-}  // namespace kiln::frontend::utf8
+}  // namespace kiln::utf8

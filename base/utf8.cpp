@@ -1,6 +1,6 @@
-#include "frontend/utf8.h"
+#include "base/utf8.h"
 
-namespace kiln::frontend::utf8 {
+namespace kiln::utf8 {
 
 Rune decode(std::string_view s, std::size_t i) {
     const auto b = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
@@ -79,4 +79,4 @@ std::int32_t distinct_code(std::string_view s, std::size_t i, const Rune& r) {
                 : kInvalidByteBase + static_cast<unsigned char>(s[i]);
 }
 
-}  // namespace kiln::frontend::utf8
+}  // namespace kiln::utf8
