@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "base/error.h"
+#include "base/reference.h"
 #include "content/atomic_file.h"
 #include "content/blob_store.h"
 #include "exporter/layer_cache.h"
@@ -94,11 +95,8 @@ void check_parent_writable(const fs::path& dest) {
 }
 
 std::string tag_of(const std::string& name) {
-    auto slash = name.rfind('/');
-    auto colon = name.rfind(':');
-    if (colon != std::string::npos && (slash == std::string::npos || colon > slash))
-        return name.substr(colon + 1);
-    return "latest";
+    auto ref = parse_reference(name, "name");
+    return ref.tag.empty() ? "latest" : ref.tag;
 }
 
 }  // namespace kiln::exporter

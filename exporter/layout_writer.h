@@ -38,7 +38,7 @@ void move_into_place(const std::filesystem::path& from, const std::filesystem::p
 // an output fails before the work, not after.
 void check_parent_writable(const std::filesystem::path& dest);
 
-// Splits "repo:tag" → tag ("latest" when none).
+// The tag of an image name, read by the reference parser ("latest" when it has none).
 std::string tag_of(const std::string& name);
 
 }  // namespace kiln::exporter
