@@ -19,6 +19,7 @@
 #include "content/temp_dir.h"
 #include "frontend/lower.h"
 #include "tests/unit/fake_executor.h"
+#include "tests/unit/recording_progress.h"
 #include "tests/unit/registry_fake_transport.h"
 #include "tests/unit/snapshotter_testing.h"
 
@@ -32,30 +33,7 @@ using kiln::testing::Script;
 using snapshotter::testing::make_tar;
 using snapshotter::testing::read_all;
 
-// Collects what a build reports, to check what a user would see.
-class RecordingProgress : public Progress {
-  public:
-    int start(const std::string& name) override {
-        std::lock_guard lock(mu_);
-        names.push_back(name);
-        return static_cast<int>(names.size());
-    }
-    void log(int, const std::string&) override {}
-    void done(int) override {}
-    void cached(int vertex) override {
-        std::lock_guard lock(mu_);
-        cached_names.push_back(names.at(static_cast<size_t>(vertex - 1)));
-    }
-    void error(int, const std::string&) override {}
-    void warn(const std::string& message) override {
-        std::lock_guard lock(mu_);
-        warnings.push_back(message);
-    }
-    std::vector<std::string> names, cached_names, warnings;
-
-  private:
-    std::mutex mu_;
-};
+using kiln::testing::RecordingProgress;
 
 class Build : public ::testing::Test {
   protected:

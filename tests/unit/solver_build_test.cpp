@@ -1,6 +1,7 @@
 // Whole builds through solve() (solver/solve.h) on the native snapshotter with a
 // FakeExecutor: FROM, the image config the metadata instructions make, multi-stage
 // builds, and how failures are reported. See solver_build_testing.h.
+#include "tests/unit/recording_progress.h"
 #include "tests/unit/solver_build_testing.h"
 
 namespace kiln::solver::testing {
@@ -159,33 +160,7 @@ TEST_F(SolverBuild, RunSecurityInsecureNeedsTheEntitlement) {
     EXPECT_FALSE(exec_.run_of("plain")->insecure);
 }
 
-// A Progress that keeps what it was told, for the vertex names and log lines.
-class RecordingProgress : public Progress {
-  public:
-    int start(const std::string& name) override {
-        std::lock_guard lock(mu_);
-        names.push_back(name);
-        return static_cast<int>(names.size());
-    }
-    void log(int v, const std::string& line) override {
-        std::lock_guard lock(mu_);
-        logs.push_back(names.at(static_cast<size_t>(v - 1)) + ": " + line);
-    }
-    void done(int) override {}
-    void cached(int v) override {
-        std::lock_guard lock(mu_);
-        cached_names.push_back(names.at(static_cast<size_t>(v - 1)));
-    }
-    void error(int, const std::string& m) override {
-        std::lock_guard lock(mu_);
-        errors.push_back(m);
-    }
-    void warn(const std::string&) override {}
-    std::vector<std::string> names, logs, cached_names, errors;
-
-  private:
-    std::mutex mu_;
-};
+using kiln::testing::RecordingProgress;
 
 TEST_F(SolverBuild, ProgressNamesStepsAsBuildKitAndCarriesRunOutput) {
     add_base_image();
