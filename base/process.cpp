@@ -13,6 +13,7 @@
 #include <cstring>
 #include <thread>
 #include <utility>
+#include <vector>
 
 extern char** environ;
 
@@ -167,9 +168,18 @@ Process Process::spawn(const ProcessOptions& options) {
             }
         }
     }
-    for (std::size_t i = 0; i < options.extra_fds.size(); ++i) {
-        posix_spawn_file_actions_adddup2(&setup.actions, options.extra_fds[i],
-                                         static_cast<int>(3 + i));
+    // Extra fds are first copied above the slots they go to: one that already
+    // sits in a slot (fd 3 given as the second extra fd) would otherwise be
+    // overwritten by the first dup2 before it is moved to its own.
+    const int first_free = 3 + static_cast<int>(options.extra_fds.size());
+    std::vector<UniqueFd> lifted;
+    for (int fd : options.extra_fds) {
+        lifted.emplace_back(::fcntl(fd, F_DUPFD_CLOEXEC, first_free));
+        if (!lifted.back())
+            throw errno_error("cannot pass fd " + std::to_string(fd) + " to " + options.argv[0]);
+    }
+    for (std::size_t i = 0; i < lifted.size(); ++i) {
+        posix_spawn_file_actions_adddup2(&setup.actions, lifted[i].get(), static_cast<int>(3 + i));
     }
     if (!options.cwd.empty())
         posix_spawn_file_actions_addchdir_np(&setup.actions, options.cwd.c_str());

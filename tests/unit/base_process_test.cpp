@@ -104,6 +104,34 @@ TEST(Process, PassesExtraFdsAs3And4) {
               "four\n");
 }
 
+// An extra fd may already sit in another one's slot: fd 3 given second must
+// still arrive as fd 4, not be overwritten by the first one's move to fd 3.
+TEST(Process, ExtraFdsAlreadyInTheSlotsArriveInOrder) {
+    int a[2], b[2];
+    ASSERT_EQ(::pipe2(a, O_CLOEXEC), 0);
+    ASSERT_EQ(::pipe2(b, O_CLOEXEC), 0);
+    UniqueFd a_read(a[0]), b_read(b[0]), b_write(b[1]);
+    // a's write end moved to fd 3 (whatever held 3 is kept elsewhere meanwhile).
+    UniqueFd saved(::fcntl(3, F_DUPFD_CLOEXEC, 10));
+    ASSERT_EQ(::dup3(a[1], 3, O_CLOEXEC), 3);
+    ::close(a[1]);
+    UniqueFd a_write(3);
+    ProcessOptions o = sh("echo first >&3; echo second >&4");
+    o.extra_fds = {b_write.get(), a_write.get()};  // 3 goes to slot 4
+    auto r = run_process(o);
+    a_write.reset();
+    b_write.reset();
+    if (saved) {  // put back what held fd 3
+        ASSERT_EQ(::dup3(saved.get(), 3, O_CLOEXEC), 3);
+    }
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    char buf[64] = {};
+    EXPECT_EQ(std::string(buf, static_cast<size_t>(::read(b_read.get(), buf, sizeof buf))),
+              "first\n");
+    EXPECT_EQ(std::string(buf, static_cast<size_t>(::read(a_read.get(), buf, sizeof buf))),
+              "second\n");
+}
+
 TEST(Process, DoesNotLeakOtherFds) {
     UniqueFd zero(::open("/dev/zero", O_RDONLY | O_CLOEXEC));
     ASSERT_TRUE(zero);
