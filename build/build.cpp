@@ -143,32 +143,17 @@ void write_metadata(const BuildRequest& req, const BuildResult& result, std::siz
     write_file_atomic(req.metadata_file, meta.dump(2) + "\n");
 }
 
-}  // namespace
+// Runs the plan's steps: snapshots, the step cache, the stat cache of the
+// context and the executor (runc unless the request brings one) live as long
+// as the solve, so the build's private network is gone when this returns.
+struct Solved {
+    solver::SolvedImage image;
+    std::size_t files_read = 0;  // context files hashed (not found in the stat cache)
+};
 
-BuildResult build(const BuildRequest& req) {
-    NullProgress quiet;
-    Progress& progress = req.progress ? *req.progress : quiet;
-    // Names first, as buildx: a bad -t fails before any step runs, with the
-    // reference parser's reason (`invalid tag "X": ...`).
-    for (const auto& t : req.tags)
-        kiln::parse_reference(t, "tag");
-    if (req.network == "host" && !req.allow.network_host)
-        throw Error("--network host is not allowed: add --allow network.host");
-    std::error_code ec;
-    if (!fs::is_directory(req.context, ec))
-        throw Error("build context " + req.context + " is not a directory");
-    const auto outputs = plan_outputs(req.outputs, req.tags, req.push);
-    const auto epoch = exporter::source_date_epoch_from_env();
-
-    const Definition def = read_definition(req, progress);
-    const auto ignore = read_dockerignore(req, def, progress);
-    content::StateRoot root(req.state_root);
-    BaseImages bases(root, progress, req.client, req.pull);
-    BuildResult result;
-    auto plan = lower_plan(req, def, ignore, bases, progress, result.check_warnings);
-    if (!plan)
-        return result;
-
+Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, const Definition& def,
+                  const std::vector<std::string>& ignore, const content::StateRoot& root,
+                  BaseImages& bases, Progress& progress, std::optional<std::int64_t> epoch) {
     TempDir work(root.tmp(), "build-");
     auto snapshots = snapshotter::open_snapshotter(root.snapshots(), req.snapshotter, root.tmp());
     solver::CacheStore cache(root.cache() / "steps", root.blobs());
@@ -214,17 +199,47 @@ BuildResult build(const BuildRequest& req) {
     policy.no_cache_stages = req.no_cache_stages;
     policy.now = exporter::build_time(epoch);
     policy.key_salt = epoch ? "source-date-epoch=" + std::to_string(*epoch) : "";
-    auto solved = solver::solve(*plan, deps, policy);
-    runc.reset();
+    Solved out{solver::solve(plan, deps, policy), 0};
+    out.files_read = stats.reads();
+    return out;
+}
+
+}  // namespace
+
+BuildResult build(const BuildRequest& req) {
+    NullProgress quiet;
+    Progress& progress = req.progress ? *req.progress : quiet;
+    // Names first, as buildx: a bad -t fails before any step runs, with the
+    // reference parser's reason (`invalid tag "X": ...`).
+    for (const auto& t : req.tags)
+        kiln::parse_reference(t, "tag");
+    if (req.network == "host" && !req.allow.network_host)
+        throw Error("--network host is not allowed: add --allow network.host");
+    std::error_code ec;
+    if (!fs::is_directory(req.context, ec))
+        throw Error("build context " + req.context + " is not a directory");
+    const auto outputs = plan_outputs(req.outputs, req.tags, req.push);
+    const auto epoch = exporter::source_date_epoch_from_env();
+
+    const Definition def = read_definition(req, progress);
+    const auto ignore = read_dockerignore(req, def, progress);
+    content::StateRoot root(req.state_root);
+    BaseImages bases(root, progress, req.client, req.pull);
+    BuildResult result;
+    auto plan = lower_plan(req, def, ignore, bases, progress, result.check_warnings);
+    if (!plan)
+        return result;
+
+    auto solved = solve_plan(req, *plan, def, ignore, root, bases, progress, epoch);
     for (const auto& [k, v] : req.labels)
-        solved.config.config.labels[k] = v;
+        solved.image.config.config.labels[k] = v;
     if (req.cancel && *req.cancel)
         throw Cancelled();
 
     exporter::CommittedImage image;
     {
         VertexScope v(progress, "exporting to image");
-        image = exporter::commit_image(root, solved);
+        image = exporter::commit_image(root, solved.image);
         v.log("writing image " + image.manifest_descriptor.digest.str() + " done");
         v.done();
     }
@@ -232,12 +247,12 @@ BuildResult build(const BuildRequest& req) {
     result.digest = image.manifest_descriptor.digest.str();
     result.pushed_digest = pushed ? pushed->str() : "";
     result.config_digest = image.manifest.config.digest.str();
-    result.steps_run = solved.stats.steps_run;
-    result.steps_cached = solved.stats.steps_cached;
+    result.steps_run = solved.image.stats.steps_run;
+    result.steps_cached = solved.image.stats.steps_cached;
     if (!req.iidfile.empty())
         write_file_atomic(req.iidfile, result.digest);
     if (!req.metadata_file.empty())
-        write_metadata(req, result, stats.reads());
+        write_metadata(req, result, solved.files_read);
     return result;
 }
 

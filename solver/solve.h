@@ -1,6 +1,6 @@
 // Solving a BuildPlan: runs the steps of the target stage and returns what
-// the exporter needs — a layer directory per step that changes the file
-// system, the history, and the image config.
+// the exporter needs: each step's layer (already in the blob store) for the
+// steps that change the file system, the history, and the image config.
 //
 // Contract: every file the solver writes is under policy.work_dir (which the
 // caller owns and removes); the build context is only read. Steps run on the
