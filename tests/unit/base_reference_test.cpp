@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "base/reference.h"
+#include "tests/unit/scoped_env.h"
 
 using namespace kiln;
 
@@ -35,28 +36,7 @@ std::string parse_error(const std::string& text) {
     return "";
 }
 
-// Sets an environment variable for one test and restores it afterwards.
-class ScopedEnv {
-  public:
-    ScopedEnv(const char* name, const char* value) : name_(name) {
-        if (const char* old = std::getenv(name))
-            old_ = old;
-        if (value != nullptr)
-            ::setenv(name, value, 1);
-        else
-            ::unsetenv(name);
-    }
-    ~ScopedEnv() {
-        if (old_)
-            ::setenv(name_, old_->c_str(), 1);
-        else
-            ::unsetenv(name_);
-    }
-
-  private:
-    const char* name_;
-    std::optional<std::string> old_;
-};
+using kiln::testing::ScopedEnv;
 
 }  // namespace
 
@@ -211,7 +191,7 @@ TEST(Reference, WithDigestClearsTag) {
 }
 
 TEST(Reference, DockerHubApiHostIsRegistry1) {
-    ScopedEnv env("KILN_DOCKER_IO_HOST", nullptr);
+    ScopedEnv env("KILN_DOCKER_IO_HOST", std::nullopt);
     EXPECT_EQ(parse_reference("busybox").api_host(), "registry-1.docker.io");
 }
 

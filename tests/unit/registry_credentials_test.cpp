@@ -17,6 +17,7 @@
 #include "content/temp_dir.h"
 #include "registry/base64.h"
 #include "registry/credentials.h"
+#include "tests/unit/scoped_env.h"
 
 namespace fs = std::filesystem;
 using namespace kiln;
@@ -25,30 +26,7 @@ using nlohmann::json;
 
 namespace {
 
-// Sets an environment variable for one test and restores it afterwards.
-class ScopedEnv {
-  public:
-    ScopedEnv(const char* name, const std::optional<std::string>& value) : name_(name) {
-        if (const char* old = std::getenv(name))
-            old_ = old;
-        if (value)
-            ::setenv(name, value->c_str(), 1);
-        else
-            ::unsetenv(name);
-    }
-    ~ScopedEnv() {
-        if (old_)
-            ::setenv(name_, old_->c_str(), 1);
-        else
-            ::unsetenv(name_);
-    }
-    ScopedEnv(const ScopedEnv&) = delete;
-    ScopedEnv& operator=(const ScopedEnv&) = delete;
-
-  private:
-    const char* name_;
-    std::optional<std::string> old_;
-};
+using kiln::testing::ScopedEnv;
 
 void write(const fs::path& p, const std::string& text) {
     std::ofstream(p) << text;
