@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "base/error.h"
+#include "content/lazy_layers.h"
 
 namespace kiln::content {
 
@@ -64,7 +65,13 @@ std::string BlobStore::read_all(const Digest& d) const {
     return out;
 }
 
+bool BlobStore::ensure(const Digest& d) const {
+    return has(d) || (lazy_ && lazy_->ensure(*this, d));
+}
+
 BlobStore::Reader BlobStore::reader(const Digest& d) const {
+    if (lazy_ && !has(d))
+        lazy_->ensure(*this, d);
     auto p = path(d);
     UniqueFd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) {

@@ -23,6 +23,8 @@
 
 namespace kiln::content {
 
+class LazyLayers;
+
 struct BlobInfo {
     Digest digest;
     std::int64_t size = 0;
@@ -84,7 +86,14 @@ class BlobStore {
         Sha256 hash_;
         bool verified_ = false;
     };
+    // A blob the store lacks but `lazy` knows is fetched first (content/lazy_layers.h).
     Reader reader(const Digest& d) const;
+
+    // Blobs of this build that are fetched on first read; null = none.
+    void set_lazy(const LazyLayers* lazy) { lazy_ = lazy; }
+    const LazyLayers* lazy() const { return lazy_; }
+    // has(d), fetching `d` first when it is lazily known.
+    bool ensure(const Digest& d) const;
 
     const std::filesystem::path& layout() const { return layout_; }
     const std::filesystem::path& temp_dir() const { return temp_dir_; }
@@ -92,6 +101,7 @@ class BlobStore {
   private:
     std::filesystem::path layout_;
     std::filesystem::path temp_dir_;
+    const LazyLayers* lazy_ = nullptr;
 };
 
 }  // namespace kiln::content

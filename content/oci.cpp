@@ -125,6 +125,8 @@ void to_json(json& j, const ImageConfig& c) {
     j["rootfs"] = json{{"type", "layers"}, {"diff_ids", ids}};
     if (!c.history.empty())
         j["history"] = c.history;
+    if (c.kiln_cache)
+        j["kiln.cache"] = *c.kiln_cache;
 }
 void from_json(const json& j, ImageConfig& c) {
     get_opt(j, "created", c.created);
@@ -139,6 +141,8 @@ void from_json(const json& j, ImageConfig& c) {
             c.diff_ids.push_back(Digest::parse(d.get<std::string>()));
     }
     get_opt(j, "history", c.history);
+    if (auto it = j.find("kiln.cache"); it != j.end())
+        c.kiln_cache = *it;
 }
 
 void to_json(json& j, const Manifest& m) {
@@ -146,6 +150,8 @@ void to_json(json& j, const Manifest& m) {
              {"mediaType", m.media_type},
              {"config", m.config},
              {"layers", m.layers}};
+    if (!m.artifact_type.empty())
+        j["artifactType"] = m.artifact_type;
     if (!m.annotations.empty())
         j["annotations"] = m.annotations;
 }
@@ -153,6 +159,7 @@ void from_json(const json& j, Manifest& m) {
     if (j.value("schemaVersion", 0) != 2)
         throw json::other_error::create(501, "schemaVersion is not 2", &j);
     get_opt(j, "mediaType", m.media_type);
+    get_opt(j, "artifactType", m.artifact_type);
     j.at("config").get_to(m.config);
     get_opt(j, "layers", m.layers);
     get_opt(j, "annotations", m.annotations);

@@ -86,11 +86,14 @@ struct ImageConfig {
     RunConfig config;
     std::vector<Digest> diff_ids;  // rootfs.diff_ids, type "layers"
     std::vector<HistoryEntry> history;
+    // "kiln.cache": build-cache records riding in the image (--cache-to type=inline).
+    std::optional<nlohmann::json> kiln_cache;
     bool operator==(const ImageConfig&) const = default;
 };
 
 struct Manifest {
     std::string media_type = media_type::kOciManifest;
+    std::string artifact_type;  // OCI 1.1's artifactType; omitted when empty
     Descriptor config;
     std::vector<Descriptor> layers;
     std::map<std::string, std::string> annotations;

@@ -29,6 +29,9 @@ class StateRoot {
     std::filesystem::path snapshots() const { return path_ / "snapshots"; }
     std::filesystem::path cache() const { return path_ / "cache"; }
     const BlobStore& blobs() const { return blobs_; }
+    // Layers this process fetches on first read (one build's shared-cache hits
+    // and lazily resolved base images); the caller keeps `lazy` alive.
+    void set_lazy_layers(const LazyLayers* lazy) { blobs_.set_lazy(lazy); }
 
   private:
     std::filesystem::path path_;
