@@ -138,22 +138,38 @@ std::vector<ContextSource> BuildContext::resolve(const std::string& source) cons
 
 namespace {
 
+// One line per entry: name, mode, content digest or link target. The owner
+// is not in it: COPY makes context files root's (and BuildKit resets their
+// uid/gid too), so two checkouts by different users share a key. `files`,
+// when given, gets the entry's summary for --explain-cache (owner included).
 void describe(const BuildContext& ctx, const fs::path& host, const std::string& rel,
               const std::string& as, StatCache& stats, std::vector<std::string>& lines, bool top,
-              const frontend::PatternMatcher& exclude, const std::string& src_rel) {
+              const frontend::PatternMatcher& exclude, const std::string& src_rel,
+              std::map<std::string, std::string>* files) {
     struct stat st;
     if (::lstat(host.c_str(), &st) != 0)
         throw errno_error("cannot read " + host.string());
-    std::string line = as + "\t" + std::to_string(st.st_mode) + "\t" + std::to_string(st.st_uid) +
-                       ":" + std::to_string(st.st_gid) + "\t";
+    std::string line = as + "\t" + std::to_string(st.st_mode) + "\t";
+    std::string what = "dir";
     if (S_ISREG(st.st_mode)) {
-        line += stats.digest(rel, host, st).str();
+        auto d = stats.digest(rel, host, st).str();
+        line += d;
+        what = d.substr(0, 7 + 12);
     } else if (S_ISLNK(st.st_mode)) {
         std::error_code ec;
         line += "-> " + fs::read_symlink(host, ec).string();
+        what = "->" + fs::read_symlink(host, ec).string();
     }
-    if (!(top && S_ISDIR(st.st_mode)))
+    if (!(top && S_ISDIR(st.st_mode))) {
         lines.push_back(line);
+        if (files) {
+            char mode[16];
+            std::snprintf(mode, sizeof mode, "%o", static_cast<unsigned>(st.st_mode));
+            (*files)[rel.empty() ? "." : rel] = std::string(mode) + " " +
+                                                std::to_string(st.st_uid) + ":" +
+                                                std::to_string(st.st_gid) + " " + what;
+        }
+    }
     if (!S_ISDIR(st.st_mode))
         return;
     std::vector<std::string> names;
@@ -170,7 +186,7 @@ void describe(const BuildContext& ctx, const fs::path& host, const std::string& 
             if (::lstat((host / n).c_str(), &cst) == 0 && S_ISDIR(cst.st_mode) &&
                 exclude.may_reinclude_under(child_src))
                 describe(ctx, host / n, child, as + "/" + n, stats, lines, false, exclude,
-                         child_src);
+                         child_src, files);
             continue;
         }
         if (ctx.ignored(child)) {
@@ -178,12 +194,12 @@ void describe(const BuildContext& ctx, const fs::path& host, const std::string& 
             if (::lstat((host / n).c_str(), &cst) == 0 && S_ISDIR(cst.st_mode) &&
                 ctx.may_reinclude_under(child)) {
                 describe(ctx, host / n, child, as + "/" + n, stats, lines, false, exclude,
-                         src_rel.empty() ? n : src_rel + "/" + n);
+                         src_rel.empty() ? n : src_rel + "/" + n, files);
             }
             continue;
         }
         describe(ctx, host / n, child, as + "/" + n, stats, lines, false, exclude,
-                 src_rel.empty() ? n : src_rel + "/" + n);
+                 src_rel.empty() ? n : src_rel + "/" + n, files);
     }
 }
 
@@ -191,7 +207,8 @@ void describe(const BuildContext& ctx, const fs::path& host, const std::string& 
 
 content::Digest BuildContext::sources_digest(const std::vector<std::string>& sources,
                                              StatCache& stats,
-                                             const std::vector<std::string>& excludes) const {
+                                             const std::vector<std::string>& excludes,
+                                             std::map<std::string, std::string>* files) const {
     std::optional<frontend::PatternMatcher> matcher;
     try {
         matcher.emplace(excludes);
@@ -205,11 +222,13 @@ content::Digest BuildContext::sources_digest(const std::vector<std::string>& sou
         for (const auto& src : resolve(s)) {
             struct stat st;
             if (::stat(src.host_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-                describe(*this, src.host_path, src.rel, src.name, stats, lines, true, exclude, "");
+                describe(*this, src.host_path, src.rel, src.name, stats, lines, true, exclude, "",
+                         files);
             } else {
                 // The source itself, followed if it is a link (as COPY follows it).
                 std::vector<std::string> one;
-                describe(*this, src.host_path, src.rel, src.name, stats, one, false, exclude, "");
+                describe(*this, src.host_path, src.rel, src.name, stats, one, false, exclude, "",
+                         files);
                 lines.insert(lines.end(), one.begin(), one.end());
             }
         }

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -41,13 +42,16 @@ class BuildContext {
 
     // A digest of everything COPY would take for `sources`: for each entry
     // (the same selection copying makes: wildcards, .dockerignore) its path,
-    // type, mode, owner, link target and content digest. File contents come
+    // type, mode, link target and content digest (not its owner: COPY makes
+    // it root's, and two checkouts by different users must share keys). File contents come
     // from `stats` when unchanged, so an unchanged context reads no file.
     // Throws like resolve().
     // Paths `excludes` (COPY --exclude, relative to each source) matches are
     // left out, as COPY leaves them out.
+    // `files`, when given, gets each entry's summary (solver/explain.h).
     content::Digest sources_digest(const std::vector<std::string>& sources, StatCache& stats,
-                                   const std::vector<std::string>& excludes = {}) const;
+                                   const std::vector<std::string>& excludes = {},
+                                   std::map<std::string, std::string>* files = nullptr) const;
 
   private:
     std::filesystem::path scoped_resolve(const std::string& rel) const;

@@ -1,8 +1,30 @@
 #include "solver/cache_store.h"
 
 #include "content/atomic_file.h"
+#include "content/lazy_layers.h"
 
 namespace kiln::solver {
+
+nlohmann::json to_json(const CacheRecord& r) {
+    nlohmann::json j = {{"layer", r.layer ? nlohmann::json(*r.layer) : nlohmann::json()},
+                        {"created", r.created}};
+    if (!r.parent.empty())
+        j["parent"] = r.parent;
+    if (!r.summary.is_null())
+        j["summary"] = r.summary;
+    return j;
+}
+
+CacheRecord record_from_json(const nlohmann::json& j) {
+    CacheRecord r;
+    r.created = j.value("created", "");
+    r.parent = j.value("parent", "");
+    if (j.contains("layer") && !j["layer"].is_null())
+        r.layer = j["layer"].get<content::Descriptor>();
+    if (j.contains("summary"))
+        r.summary = j["summary"];
+    return r;
+}
 
 CacheStore::CacheStore(std::filesystem::path dir, const content::BlobStore& blobs)
     : dir_(std::move(dir)), blobs_(blobs) {
@@ -15,14 +37,10 @@ std::optional<CacheRecord> CacheStore::get(const content::Digest& key) const {
     if (!std::filesystem::exists(path, ec))
         return std::nullopt;
     try {
-        auto j = nlohmann::json::parse(read_file(path));
-        CacheRecord r;
-        r.created = j.value("created", "");
-        if (j.contains("layer") && !j["layer"].is_null()) {
-            r.layer = j["layer"].get<content::Descriptor>();
-            if (!blobs_.has(r.layer->digest))
-                return std::nullopt;
-        }
+        CacheRecord r = record_from_json(nlohmann::json::parse(read_file(path)));
+        if (r.layer && !blobs_.has(r.layer->digest) &&
+            !(blobs_.lazy() && blobs_.lazy()->knows(r.layer->digest)))
+            return std::nullopt;
         return r;
     } catch (const std::exception&) {
         return std::nullopt;  // a damaged record is a miss
@@ -30,9 +48,21 @@ std::optional<CacheRecord> CacheStore::get(const content::Digest& key) const {
 }
 
 void CacheStore::put(const content::Digest& key, const CacheRecord& record) const {
-    nlohmann::json j = {{"layer", record.layer ? nlohmann::json(*record.layer) : nlohmann::json()},
-                        {"created", record.created}};
-    write_file_atomic(dir_ / std::string(key.hex()), content::canonical(j));
+    write_file_atomic(dir_ / std::string(key.hex()), content::canonical(to_json(record)));
+}
+
+std::vector<std::pair<content::Digest, CacheRecord>> CacheStore::all() const {
+    std::vector<std::pair<content::Digest, CacheRecord>> out;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
+        try {
+            auto key = content::Digest::parse("sha256:" + e.path().filename().string());
+            out.emplace_back(key, record_from_json(nlohmann::json::parse(read_file(e.path()))));
+        } catch (const std::exception&) {
+            // a temp file or a damaged record: not a candidate
+        }
+    }
+    return out;
 }
 
 }  // namespace kiln::solver

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +50,9 @@ class OpEnv {
     virtual void log(std::string_view line) = 0;
     // Set when the build stops: a long-running op gives up.
     virtual const std::atomic<bool>& cancel() const = 0;
+    // Where an op notes the context files it reads (BuildContext::sources_digest's
+    // `files`), for the step's --explain-cache summary; null: not wanted.
+    virtual std::map<std::string, std::string>* summary_files() { return nullptr; }
 };
 
 class Op {

@@ -15,17 +15,17 @@ std::vector<int> AddOp::reads() const {
 nlohmann::json AddOp::cache_key(OpEnv& env) {
     inputs_ = prepare_add(spec_, env.work_dir(), &env.cancel());
     auto input = copy_from_key(spec_, env);
-    return {
-        {"add",
-         {{"fetched", inputs_->digest.str()},
-          {"checksum", spec_.checksum},
-          {"unpack", spec_.unpack},
-          {"keep_git_dir", spec_.keep_git_dir}}},
-        {"op", copy_op_key(spec_)},
-        {"input", input ? *input
-                        : env.context()
-                              .sources_digest(inputs_->context_sources, env.stats(), spec_.excludes)
-                              .str()}};
+    return {{"add",
+             {{"fetched", inputs_->digest.str()},
+              {"checksum", spec_.checksum},
+              {"unpack", spec_.unpack},
+              {"keep_git_dir", spec_.keep_git_dir}}},
+            {"op", copy_op_key(spec_)},
+            {"input", input ? *input
+                            : env.context()
+                                  .sources_digest(inputs_->context_sources, env.stats(),
+                                                  spec_.excludes, env.summary_files())
+                                  .str()}};
 }
 
 bool AddOp::execute(const std::filesystem::path& root, OpEnv& env) {

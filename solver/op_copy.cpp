@@ -41,11 +41,12 @@ std::vector<int> CopyOp::reads() const {
 
 nlohmann::json CopyOp::cache_key(OpEnv& env) {
     auto input = copy_from_key(spec_, env);
-    return {
-        {"op", copy_op_key(spec_)},
-        {"input",
-         input ? *input
-               : env.context().sources_digest(spec_.sources, env.stats(), spec_.excludes).str()}};
+    return {{"op", copy_op_key(spec_)},
+            {"input", input ? *input
+                            : env.context()
+                                  .sources_digest(spec_.sources, env.stats(), spec_.excludes,
+                                                  env.summary_files())
+                                  .str()}};
 }
 
 bool CopyOp::execute(const std::filesystem::path& root, OpEnv& env) {

@@ -54,7 +54,8 @@ nlohmann::json ExecOp::cache_key(OpEnv& env) {
             return env.stage_key(m.from_stage).str();
         if (m.type == "bind" && m.from.empty())
             return env.context()
-                .sources_digest({m.source.empty() ? "." : m.source}, env.stats())
+                .sources_digest({m.source.empty() ? "." : m.source}, env.stats(), {},
+                                env.summary_files())
                 .str();
         if (!m.from.empty()) {  // an image
             auto image = env.resolve_image(m.from);

@@ -174,6 +174,14 @@ bool skips_cache(const frontend::Stage& stage, const SolvePolicy& policy) {
     return skip;
 }
 
+// The target and the stages it is built FROM hold the image's layers.
+bool in_image(const frontend::BuildPlan& plan, int si) {
+    for (int s = plan.target; s >= 0; s = plan.stages[static_cast<size_t>(s)].base_stage)
+        if (s == si)
+            return true;
+    return false;
+}
+
 // The job that begins a stage as its base: the base's steps, layers and key,
 // then an outcome per own step (history from the plan, filled in by the jobs).
 Job begin_stage_job(SolveRun& run, int si) {
@@ -239,6 +247,7 @@ void add_stage_jobs(SolveRun& run, int si, std::vector<Job>& jobs) {
         sj.work_dir =
             run.policy.work_dir / ("stage-" + std::to_string(si)) / ("step-" + std::to_string(i));
         sj.no_cache = no_cache;
+        sj.in_image = in_image(run.plan, si);
         sj.op = make_op(step, run.run);
         Job job;
         job.name = sj.name;
@@ -279,6 +288,7 @@ SolvedImage solved_image(SolveRun& run) {
         out.config.created = std::max(out.config.created, st.history.created);
     out.stats.steps_run = run.run_count;
     out.stats.steps_cached = run.cached_count;
+    out.records = run.take_records();
     return out;
 }
 

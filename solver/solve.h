@@ -61,6 +61,11 @@ struct SolveDeps {
     sandbox::Executor* executor = nullptr;
     // The build cache; null = no cache.
     const CacheStore* cache = nullptr;
+    // Records imported from shared caches (--cache-from), asked after a local
+    // miss; their layers may be lazily known to the store. Optional.
+    std::function<std::optional<CacheRecord>(const content::Digest& key)> shared_cache;
+    // Every imported record, for --explain-cache. Optional.
+    std::function<std::vector<CacheRecord>()> shared_records;
     StatCache* stats = nullptr;    // null: a scratch one under work_dir
     Progress* progress = nullptr;  // NullProgress when null
     // Set from outside (SIGINT) to stop the build: running RUNs are killed,
@@ -92,6 +97,8 @@ struct SolvePolicy {
     // Mixed into every key: whatever changes a layer's bytes without being an
     // input of the step (SOURCE_DATE_EPOCH clamps mtimes).
     std::string key_salt;
+    // --explain-cache: a warning per step that missed, saying why (solver/explain.h).
+    bool explain_cache = false;
     // The time a step that runs now is dated with (RFC 3339); a cached step
     // keeps the time it first ran, so an unchanged rebuild is the same image.
     std::string now;
@@ -110,10 +117,21 @@ struct SolveStats {
     size_t steps_cached = 0;
 };
 
+// A step's cache record as the build ended with it (run or hit), for
+// --cache-to. `in_image`: the step's stage is the target or one it is built
+// FROM, so its layer is in the image (buildx's mode=min exports only these).
+struct SolvedRecord {
+    int stage = 0;
+    content::Digest key;
+    CacheRecord record;
+    bool in_image = false;
+};
+
 struct SolvedImage {
     content::ImageConfig config;  // rootfs.diff_ids left empty for the exporter
     std::vector<StepOutcome> steps;
     SolveStats stats;
+    std::vector<SolvedRecord> records;  // in the order the steps ended
 };
 
 SolvedImage solve(const frontend::BuildPlan& plan, const SolveDeps& deps,

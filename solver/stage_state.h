@@ -28,6 +28,7 @@ struct StageState {
     std::vector<StepOutcome> steps;
     size_t own_first = 0;            // index in `steps` of this stage's first own step
     content::Digest key;             // of the file system after the steps run so far
+    bool last_missed = false;        // the stage's latest file-system step ran
     std::optional<size_t> last_job;  // the job that finishes the stage
 };
 

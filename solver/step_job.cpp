@@ -2,6 +2,8 @@
 
 #include <map>
 
+#include "solver/explain.h"
+
 namespace kiln::solver {
 
 namespace fs = std::filesystem;
@@ -16,6 +18,34 @@ SolveRun::SolveRun(const frontend::BuildPlan& p, const SolveDeps& d, const Solve
     run.cache_mounts = pol.cache_mounts;
     for (size_t i = 0; i < p.stages.size(); ++i)
         states.push_back(std::make_unique<StageState>());
+}
+
+void SolveRun::add_record(SolvedRecord r) {
+    std::lock_guard lock(mu_);
+    records_.push_back(std::move(r));
+}
+
+std::vector<SolvedRecord> SolveRun::take_records() {
+    std::lock_guard lock(mu_);
+    return std::move(records_);
+}
+
+std::vector<CacheRecord> SolveRun::explain_candidates(const nlohmann::json& summary) {
+    std::lock_guard lock(mu_);
+    if (!known_) {
+        known_.emplace();
+        if (deps.cache)
+            for (auto& [_, r] : deps.cache->all())
+                known_->push_back(std::move(r));
+        if (deps.shared_records)
+            for (auto& r : deps.shared_records())
+                known_->push_back(std::move(r));
+    }
+    std::vector<CacheRecord> out;
+    for (const auto& r : *known_)
+        if (same_instruction(r.summary, summary))
+            out.push_back(r);
+    return out;
 }
 
 namespace {
@@ -47,6 +77,8 @@ class StepEnv : public OpEnv {
     const fs::path& work_dir() const override { return job_.work_dir; }
     void log(std::string_view line) override { vertex_.log(std::string(line)); }
     const std::atomic<bool>& cancel() const override { return cancel_; }
+    std::map<std::string, std::string>* summary_files() override { return &files_; }
+    const std::map<std::string, std::string>& files() const { return files_; }
 
   private:
     const StageState& state(int stage) const { return *run_.states[static_cast<size_t>(stage)]; }
@@ -58,7 +90,45 @@ class StepEnv : public OpEnv {
     VertexScope& vertex_;
     std::map<int, std::unique_ptr<snapshotter::Active>> stage_views_;
     std::vector<std::unique_ptr<snapshotter::Active>> image_views_;
+    std::map<std::string, std::string> files_;
 };
+
+std::string stage_name(const frontend::BuildPlan& plan, int si) {
+    const auto& st = plan.stages[static_cast<size_t>(si)];
+    return st.name.empty() ? "stage-" + std::to_string(si) : st.name;
+}
+
+// The image the stage's file system starts from ("" for scratch), through FROM <stage>.
+std::string base_of(const SolveRun& run, int si) {
+    for (int s = si; s >= 0;) {
+        if (const auto& img = run.states[static_cast<size_t>(s)]->base_image)
+            return img->descriptor.digest.str();
+        s = run.plan.stages[static_cast<size_t>(s)].base_stage;
+    }
+    return "";
+}
+
+// What --explain-cache compares (solver/explain.h); never part of the key.
+nlohmann::json step_summary(const SolveRun& run, const StepJob& job, const StepEnv& env) {
+    const frontend::Step& step = run.plan.stages[static_cast<size_t>(job.stage)].steps[job.index];
+    nlohmann::json s = {{"instruction", step.text}, {"stage", stage_name(run.plan, job.stage)}};
+    if (auto base = base_of(run, job.stage); !base.empty())
+        s["base"] = base;
+    if (!env.files().empty())
+        s["files"] = env.files();
+    for (int r : job.op->reads())
+        s["stages"][stage_name(run.plan, r)] = env.stage_key(r).str();
+    if (step.kind == frontend::Step::Kind::run) {
+        nlohmann::json e = nlohmann::json::object();
+        for (const auto& [k, v] : step.env)
+            e[k] = v;
+        for (const auto& [k, v] : step.run.build_args)
+            e[k] = v;
+        if (!e.empty())
+            s["env"] = e;
+    }
+    return s;
+}
 
 // On a cache miss: the op runs on a fresh writable snapshot over the layers
 // before it (unpacked only now), and what it changed becomes the step's layer
@@ -109,20 +179,32 @@ void run_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
         const content::Digest key = key_of(k);
         const content::Digest next_key =
             linked ? key_of({{"parent", me.key.str()}, {"link", key.str()}}) : key;
+        const std::string parent = linked ? "" : me.key.str();
         std::optional<CacheRecord> hit;
         if (run.deps.cache && !job.no_cache)
             hit = run.deps.cache->get(key);
+        if (!hit && run.deps.shared_cache && !job.no_cache)
+            hit = run.deps.shared_cache(key);
+        const bool in_image = job.in_image;
         if (hit) {
             outcome.stored_layer = hit->layer;
             outcome.history.created = hit->created;
             outcome.history.empty_layer = !hit->layer;
             me.key = next_key;
+            me.last_missed = false;
             ++run.cached_count;
+            run.add_record({job.stage, key, *hit, in_image});
             vertex.cached();
             return;
         }
-        auto made = execute_step(run, job, me, env);
         CacheRecord record;
+        record.parent = parent;
+        record.summary = step_summary(run, job, env);
+        if (run.policy.explain_cache)
+            run.progress.warn("explain-cache: " + job.name + ": " +
+                              explain_miss({record.summary, parent, me.last_missed},
+                                           run.explain_candidates(record.summary)));
+        auto made = execute_step(run, job, me, env);
         record.created = run.policy.now;
         record.layer = made;
         outcome.history.created = run.policy.now;
@@ -131,7 +213,9 @@ void run_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
         if (run.deps.cache)
             run.deps.cache->put(key, record);
         me.key = next_key;
+        me.last_missed = true;
         ++run.run_count;
+        run.add_record({job.stage, key, record, in_image});
         vertex.done();
     } catch (const BaseLayerError& e) {
         // A layer below the step would not unpack: the FROM line brought it.

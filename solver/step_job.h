@@ -11,6 +11,8 @@
 #include <atomic>
 #include <filesystem>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -39,6 +41,18 @@ struct SolveRun {
     RunPolicy run;  // what every RUN shares
     std::vector<std::unique_ptr<StageState>> states;
     std::atomic<size_t> run_count{0}, cached_count{0};
+
+    // Records of the steps as they end (SolvedImage::records).
+    void add_record(SolvedRecord r);
+    std::vector<SolvedRecord> take_records();
+    // --explain-cache: records of the same instruction, local and imported
+    // (the local cache directory is read once, on the first miss).
+    std::vector<CacheRecord> explain_candidates(const nlohmann::json& summary);
+
+  private:
+    std::mutex mu_;
+    std::vector<SolvedRecord> records_;
+    std::optional<std::vector<CacheRecord>> known_;
 };
 
 struct StepJob {
@@ -47,6 +61,7 @@ struct StepJob {
     std::string name;                // the progress line ("[2/3] RUN make")
     std::filesystem::path work_dir;  // the step's scratch
     bool no_cache = false;           // skip the lookup (--no-cache, --no-cache-filter)
+    bool in_image = false;           // the stage's layers end up in the target's image
     std::shared_ptr<Op> op;
 };
 
