@@ -74,6 +74,7 @@ PullResult pull_image(const content::StateRoot& root, const Reference& ref,
     if (auto current = images.get(result.name);
         current && current->digest == manifest.digest && blobs.has(manifest.digest)) {
         result.up_to_date = true;
+        result.named = true;
         log(result.name + ": image is up to date (" + manifest.digest.str() + ")");
         return result;
     }
@@ -91,6 +92,33 @@ PullResult pull_image(const content::StateRoot& root, const Reference& ref,
         throw Error(where(ref) + ": manifest " + manifest.digest.str() + " names " +
                     std::to_string(m.layers.size()) + " layers but its config lists " +
                     std::to_string(config.diff_ids.size()) + " diffIDs");
+
+    if (options.lazy) {
+        size_t missing = 0;
+        for (size_t i = 0; i < m.layers.size(); ++i) {
+            const auto& layer = m.layers[i];
+            record_blob_source(root, layer.digest, ref.domain, ref.repository);
+            if (blobs.has(config.diff_ids[i]))
+                continue;
+            ++missing;
+            options.lazy->add({layer,
+                               config.diff_ids[i],
+                               -1,
+                               content::default_variant_of(layer.media_type),
+                               ref.domain,
+                               ref.repository,
+                               {}});
+        }
+        record_blob_source(root, m.config.digest, ref.domain, ref.repository);
+        if (missing) {
+            if (blobs.put(manifest.bytes).digest != manifest.digest)
+                throw Error(where(ref) + ": manifest " + manifest.digest.str() +
+                            " changed while read");
+            log(result.name + ": resolved " + manifest.digest.str() + " (" +
+                std::to_string(missing) + " layers fetched when needed)");
+            return result;
+        }
+    }
 
     std::mutex log_mu;
     for_each_parallel(m.layers.size(), options.jobs, [&](std::size_t i) {
@@ -121,6 +149,7 @@ PullResult pull_image(const content::StateRoot& root, const Reference& ref,
     if (result.index_digest)
         blobs.put(top.bytes);
     images.set(result.name, result.descriptor);
+    result.named = true;
     log(result.name + ": pulled " + manifest.digest.str());
     return result;
 }

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "base/reference.h"
+#include "content/lazy_layers.h"
 #include "content/oci.h"
 #include "content/state_root.h"
 #include "registry/client.h"
@@ -31,6 +32,11 @@ struct PullOptions {
     std::optional<PlatformSpec> platform;         // default: the host's
     int jobs = 3;                                 // layers downloaded at once (as dockerd)
     std::function<void(const std::string&)> log;  // progress lines, optional
+    // Lazy pull (a build with --cache-from): layers the store lacks are
+    // registered here instead of downloaded, and the name is not set (the
+    // manifest and config are stored; the caller names the image once its
+    // layers are all in the store).
+    content::LazyLayers* lazy = nullptr;
 };
 
 struct PullResult {
@@ -38,6 +44,7 @@ struct PullResult {
     content::Descriptor descriptor;               // the platform's manifest, as the store holds it
     std::optional<content::Digest> index_digest;  // when the reference named an index
     bool up_to_date = false;                      // the name already pointed at this manifest
+    bool named = false;                           // the store names it now
 };
 
 PullResult pull_image(const content::StateRoot& root, const Reference& ref,

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "base/error.h"
+#include "content/lazy_layers.h"
 #include "registry/blob_sources.h"
 #include "registry/parallel.h"
 
@@ -30,7 +31,12 @@ struct Pusher {
 
     void push_blob(const content::Descriptor& d) {
         const std::string id(d.digest.hex().substr(0, 12));
-        if (!root.blobs().has(d.digest))
+        // A blob the store knows only lazily (a shared-cache hit, a base
+        // resolved without its layers) is downloaded only when the registry
+        // has it nowhere to skip or mount from.
+        const bool lazy = !root.blobs().has(d.digest) && root.blobs().lazy() &&
+                          root.blobs().lazy()->knows(d.digest);
+        if (!lazy && !root.blobs().has(d.digest))
             throw Error("push " + ref.str() + ": blob " + d.digest.str() +
                         " is not in the local store");
         if (client.has_blob(ref.repository, d.digest)) {
@@ -49,6 +55,9 @@ struct Pusher {
                 }
             }
             if (!done) {
+                if (lazy && !root.blobs().ensure(d.digest))
+                    throw Error("push " + ref.str() + ": blob " + d.digest.str() +
+                                " could not be fetched");
                 client.push_blob(ref.repository, d.digest, d.size, root.blobs());
                 ++uploaded;
                 log(id + ": pushed");
