@@ -6,19 +6,16 @@
 #include "base/error.h"
 #include "base/thread_pool.h"
 #include "content/layer_twins.h"
+#include "content/lazy_layers.h"
 #include "exporter/layer_writer.h"
 
 namespace kiln::exporter {
 
 namespace fs = std::filesystem;
 
-namespace {
-
 std::string variant_of(const CompressionOptions& c) {
     return compression_name(c.kind) + "-" + std::to_string(c.level);
 }
-
-}  // namespace
 
 std::vector<content::Descriptor> compressed_layers(const content::StateRoot& root,
                                                    const std::vector<content::Descriptor>& layers,
@@ -38,6 +35,11 @@ std::vector<content::Descriptor> compressed_layers(const content::StateRoot& roo
             const auto& diff_id = layers[i].digest;
             const std::string variant = variant_of(compression);
             auto info = content::find_layer_twin(root, diff_id, variant);
+            if (!info && root.blobs().lazy()) {
+                if (auto remote = root.blobs().lazy()->by_diff_id(diff_id);
+                    remote && remote->variant == variant)
+                    info = content::BlobInfo{remote->compressed.digest, remote->compressed.size};
+            }
             if (!info) {
                 LayerBlob blob = compress_layer(root.blobs(), diff_id, root.blobs(), compression);
                 info = content::BlobInfo{blob.digest, blob.size};

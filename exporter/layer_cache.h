@@ -5,6 +5,7 @@
 // pulled layer goes back out as the registry's own blob.
 #pragma once
 
+#include <string>
 #include <vector>
 
 #include "content/oci.h"
@@ -13,9 +14,14 @@
 
 namespace kiln::exporter {
 
+// The twin variant of a compression ("gzip--1": gzip at its default level).
+std::string variant_of(const CompressionOptions& c);
+
 // `layers` are uncompressed layer descriptors of the store; returns their
 // compressed twins (in the same order), compressing the missing ones in
-// parallel. Media types follow `oci`.
+// parallel. Media types follow `oci`. A layer the store knows lazily
+// (content/lazy_layers.h) as a blob of the same variant is that blob, not
+// downloaded; otherwise its bytes are read (fetched) and compressed.
 std::vector<content::Descriptor> compressed_layers(const content::StateRoot& root,
                                                    const std::vector<content::Descriptor>& layers,
                                                    const CompressionOptions& compression, bool oci);

@@ -1,9 +1,31 @@
 #include "exporter/targets.h"
 
 #include "base/error.h"
+#include "base/thread_pool.h"
 #include "content/image_store.h"
 
 namespace kiln::exporter {
+
+namespace {
+
+bool all_local(const content::StateRoot& root, const CommittedImage& image) {
+    for (const auto& l : image.manifest.layers)
+        if (!root.blobs().has(l.digest))
+            return false;
+    return true;
+}
+
+// Layers the store knows only lazily come in now, several at once, before an
+// output that needs their bytes (one layer fetch per connection).
+void fetch_layers(const content::StateRoot& root, const CommittedImage& image) {
+    const auto& layers = image.manifest.layers;
+    parallel_for(layers.size(), 4, [&](std::size_t i) {
+        if (!root.blobs().ensure(layers[i].digest))
+            throw Error("layer " + layers[i].digest.str() + " is missing from the store");
+    });
+}
+
+}  // namespace
 
 ExportResult export_output(const content::StateRoot& root, const CommittedImage& image,
                            const OutputSpec& spec, const std::vector<std::string>& names,
@@ -12,12 +34,24 @@ ExportResult export_output(const content::StateRoot& root, const CommittedImage&
     if (auto n = spec.get("name"); !n.empty())
         all.push_back(n);
     if (spec.type == "image") {
+        if (spec.get("push") == "true" && !all_local(root, image)) {
+            // Shared-cache hits left layers undownloaded: pushing needs none of
+            // them, and naming the image locally would fetch them all.
+            auto pushed = export_registry(root, image, spec, all, push);
+            return {pushed.manifest_digest,
+                    pushed.description +
+                        "; not named in the local store (its layers came from "
+                        "the shared cache and were not downloaded)"};
+        }
+        fetch_layers(root, image);
         auto stored = export_to_store(root, image, all);
         if (spec.get("push") != "true")
             return stored;
         auto pushed = export_registry(root, image, spec, all, push);
         return {pushed.manifest_digest, stored.description + "; " + pushed.description};
     }
+    if (spec.type != "registry")
+        fetch_layers(root, image);
     if (spec.type == "oci")
         return export_oci(root, image, spec, all);
     if (spec.type == "docker")
