@@ -43,8 +43,11 @@ std::optional<content::StoredImage> BaseImages::resolve(const std::string& ref,
             po.client = client_;
             po.platform = want;
             po.log = [&v](const std::string& line) { v.log(line); };
+            po.lazy = lazy_;
             auto r = registry::pull_image(root_, kiln::parse_reference(ref), po);
             d = r.descriptor;
+            if (!r.named)
+                unnamed_.emplace_back(r.name, r.descriptor);
             v.done();
         } catch (const Error& e) {
             v.error(e.what());
@@ -61,6 +64,21 @@ std::optional<content::StoredImage> BaseImages::resolve(const std::string& ref,
         found = content::read_image(root_.blobs(), *d);
     resolved_[ref] = found;
     return found;
+}
+
+void BaseImages::name_complete() {
+    std::lock_guard lock(mu_);
+    for (const auto& [name, desc] : unnamed_) {
+        auto image = content::read_image(root_.blobs(), desc);
+        bool complete = true;
+        for (std::size_t i = 0; i < image.manifest.layers.size(); ++i)
+            complete = complete && root_.blobs().has(image.manifest.layers[i].digest) &&
+                       i < image.config.diff_ids.size() &&
+                       root_.blobs().has(image.config.diff_ids[i]);
+        if (complete)
+            images_.set(name, desc);
+    }
+    unnamed_.clear();
 }
 
 std::string BaseImages::why_missing(const std::string& ref) {

@@ -12,9 +12,12 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "base/progress.h"
 #include "content/image_store.h"
+#include "content/lazy_layers.h"
 #include "content/state_root.h"
 #include "registry/client.h"
 
@@ -31,6 +34,14 @@ class BaseImages {
     // "cannot pull: <reason>" after a failed pull of `ref`, else "".
     std::string why_missing(const std::string& ref);
 
+    // Pulls from here on are lazy (registry/pull.h): layers are fetched when
+    // read. Used when the build imports a shared cache, whose hits may make
+    // the base's bytes unnecessary.
+    void set_lazy(content::LazyLayers* lazy) { lazy_ = lazy; }
+    // Names the lazily pulled images whose layers all came in during the
+    // build, as an eager pull would have; the others stay unnamed.
+    void name_complete();
+
   private:
     const content::StateRoot& root_;
     content::ImageStore images_;
@@ -40,6 +51,8 @@ class BaseImages {
     std::mutex mu_;
     std::map<std::string, std::optional<content::StoredImage>> resolved_;
     std::map<std::string, std::string> pull_errors_;
+    content::LazyLayers* lazy_ = nullptr;
+    std::vector<std::pair<std::string, content::Descriptor>> unnamed_;
 };
 
 }  // namespace kiln::build

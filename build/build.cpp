@@ -1,5 +1,6 @@
 #include "build/build.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 
@@ -15,6 +16,9 @@
 #include "frontend/lint.h"
 #include "frontend/lower.h"
 #include "frontend/parser.h"
+#include "registry/lazy_fetch.h"
+#include "remote_cache/cache_export.h"
+#include "remote_cache/shared_cache.h"
 #include "sandbox/runc_executor.h"
 #include "snapshotter/snapshotter.h"
 #include "solver/solve.h"
@@ -153,7 +157,8 @@ struct Solved {
 
 Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, const Definition& def,
                   const std::vector<std::string>& ignore, const content::StateRoot& root,
-                  BaseImages& bases, Progress& progress, std::optional<std::int64_t> epoch) {
+                  BaseImages& bases, const remote_cache::SharedCache& shared, Progress& progress,
+                  std::optional<std::int64_t> epoch) {
     TempDir work(root.tmp(), "build-");
     auto snapshots = snapshotter::open_snapshotter(root.snapshots(), req.snapshotter, root.tmp());
     solver::CacheStore cache(root.cache() / "steps", root.blobs());
@@ -182,6 +187,10 @@ Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, cons
     deps.cancel = req.cancel;
     deps.cache = &cache;
     deps.stats = &stats;
+    if (shared.size()) {
+        deps.shared_cache = [&](const content::Digest& key) { return shared.get(key); };
+        deps.shared_records = [&] { return shared.all(); };
+    }
     solver::SolvePolicy policy;
     policy.context_dir = req.context;
     policy.ignore_patterns = ignore;
@@ -197,6 +206,7 @@ Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, cons
     policy.cache_mounts = root.cache() / "mounts";
     policy.no_cache = req.no_cache;
     policy.no_cache_stages = req.no_cache_stages;
+    policy.explain_cache = req.explain_cache;
     policy.now = exporter::build_time(epoch);
     policy.key_salt = epoch ? "source-date-epoch=" + std::to_string(*epoch) : "";
     Solved out{solver::solve(plan, deps, policy), 0};
@@ -221,20 +231,50 @@ BuildResult build(const BuildRequest& req) {
     const auto outputs = plan_outputs(req.outputs, req.tags, req.push);
     const auto epoch = exporter::source_date_epoch_from_env();
 
+    std::vector<remote_cache::CacheSpec> cache_from, cache_to;
+    for (const auto& s : req.cache_from)
+        cache_from.push_back(remote_cache::parse_cache_spec(s, remote_cache::Direction::from));
+    for (const auto& s : req.cache_to)
+        cache_to.push_back(remote_cache::parse_cache_spec(s, remote_cache::Direction::to));
+
     const Definition def = read_definition(req, progress);
     const auto ignore = read_dockerignore(req, def, progress);
     content::StateRoot root(req.state_root);
     BaseImages bases(root, progress, req.client, req.pull);
+    // With a shared cache, layers (hits' and base images') are fetched only
+    // when something reads them.
+    registry::LayerFetcher fetcher(root, req.client);
+    content::LazyLayers lazy(
+        [&](const content::RemoteLayer& l, const content::Digest& d) { fetcher.fetch(l, d); });
+    struct Detach {
+        content::StateRoot& root;
+        ~Detach() { root.set_lazy_layers(nullptr); }
+    } detach{root};
+    remote_cache::SharedCache shared;
+    if (!cache_from.empty()) {
+        root.set_lazy_layers(&lazy);
+        bases.set_lazy(&lazy);
+        shared = remote_cache::import_caches(cache_from, root, lazy, req.client, progress);
+    }
     BuildResult result;
     auto plan = lower_plan(req, def, ignore, bases, progress, result.check_warnings);
     if (!plan)
         return result;
 
-    auto solved = solve_plan(req, *plan, def, ignore, root, bases, progress, epoch);
+    auto solved = solve_plan(req, *plan, def, ignore, root, bases, shared, progress, epoch);
     for (const auto& [k, v] : req.labels)
         solved.image.config.config.labels[k] = v;
     if (req.cancel && *req.cancel)
         throw Cancelled();
+    if (std::any_of(cache_to.begin(), cache_to.end(),
+                    [](const auto& s) { return s.type == "inline"; })) {
+        std::vector<content::Digest> diff_ids;
+        for (const auto& st : solved.image.steps)
+            if (st.stored_layer)
+                diff_ids.push_back(st.stored_layer->digest);
+        solved.image.config.kiln_cache =
+            remote_cache::inline_records(solved.image.records, diff_ids);
+    }
 
     exporter::CommittedImage image;
     {
@@ -244,6 +284,8 @@ BuildResult build(const BuildRequest& req) {
         v.done();
     }
     auto pushed = export_outputs(root, image, outputs, req.tags, req.client, progress);
+    remote_cache::export_caches(cache_to, solved.image.records, root, req.client, progress);
+    bases.name_complete();
     result.digest = image.manifest_descriptor.digest.str();
     result.pushed_digest = pushed ? pushed->str() : "";
     result.config_digest = image.manifest.config.digest.str();

@@ -58,6 +58,11 @@ struct BuildRequest {
     bool push = false;                 // --push: image outputs also push
     bool pull = false;                 // re-check base images' tags in their registries
     unsigned jobs = 0;                 // 0 = cores
+    // --cache-from / --cache-to specs (remote_cache/cache_spec.h), checked before
+    // any work; --explain-cache.
+    std::vector<std::string> cache_from;
+    std::vector<std::string> cache_to;
+    bool explain_cache = false;
     std::string iidfile;
     std::string metadata_file;
     registry::ClientOptions client;  // pulls of base images and pushes

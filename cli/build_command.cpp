@@ -33,6 +33,9 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     req.target = args.target;
     req.no_cache = args.no_cache;
     req.no_cache_stages = args.no_cache_filter;
+    req.cache_from = args.cache_from;
+    req.cache_to = args.cache_to;
+    req.explain_cache = args.explain_cache;
     req.check = args.check;
     req.secrets = build::parse_secrets(args.secrets);
     req.ssh_socket = build::parse_ssh(args.ssh);

@@ -23,6 +23,9 @@ struct BuildArgs {
     bool no_cache = false;
     bool check = false;  // run the build checks only
     std::vector<std::string> no_cache_filter;
+    std::vector<std::string> cache_from;  // buildx specs (remote_cache/cache_spec.h)
+    std::vector<std::string> cache_to;
+    bool explain_cache = false;
     std::vector<std::string> secrets;  // id=ID,src=PATH | id=ID,env=VAR
     std::string ssh;                   // "default" or "default=SOCKET"
     std::string snapshotter = "auto";  // auto | overlayfs | native

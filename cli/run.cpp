@@ -59,6 +59,14 @@ int run(int argc, char** argv) {
     build_cmd->add_flag("--no-cache", b.no_cache, "do not use the build cache");
     build_cmd->add_option("--no-cache-filter", b.no_cache_filter,
                           "do not use the cache for these stages (repeatable)");
+    build_cmd->add_option("--cache-from", b.cache_from,
+                          "import build cache: type=registry,ref=REF | type=local,src=DIR[,tag=T] "
+                          "| REF (repeatable)");
+    build_cmd->add_option("--cache-to", b.cache_to,
+                          "export build cache: type=registry,ref=REF[,mode=min|max] | "
+                          "type=local,dest=DIR | type=inline (repeatable)");
+    build_cmd->add_flag("--explain-cache", b.explain_cache,
+                        "say why each step that ran missed the cache");
     build_cmd->add_option("--secret", b.secrets,
                           "secret for RUN --mount=type=secret: id=ID,src=PATH or id=ID,env=VAR");
     build_cmd->add_option("--ssh", b.ssh,

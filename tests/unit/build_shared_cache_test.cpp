@@ -1,0 +1,232 @@
+// --cache-to / --cache-from / --explain-cache through build::build: two
+// "runners" (two state roots, two context directories) share one in-memory
+// registry or one OCI layout, as CI runners share a registry.
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "base/error.h"
+#include "content/atomic_file.h"
+#include "tests/unit/build_testing.h"
+
+namespace kiln::build {
+namespace {
+
+namespace fs = std::filesystem;
+using kiln::testing::Script;
+
+// A build stage whose RUN makes a tool, and a final stage that copies it.
+const char* kTwoStages =
+    "FROM registry.test/base:1 AS tools\n"
+    "COPY tool.txt /src/\n"
+    "RUN make-tool\n"
+    "FROM registry.test/base:1\n"
+    "COPY --from=tools /out/tool /bin/tool\n"
+    "COPY app.txt /app/\n"
+    "RUN make-app\n";
+
+class SharedCache : public BuildFixture {
+  protected:
+    SharedCache() {
+        context_file("tool.txt", "tool v1\n");
+        context_file("app.txt", "app v1\n");
+        exec_.on("make-tool", Script{.writes = {{"/out/tool", "tool\n"}}});
+        exec_.on("make-app", Script{.writes = {{"/app/made", "made\n"}}});
+    }
+    // Runner A: its own root and context.
+    BuildRequest runner_a(const std::string& dockerfile = kTwoStages) {
+        return request(dockerfile);
+    }
+    // Runner B: a fresh root and the same files at another path, with other mtimes.
+    BuildRequest runner_b(const std::string& dockerfile = kTwoStages) {
+        auto r = request(dockerfile);
+        r.state_root = tmp_.path() / "root-b";
+        const fs::path ctx = tmp_.path() / "checkout-b";
+        fs::remove_all(ctx);
+        fs::copy(context_, ctx, fs::copy_options::recursive);
+        for (const auto& e : fs::directory_iterator(ctx))
+            fs::last_write_time(e.path(), fs::file_time_type::clock::now() - std::chrono::hours(5));
+        r.context = ctx.string();
+        return r;
+    }
+    size_t runs() const { return exec_.calls(); }
+    bool warned(const std::string& part) const {
+        return std::any_of(progress_.warnings.begin(), progress_.warnings.end(),
+                           [&](const std::string& w) { return w.find(part) != std::string::npos; });
+    }
+    std::string warnings() const {
+        std::string all;
+        for (const auto& w : progress_.warnings)
+            all += w + "\n";
+        return all;
+    }
+};
+
+// Every blob a root holds is JSON (manifests, configs): no layer was downloaded.
+void expect_no_layer_blob(const fs::path& root) {
+    for (const auto& e : fs::directory_iterator(root / "blobs" / "sha256")) {
+        const std::string bytes = read_file(e.path());
+        EXPECT_TRUE(!bytes.empty() && bytes[0] == '{')
+            << e.path() << " is a layer (" << bytes.size() << " bytes)";
+    }
+}
+
+TEST_F(SharedCache, AFreshRunnerHitsEveryStepAndDownloadsNoLayer) {
+    auto a = runner_a();
+    a.cache_to = {"type=registry,ref=registry.test/app:cache,mode=max"};
+    a.tags = {"registry.test/app:1"};
+    a.push = true;
+    auto built = build(a);
+    ASSERT_EQ(built.steps_run, 5u);
+    const size_t ran = runs();
+
+    auto b = runner_b();
+    b.cache_from = {"registry.test/app:cache"};
+    b.tags = {"registry.test/app:2"};
+    b.push = true;
+    auto rebuilt = build(b);
+    EXPECT_EQ(rebuilt.steps_run, 0u) << warnings();
+    EXPECT_EQ(rebuilt.steps_cached, 5u);
+    EXPECT_EQ(runs(), ran) << "no RUN ran on runner B";
+    EXPECT_EQ(rebuilt.pushed_digest, built.pushed_digest);
+    expect_no_layer_blob(b.state_root);
+}
+
+TEST_F(SharedCache, ModeMinLeavesTheBuildStageOut) {
+    auto a = runner_a();
+    a.cache_to = {"type=registry,ref=registry.test/app:cache"};
+    build(a);
+    auto b = runner_b();
+    b.cache_from = {"type=registry,ref=registry.test/app:cache"};
+    auto rebuilt = build(b);
+    // tools' COPY and RUN run again; the final stage's three steps hit... except
+    // COPY --from, which reads the rebuilt (same) stage and so hits too.
+    EXPECT_EQ(rebuilt.steps_run, 2u);
+    EXPECT_EQ(rebuilt.steps_cached, 3u);
+}
+
+TEST_F(SharedCache, AStepOnTopOfAHitFetchesTheLayersItNeedsOnce) {
+    auto a = runner_a();
+    a.cache_to = {"type=registry,ref=registry.test/app:cache,mode=max"};
+    build(a);
+    exec_.on("more", Script{.writes = {{"/more", "more\n"}}});
+    auto b = runner_b(std::string(kTwoStages) + "RUN more\n");
+    b.cache_from = {"registry.test/app:cache"};
+    registry_->clear_sent();
+    auto rebuilt = build(b);
+    EXPECT_EQ(rebuilt.steps_run, 1u);
+    EXPECT_EQ(rebuilt.steps_cached, 5u);
+    // Base, COPY --from, COPY app.txt and RUN make-app layers: each GET once.
+    int layer_gets = 0;
+    for (const auto& s : registry_->sent())
+        if (s.method == "GET" && s.url.find("/blobs/") != std::string::npos)
+            ++layer_gets;
+    EXPECT_EQ(layer_gets, 2 /* configs: base, cache */ + 4) << warnings();
+}
+
+TEST_F(SharedCache, ALocalLayoutKeepsEveryTag) {
+    const std::string dir = (tmp_.path() / "cache-dir").string();
+    auto a = runner_a();
+    a.cache_to = {"type=local,dest=" + dir, "type=local,dest=" + dir + ",tag=other"};
+    build(a);
+    auto index = nlohmann::json::parse(read_file(fs::path(dir) / "index.json"));
+    ASSERT_EQ(index["manifests"].size(), 2u);
+    auto b = runner_b();
+    b.cache_from = {"type=local,src=" + dir};
+    auto rebuilt = build(b);
+    EXPECT_EQ(rebuilt.steps_run, 2u) << warnings();  // mode=min: the tools stage ran
+    auto c = runner_b();
+    c.cache_from = {"type=local,src=" + dir + ",tag=other"};
+    c.state_root = tmp_.path() / "root-c";
+    EXPECT_EQ(build(c).steps_cached, 3u) << warnings();
+}
+
+TEST_F(SharedCache, AnInlineCacheRidesInThePushedImage) {
+    auto a = runner_a();
+    a.cache_to = {"type=inline"};
+    a.tags = {"registry.test/app:inline"};
+    a.push = true;
+    build(a);
+    auto b = runner_b();
+    b.cache_from = {"registry.test/app:inline"};
+    auto rebuilt = build(b);
+    EXPECT_EQ(rebuilt.steps_cached, 3u) << warnings();
+}
+
+TEST_F(SharedCache, AMissingSourceIsAWarningAndTheBuildGoesOn) {
+    auto b = runner_b();
+    b.cache_from = {"registry.test/nothing:here",
+                    "type=local,src=" + (tmp_.path() / "none").string()};
+    auto r = build(b);
+    EXPECT_EQ(r.steps_run, 5u);
+    EXPECT_TRUE(warned("cache import from registry.test/nothing:here")) << warnings();
+    EXPECT_TRUE(warned("cache import from " + (tmp_.path() / "none").string())) << warnings();
+}
+
+TEST_F(SharedCache, AFailingExportFailsTheBuildUnlessIgnored) {
+    // A file where the layout directory should be.
+    std::ofstream(tmp_.path() / "blocked") << "x";
+    const std::string dest = (tmp_.path() / "blocked" / "cache").string();
+    auto a = runner_a();
+    a.cache_to = {"type=local,dest=" + dest};
+    try {
+        build(a);
+        FAIL() << "export to " << dest << " should fail";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("cache export to " + dest), std::string::npos)
+            << e.what();
+    }
+    a.cache_to = {"type=local,dest=" + dest + ",ignore-error=true"};
+    EXPECT_NO_THROW(build(a));
+    EXPECT_TRUE(warned("cache export to " + dest)) << warnings();
+}
+
+TEST_F(SharedCache, ABadSpecIsRefusedBeforeAnyWork) {
+    auto a = runner_a();
+    a.cache_to = {"type=gha"};
+    EXPECT_THROW(build(a), Error);
+    a.cache_to = {"type=registry,ref=registry.test/app:cache,mode=most"};
+    EXPECT_THROW(build(a), Error);
+    EXPECT_EQ(runs(), 0u);
+}
+
+TEST_F(SharedCache, ExplainCacheNamesTheEditedFile) {
+    auto a = runner_a();
+    a.cache_to = {"type=registry,ref=registry.test/app:cache,mode=max"};
+    build(a);
+    context_file("app.txt", "app v2\n");
+    auto b = runner_b();
+    b.cache_from = {"registry.test/app:cache"};
+    b.explain_cache = true;
+    auto r = build(b);
+    EXPECT_EQ(r.steps_run, 2u);  // COPY app.txt and the RUN after it
+    EXPECT_TRUE(
+        warned("explain-cache: [stage-1 2/3] COPY app.txt /app/: context files changed: "
+               "app.txt (content)"))
+        << warnings();
+    EXPECT_TRUE(warned("explain-cache: [stage-1 3/3] RUN make-app: the step before it"))
+        << warnings();
+}
+
+TEST_F(SharedCache, KeysDoNotDependOnTheCheckoutsOwner) {
+    if (::geteuid() != 0)
+        GTEST_SKIP() << "needs root to give the checkout another owner";
+    auto a = runner_a();
+    a.cache_to = {"type=registry,ref=registry.test/app:cache,mode=max"};
+    build(a);
+    auto b = runner_b();
+    for (const auto& e : fs::directory_iterator(b.context)) {
+        ASSERT_EQ(::chown(e.path().c_str(), 4242, 4242), 0);
+    }
+    b.cache_from = {"registry.test/app:cache"};
+    EXPECT_EQ(build(b).steps_run, 0u) << warnings();
+}
+
+}  // namespace
+}  // namespace kiln::build
