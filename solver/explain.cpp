@@ -123,7 +123,7 @@ std::string explain_miss(const MissFacts& step, const std::vector<CacheRecord>& 
     const CacheRecord* same_parent = nullptr;
     const CacheRecord* newest = &candidates.front();
     for (const auto& c : candidates) {
-        if (!same_parent && !step.parent.empty() && c.parent == step.parent)
+        if (!same_parent && c.parent == step.parent)  // "" == "": COPY --link
             same_parent = &c;
         if (c.created > newest->created)
             newest = &c;

@@ -183,9 +183,14 @@ void run_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
         std::optional<CacheRecord> hit;
         if (run.deps.cache && !job.no_cache)
             hit = run.deps.cache->get(key);
-        if (!hit && run.deps.shared_cache && !job.no_cache)
-            hit = run.deps.shared_cache(key);
         const bool in_image = job.in_image;
+        if (!hit && run.deps.shared_cache && !job.no_cache) {
+            hit = run.deps.shared_cache(key);
+            // Kept locally too: once its layer is here (or the cache is
+            // imported again) the next build hits without asking.
+            if (hit && run.deps.cache)
+                run.deps.cache->put(key, *hit);
+        }
         if (hit) {
             outcome.stored_layer = hit->layer;
             outcome.history.created = hit->created;
@@ -202,7 +207,7 @@ void run_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
         record.summary = step_summary(run, job, env);
         if (run.policy.explain_cache)
             run.progress.warn("explain-cache: " + job.name + ": " +
-                              explain_miss({record.summary, parent, me.last_missed},
+                              explain_miss({record.summary, parent, !linked && me.last_missed},
                                            run.explain_candidates(record.summary)));
         auto made = execute_step(run, job, me, env);
         record.created = run.policy.now;
