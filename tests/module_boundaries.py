@@ -21,6 +21,8 @@ CASES = {
     'content': (['base/error.h'], ['registry/client.h', 'snapshotter/snapshotter.h']),
     'solver': (['frontend/build_plan.h', 'sandbox/executor.h'],
                ['exporter/targets.h', 'registry/client.h']),
+    'remote_cache': (['solver/cache_store.h', 'registry/push.h', 'exporter/layer_cache.h'],
+                     ['build/build.h', 'build/base_images.h']),
 }
 
 
