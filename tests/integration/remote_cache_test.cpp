@@ -157,9 +157,11 @@ std::set<std::string> layer_hexes(const RegistryFixture& reg, const std::string&
     EXPECT_EQ(config.exit_code, 0) << joined(config);
     if (manifest.exit_code != 0 || config.exit_code != 0)
         return out;
-    for (const auto& l : json::parse(manifest.out).at("layers"))
+    // Parsed into locals: a range-for over a member of a temporary would dangle.
+    const json m = json::parse(manifest.out), c = json::parse(config.out);
+    for (const auto& l : m.at("layers"))
         out.insert(l.at("digest").get<std::string>().substr(7));
-    for (const auto& d : json::parse(config.out).at("rootfs").at("diff_ids"))
+    for (const auto& d : c.at("rootfs").at("diff_ids"))
         out.insert(d.get<std::string>().substr(7));
     return out;
 }
@@ -301,7 +303,9 @@ TEST_F(RemoteCache, RegistryRoundTripHitsEverythingDownloadsNoLayerAndExplainsAM
     EXPECT_EQ(b.run(), 0) << b.r.err;
     EXPECT_EQ(b.cached(), kSteps) << b.r.err;
     EXPECT_EQ(b.digest(), a.digest()) << "the same image, pushed from another runner";
-    EXPECT_EQ(pushed_digest(b.r.err), a.digest()) << b.r.err;
+    auto pushed = skopeo_inspect(reg(), "cache/app:2", {});
+    ASSERT_EQ(pushed.exit_code, 0) << joined(pushed);
+    EXPECT_EQ(json::parse(pushed.out).at("Digest"), a.digest()) << "what the registry has";
     expect_no_layer_downloaded(dir / "root-b", reg(), "cache/app:2");
 
     // A file only `COPY app.txt` reads changes: that step and the RUN after it miss,
