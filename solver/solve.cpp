@@ -219,9 +219,10 @@ Job begin_stage_job(SolveRun& run, int si) {
     return begin;
 }
 
-// The jobs of one stage: its beginning, then one per file-system step, each
-// after the one before it and after the stages its op reads.
-void add_stage_jobs(SolveRun& run, int si, std::vector<Job>& jobs) {
+// The key jobs of one stage: its beginning, then one per file-system step,
+// each after the one before it and after the stages its op reads. The steps
+// are kept in `steps` for the run jobs.
+void add_stage_jobs(SolveRun& run, int si, std::vector<Job>& jobs, std::vector<StepJob>& steps) {
     const frontend::Stage& stage = run.plan.stages[static_cast<size_t>(si)];
     StageState& state = *run.states[static_cast<size_t>(si)];
     jobs.push_back(begin_stage_job(run, si));
@@ -249,6 +250,8 @@ void add_stage_jobs(SolveRun& run, int si, std::vector<Job>& jobs) {
         sj.no_cache = no_cache;
         sj.in_image = in_image(run.plan, si);
         sj.op = make_op(step, run.run);
+        sj.plan = std::make_shared<StepPlan>();
+        steps.push_back(sj);
         Job job;
         job.name = sj.name;
         job.deps.push_back(prev);
@@ -258,11 +261,87 @@ void add_stage_jobs(SolveRun& run, int si, std::vector<Job>& jobs) {
                 throw std::logic_error("a step reads a stage lowered later");
             job.deps.push_back(*src.last_job);
         }
-        job.run = [&run, sj](const CancelFlag& cancel) { run_step_job(run, sj, cancel); };
+        job.run = [&run, sj](const CancelFlag& cancel) { key_step_job(run, sj, cancel); };
         jobs.push_back(std::move(job));
         prev = jobs.size() - 1;
     }
     state.last_job = prev;
+}
+
+// The steps that missed and must run: those whose layers the image holds
+// (the target and the stages it is built FROM), and those that a running
+// step builds on or reads. A step that missed but only feeds hits does not
+// run, so with its final stage cached a build stage need not run at all.
+// Stages build on and read only stages with smaller indices, so one pass
+// from the last stage down settles what each needs.
+std::vector<std::vector<const StepJob*>> steps_to_run(
+    const frontend::BuildPlan& plan, const std::vector<std::vector<StepJob>>& steps,
+    std::vector<bool>& used) {
+    const size_t n = plan.stages.size();
+    std::vector<int> through(n, -1);  // the last own step whose result is needed
+    used.assign(n, false);
+    auto need_all = [&](int s) {
+        used[static_cast<size_t>(s)] = true;
+        through[static_cast<size_t>(s)] =
+            static_cast<int>(plan.stages[static_cast<size_t>(s)].steps.size()) - 1;
+    };
+    for (int s = plan.target; s >= 0; s = plan.stages[static_cast<size_t>(s)].base_stage)
+        need_all(s);
+    std::vector<std::vector<const StepJob*>> out(n);
+    for (size_t s = n; s-- > 0;) {
+        if (!used[s])
+            continue;
+        if (int base = plan.stages[s].base_stage; base >= 0)
+            need_all(base);
+        for (const auto& sj : steps[s]) {
+            if (static_cast<int>(sj.index) > through[s] || !sj.plan->missed)
+                continue;
+            out[s].push_back(&sj);
+            for (int r : sj.op->reads())
+                need_all(r);
+        }
+    }
+    return out;
+}
+
+// The run jobs: per stage that is used, first its base's final steps (some
+// may have run only now), then its steps that must run, in order, each after
+// the stages it reads.
+std::vector<Job> run_jobs_of(SolveRun& run, const std::vector<std::vector<StepJob>>& steps) {
+    std::vector<bool> used;
+    const auto to_run = steps_to_run(run.plan, steps, used);
+    std::vector<Job> jobs;
+    std::vector<size_t> last(used.size());
+    for (size_t s = 0; s < used.size(); ++s) {
+        if (!used[s])
+            continue;
+        const int base = run.plan.stages[s].base_stage;
+        Job rebase;
+        rebase.name = "rebase stage " + std::to_string(s);
+        if (base >= 0)
+            rebase.deps.push_back(last[static_cast<size_t>(base)]);
+        rebase.run = [&run, s, base](const CancelFlag&) {
+            if (base < 0)
+                return;
+            const auto& from = run.states[static_cast<size_t>(base)]->steps;
+            auto& me = *run.states[s];
+            std::copy(from.begin(), from.end(), me.steps.begin());
+        };
+        jobs.push_back(std::move(rebase));
+        size_t prev = jobs.size() - 1;
+        for (const StepJob* sj : to_run[s]) {
+            Job job;
+            job.name = sj->name;
+            job.deps.push_back(prev);
+            for (int r : sj->op->reads())
+                job.deps.push_back(last[static_cast<size_t>(r)]);
+            job.run = [&run, sj](const CancelFlag& cancel) { run_step_job(run, *sj, cancel); };
+            jobs.push_back(std::move(job));
+            prev = jobs.size() - 1;
+        }
+        last[s] = prev;
+    }
+    return jobs;
 }
 
 // The target stage's image once every job ran.
@@ -310,12 +389,16 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveDeps& deps,
     StatCache scratch_stats(policy.work_dir / "stat-cache.json");
     StatCache& stats = deps.stats ? *deps.stats : scratch_stats;
     SolveRun run(plan, deps, policy, context, stats, progress);
+    // First every step's key and lookup, then the steps that missed and are needed.
     std::vector<Job> jobs;
+    std::vector<std::vector<StepJob>> steps(plan.stages.size());
     for (int si : needed)
-        add_stage_jobs(run, si, jobs);
+        add_stage_jobs(run, si, jobs, steps[static_cast<size_t>(si)]);
     unsigned workers =
         policy.jobs ? policy.jobs : std::max(1u, std::thread::hardware_concurrency());
     run_jobs(jobs, workers, deps.cancel);
+    auto runs = run_jobs_of(run, steps);
+    run_jobs(runs, workers, deps.cancel);
     stats.save();
     return solved_image(run);
 }

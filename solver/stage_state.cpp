@@ -49,11 +49,11 @@ std::vector<std::string> layer_keys(const std::vector<content::Descriptor>& laye
 }
 
 std::vector<std::string> layer_chain(const StageState& state, snapshotter::Snapshotter& snaps,
-                                     const content::BlobStore& blobs) {
+                                     const content::BlobStore& blobs, std::size_t count) {
     std::vector<content::Descriptor> layers;
-    for (const auto& step : state.steps)
-        if (step.stored_layer)
-            layers.push_back(*step.stored_layer);
+    for (std::size_t i = 0; i < state.steps.size() && i < count; ++i)
+        if (state.steps[i].stored_layer)
+            layers.push_back(*state.steps[i].stored_layer);
     return layer_keys(layers, snaps, blobs);
 }
 

@@ -55,9 +55,10 @@ std::string chain_id(const std::string& parent, const content::Digest& diff_id);
 std::vector<std::string> layer_keys(const std::vector<content::Descriptor>& layers,
                                     snapshotter::Snapshotter& snaps,
                                     const content::BlobStore& blobs);
-// The snapshots of a stage's steps so far.
+// The snapshots of a stage's first `count` steps (all of them by default).
 std::vector<std::string> layer_chain(const StageState& state, snapshotter::Snapshotter& snaps,
-                                     const content::BlobStore& blobs);
+                                     const content::BlobStore& blobs,
+                                     std::size_t count = static_cast<std::size_t>(-1));
 // An image's layers, by diffID (the store keeps them uncompressed).
 std::vector<content::Descriptor> image_layers(const content::StoredImage& image);
 

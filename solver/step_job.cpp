@@ -54,7 +54,9 @@ namespace {
 // as long as this does (the whole step).
 class StepEnv : public OpEnv {
   public:
-    StepEnv(SolveRun& run, const StepJob& job, const CancelFlag& cancel, VertexScope& vertex)
+    // `vertex` is null in the key job (no progress line yet: a step that
+    // missed shows only when it runs).
+    StepEnv(SolveRun& run, const StepJob& job, const CancelFlag& cancel, VertexScope* vertex)
         : run_(run), job_(job), cancel_(cancel), vertex_(vertex) {}
 
     const BuildContext& context() const override { return run_.context; }
@@ -75,7 +77,10 @@ class StepEnv : public OpEnv {
         return image_views_.back()->root();
     }
     const fs::path& work_dir() const override { return job_.work_dir; }
-    void log(std::string_view line) override { vertex_.log(std::string(line)); }
+    void log(std::string_view line) override {
+        if (vertex_)
+            vertex_->log(std::string(line));
+    }
     const std::atomic<bool>& cancel() const override { return cancel_; }
     std::map<std::string, std::string>* summary_files() override { return &files_; }
     const std::map<std::string, std::string>& files() const { return files_; }
@@ -87,7 +92,7 @@ class StepEnv : public OpEnv {
     SolveRun& run_;
     const StepJob& job_;
     const CancelFlag& cancel_;
-    VertexScope& vertex_;
+    VertexScope* vertex_;
     std::map<int, std::unique_ptr<snapshotter::Active>> stage_views_;
     std::vector<std::unique_ptr<snapshotter::Active>> image_views_;
     std::map<std::string, std::string> files_;
@@ -138,8 +143,10 @@ std::optional<content::Descriptor> execute_step(SolveRun& run, const StepJob& jo
     auto& snaps = *run.deps.snapshots;
     std::vector<std::string> parents;
     try {
+        // The steps before this one only: later ones may already hold the
+        // layers their hits recorded.
         if (!job.op->linked())
-            parents = layer_chain(me, snaps, *run.deps.blobs);
+            parents = layer_chain(me, snaps, *run.deps.blobs, me.own_first + job.index);
     } catch (const Error& e) {
         throw BaseLayerError(e.what());
     }
@@ -155,18 +162,34 @@ std::optional<content::Descriptor> execute_step(SolveRun& run, const StepJob& jo
     return made;
 }
 
-}  // namespace
-
-void run_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
-    if (cancel)
-        return;
+// A failing step's message: its line, or its stage's FROM line when a layer
+// below it would not unpack (the FROM line brought that layer).
+std::string step_error(const SolveRun& run, const StepJob& job, const Error& e, bool base_layer) {
     const frontend::Stage& stage = run.plan.stages[static_cast<size_t>(job.stage)];
     const frontend::Step& step = stage.steps[job.index];
+    if (base_layer)
+        return run.policy.dockerfile_name + ":" + std::to_string(stage.line) + ": FROM " +
+               stage.base + ": " + e.what();
+    return run.policy.dockerfile_name + ":" + std::to_string(step.line) + ": " + step.keyword +
+           " failed: " + e.what();
+}
+
+[[noreturn]] void rethrow_as(const Error& e, const std::string& msg) {
+    if (dynamic_cast<const Cancelled*>(&e))
+        throw Cancelled(msg);
+    throw Error(msg);
+}
+
+}  // namespace
+
+void key_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
+    if (cancel)
+        return;
     StageState& me = *run.states[static_cast<size_t>(job.stage)];
     StepOutcome& outcome = me.steps[me.own_first + job.index];
-    VertexScope vertex(run.progress, job.name);
+    StepPlan& plan = *job.plan;
     try {
-        StepEnv env(run, job, cancel, vertex);
+        StepEnv env(run, job, cancel, nullptr);
         // The key: the file system before, what the step does, and the
         // content of what it reads.
         nlohmann::json k = {{"parent", me.key.str()}, {"salt", run.policy.key_salt}};
@@ -179,11 +202,9 @@ void run_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
         const content::Digest key = key_of(k);
         const content::Digest next_key =
             linked ? key_of({{"parent", me.key.str()}, {"link", key.str()}}) : key;
-        const std::string parent = linked ? "" : me.key.str();
         std::optional<CacheRecord> hit;
         if (run.deps.cache && !job.no_cache)
             hit = run.deps.cache->get(key);
-        const bool in_image = job.in_image;
         if (!hit && run.deps.shared_cache && !job.no_cache) {
             hit = run.deps.shared_cache(key);
             // Kept locally too: once its layer is here (or the cache is
@@ -198,16 +219,40 @@ void run_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
             me.key = next_key;
             me.last_missed = false;
             ++run.cached_count;
-            run.add_record({job.stage, key, *hit, in_image});
-            vertex.cached();
+            run.add_record({job.stage, key, *hit, job.in_image});
+            VertexScope(run.progress, job.name).cached();
             return;
         }
+        plan.missed = true;
+        plan.key = key;
+        plan.next_key = next_key;
+        plan.parent = linked ? "" : me.key.str();
+        plan.parent_missed = !linked && me.last_missed;
+        plan.summary = step_summary(run, job, env);
+        me.key = next_key;
+        me.last_missed = true;
+    } catch (const Error& e) {
+        const std::string msg = step_error(run, job, e, false);
+        VertexScope(run.progress, job.name).error(msg);
+        rethrow_as(e, msg);
+    }
+}
+
+void run_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
+    if (cancel)
+        return;
+    StageState& me = *run.states[static_cast<size_t>(job.stage)];
+    StepOutcome& outcome = me.steps[me.own_first + job.index];
+    const StepPlan& plan = *job.plan;
+    VertexScope vertex(run.progress, job.name);
+    try {
+        StepEnv env(run, job, cancel, &vertex);
         CacheRecord record;
-        record.parent = parent;
-        record.summary = step_summary(run, job, env);
+        record.parent = plan.parent;
+        record.summary = plan.summary;
         if (run.policy.explain_cache)
             run.progress.warn("explain-cache: " + job.name + ": " +
-                              explain_miss({record.summary, parent, !linked && me.last_missed},
+                              explain_miss({record.summary, plan.parent, plan.parent_missed},
                                            run.explain_candidates(record.summary)));
         auto made = execute_step(run, job, me, env);
         record.created = run.policy.now;
@@ -216,25 +261,18 @@ void run_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
         outcome.stored_layer = made;
         outcome.history.empty_layer = !made;
         if (run.deps.cache)
-            run.deps.cache->put(key, record);
-        me.key = next_key;
-        me.last_missed = true;
+            run.deps.cache->put(plan.key, record);
         ++run.run_count;
-        run.add_record({job.stage, key, record, in_image});
+        run.add_record({job.stage, plan.key, record, job.in_image});
         vertex.done();
     } catch (const BaseLayerError& e) {
-        // A layer below the step would not unpack: the FROM line brought it.
-        std::string msg = run.policy.dockerfile_name + ":" + std::to_string(stage.line) +
-                          ": FROM " + stage.base + ": " + e.what();
+        const std::string msg = step_error(run, job, e, true);
         vertex.error(msg);
         throw Error(msg);
     } catch (const Error& e) {
-        std::string msg = run.policy.dockerfile_name + ":" + std::to_string(step.line) + ": " +
-                          step.keyword + " failed: " + e.what();
+        const std::string msg = step_error(run, job, e, false);
         vertex.error(msg);
-        if (dynamic_cast<const Cancelled*>(&e))
-            throw Cancelled(msg);
-        throw Error(msg);
+        rethrow_as(e, msg);
     }
 }
 

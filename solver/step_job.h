@@ -1,7 +1,12 @@
-// One file-system step of a solve, as a scheduler job: its cache key (the
-// parent's key, the build's salt and the op's fields), the cache lookup, and
-// on a miss the snapshot, the op's execute(), the layer and the cache record.
-// Internal to solver/ (solve.cpp builds the graph of these jobs).
+// One file-system step of a solve, in two scheduler jobs. The key job makes
+// its cache key (the parent's key, the build's salt and the op's fields) and
+// looks it up: a hit takes the recorded layer (lazily: no byte is read) and
+// ends there. A step that missed runs in the run job, only when its result is
+// needed (solve.cpp decides): the snapshot, the op's execute(), the layer and
+// the cache record. Keys depend on definitions and the content of what steps
+// read, never on what a step produced, so every key is known before anything
+// runs, and a stage whose result only feeds hits never runs (as BuildKit).
+// Internal to solver/ (solve.cpp builds the graphs of these jobs).
 //
 // Errors leave the job as kiln::Error naming the Dockerfile line
 // ("Dockerfile:7: RUN failed: ..."), or the stage's FROM line when a layer
@@ -55,6 +60,16 @@ struct SolveRun {
     std::optional<std::vector<CacheRecord>> known_;
 };
 
+// What the key job learned of a step that missed, for its run job.
+struct StepPlan {
+    bool missed = false;
+    content::Digest key;
+    content::Digest next_key;  // the stage's key after the step
+    std::string parent;        // "" for COPY --link
+    bool parent_missed = false;
+    nlohmann::json summary;  // solver/explain.h
+};
+
 struct StepJob {
     int stage = 0;
     size_t index = 0;                // in the stage's steps
@@ -63,8 +78,10 @@ struct StepJob {
     bool no_cache = false;           // skip the lookup (--no-cache, --no-cache-filter)
     bool in_image = false;           // the stage's layers end up in the target's image
     std::shared_ptr<Op> op;
+    std::shared_ptr<StepPlan> plan;  // shared by the step's two jobs
 };
 
+void key_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel);
 void run_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel);
 
 }  // namespace kiln::solver

@@ -98,17 +98,42 @@ TEST_F(SharedCache, AFreshRunnerHitsEveryStepAndDownloadsNoLayer) {
     expect_no_layer_blob(b.state_root);
 }
 
-TEST_F(SharedCache, ModeMinLeavesTheBuildStageOut) {
+TEST_F(SharedCache, ABuildStageThatOnlyFeedsHitsDoesNotRun) {
     auto a = runner_a();
-    a.cache_to = {"type=registry,ref=registry.test/app:cache"};
+    a.cache_to = {"type=registry,ref=registry.test/app:cache"};  // mode=min: no tools records
     build(a);
     auto b = runner_b();
     b.cache_from = {"type=registry,ref=registry.test/app:cache"};
     auto rebuilt = build(b);
-    // tools' COPY and RUN run again; the final stage's three steps hit... except
-    // COPY --from, which reads the rebuilt (same) stage and so hits too.
-    EXPECT_EQ(rebuilt.steps_run, 2u);
+    // COPY --from=tools hits on the tools stage's key: its result is not needed.
+    EXPECT_EQ(rebuilt.steps_run, 0u) << warnings();
     EXPECT_EQ(rebuilt.steps_cached, 3u);
+}
+
+// The final stage copies from tools after a step that changes.
+const char* kAppFirst =
+    "FROM registry.test/base:1 AS tools\n"
+    "COPY tool.txt /src/\n"
+    "RUN make-tool\n"
+    "FROM registry.test/base:1\n"
+    "COPY app.txt /app/\n"
+    "COPY --from=tools /out/tool /bin/tool\n";
+
+TEST_F(SharedCache, ModeMinRunsTheBuildStageAMissNeedsModeMaxFetchesIt) {
+    auto a = runner_a(kAppFirst);
+    a.cache_to = {"type=registry,ref=registry.test/app:min",
+                  "type=registry,ref=registry.test/app:max,mode=max"};
+    build(a);
+    context_file("app.txt", "app v2\n");
+    auto from_min = runner_b(kAppFirst);
+    from_min.cache_from = {"registry.test/app:min"};
+    EXPECT_EQ(build(from_min).steps_run, 4u) << "tools' COPY and RUN, both final steps";
+    auto from_max = runner_b(kAppFirst);
+    from_max.state_root = tmp_.path() / "root-c";
+    from_max.cache_from = {"registry.test/app:max"};
+    auto r = build(from_max);
+    EXPECT_EQ(r.steps_run, 2u) << "only the final stage's steps" << warnings();
+    EXPECT_EQ(r.steps_cached, 2u);
 }
 
 TEST_F(SharedCache, AStepOnTopOfAHitFetchesTheLayersItNeedsOnce) {
@@ -140,7 +165,7 @@ TEST_F(SharedCache, ALocalLayoutKeepsEveryTag) {
     auto b = runner_b();
     b.cache_from = {"type=local,src=" + dir};
     auto rebuilt = build(b);
-    EXPECT_EQ(rebuilt.steps_run, 2u) << warnings();  // mode=min: the tools stage ran
+    EXPECT_EQ(rebuilt.steps_run, 0u) << warnings();  // the tools stage only fed hits
     auto c = runner_b();
     c.cache_from = {"type=local,src=" + dir + ",tag=other"};
     c.state_root = tmp_.path() / "root-c";
