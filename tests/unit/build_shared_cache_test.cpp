@@ -155,6 +155,24 @@ TEST_F(SharedCache, AStepOnTopOfAHitFetchesTheLayersItNeedsOnce) {
     EXPECT_EQ(layer_gets, 2 /* configs: base, cache */ + 4) << warnings();
 }
 
+TEST_F(SharedCache, TheCacheIsAnImageManifestOrAnOciArtifact) {
+    auto a = runner_a();
+    a.cache_to = {"type=registry,ref=registry.test/app:image",
+                  "type=registry,ref=registry.test/app:artifact,image-manifest=false"};
+    build(a);
+    auto image = nlohmann::json::parse(registry_->manifests["app"]["image"].bytes);
+    EXPECT_EQ(image["mediaType"], "application/vnd.oci.image.manifest.v1+json");
+    EXPECT_EQ(image["config"]["mediaType"], "application/vnd.oci.image.config.v1+json");
+    EXPECT_FALSE(image.contains("artifactType"));
+    EXPECT_EQ(image["annotations"]["dev.kiln.cache.version"], "1");
+    auto artifact = nlohmann::json::parse(registry_->manifests["app"]["artifact"].bytes);
+    EXPECT_EQ(artifact["artifactType"], "application/vnd.kiln.cache.v1+json");
+    EXPECT_EQ(artifact["config"]["mediaType"], "application/vnd.kiln.cache.config.v1+json");
+    auto b = runner_b();
+    b.cache_from = {"registry.test/app:artifact"};
+    EXPECT_EQ(build(b).steps_cached, 3u) << warnings();
+}
+
 TEST_F(SharedCache, ALocalLayoutKeepsEveryTag) {
     const std::string dir = (tmp_.path() / "cache-dir").string();
     auto a = runner_a();
