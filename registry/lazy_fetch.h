@@ -25,6 +25,8 @@ class LayerFetcher {
     void fetch(const content::RemoteLayer& layer, const content::Digest& digest);
 
   private:
+    void fetch_from(const content::RemoteLayer& layer, const content::Digest& digest,
+                    const std::string& from);
     Client& client(const std::string& domain);
     const content::StateRoot& root_;
     ClientOptions options_;

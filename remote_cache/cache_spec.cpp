@@ -39,11 +39,11 @@ namespace {
 
 const std::map<std::string, std::set<std::string>> kAttrs = {
     {"registry",
-     {"ref", "mode", "compression", "compression-level", "force-compression", "oci-mediatypes",
-      "image-manifest", "ignore-error"}},
+     {"ref", "mode", "compression", "compression-level", "oci-mediatypes", "image-manifest",
+      "ignore-error"}},
     {"local",
-     {"dest", "src", "tag", "mode", "compression", "compression-level", "force-compression",
-      "oci-mediatypes", "image-manifest", "ignore-error"}},
+     {"dest", "src", "tag", "mode", "compression", "compression-level", "oci-mediatypes",
+      "image-manifest", "ignore-error"}},
     {"inline", {"mode", "ignore-error"}},
 };
 
@@ -105,7 +105,7 @@ CacheSpec parse_cache_spec(const std::string& text, Direction direction) {
         throw bad(
             "type=inline holds only the image's own steps (mode=min); use "
             "type=registry,mode=max for every stage");
-    for (const char* b : {"oci-mediatypes", "image-manifest", "ignore-error", "force-compression"})
+    for (const char* b : {"oci-mediatypes", "image-manifest", "ignore-error"})
         if (auto v = spec.get(b); !v.empty() && v != "true" && v != "false")
             throw bad(std::string(b) + " must be true or false");
     if (!spec.flag("oci-mediatypes", true) && !spec.flag("image-manifest", true))
@@ -115,6 +115,10 @@ CacheSpec parse_cache_spec(const std::string& text, Direction direction) {
     } catch (const Error& e) {
         throw bad(e.what());
     }
+    // Docker's schema 2 has no zstd layer type.
+    if (!spec.flag("oci-mediatypes", true) &&
+        spec.compression().kind == exporter::Compression::zstd)
+        throw bad("compression=zstd needs oci-mediatypes=true");
     return spec;
 }
 

@@ -52,6 +52,12 @@ void take_records(const Carrier& c, const std::string& where, content::RemoteLay
     if (it == c.config.end())
         throw Error(where + " holds no kiln cache records");
     for (auto& r : decode_records(*it, c.manifest.layers.size(), where)) {
+        // A layout restored without some blobs (a CI cache cut short): the
+        // records of the missing ones are no hits, rather than failed steps.
+        if (r.layer && !origin.layout.empty() &&
+            !fs::exists(origin.layout / "blobs" / "sha256" /
+                        std::string(c.manifest.layers[r.layer->index].digest.hex())))
+            continue;
         solver::CacheRecord cr;
         cr.created = r.created;
         cr.parent = r.parent;
@@ -62,10 +68,13 @@ void take_records(const Carrier& c, const std::string& where, content::RemoteLay
             remote.compressed = blob;
             remote.diff_id = r.layer->diff_id;
             remote.diff_size = r.layer->diff_size;
+            // The annotation names the level; the media type, not the
+            // annotation, says which compression it is.
+            remote.variant = content::default_variant_of(blob.media_type);
             auto v = blob.annotations.find(kVariantAnnotation);
-            remote.variant = v != blob.annotations.end()
-                                 ? v->second
-                                 : content::default_variant_of(blob.media_type);
+            if (v != blob.annotations.end() && !remote.variant.empty() &&
+                v->second.rfind(remote.variant.substr(0, remote.variant.find('-') + 1), 0) == 0)
+                remote.variant = v->second;
             lazy.add(remote);
             if (!remote.domain.empty())
                 registry::record_blob_source(root, blob.digest, remote.domain, remote.repository);

@@ -141,7 +141,7 @@ namespace {
 // One line per entry: name, mode, content digest or link target. The owner
 // is not in it: COPY makes context files root's (and BuildKit resets their
 // uid/gid too), so two checkouts by different users share a key. `files`,
-// when given, gets the entry's summary for --explain-cache (owner included).
+// when given, gets the entry's summary for --explain-cache ("MODE CONTENT").
 void describe(const BuildContext& ctx, const fs::path& host, const std::string& rel,
               const std::string& as, StatCache& stats, std::vector<std::string>& lines, bool top,
               const frontend::PatternMatcher& exclude, const std::string& src_rel,
@@ -165,9 +165,7 @@ void describe(const BuildContext& ctx, const fs::path& host, const std::string& 
         if (files) {
             char mode[16];
             std::snprintf(mode, sizeof mode, "%o", static_cast<unsigned>(st.st_mode));
-            (*files)[rel.empty() ? "." : rel] = std::string(mode) + " " +
-                                                std::to_string(st.st_uid) + ":" +
-                                                std::to_string(st.st_gid) + " " + what;
+            (*files)[rel.empty() ? "." : rel] = std::string(mode) + " " + what;
         }
     }
     if (!S_ISDIR(st.st_mode))

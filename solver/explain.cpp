@@ -2,7 +2,8 @@
 
 #include <algorithm>
 #include <map>
-#include <sstream>
+
+#include "content/digest.h"
 
 namespace kiln::solver {
 
@@ -25,28 +26,23 @@ std::string field(const nlohmann::json& summary, const char* name) {
     return "";
 }
 
-std::vector<std::string> words(const std::string& s) {
-    std::istringstream in(s);
-    std::vector<std::string> out;
-    for (std::string w; in >> w;)
-        out.push_back(w);
-    return out;
-}
-
-// "content", "mode 100644 -> 100755", "owner 1000:1000 -> 0:0", joined by ", ".
+// "content", "mode 100644 -> 100755", or both; for a rolled-up directory,
+// "something below changed". An entry is "MODE CONTENT".
 std::string what_changed(const std::string& before, const std::string& after) {
-    auto b = words(before), a = words(after);
-    b.resize(3), a.resize(3);
-    std::vector<std::string> parts;
-    if (b[0] != a[0])
-        parts.push_back("mode " + b[0] + " -> " + a[0]);
-    if (b[1] != a[1])
-        parts.push_back("owner " + b[1] + " -> " + a[1]);
-    if (b[2] != a[2])
-        parts.push_back("content");
+    if (before.rfind("tree ", 0) == 0 || after.rfind("tree ", 0) == 0)
+        return "something below changed";
+    auto split = [](const std::string& v) {
+        auto sp = v.find(' ');
+        return sp == std::string::npos ? std::pair{v, std::string()}
+                                       : std::pair{v.substr(0, sp), v.substr(sp + 1)};
+    };
+    auto [mode_b, content_b] = split(before);
+    auto [mode_a, content_a] = split(after);
     std::string out;
-    for (const auto& p : parts)
-        out += (out.empty() ? "" : ", ") + p;
+    if (mode_b != mode_a)
+        out = "mode " + mode_b + " -> " + mode_a;
+    if (content_b != content_a)
+        out += (out.empty() ? "" : ", ") + std::string("content");
     return out.empty() ? "changed" : out;
 }
 
@@ -91,10 +87,41 @@ std::string env_changes(const Map& before, const Map& after) {
     return out;
 }
 
+// `files` with every path deeper than `depth` components rolled up into its
+// directory at that depth.
+Map rolled_up(const Map& files, std::size_t depth) {
+    std::map<std::string, std::string> below;  // directory -> its entries, in order
+    Map out;
+    for (const auto& [path, value] : files) {
+        std::size_t cut = 0, seen = 0;
+        while (seen < depth && (cut = path.find('/', cut)) != std::string::npos) {
+            ++seen;
+            ++cut;
+        }
+        if (seen < depth || cut == std::string::npos)
+            out[path] = value;
+        else
+            below[path.substr(0, cut)] += path + "\t" + value + "\n";
+    }
+    for (const auto& [dir, lines] : below)
+        out[dir] = "tree " + content::Digest::of(lines).str().substr(7, 12);
+    return out;
+}
+
+std::size_t files_depth(const nlohmann::json& summary) {
+    if (summary.is_object() && summary.contains("files_depth") &&
+        summary["files_depth"].is_number_unsigned())
+        return summary["files_depth"].get<std::size_t>();
+    return 0;
+}
+
 // The step's own inputs against a record's: files, then args and env.
 std::string input_changes(const nlohmann::json& now, const nlohmann::json& then) {
     std::string out;
-    if (auto f = file_changes(as_map(then, "files"), as_map(now, "files")); !f.empty())
+    Map files_now = as_map(now, "files");
+    if (auto depth = files_depth(then))
+        files_now = rolled_up(files_now, depth);
+    if (auto f = file_changes(as_map(then, "files"), files_now); !f.empty())
         out = "context files changed: " + f;
     if (auto e = env_changes(as_map(then, "env"), as_map(now, "env")); !e.empty())
         out += (out.empty() ? "" : "; ") + std::string("build arg or env changed: ") + e;
@@ -109,6 +136,24 @@ std::string input_changes(const nlohmann::json& now, const nlohmann::json& then)
 }
 
 }  // namespace
+
+nlohmann::json compact_summary(const nlohmann::json& summary, std::size_t limit) {
+    Map files = as_map(summary, "files");
+    if (files.size() <= limit)
+        return summary;
+    nlohmann::json out = summary;
+    for (std::size_t depth = 1;; ++depth) {
+        Map rolled = rolled_up(files, depth);
+        // The deepest rollup that fits; depth 1 when none does.
+        if (rolled.size() > limit && depth > 1)
+            break;
+        out["files"] = rolled;
+        out["files_depth"] = depth;
+        if (rolled.size() > limit || rolled.size() == files.size())
+            break;
+    }
+    return out;
+}
 
 bool same_instruction(const nlohmann::json& a, const nlohmann::json& b) {
     return field(a, "instruction") == field(b, "instruction") &&

@@ -201,6 +201,7 @@ Job begin_stage_job(SolveRun& run, int si) {
             const StageState& base = *run.states[static_cast<size_t>(st.base_stage)];
             me.steps = base.steps;
             me.key = base.key;
+            me.last_missed = base.last_missed;
         } else if (!is_scratch(st.base)) {
             me.base_image = run.deps.resolve_image(st.base);
             me.steps = base_steps(*me.base_image);
@@ -287,6 +288,11 @@ std::vector<std::vector<const StepJob*>> steps_to_run(
     };
     for (int s = plan.target; s >= 0; s = plan.stages[static_cast<size_t>(s)].base_stage)
         need_all(s);
+    // --no-cache-filter STAGE: the stage runs again even where only hits read it.
+    for (size_t s = 0; s < n; ++s)
+        if (std::any_of(steps[s].begin(), steps[s].end(),
+                        [](const StepJob& sj) { return sj.no_cache; }))
+            need_all(static_cast<int>(s));
     std::vector<std::vector<const StepJob*>> out(n);
     for (size_t s = n; s-- > 0;) {
         if (!used[s])

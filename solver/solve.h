@@ -122,6 +122,7 @@ struct SolveStats {
 // FROM, so its layer is in the image (buildx's mode=min exports only these).
 struct SolvedRecord {
     int stage = 0;
+    std::size_t index = 0;  // of the step in its stage
     content::Digest key;
     CacheRecord record;
     bool in_image = false;
@@ -131,7 +132,7 @@ struct SolvedImage {
     content::ImageConfig config;  // rootfs.diff_ids left empty for the exporter
     std::vector<StepOutcome> steps;
     SolveStats stats;
-    std::vector<SolvedRecord> records;  // in the order the steps ended
+    std::vector<SolvedRecord> records;  // by stage, then step: the same order every build
 };
 
 SolvedImage solve(const frontend::BuildPlan& plan, const SolveDeps& deps,

@@ -1,5 +1,6 @@
 #include "solver/step_job.h"
 
+#include <algorithm>
 #include <map>
 
 #include "solver/explain.h"
@@ -27,22 +28,24 @@ void SolveRun::add_record(SolvedRecord r) {
 
 std::vector<SolvedRecord> SolveRun::take_records() {
     std::lock_guard lock(mu_);
+    std::sort(records_.begin(), records_.end(), [](const auto& a, const auto& b) {
+        return std::pair(a.stage, a.index) < std::pair(b.stage, b.index);
+    });
     return std::move(records_);
 }
 
 std::vector<CacheRecord> SolveRun::explain_candidates(const nlohmann::json& summary) {
-    std::lock_guard lock(mu_);
-    if (!known_) {
-        known_.emplace();
+    // Read once, on the first miss, without holding up jobs that end meanwhile.
+    std::call_once(known_once_, [&] {
         if (deps.cache)
             for (auto& [_, r] : deps.cache->all())
-                known_->push_back(std::move(r));
+                known_.push_back(std::move(r));
         if (deps.shared_records)
             for (auto& r : deps.shared_records())
-                known_->push_back(std::move(r));
-    }
+                known_.push_back(std::move(r));
+    });
     std::vector<CacheRecord> out;
-    for (const auto& r : *known_)
+    for (const auto& r : known_)
         if (same_instruction(r.summary, summary))
             out.push_back(r);
     return out;
@@ -143,13 +146,15 @@ std::optional<content::Descriptor> execute_step(SolveRun& run, const StepJob& jo
     auto& snaps = *run.deps.snapshots;
     std::vector<std::string> parents;
     try {
-        // The steps before this one only: later ones may already hold the
-        // layers their hits recorded.
         if (!job.op->linked())
-            parents = layer_chain(me, snaps, *run.deps.blobs, me.own_first + job.index);
+            layer_chain(me, snaps, *run.deps.blobs, me.own_first);
     } catch (const Error& e) {
         throw BaseLayerError(e.what());
     }
+    // Then the stage's own steps before this one (later ones may already hold
+    // the layers their hits recorded); a layer that fails here came from a cache.
+    if (!job.op->linked())
+        parents = layer_chain(me, snaps, *run.deps.blobs, me.own_first + job.index);
     auto active = snaps.prepare(parents);
     std::optional<content::Descriptor> made;
     if (job.op->execute(active->root(), env))
@@ -219,7 +224,7 @@ void key_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
             me.key = next_key;
             me.last_missed = false;
             ++run.cached_count;
-            run.add_record({job.stage, key, *hit, job.in_image});
+            run.add_record({job.stage, job.index, key, *hit, job.in_image});
             VertexScope(run.progress, job.name).cached();
             return;
         }
@@ -228,7 +233,7 @@ void key_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
         plan.next_key = next_key;
         plan.parent = linked ? "" : me.key.str();
         plan.parent_missed = !linked && me.last_missed;
-        plan.summary = step_summary(run, job, env);
+        plan.summary = compact_summary(step_summary(run, job, env), kSummaryFiles);
         me.key = next_key;
         me.last_missed = true;
     } catch (const Error& e) {
@@ -250,10 +255,17 @@ void run_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
         CacheRecord record;
         record.parent = plan.parent;
         record.summary = plan.summary;
-        if (run.policy.explain_cache)
-            run.progress.warn("explain-cache: " + job.name + ": " +
-                              explain_miss({record.summary, plan.parent, plan.parent_missed},
-                                           run.explain_candidates(record.summary)));
+        if (run.policy.explain_cache) {
+            std::string why;
+            try {
+                why = explain_miss({record.summary, plan.parent, plan.parent_missed},
+                                   run.explain_candidates(record.summary));
+            } catch (const std::exception& e) {
+                // Records come from other machines: explaining never fails a build.
+                why = std::string("cannot say (") + e.what() + ")";
+            }
+            run.progress.warn("explain-cache: " + job.name + ": " + why);
+        }
         auto made = execute_step(run, job, me, env);
         record.created = run.policy.now;
         record.layer = made;
@@ -263,7 +275,7 @@ void run_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
         if (run.deps.cache)
             run.deps.cache->put(plan.key, record);
         ++run.run_count;
-        run.add_record({job.stage, plan.key, record, job.in_image});
+        run.add_record({job.stage, job.index, plan.key, record, job.in_image});
         vertex.done();
     } catch (const BaseLayerError& e) {
         const std::string msg = step_error(run, job, e, true);

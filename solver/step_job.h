@@ -57,7 +57,8 @@ struct SolveRun {
   private:
     std::mutex mu_;
     std::vector<SolvedRecord> records_;
-    std::optional<std::vector<CacheRecord>> known_;
+    std::once_flag known_once_;
+    std::vector<CacheRecord> known_;
 };
 
 // What the key job learned of a step that missed, for its run job.

@@ -195,11 +195,47 @@ TEST_F(SharedCache, AnInlineCacheRidesInThePushedImage) {
     a.cache_to = {"type=inline"};
     a.tags = {"registry.test/app:inline"};
     a.push = true;
-    build(a);
+    auto built = build(a);
     auto b = runner_b();
     b.cache_from = {"registry.test/app:inline"};
+    b.cache_to = {"type=inline"};
+    b.tags = {"registry.test/app:again"};
+    b.push = true;
     auto rebuilt = build(b);
     EXPECT_EQ(rebuilt.steps_cached, 3u) << warnings();
+    EXPECT_EQ(rebuilt.steps_run, 0u);
+    // The same records in the same order: the same image.
+    EXPECT_EQ(rebuilt.pushed_digest, built.pushed_digest);
+}
+
+TEST_F(SharedCache, ALayoutMissingABlobCostsOnlyThatHit) {
+    const fs::path dir = tmp_.path() / "cache-dir";
+    auto a = runner_a();
+    a.cache_to = {"type=local,mode=max,dest=" + dir.string()};
+    build(a);
+    auto index = nlohmann::json::parse(read_file(dir / "index.json"));
+    auto manifest = nlohmann::json::parse(read_file(
+        dir / "blobs/sha256" /
+        index["manifests"][0]["digest"].get<std::string>().substr(std::string("sha256:").size())));
+    // Layers come in the order of the steps: the last is RUN make-app's.
+    const std::string lost = manifest["layers"].back()["digest"];
+    fs::remove(dir / "blobs/sha256" / lost.substr(std::string("sha256:").size()));
+    auto b = runner_b();
+    b.cache_from = {"type=local,src=" + dir.string()};
+    auto r = build(b);  // no failure: the step whose layer is gone runs again
+    EXPECT_EQ(r.steps_run, 1u) << warnings();
+    EXPECT_EQ(r.steps_cached, 4u);  // tools' two steps and the final stage's two COPYs
+}
+
+TEST_F(SharedCache, NoCacheFilterRunsTheStageEvenWhenOnlyHitsReadIt) {
+    build(runner_a());
+    const size_t ran = runs();
+    auto again = runner_a();
+    again.no_cache_stages = {"tools"};
+    auto r = build(again);
+    EXPECT_EQ(r.steps_run, 2u) << "tools' COPY and RUN";
+    EXPECT_EQ(r.steps_cached, 3u);
+    EXPECT_EQ(runs(), ran + 1) << "make-tool ran again";
 }
 
 TEST_F(SharedCache, AMissingSourceIsAWarningAndTheBuildGoesOn) {

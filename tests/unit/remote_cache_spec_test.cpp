@@ -65,6 +65,9 @@ TEST(CacheSpec, MistakesAreNamedWithTheFlagAndTheSpec) {
     EXPECT_NE(refusal("type=registry,ref=a/b,dest=/x", Direction::to).find("takes no \"dest\""),
               std::string::npos);
     EXPECT_NE(refusal("type=registry,ref=a/b,compression=lz4", Direction::to), "");
+    EXPECT_NE(refusal("type=registry,ref=a/b,compression=zstd,oci-mediatypes=false", Direction::to)
+                  .find("needs oci-mediatypes=true"),
+              std::string::npos);
     EXPECT_NE(refusal("type=registry,ref=UPPER/Case", Direction::from), "");
     EXPECT_NE(refusal("", Direction::from), "");
 }

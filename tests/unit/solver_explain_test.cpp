@@ -25,25 +25,32 @@ TEST(ExplainMiss, NoRecordIsSaidSo) {
 }
 
 TEST(ExplainMiss, NamesEachChangedFileAndWhatChanged) {
-    auto before = copy_of({{"a.c", "100644 0:0 sha256:aaa"},
-                           {"b.sh", "100644 0:0 sha256:bbb"},
-                           {"gone", "100644 0:0 sha256:ccc"},
-                           {"same", "100644 0:0 sha256:ddd"},
-                           {"mine", "100644 0:0 sha256:eee"}});
-    auto now = copy_of({{"a.c", "100644 0:0 sha256:AAA"},
-                        {"b.sh", "100755 0:0 sha256:bbb"},
-                        {"new", "100644 0:0 sha256:fff"},
-                        {"same", "100644 0:0 sha256:ddd"},
-                        {"mine", "100644 1000:1000 sha256:eee"}});
+    auto before = copy_of({{"a.c", "100644 sha256:aaa"},
+                           {"b.sh", "100644 sha256:bbb"},
+                           {"both", "100644 sha256:eee"},
+                           {"gone", "100644 sha256:ccc"},
+                           {"same", "100644 sha256:ddd"}});
+    auto now = copy_of({{"a.c", "100644 sha256:AAA"},
+                        {"b.sh", "100755 sha256:bbb"},
+                        {"both", "100600 sha256:EEE"},
+                        {"new", "100644 sha256:fff"},
+                        {"same", "100644 sha256:ddd"}});
     EXPECT_EQ(explain_miss({now, "p", false}, {made("p", before)}),
-              "context files changed: a.c (content), b.sh (mode 100644 -> 100755), mine (owner "
-              "0:0 -> 1000:1000), new (added), gone (removed)");
+              "context files changed: a.c (content), b.sh (mode 100644 -> 100755), both (mode "
+              "100644 -> 100600, content), new (added), gone (removed)");
+}
+
+TEST(ExplainMiss, AMalformedRecordFromAnotherMachineIsNoMismatch) {
+    json then = copy_of({{"a", 5}});
+    then["files_depth"] = "deep";
+    EXPECT_EQ(explain_miss({copy_of({{"a", "100644 sha256:1"}}), "p", false}, {made("p", then)}),
+              "context files changed: a (added)");
 }
 
 TEST(ExplainMiss, ManyChangedFilesAreCounted) {
     json before = json::object(), now = json::object();
     for (int i = 0; i < 8; ++i)
-        now["f" + std::to_string(i)] = "100644 0:0 sha256:x";
+        now["f" + std::to_string(i)] = "100644 sha256:x";
     EXPECT_EQ(explain_miss({copy_of(now), "p", false}, {made("p", copy_of(before))}),
               "context files changed: f0 (added), f1 (added), f2 (added), f3 (added), f4 "
               "(added) and 3 more");
@@ -77,10 +84,42 @@ TEST(ExplainMiss, AChangedSourceStageIsNamed) {
 }
 
 TEST(ExplainMiss, TheRecordOnTheSameFileSystemIsPreferredOverANewerOne) {
-    auto on_same = made("p", copy_of({{"a", "100644 0:0 sha256:1"}}), "t1");
-    auto newer = made("q", copy_of({{"b", "100644 0:0 sha256:1"}}), "t9");
-    EXPECT_EQ(explain_miss({copy_of({{"a", "100644 0:0 sha256:2"}}), "p", false}, {newer, on_same}),
+    auto on_same = made("p", copy_of({{"a", "100644 sha256:1"}}), "t1");
+    auto newer = made("q", copy_of({{"b", "100644 sha256:1"}}), "t9");
+    EXPECT_EQ(explain_miss({copy_of({{"a", "100644 sha256:2"}}), "p", false}, {newer, on_same}),
               "context files changed: a (content)");
+}
+
+// 40 files in four directories of ten.
+json many_files(const std::string& changed = "") {
+    json files = json::object();
+    for (int d = 0; d < 4; ++d)
+        for (int f = 0; f < 10; ++f) {
+            std::string path = "src/d" + std::to_string(d) + "/f" + std::to_string(f);
+            files[path] = "100644 sha256:" + std::string(path == changed ? "new" : "old");
+        }
+    files["top.txt"] = "100644 sha256:top";
+    return files;
+}
+
+TEST(CompactSummary, ASmallSummaryTravelsAsItIs) {
+    auto s = copy_of(many_files());
+    EXPECT_EQ(compact_summary(s, 41), s);
+}
+
+TEST(CompactSummary, FilesRollUpAtTheDeepestDepthThatFits) {
+    auto c = compact_summary(copy_of(many_files()), 10);
+    EXPECT_EQ(c["files_depth"], 2);
+    EXPECT_EQ(c["files"].size(), 5u);  // src/d0/ .. src/d3/ and top.txt
+    EXPECT_TRUE(c["files"].contains("src/d2/"));
+    EXPECT_EQ(c["files"]["top.txt"], "100644 sha256:top");
+    EXPECT_EQ(compact_summary(copy_of(many_files()), 3)["files_depth"], 1);
+}
+
+TEST(CompactSummary, ExplainNamesTheRolledUpDirectoryThatChanged) {
+    auto then = compact_summary(copy_of(many_files()), 10);
+    EXPECT_EQ(explain_miss({copy_of(many_files("src/d2/f7")), "p", false}, {made("p", then)}),
+              "context files changed: src/d2/ (something below changed)");
 }
 
 TEST(SameInstruction, NeedsTheSameTextInTheSameStage) {
