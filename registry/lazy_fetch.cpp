@@ -40,10 +40,22 @@ void copy_from_layout(const fs::path& layout, const content::Digest& d,
 }  // namespace
 
 void LayerFetcher::fetch(const content::RemoteLayer& layer, const content::Digest& digest) {
-    const auto& blobs = root_.blobs();
-    const auto& compressed = layer.compressed.digest;
     const std::string from =
         layer.layout.empty() ? layer.domain + "/" + layer.repository : layer.layout.string();
+    try {
+        fetch_from(layer, digest, from);
+    } catch (const Cancelled&) {
+        throw;
+    } catch (const Error& e) {
+        throw Error("cannot fetch layer " + layer.diff_id.str() + " from " + from + ": " +
+                    e.what());
+    }
+}
+
+void LayerFetcher::fetch_from(const content::RemoteLayer& layer, const content::Digest& digest,
+                              const std::string& from) {
+    const auto& blobs = root_.blobs();
+    const auto& compressed = layer.compressed.digest;
     if (!blobs.has(compressed)) {
         if (log_)
             log_("fetching " + compressed.str() + " from " + from);

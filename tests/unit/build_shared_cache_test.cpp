@@ -227,6 +227,25 @@ TEST_F(SharedCache, ALayoutMissingABlobCostsOnlyThatHit) {
     EXPECT_EQ(r.steps_cached, 4u);  // tools' two steps and the final stage's two COPYs
 }
 
+TEST_F(SharedCache, ALayerTheRegistryLostFailsTheStepThatNeedsItNamingTheCache) {
+    auto a = runner_a();
+    a.cache_to = {"type=registry,ref=registry.test/app:cache,mode=max"};
+    build(a);
+    auto m = nlohmann::json::parse(registry_->manifests["app"]["cache"].bytes);
+    registry_->blobs["app"].erase(m["layers"].back()["digest"].get<std::string>());
+    exec_.on("more", Script{});
+    auto b = runner_b(std::string(kTwoStages) + "RUN more\n");
+    b.cache_from = {"registry.test/app:cache"};
+    try {
+        build(b);
+        FAIL() << "RUN more needs the lost layer";
+    } catch (const Error& e) {
+        const std::string msg = e.what();
+        EXPECT_EQ(msg.rfind("Dockerfile:8: RUN failed: cannot fetch layer sha256:", 0), 0u) << msg;
+        EXPECT_NE(msg.find("from registry.test/app"), std::string::npos) << msg;
+    }
+}
+
 TEST_F(SharedCache, NoCacheFilterRunsTheStageEvenWhenOnlyHitsReadIt) {
     build(runner_a());
     const size_t ran = runs();
