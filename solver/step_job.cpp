@@ -230,7 +230,6 @@ void key_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
         }
         plan.missed = true;
         plan.key = key;
-        plan.next_key = next_key;
         plan.parent = linked ? "" : me.key.str();
         plan.parent_missed = !linked && me.last_missed;
         plan.summary = compact_summary(step_summary(run, job, env), kSummaryFiles);

@@ -65,8 +65,7 @@ struct SolveRun {
 struct StepPlan {
     bool missed = false;
     content::Digest key;
-    content::Digest next_key;  // the stage's key after the step
-    std::string parent;        // "" for COPY --link
+    std::string parent;  // "" for COPY --link
     bool parent_missed = false;
     nlohmann::json summary;  // solver/explain.h
 };
