@@ -91,7 +91,9 @@ int run(int argc, char** argv) {
     build_cmd->add_option("--iidfile", b.iidfile, "write the image digest to a file");
     build_cmd->add_option("--metadata-file", b.metadata_file, "write build results as JSON");
     build_cmd->add_option("--label", b.labels, "set an image label K=V (repeatable)");
-    build_cmd->add_option("--jobs", b.jobs, "steps run at once (default: cores)");
+    build_cmd->add_option("--jobs", b.jobs,
+                          "cap on steps run at once (default: every ready step; CPU-bound work "
+                          "uses one thread per core)");
     build_cmd->add_flag("--push", b.push, "push the image to every -t name's registry");
     build_cmd->add_flag("--pull", b.pull, "check base images' registries for newer versions");
     add_insecure(build_cmd, b.insecure_registries);

@@ -60,6 +60,9 @@ class Op {
     virtual ~Op() = default;
     // Stages the op reads (COPY --from, RUN --mount from=): the step runs after them.
     virtual std::vector<int> reads() const { return {}; }
+    // RUN: execute() mostly waits for a process, so it holds no CPU slot while
+    // it runs (steps that wait are not limited by the number of cores).
+    virtual bool waits() const { return false; }
     // COPY --link: the layer does not depend on the layers below; it is built on
     // an empty root and its key leaves the parent out (as BuildKit).
     virtual bool linked() const { return false; }

@@ -32,6 +32,7 @@ class ExecOp : public Op {
   public:
     ExecOp(const frontend::Step& step, const RunPolicy& policy) : step_(step), policy_(policy) {}
     std::vector<int> reads() const override;
+    bool waits() const override { return true; }
     nlohmann::json cache_key(OpEnv& env) override;
     bool execute(const std::filesystem::path& root, OpEnv& env) override;
 

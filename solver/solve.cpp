@@ -400,11 +400,16 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveDeps& deps,
     std::vector<std::vector<StepJob>> steps(plan.stages.size());
     for (int si : needed)
         add_stage_jobs(run, si, jobs, steps[static_cast<size_t>(si)]);
-    unsigned workers =
-        policy.jobs ? policy.jobs : std::max(1u, std::thread::hardware_concurrency());
-    run_jobs(jobs, workers, deps.cancel);
+    // Every ready step gets a thread unless --jobs caps them: CPU-bound work
+    // shares the cores through SolveRun::cpu, and a RUN waiting for its
+    // process takes none of them.
+    auto workers = [&](const std::vector<Job>& js) {
+        return policy.jobs ? policy.jobs
+                           : static_cast<unsigned>(std::clamp<size_t>(js.size(), 1, 64));
+    };
+    run_jobs(jobs, workers(jobs), deps.cancel);
     auto runs = run_jobs_of(run, steps);
-    run_jobs(runs, workers, deps.cancel);
+    run_jobs(runs, workers(runs), deps.cancel);
     stats.save();
     return solved_image(run);
 }

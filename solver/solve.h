@@ -79,7 +79,7 @@ struct SolvePolicy {
     std::vector<std::string> ignore_patterns;  // .dockerignore, already read
     std::filesystem::path work_dir;            // scratch space for rootfs and layer trees
     std::string dockerfile_name = "Dockerfile";
-    unsigned jobs = 0;  // 0 = number of cores
+    unsigned jobs = 0;  // steps at once; 0 = every ready step (CPU work still one per core)
     // Default network of RUN steps: "" (a private namespace with outbound access,
     // sandbox/network.h), "host" or "none".
     std::string network;

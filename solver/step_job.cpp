@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <thread>
 
 #include "solver/explain.h"
 
@@ -11,7 +12,13 @@ namespace fs = std::filesystem;
 
 SolveRun::SolveRun(const frontend::BuildPlan& p, const SolveDeps& d, const SolvePolicy& pol,
                    const BuildContext& ctx, StatCache& st, Progress& prog)
-    : plan(p), deps(d), policy(pol), context(ctx), stats(st), progress(prog) {
+    : plan(p),
+      deps(d),
+      policy(pol),
+      context(ctx),
+      stats(st),
+      progress(prog),
+      cpu(std::max(1u, std::thread::hardware_concurrency())) {
     run.executor = d.executor;
     run.default_network = pol.network;
     run.secrets = pol.secrets;
@@ -52,6 +59,18 @@ std::vector<CacheRecord> SolveRun::explain_candidates(const nlohmann::json& summ
 }
 
 namespace {
+
+// Holds one of the solve's CPU slots for its scope.
+class CpuSlot {
+  public:
+    explicit CpuSlot(std::counting_semaphore<>& cpu) : cpu_(cpu) { cpu_.acquire(); }
+    ~CpuSlot() { cpu_.release(); }
+    CpuSlot(const CpuSlot&) = delete;
+    CpuSlot& operator=(const CpuSlot&) = delete;
+
+  private:
+    std::counting_semaphore<>& cpu_;
+};
 
 // The build as one step's op sees it; the read-only views it asks for live
 // as long as this does (the whole step).
@@ -145,6 +164,7 @@ std::optional<content::Descriptor> execute_step(SolveRun& run, const StepJob& jo
                                                 OpEnv& env) {
     auto& snaps = *run.deps.snapshots;
     std::vector<std::string> parents;
+    std::optional<CpuSlot> slot(std::in_place, run.cpu);
     try {
         if (!job.op->linked())
             layer_chain(me, snaps, *run.deps.blobs, me.own_first);
@@ -156,8 +176,13 @@ std::optional<content::Descriptor> execute_step(SolveRun& run, const StepJob& jo
     if (!job.op->linked())
         parents = layer_chain(me, snaps, *run.deps.blobs, me.own_first + job.index);
     auto active = snaps.prepare(parents);
+    if (job.op->waits())
+        slot.reset();
+    const bool changed = job.op->execute(active->root(), env);
+    if (!slot)
+        slot.emplace(run.cpu);
     std::optional<content::Descriptor> made;
-    if (job.op->execute(active->root(), env))
+    if (changed)
         made = run.deps.write_layer(active->upper(), true, unchanged_in(parents, snaps));
     // A layer with no entry is no layer (a RUN that changed nothing).
     if (made && made->size <= 1024)
@@ -198,7 +223,10 @@ void key_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
         // The key: the file system before, what the step does, and the
         // content of what it reads.
         nlohmann::json k = {{"parent", me.key.str()}, {"salt", run.policy.key_salt}};
-        k.update(job.op->cache_key(env));
+        {
+            CpuSlot slot(run.cpu);  // hashing what the step reads
+            k.update(job.op->cache_key(env));
+        }
         // COPY --link: the key leaves the parent out; the stage's key after it
         // still chains the parent.
         const bool linked = job.op->linked();

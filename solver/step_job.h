@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <semaphore>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,10 @@ struct SolveRun {
     StatCache& stats;
     Progress& progress;
     RunPolicy run;  // what every RUN shares
+    // CPU-bound work (hashing, unpacking, copying, tar) takes one of these,
+    // one per core; a step waiting for its process does not, so ready steps
+    // are not limited by the number of cores.
+    std::counting_semaphore<> cpu;
     std::vector<std::unique_ptr<StageState>> states;
     std::atomic<size_t> run_count{0}, cached_count{0};
 
