@@ -6,6 +6,7 @@
 
 #include "base/error.h"
 #include "base/reference.h"
+#include "base/thread_pool.h"
 #include "build/base_images.h"
 #include "build/outputs.h"
 #include "content/atomic_file.h"
@@ -276,6 +277,15 @@ BuildResult build(const BuildRequest& req) {
             remote_cache::inline_records(solved.image.records, diff_ids);
     }
 
+    // Outputs that need the layers' bytes get them before the commit, so the
+    // manifest states every layer's real size; a push-only build fetches none.
+    if (std::any_of(outputs.begin(), outputs.end(), [](const exporter::OutputSpec& o) {
+            return o.type != "registry" && !(o.type == "image" && o.get("push") == "true");
+        }))
+        parallel_for(solved.image.steps.size(), 4, [&](std::size_t i) {
+            if (const auto& l = solved.image.steps[i].stored_layer)
+                root.blobs().ensure(l->digest);
+        });
     exporter::CommittedImage image;
     {
         VertexScope v(progress, "exporting to image");

@@ -70,12 +70,16 @@ CommittedImage commit_image(const content::StateRoot& root, const solver::Solved
         out.config.history.push_back(step.history);
         if (!step.stored_layer)
             continue;
-        out.config.diff_ids.push_back(step.stored_layer->digest);
-        out.manifest.layers.push_back({layer_media_type(Compression::none, true),
-                                       step.stored_layer->digest,
-                                       step.stored_layer->size,
-                                       {},
-                                       {}});
+        const auto& digest = step.stored_layer->digest;
+        out.config.diff_ids.push_back(digest);
+        // A base image's layer descriptor carries the registry's compressed
+        // size; the store holds the uncompressed tar, and its size is what a
+        // reader of this manifest is promised.
+        std::int64_t size = step.stored_layer->size;
+        if (root.blobs().has(digest))
+            size = static_cast<std::int64_t>(std::filesystem::file_size(root.blobs().path(digest)));
+        out.manifest.layers.push_back(
+            {layer_media_type(Compression::none, true), digest, size, {}, {}});
     }
     auto config_blob = root.blobs().put(content::canonical(nlohmann::json(out.config)));
     out.manifest.config = {

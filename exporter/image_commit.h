@@ -31,6 +31,8 @@ content::Descriptor store_layer_tree(const content::StateRoot& root,
                                      std::optional<std::int64_t> source_date_epoch);
 
 // The history and "created" times are the solver's (see SolvePolicy::now).
+// Layer sizes are the stored blobs'; a layer known only lazily keeps the size
+// its record gave (build/ fetches layers first when an output names the image).
 CommittedImage commit_image(const content::StateRoot& root, const solver::SolvedImage& image);
 
 // The time a build dates what it makes: SOURCE_DATE_EPOCH when given, else now.

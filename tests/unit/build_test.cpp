@@ -61,6 +61,12 @@ TEST_F(Build, PullsTheBaseRunsTheStepsAndNamesTheImage) {
     auto img = stored("example/app:1");
     EXPECT_EQ(img.descriptor.digest.str(), result.digest);
     EXPECT_EQ(img.manifest.layers.size(), 3u);  // base, COPY, RUN
+    // Each layer's size is its blob's (the base's uncompressed tar, not the
+    // registry's gzip), or umoci and skopeo read a truncated layer.
+    content::StateRoot root(tmp_.path() / "root");
+    for (const auto& l : img.manifest.layers)
+        EXPECT_EQ(l.size, static_cast<std::int64_t>(fs::file_size(root.blobs().path(l.digest))))
+            << l.digest.str();
     EXPECT_EQ(img.config.config.labels.at("stage"), "final");
     EXPECT_EQ(img.config.config.labels.at("from"), "flag");
     EXPECT_EQ(result.config_digest, img.manifest.config.digest.str());
