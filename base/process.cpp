@@ -314,6 +314,10 @@ ProcessResult run_process(const ProcessOptions& options, const RunOptions& run) 
     std::size_t written = 0;
     if (run.input.empty())
         in.reset();
+    // Poll says only that some room is free: a blocking write of the rest would
+    // wait for the child to read while the child waits for us to drain its output.
+    if (in)
+        ::fcntl(in.get(), F_SETFL, ::fcntl(in.get(), F_GETFL) | O_NONBLOCK);
     const bool limited = run.timeout.count() > 0;
     const auto deadline = Clock::now() + run.timeout;
     auto timed_out = [&] {

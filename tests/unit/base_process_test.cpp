@@ -70,6 +70,21 @@ TEST(Process, FeedsStdinBytesAndSurvivesAChildThatReadsNone) {
     EXPECT_EQ(run_process(quits, run).exit_code, 0);
 }
 
+TEST(Process, LargeInputAndLargeOutputAtOnceDoNotDeadlock) {
+    // cat echoes as it reads: with a pipe's worth of input unread on either side, a
+    // writer that waits for all of its input to be taken would never read the output.
+    ProcessOptions o = sh("cat");
+    o.in = Stdio::piped();
+    o.out = Stdio::piped();
+    RunOptions run;
+    run.input = std::string(4 << 20, 'k');
+    run.max_captured = 8 << 20;
+    run.timeout = std::chrono::seconds(60);
+    auto r = run_process(o, run);
+    EXPECT_FALSE(r.timed_out);
+    EXPECT_EQ(r.out.size(), run.input.size());
+}
+
 TEST(Process, KeepsOnlyMaxCapturedOfAFlood) {
     RunOptions run;
     run.max_captured = 1000;
