@@ -1,6 +1,5 @@
 #include "exporter/compression.h"
 
-#include <zlib.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -8,6 +7,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "exporter/gzip_blocks.h"
 
 namespace kiln::exporter {
 
@@ -26,78 +26,6 @@ class PassThrough final : public Compressor {
 
   private:
     Sink sink_;
-};
-
-class GzipCompressor final : public Compressor {
-  public:
-    GzipCompressor(int level, Sink sink) : sink_(std::move(sink)), out_(kOutChunk) {
-        if (level < 0)
-            level = 6;
-        if (level > 9)
-            throw Error("gzip compression level must be 0..9, got " + std::to_string(level));
-        // windowBits 31 = 15 + 16: a gzip wrapper whose header zlib writes with
-        // no file name and mtime 0, so equal input gives equal bytes.
-        if (deflateInit2(&z_, level, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
-            throw Error("cannot initialise gzip compression");
-        }
-        initialised_ = true;
-    }
-    ~GzipCompressor() override {
-        if (initialised_)
-            deflateEnd(&z_);
-    }
-    GzipCompressor(const GzipCompressor&) = delete;
-    GzipCompressor& operator=(const GzipCompressor&) = delete;
-
-    void write(const void* data, std::size_t size) override {
-        const auto* p = static_cast<const unsigned char*>(data);
-        while (size > 0) {
-            // avail_in is 32-bit; feed very large writes in pieces.
-            auto n = static_cast<uInt>(std::min<std::size_t>(size, 1u << 30));
-            z_.next_in = const_cast<unsigned char*>(p);
-            z_.avail_in = n;
-            pump(Z_NO_FLUSH);
-            p += n;
-            size -= n;
-        }
-    }
-
-    void finish() override {
-        if (finished_)
-            return;
-        z_.next_in = nullptr;
-        z_.avail_in = 0;
-        pump(Z_FINISH);
-        finished_ = true;
-    }
-
-  private:
-    void pump(int flush) {
-        for (;;) {
-            z_.next_out = out_.data();
-            z_.avail_out = static_cast<uInt>(out_.size());
-            int rc = deflate(&z_, flush);
-            if (rc == Z_STREAM_ERROR)
-                throw Error("gzip compression failed");
-            std::size_t produced = out_.size() - z_.avail_out;
-            if (produced > 0)
-                sink_(out_.data(), produced);
-            if (flush == Z_FINISH) {
-                if (rc == Z_STREAM_END)
-                    return;
-                continue;
-            }
-            // Input consumed and zlib had room to spare: nothing more pending now.
-            if (z_.avail_in == 0 && z_.avail_out != 0)
-                return;
-        }
-    }
-
-    Sink sink_;
-    std::vector<unsigned char> out_;
-    z_stream z_{};
-    bool initialised_ = false;
-    bool finished_ = false;
 };
 
 struct ZstdCCtxFree {
@@ -192,7 +120,7 @@ std::unique_ptr<Compressor> make_compressor(const CompressionOptions& options, S
         case Compression::none:
             return std::make_unique<PassThrough>(std::move(downstream));
         case Compression::gzip:
-            return std::make_unique<GzipCompressor>(options.level, std::move(downstream));
+            return make_block_gzip(options.level, std::move(downstream));
         case Compression::zstd:
             return std::make_unique<ZstdCompressor>(options.level, std::move(downstream));
     }

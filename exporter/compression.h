@@ -1,4 +1,5 @@
-// Streaming compression for layers: gzip (zlib) and zstd.
+// Streaming compression for layers: gzip (zlib, in parallel blocks: gzip_blocks.h) and
+// zstd (its own workers).
 //
 // Contract: a Compressor is a byte pipe. Bytes written are compressed and
 // passed, in bounded chunks, to the downstream sink; finish() flushes the

@@ -49,6 +49,8 @@ std::string compress(const CompressionOptions& opts, const std::string& input,
     return out;
 }
 
+// Reads every member of a gzip file (gzip_blocks.h writes one per block), as
+// Go's compress/gzip and kiln's own layer reader do.
 std::string gunzip(const std::string& in) {
     z_stream z{};
     EXPECT_EQ(inflateInit2(&z, 31), Z_OK);
@@ -57,13 +59,18 @@ std::string gunzip(const std::string& in) {
     z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
     z.avail_in = static_cast<uInt>(in.size());
     int rc;
-    do {
+    for (;;) {
         z.next_out = reinterpret_cast<Bytef*>(buf);
         z.avail_out = sizeof buf;
         rc = inflate(&z, Z_NO_FLUSH);
         EXPECT_TRUE(rc == Z_OK || rc == Z_STREAM_END) << "inflate: " << rc;
         out.append(buf, sizeof buf - z.avail_out);
-    } while (rc == Z_OK);
+        if (rc == Z_STREAM_END && z.avail_in > 0)
+            inflateReset(&z);  // the next member
+        else if (rc != Z_OK)
+            break;
+    }
+    EXPECT_EQ(rc, Z_STREAM_END) << "gzip stream ends early";
     EXPECT_EQ(z.avail_in, 0u) << "trailing bytes after the gzip stream";
     inflateEnd(&z);
     return out;
