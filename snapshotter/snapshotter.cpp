@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <sstream>
 #include <system_error>
 #include <vector>
 
@@ -89,12 +91,26 @@ class ActiveBase : public Active {
     const fs::path& dir() const { return dir_.path(); }
     const std::vector<std::string>& parents() const { return parents_; }
     bool is_view = false;
+    bool is_edit = false;  // edit(): a plain tree at dir()/fs, no mount
     bool committed = false;
 
   private:
     const SnapshotterBase* owner_;
     ScratchDir dir_;
     std::vector<std::string> parents_;
+};
+
+// edit(): a plain tree, for either kind.
+class EditActive : public ActiveBase {
+  public:
+    EditActive(const SnapshotterBase* owner, const fs::path& tmp, const std::string& prefix,
+               std::vector<std::string> parents)
+        : ActiveBase(owner, tmp, prefix, std::move(parents)), fs_(dir() / "fs") {}
+    const fs::path& root() const override { return fs_; }
+    fs::path upper() const override { return fs_; }
+
+  private:
+    fs::path fs_;
 };
 
 class SnapshotterBase : public Snapshotter {
@@ -144,7 +160,29 @@ class SnapshotterBase : public Snapshotter {
         publish(work, key, meta);
     }
 
-    void commit(Active& active, const std::string& key) override {
+    std::optional<std::string> note(const std::string& key) const override {
+        std::ifstream in(dir_of(key) / "note", std::ios::binary);
+        if (!in)
+            return std::nullopt;
+        std::ostringstream text;
+        text << in.rdbuf();
+        return text.str();
+    }
+
+    std::unique_ptr<Active> edit(const std::string& key) override {
+        fs::path from = path(key);
+        auto a = std::make_unique<EditActive>(this, tmp(), "edit-", std::vector<std::string>{});
+        a->is_edit = true;
+        make_dir(a->root(), 0755);
+        UniqueFd src = tree::open_dir(from);
+        UniqueFd dst = tree::open_dir(a->root());
+        // The layer's own root directory carries no metadata of its own: a
+        // layer tar has no entry for it.
+        tree::merge_layer(src.get(), dst.get(), true, from.string());
+        return a;
+    }
+
+    void commit(Active& active, const std::string& key, const std::string& note) override {
         auto* a = dynamic_cast<ActiveBase*>(&active);
         if (a == nullptr || a->owner() != this)
             throw Error("cannot commit " + key + ": the snapshot was not prepared by this " +
@@ -156,12 +194,21 @@ class SnapshotterBase : public Snapshotter {
             throw Error("cannot commit " + key + ": the snapshot was committed already");
         FileLock lock(lock_of(key));
         if (exists(key)) {
-            release(*a);
+            if (!a->is_edit)
+                release(*a);
             a->committed = true;
             return;
         }
         ScratchDir work(tmp_, "commit-");
-        make_changes(*a, work.path() / "fs");
+        if (a->is_edit) {
+            if (::rename(a->root().c_str(), (work.path() / "fs").c_str()) != 0)
+                throw errno_error("cannot move " + a->root().string() + " to " +
+                                  (work.path() / "fs").string());
+        } else {
+            make_changes(*a, work.path() / "fs");
+        }
+        if (!note.empty())
+            write_file_atomic(work.path() / "note", note);
         nlohmann::json meta = {{"key", key}, {"parents", a->parents()}};
         publish(work, key, meta);
         a->committed = true;

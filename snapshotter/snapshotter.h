@@ -34,6 +34,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -61,8 +62,17 @@ class Snapshotter {
     virtual std::unique_ptr<Active> prepare(const std::vector<std::string>& parents) = 0;
     // Makes the active snapshot's changes the committed snapshot `key`
     // (atomic; if `key` exists already, the existing one is kept). Unmounts
-    // `active`, whose root() is gone afterwards.
-    virtual void commit(Active& active, const std::string& key) = 0;
+    // `active`, whose root() is gone afterwards. `note` (any text) is kept
+    // with the snapshot and read back by note().
+    virtual void commit(Active& active, const std::string& key, const std::string& note = "") = 0;
+    // The note `key` was committed with; nullopt when none (or no such snapshot).
+    virtual std::optional<std::string> note(const std::string& key) const = 0;
+    // A writable copy of the committed snapshot `key`'s own tree (one layer,
+    // overlay form; not merged with its parents), no mount: directories are
+    // copied, regular files hard-linked, so a file in it must be replaced,
+    // never written in place. root() and upper() are that tree; commit() makes
+    // it another snapshot. For incremental steps (solver/copy_journal.h).
+    virtual std::unique_ptr<Active> edit(const std::string& key) = 0;
     // Unpacks a layer (tar, any compression) as the committed snapshot `key`
     // under the rules of apply_layer(), whiteouts converted to overlay form.
     // Does nothing (and reads nothing) when `key` exists already.

@@ -20,6 +20,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+std::optional<unsigned> numeric(const std::string& s);
+
 // New directories on the way to a destination: 0755 whatever the umask, owned
 // by `owner` (COPY --chown's, or WORKDIR's USER, as fsutil's MkdirAll with the
 // copy's Chowner does in BuildKit; 0:0 otherwise).
@@ -219,9 +221,18 @@ SourceEntry open_source(const RootDir& tree, const std::filesystem::path& tree_p
 
 }  // namespace
 
-void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const fs::path& rootfs) {
+void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const fs::path& rootfs,
+              CopyRecorder* journal) {
     RootDir root(rootfs);
+    const bool again = dynamic_cast<CopyRebaser*>(journal) != nullptr;
+    // A name is the image's to say, and a rebaser's tree holds only the copy's result.
+    if (again && !spec.chown.empty() && !numeric(spec.chown.substr(0, spec.chown.find(':'))))
+        throw NotIncremental("--chown names a user");
+    if (again && spec.chown.find(':') != std::string::npos &&
+        !numeric(spec.chown.substr(spec.chown.find(':') + 1)))
+        throw NotIncremental("--chown names a group");
     CopyOptions opts;
+    opts.journal = journal;
     opts.owner = spec.chown.empty() ? Owner{0, 0} : parse_chown(spec.chown, root);
     if (!spec.chmod.empty())
         opts.mode = parse_chmod(spec.chmod);
@@ -262,14 +273,19 @@ void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const
         dest_dir = spec.dest_is_dir || spec.parents || sources.size() + spec.heredocs.size() > 1 ||
                    dest.is_dir() || dest.name.empty();
         auto made = new_dirs_owned_by(*opts.owner);
+        if (again)  // the previous copy made or met every directory on the way
+            made = [](int, const std::string& path) {
+                throw NotIncremental("no directory " + path + " in the previous result");
+            };
         if (dest_dir) {
             dir_path = dest.path;
-            dir = root.mkdir_all(dir_path, 0755, made);
         } else {
             dir_path = parent_path(dest.path);
             leaf = dest.name;
-            dir = root.mkdir_all(dir_path, 0755, made);
         }
+        if (journal)
+            journal->before_copy(root, dir_path);
+        dir = root.mkdir_all(dir_path, 0755, made);
     } catch (const Error& e) {
         throw Error("cannot copy to " + spec.dest + ": " + e.what());
     }
@@ -340,6 +356,8 @@ void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const
         write_heredoc({dir.get(), name, child_path(dir_path, name)}, doc.content, mode,
                       *opts.owner);
     }
+    if (journal)
+        journal->after_copy(root, dir_path);
 }
 
 bool run_mkdir(const std::string& path, const fs::path& rootfs, Owner owner) {

@@ -29,12 +29,16 @@
 #include "base/root_dir.h"
 #include "frontend/build_plan.h"
 #include "solver/build_context.h"
+#include "solver/copy_journal.h"
 #include "solver/file_copy.h"
 
 namespace kiln::solver {
 
+// `journal` (optional, solver/copy_journal.h) records what the copy makes, or
+// (a CopyRebaser) makes it again over the previous result; a rebaser refuses
+// with NotIncremental what it cannot promise to make exactly.
 void run_copy(const frontend::CopySpec& spec, const BuildContext& context,
-              const std::filesystem::path& rootfs);
+              const std::filesystem::path& rootfs, CopyRecorder* journal = nullptr);
 
 // WORKDIR: creates `path` (absolute in the image, links followed in the root)
 // and its missing parents as 0755 directories owned by `owner` (the USER in

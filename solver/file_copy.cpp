@@ -118,10 +118,12 @@ void copy_entry(const Place& src, const struct stat& st, const Place& dst, const
         bool exists = ::fstatat(dst.dir, dst.name.c_str(), &dst_st, AT_SYMLINK_NOFOLLOW) == 0;
         if (exists && !S_ISDIR(dst_st.st_mode))
             throw Error("cannot copy to non-directory: " + dst.path);
+        if (o.journal)
+            o.journal->noted(src, st, dst, !exists, mode_of(st, o), uid_of(st, o), gid_of(st, o));
         if (!exists) {
             if (::mkdirat(dst.dir, dst.name.c_str(), 0700) != 0)
                 throw errno_error("cannot create " + dst.path);
-        } else if (!o.update_dir) {
+        } else if (!o.update_dir && !(o.journal && o.journal->made_by_copy(dst))) {
             return;  // an existing directory keeps its mode and owner, as Docker does
         }
         UniqueFd in = open_at(src.dir, src.name, O_RDONLY | O_DIRECTORY, src.path);
@@ -129,6 +131,16 @@ void copy_entry(const Place& src, const struct stat& st, const Place& dst, const
         copy_xattrs(in.get(), out.get(), dst.path);
         set_metadata(out.get(), st, o, dst.path);
         return;
+    }
+    if (o.journal) {
+        const mode_t mode = mode_of(st, o);
+        const uid_t uid = uid_of(st, o);
+        const gid_t gid = gid_of(st, o);
+        const bool kept =
+            S_ISREG(st.st_mode) && st.st_nlink < 2 && o.journal->keep(src, st, dst, mode, uid, gid);
+        o.journal->noted(src, st, dst, !kept, mode, uid, gid);
+        if (kept)
+            return;
     }
     clear_for_file(dst);
     if (link_to_first(dst, st, links))

@@ -72,10 +72,40 @@ class ChmodSpec {
     std::vector<Clause> clauses_;
 };
 
+struct Place;
+
+// What an incremental COPY (solver/copy_journal.h) needs of a copy: every entry
+// it makes is told, and a destination that already holds the previous result
+// may be kept as it is. The default journal changes nothing.
+class CopyJournal {
+  public:
+    virtual ~CopyJournal() = default;
+    // A regular file at `dst` that is exactly what copying `src` would make
+    // (content, mode, owner, times, no xattrs): true keeps it, nothing is written.
+    virtual bool keep(const Place& src, const struct stat& st, const Place& dst, mode_t mode,
+                      uid_t uid, gid_t gid) {
+        (void)src, (void)st, (void)dst, (void)mode, (void)uid, (void)gid;
+        return false;
+    }
+    // An existing directory at `dst` that a previous copy made, not the image:
+    // it takes the source's metadata as a new one would.
+    virtual bool made_by_copy(const Place& dst) {
+        (void)dst;
+        return false;
+    }
+    // Every entry made or kept, with the mode and owner it has; `created`: it
+    // was not there before.
+    virtual void noted(const Place& src, const struct stat& st, const Place& dst, bool created,
+                       mode_t mode, uid_t uid, gid_t gid) {
+        (void)src, (void)st, (void)dst, (void)created, (void)mode, (void)uid, (void)gid;
+    }
+};
+
 struct CopyOptions {
     std::optional<Owner> owner;
     std::optional<ChmodSpec> mode;  // COPY --chmod
     bool update_dir = false;
+    CopyJournal* journal = nullptr;  // optional
 };
 
 // Copying that keeps every piece of metadata, updating existing directories

@@ -74,6 +74,20 @@ class Op {
     // there is the step's layer). False when it changed nothing at all, so the
     // step has no layer (WORKDIR of a directory that exists). Throws kiln::Error.
     virtual bool execute(const std::filesystem::path& root, OpEnv& env) = 0;
+    // Incremental re-execution (COPY from the context, solver/copy_journal.h):
+    // `tree` is a writable, hard-linked clone of this instruction's previous
+    // result on the same file system, `previous` the note that result was
+    // committed with; the op brings `tree` to exactly what execute() would have
+    // added. False: not possible here, and the solver runs execute() on a
+    // fresh snapshot instead (`tree` is then thrown away).
+    virtual bool execute_again(const std::filesystem::path& tree, const std::string& previous,
+                               OpEnv& env) {
+        (void)tree, (void)previous, (void)env;
+        return false;
+    }
+    // After execute() or execute_again(): what the step's snapshot is committed
+    // with for a later execute_again() ("": nothing, and no incremental rerun).
+    virtual std::string note() const { return ""; }
 };
 
 struct RunPolicy;  // op_exec.h: what RUN needs beyond its step

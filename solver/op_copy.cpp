@@ -1,5 +1,7 @@
 #include "solver/op_copy.h"
 
+#include "base/error.h"
+#include "base/root_dir.h"
 #include "solver/copy_op.h"
 
 namespace kiln::solver {
@@ -49,11 +51,46 @@ nlohmann::json CopyOp::cache_key(OpEnv& env) {
                                   .str()}};
 }
 
+bool CopyOp::incremental() const {
+    return spec_.from_stage < 0 && spec_.from.empty() && spec_.heredocs.empty() && !spec_.parents &&
+           !spec_.link;
+}
+
 bool CopyOp::execute(const std::filesystem::path& root, OpEnv& env) {
     CopySource source(spec_, env);
     // Written straight into the snapshot: its upper directory is the step's diff.
-    run_copy(spec_, source.get(), root);
+    if (!incremental()) {
+        run_copy(spec_, source.get(), root);
+        return true;
+    }
+    CopyRecorder recorder(env.context().root().string(), env.stats());
+    run_copy(spec_, source.get(), root, &recorder);
+    note_ = recorder.record().serialize();
     return true;
+}
+
+bool CopyOp::execute_again(const std::filesystem::path& tree, const std::string& previous,
+                           OpEnv& env) {
+    if (!incremental())
+        return false;
+    try {
+        CopyRebaser rebaser(env.context().root().string(), env.stats(),
+                            CopyRecord::parse(previous));
+        run_copy(spec_, env.context(), tree, &rebaser);
+        rebaser.finish(RootDir(tree));
+        note_ = rebaser.record().serialize();
+        env.log("incremental: " + std::to_string(rebaser.kept()) + " of " +
+                std::to_string(rebaser.record().files.size()) + " files unchanged");
+        return true;
+    } catch (const NotIncremental& e) {
+        env.log(std::string("incremental copy not possible: ") + e.what());
+    } catch (const Cancelled&) {
+        throw;
+    } catch (const Error& e) {
+        // The full copy says it again, on the image as it is, if it is real.
+        env.log(std::string("incremental copy not possible: ") + e.what());
+    }
+    return false;
 }
 
 }  // namespace kiln::solver

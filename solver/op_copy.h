@@ -20,9 +20,17 @@ class CopyOp : public Op {
     bool linked() const override { return spec_.link; }
     nlohmann::json cache_key(OpEnv& env) override;
     bool execute(const std::filesystem::path& root, OpEnv& env) override;
+    bool execute_again(const std::filesystem::path& tree, const std::string& previous,
+                       OpEnv& env) override;
+    std::string note() const override { return note_; }
 
   private:
+    // COPY from the context without heredocs, --parents or --link: the copies
+    // that are recorded and may be made again incrementally.
+    bool incremental() const;
+
     const frontend::CopySpec& spec_;
+    std::string note_;
 };
 
 // Shared with ADD: the key fields that describe what a COPY/ADD does, and the

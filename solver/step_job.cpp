@@ -157,6 +157,15 @@ nlohmann::json step_summary(const SolveRun& run, const StepJob& job, const StepE
     return s;
 }
 
+// The build cache's pointer to an instruction's latest result on a file
+// system: the same instruction text in the same stage on the same parent key
+// (the op itself checks the rest, file by file).
+content::Digest again_key(const StepPlan& plan) {
+    return key_of({{"again", plan.parent},
+                   {"instruction", plan.summary.value("instruction", "")},
+                   {"stage", plan.summary.value("stage", "")}});
+}
+
 // On a cache miss: the op runs on a fresh writable snapshot over the layers
 // before it (unpacked only now), and what it changed becomes the step's layer
 // (none when it changed nothing).
@@ -175,20 +184,50 @@ std::optional<content::Descriptor> execute_step(SolveRun& run, const StepJob& jo
     // the layers their hits recorded); a layer that fails here came from a cache.
     if (!job.op->linked())
         parents = layer_chain(me, snaps, *run.deps.blobs, me.own_first + job.index);
-    auto active = snaps.prepare(parents);
-    if (job.op->waits())
-        slot.reset();
-    const bool changed = job.op->execute(active->root(), env);
-    if (!slot)
-        slot.emplace(run.cpu);
+    const std::string below = parents.empty() ? "" : parents.back();
+    // The op's previous result on the same file system, made again in place
+    // of a fresh run when the op can (an incremental COPY).
+    std::unique_ptr<snapshotter::Active> active;
+    bool changed = false;
+    if (!job.op->linked() && !job.no_cache && run.deps.cache) {
+        if (auto prev = run.deps.cache->get(again_key(*job.plan));
+            prev && prev->layer && snaps.exists(chain_id(below, prev->layer->digest))) {
+            const std::string snap = chain_id(below, prev->layer->digest);
+            if (auto note = snaps.note(snap)) {
+                auto edit = snaps.edit(snap);
+                if (job.op->execute_again(edit->root(), *note, env)) {
+                    active = std::move(edit);
+                    changed = true;
+                }
+            }
+        }
+    }
+    if (!active) {
+        active = snaps.prepare(parents);
+        if (job.op->waits())
+            slot.reset();
+        changed = job.op->execute(active->root(), env);
+        if (!slot)
+            slot.emplace(run.cpu);
+    }
     std::optional<content::Descriptor> made;
     if (changed)
         made = run.deps.write_layer(active->upper(), true, unchanged_in(parents, snaps));
     // A layer with no entry is no layer (a RUN that changed nothing).
     if (made && made->size <= 1024)
         made = nonempty(*run.deps.blobs, *made);
-    if (made && !job.op->linked())
-        snaps.commit(*active, chain_id(parents.empty() ? "" : parents.back(), made->digest));
+    if (made && !job.op->linked()) {
+        const std::string note = job.op->note();
+        snaps.commit(*active, chain_id(below, made->digest), note);
+        // Where the next build of this instruction on this file system finds it.
+        if (!note.empty() && run.deps.cache) {
+            CacheRecord again;
+            again.layer = made;
+            again.parent = job.plan->parent;
+            again.created = run.policy.now;
+            run.deps.cache->put(again_key(*job.plan), again);
+        }
+    }
     return made;
 }
 

@@ -1,0 +1,148 @@
+// Incremental COPY (solver/copy_journal.h) through build::build: a COPY whose
+// previous result on the same file system is a snapshot is made again from it,
+// and its layer is byte for byte the layer a full copy in a fresh store makes.
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "tests/unit/build_testing.h"
+
+namespace kiln::build {
+namespace {
+
+namespace fs = std::filesystem;
+
+const char* kCopyTree =
+    "FROM registry.test/base:1\n"
+    "COPY tree/ /data/tree/\n"
+    "COPY one.txt /etc/one.txt\n";
+
+// Layers are dated by SOURCE_DATE_EPOCH, so two full copies at different
+// seconds are equal too and a difference is a real one.
+class IncrementalCopy : public BuildFixture {
+  protected:
+    IncrementalCopy() {
+        ::setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
+        for (int d = 0; d < 4; ++d) {
+            fs::create_directories(context_ / "tree" / ("d" + std::to_string(d)) / "sub");
+            for (int f = 0; f < 25; ++f)
+                context_file("tree/d" + std::to_string(d) + "/f" + std::to_string(f) + ".txt",
+                             "file " + std::to_string(d * 100 + f) + "\n");
+            context_file("tree/d" + std::to_string(d) + "/sub/deep.txt", "deep\n");
+        }
+        fs::create_directories(context_ / "tree" / "empty");
+        fs::create_symlink("d0/f1.txt", context_ / "tree" / "link");
+        context_file("one.txt", "one\n");
+    }
+    ~IncrementalCopy() override { ::unsetenv("SOURCE_DATE_EPOCH"); }
+
+    // The image's layer digests, built in the fixture's root.
+    std::vector<std::string> layers(const BuildResult& r) {
+        content::StateRoot root(tmp_.path() / "root");
+        auto image = content::read_image(root.blobs(), {content::media_type::kOciManifest,
+                                                        content::Digest::parse(r.digest),
+                                                        0,
+                                                        {},
+                                                        std::nullopt});
+        std::vector<std::string> out;
+        for (const auto& l : image.manifest.layers)
+            out.push_back(l.digest.str());
+        return out;
+    }
+    // The same context built by a full copy in a fresh store.
+    std::vector<std::string> full_copy_layers() {
+        auto r = request(kCopyTree);
+        r.state_root = tmp_.path() / ("fresh-" + std::to_string(++fresh_));
+        auto built = build(r);
+        content::StateRoot root(r.state_root);
+        auto image = content::read_image(root.blobs(), {content::media_type::kOciManifest,
+                                                        content::Digest::parse(built.digest),
+                                                        0,
+                                                        {},
+                                                        std::nullopt});
+        std::vector<std::string> out;
+        for (const auto& l : image.manifest.layers)
+            out.push_back(l.digest.str());
+        return out;
+    }
+    bool logged(const std::string& part) const {
+        return std::any_of(progress_.logs.begin(), progress_.logs.end(),
+                           [&](const std::string& l) { return l.find(part) != std::string::npos; });
+    }
+    int fresh_ = 0;
+};
+
+TEST_F(IncrementalCopy, OneEditedFileCopiesOnlyThatFileAndGivesTheFullCopysLayer) {
+    build(request(kCopyTree));
+    context_file("tree/d2/f7.txt", "edited\n");
+    auto again = build(request(kCopyTree));
+    EXPECT_TRUE(logged("incremental: 103 of 104 files unchanged")) << progress_.logs.back();
+    EXPECT_EQ(layers(again), full_copy_layers());
+}
+
+TEST_F(IncrementalCopy, AddedRemovedAndChmodedEntriesGiveTheFullCopysLayer) {
+    build(request(kCopyTree));
+    fs::remove(context_ / "tree" / "d1" / "f3.txt");
+    fs::remove_all(context_ / "tree" / "d3" / "sub");
+    fs::create_directories(context_ / "tree" / "new" / "deeper");
+    context_file("tree/new/deeper/n.txt", "new\n");
+    fs::permissions(context_ / "tree" / "d0" / "f2.txt", fs::perms::owner_all);
+    fs::remove(context_ / "tree" / "link");
+    fs::create_symlink("d0/f9.txt", context_ / "tree" / "link");
+    auto again = build(request(kCopyTree));
+    EXPECT_TRUE(logged("incremental: ")) << progress_.logs.back();
+    EXPECT_EQ(layers(again), full_copy_layers());
+}
+
+TEST_F(IncrementalCopy, AFileTurnedIntoADirectoryFallsBackToAFullCopy) {
+    build(request(kCopyTree));
+    fs::remove(context_ / "tree" / "d0" / "f0.txt");
+    fs::create_directories(context_ / "tree" / "d0" / "f0.txt");
+    context_file("tree/d0/f0.txt/inside", "inside\n");
+    auto again = build(request(kCopyTree));
+    EXPECT_EQ(layers(again), full_copy_layers());
+}
+
+TEST_F(IncrementalCopy, ThePreviousSnapshotKeepsItsFiles) {
+    auto first = build(request(kCopyTree));
+    context_file("tree/d2/f7.txt", "edited\n");
+    build(request(kCopyTree));
+    // Back to the first content: the COPY hits the first result again, whose
+    // snapshot shares the unchanged files' inodes with the second.
+    context_file("tree/d2/f7.txt", "file 207\n");
+    auto back = build(request(kCopyTree));
+    EXPECT_EQ(back.steps_run, 0u);
+    EXPECT_EQ(back.digest, first.digest);
+    std::size_t originals = 0, edits = 0;
+    for (const auto& e : fs::recursive_directory_iterator(tmp_.path() / "root" / "snapshots")) {
+        if (e.path().filename() != "f7.txt" || e.path().parent_path().filename() != "d2")
+            continue;
+        std::ifstream in(e.path());
+        std::stringstream text;
+        text << in.rdbuf();
+        originals += text.str() == "file 207\n";
+        edits += text.str() == "edited\n";
+    }
+    EXPECT_EQ(originals, 1u);
+    EXPECT_EQ(edits, 1u);
+}
+
+TEST_F(IncrementalCopy, NoCacheCopiesEverything) {
+    build(request(kCopyTree));
+    context_file("tree/d2/f7.txt", "edited\n");
+    auto r = request(kCopyTree);
+    r.no_cache = true;
+    build(r);
+    EXPECT_FALSE(logged("incremental: ")) << "--no-cache makes every step afresh";
+}
+
+}  // namespace
+}  // namespace kiln::build
