@@ -205,7 +205,19 @@ bool CopyRebaser::keep(const Place& src, const struct stat& st, const Place& dst
     if (digest_of(src, st) != f.digest)
         return false;
     ++kept_;
+    just_kept_ = &it->first;
     return true;
+}
+
+void CopyRebaser::noted(const Place& src, const struct stat& st, const Place& dst, bool created,
+                        mode_t mode, uid_t uid, gid_t gid) {
+    if (!created && just_kept_ && *just_kept_ == dst.path) {
+        made_.files[dst.path] = previous_.files.at(dst.path);
+        just_kept_ = nullptr;
+        return;
+    }
+    just_kept_ = nullptr;
+    CopyRecorder::noted(src, st, dst, created, mode, uid, gid);
 }
 
 bool CopyRebaser::made_by_copy(const Place& dst) {

@@ -105,6 +105,8 @@ class CopyRebaser : public CopyRecorder {
     bool keep(const Place& src, const struct stat& st, const Place& dst, mode_t mode, uid_t uid,
               gid_t gid) override;
     bool made_by_copy(const Place& dst) override;
+    void noted(const Place& src, const struct stat& st, const Place& dst, bool created, mode_t mode,
+               uid_t uid, gid_t gid) override;
     void before_copy(const RootDir& root, const std::string& dir_path) override;
     void after_copy(const RootDir& root, const std::string& dir_path) override;
     // Removes what the previous copy made and this one did not.
@@ -115,6 +117,7 @@ class CopyRebaser : public CopyRecorder {
   private:
     CopyRecord previous_;
     std::size_t kept_ = 0;
+    const std::string* just_kept_ = nullptr;  // keep()'s last yes: its record carries over
 };
 
 }  // namespace kiln::solver
