@@ -44,34 +44,27 @@ class IncrementalCopy : public BuildFixture {
     }
     ~IncrementalCopy() override { ::unsetenv("SOURCE_DATE_EPOCH"); }
 
-    // The image's layer digests, built in the fixture's root.
-    std::vector<std::string> layers(const BuildResult& r) {
-        content::StateRoot root(tmp_.path() / "root");
-        auto image = content::read_image(root.blobs(), {content::media_type::kOciManifest,
-                                                        content::Digest::parse(r.digest),
-                                                        0,
-                                                        {},
-                                                        std::nullopt});
+    // The layer digests of image `digest` in the store at `root`.
+    static std::vector<std::string> layers_in(const fs::path& root, const std::string& digest) {
+        content::StateRoot store(root);
+        auto image = content::read_image(store.blobs(), {content::media_type::kOciManifest,
+                                                         content::Digest::parse(digest),
+                                                         0,
+                                                         {},
+                                                         std::nullopt});
         std::vector<std::string> out;
         for (const auto& l : image.manifest.layers)
             out.push_back(l.digest.str());
         return out;
     }
+    std::vector<std::string> layers(const BuildResult& r) {
+        return layers_in(tmp_.path() / "root", r.digest);
+    }
     // The same context built by a full copy in a fresh store.
     std::vector<std::string> full_copy_layers() {
         auto r = request(kCopyTree);
         r.state_root = tmp_.path() / ("fresh-" + std::to_string(++fresh_));
-        auto built = build(r);
-        content::StateRoot root(r.state_root);
-        auto image = content::read_image(root.blobs(), {content::media_type::kOciManifest,
-                                                        content::Digest::parse(built.digest),
-                                                        0,
-                                                        {},
-                                                        std::nullopt});
-        std::vector<std::string> out;
-        for (const auto& l : image.manifest.layers)
-            out.push_back(l.digest.str());
-        return out;
+        return layers_in(r.state_root, build(r).digest);
     }
     bool logged(const std::string& part) const {
         return std::any_of(progress_.logs.begin(), progress_.logs.end(),
