@@ -180,8 +180,8 @@ Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, cons
     deps.why_missing = [&](const std::string& ref) { return bases.why_missing(ref); };
     deps.blobs = &root.blobs();
     deps.write_layer = [&](const fs::path& tree, bool overlay_whiteouts,
-                           const solver::OmitDir& omit) {
-        return exporter::store_layer_tree(root, tree, overlay_whiteouts, omit, epoch);
+                           const solver::OmitDir& omit, const solver::LayerHints& hints) {
+        return exporter::store_layer_tree(root, tree, overlay_whiteouts, omit, epoch, hints);
     };
     deps.snapshots = snapshots.get();
     deps.executor = req.executor ? req.executor : runc.get();

@@ -42,8 +42,14 @@ std::optional<std::int64_t> source_date_epoch_from_env() {
 content::Descriptor store_layer_tree(const content::StateRoot& root,
                                      const std::filesystem::path& tree, bool overlay_whiteouts,
                                      const solver::OmitDir& omit_empty_dir,
-                                     std::optional<std::int64_t> epoch) {
+                                     std::optional<std::int64_t> epoch,
+                                     const solver::LayerHints& hints) {
     LayerOptions options;
+    if (hints.previous && hints.unchanged) {
+        options.previous_store = &root.blobs();
+        options.previous = hints.previous;
+        options.unchanged = hints.unchanged;
+    }
     options.overlay_whiteouts = overlay_whiteouts;
     options.omit_empty_dir = omit_empty_dir;
     options.compression.kind = Compression::none;

@@ -28,7 +28,8 @@ struct CommittedImage {
 content::Descriptor store_layer_tree(const content::StateRoot& root,
                                      const std::filesystem::path& tree, bool overlay_whiteouts,
                                      const solver::OmitDir& omit_empty_dir,
-                                     std::optional<std::int64_t> source_date_epoch);
+                                     std::optional<std::int64_t> source_date_epoch,
+                                     const solver::LayerHints& hints = {});
 
 // The history and "created" times are the solver's (see SolvePolicy::now).
 // Layer sizes are the stored blobs'; a layer known only lazily keeps the size

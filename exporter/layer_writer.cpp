@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -106,6 +108,80 @@ bool is_overlay_opaque(int dir_fd) {
     return false;
 }
 
+// Where each entry of an uncompressed layer kiln wrote lies: its headers
+// (PAX extended header included) and data, up to the next entry.
+struct PreviousEntry {
+    std::int64_t offset = 0, length = 0;
+    std::int64_t size = 0, mtime = 0;
+    mode_t mode = 0;
+    std::int64_t uid = 0, gid = 0;
+    bool plain = false;  // a regular file with no xattrs and no link
+};
+
+class PreviousLayer {
+  public:
+    PreviousLayer(const content::BlobStore& store, const content::Digest& layer)
+        : path_(store.path(layer)), fd_(::open(path_.c_str(), O_RDONLY | O_CLOEXEC)) {
+        if (!fd_)
+            return;  // gone: every entry is written afresh
+        struct stat st;
+        if (::fstat(fd_.get(), &st) != 0)
+            return;
+        struct ReadFree {
+            void operator()(struct archive* a) const { archive_read_free(a); }
+        };
+        std::unique_ptr<struct archive, ReadFree> a(archive_read_new());
+        if (!a || archive_read_support_format_tar(a.get()) != ARCHIVE_OK ||
+            archive_read_open_filename(a.get(), path_.c_str(), 64 * 1024) != ARCHIVE_OK)
+            return;
+        std::string last;
+        archive_entry* e = nullptr;
+        for (;;) {
+            int rc = archive_read_next_header(a.get(), &e);
+            if (rc == ARCHIVE_EOF)
+                break;
+            if (rc != ARCHIVE_OK) {
+                entries_.clear();
+                return;
+            }
+            const std::int64_t at = archive_read_header_position(a.get());
+            if (!last.empty())
+                entries_[last].length = at - entries_[last].offset;
+            PreviousEntry p;
+            p.offset = at;
+            p.size = archive_entry_size(e);
+            p.mtime = archive_entry_mtime(e);
+            p.mode = archive_entry_mode(e);
+            p.uid = archive_entry_uid(e);
+            p.gid = archive_entry_gid(e);
+            p.plain = archive_entry_filetype(e) == AE_IFREG && !archive_entry_hardlink(e) &&
+                      archive_entry_xattr_count(e) == 0;
+            const char* name = archive_entry_pathname(e);
+            last = name ? name : "";
+            entries_[last] = p;
+            if (archive_read_data_skip(a.get()) != ARCHIVE_OK) {
+                entries_.clear();
+                return;
+            }
+        }
+        // kiln's layers end with exactly two zero blocks.
+        if (!last.empty())
+            entries_[last].length = st.st_size - 1024 - entries_[last].offset;
+    }
+
+    const PreviousEntry* find(const std::string& path) const {
+        auto it = entries_.find(path);
+        return it == entries_.end() ? nullptr : &it->second;
+    }
+    int fd() const { return fd_.get(); }
+    const fs::path& path() const { return path_; }
+
+  private:
+    fs::path path_;
+    UniqueFd fd_;
+    std::map<std::string, PreviousEntry> entries_;
+};
+
 class TreeWriter {
   public:
     TreeWriter(struct archive* a, Pipeline& pipe, fs::path root, const LayerOptions& options)
@@ -115,7 +191,11 @@ class TreeWriter {
           sde_(options.source_date_epoch),
           overlay_whiteouts_(options.overlay_whiteouts),
           omit_empty_dir_(options.omit_empty_dir),
-          buf_(kChunk) {}
+          unchanged_(options.unchanged),
+          buf_(kChunk) {
+        if (options.previous_store && options.previous && options.unchanged)
+            previous_.emplace(*options.previous_store, *options.previous);
+    }
 
     void write_dir(int dir_fd, const std::string& rel) {
         write_children(dir_fd, rel, sorted_children(dir_fd, rel));
@@ -198,6 +278,7 @@ class TreeWriter {
 
     // An empty, mode-0, root-owned file standing for a whiteout or an opaque directory.
     void write_marker(const std::string& path, const struct stat& st) {
+        flush_previous();
         EntryPtr e(archive_entry_new());
         if (!e)
             throw Error("out of memory writing a layer");
@@ -214,7 +295,60 @@ class TreeWriter {
         check(archive_write_header(a_, e.get()), root_ / path);
     }
 
+    // The entry as the previous layer holds it, when it is the same file (the
+    // very inode, so its xattrs are those the entry says: none). Consecutive
+    // entries are copied as one range.
+    bool copy_previous(const Child& c, const std::string& path) {
+        const struct stat& st = c.st;
+        if (!previous_ || !S_ISREG(st.st_mode) || !unchanged_(path))
+            return false;
+        const PreviousEntry* p = previous_->find(path);
+        std::int64_t mtime = st.st_mtim.tv_sec;
+        if (sde_ && mtime > *sde_)
+            mtime = *sde_;
+        if (!p || !p->plain || p->length <= 0 || p->size != st.st_size || p->mtime != mtime ||
+            p->mode != st.st_mode || p->uid != st.st_uid || p->gid != st.st_gid)
+            return false;
+        if (st.st_nlink > 1)  // a file linked twice in this tree is a link entry the second time
+            links_.try_emplace({st.st_dev, st.st_ino}, path);
+        if (range_len_ > 0 && range_at_ + range_len_ == p->offset) {
+            range_len_ += p->length;
+            return true;
+        }
+        flush_previous();
+        // The entry before's data padding is written when that entry is finished.
+        check(archive_write_finish_entry(a_), root_ / path);
+        range_at_ = p->offset;
+        range_len_ = p->length;
+        return true;
+    }
+
+  public:
+    // Writes the pending range of previous entries. libarchive writes unbuffered
+    // (bytes_per_block 0), so these bytes land in order.
+    void flush_previous() {
+        std::int64_t at = range_at_, left = range_len_;
+        range_len_ = 0;
+        while (left > 0) {
+            std::size_t want = static_cast<std::size_t>(
+                std::min<std::int64_t>(left, static_cast<std::int64_t>(buf_.size())));
+            ssize_t n = ::pread(previous_->fd(), buf_.data(), want, at);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n <= 0)
+                throw errno_error("cannot read " + previous_->path().string());
+            if (write_cb(a_, &pipe_, buf_.data(), static_cast<std::size_t>(n)) < 0)
+                fail(previous_->path());
+            at += n;
+            left -= n;
+        }
+    }
+
+  private:
     void write_entry(int dir_fd, const Child& c, const std::string& path) {
+        if (copy_previous(c, path))
+            return;
+        flush_previous();
         const struct stat& st = c.st;
         fs::path full = root_ / path;
         EntryPtr e(archive_entry_new());
@@ -319,6 +453,9 @@ class TreeWriter {
     std::optional<std::int64_t> sde_;
     bool overlay_whiteouts_ = false;
     std::function<bool(const std::string&, const struct stat&)> omit_empty_dir_;
+    std::function<bool(const std::string&)> unchanged_;
+    std::optional<PreviousLayer> previous_;
+    std::int64_t range_at_ = 0, range_len_ = 0;  // previous entries not yet copied
     std::vector<char> buf_;
     std::map<std::pair<dev_t, ino_t>, std::string> links_;
 };
@@ -338,6 +475,9 @@ ArchivePtr new_tar_writer(Pipeline& pipe, const fs::path& dir) {
     // SCHILY.xattr only: the LIBARCHIVE.xattr twins would be noise to other tools.
     check(archive_write_set_format_option(a.get(), "pax", "xattrheader", "SCHILY"));
     check(archive_write_add_filter_none(a.get()));
+    // Unbuffered: every entry reaches the pipeline when written, so an entry
+    // copied from a previous layer (TreeWriter::copy_previous) falls in place.
+    check(archive_write_set_bytes_per_block(a.get(), 0));
     // End with the two zero blocks and no padding to 10 KiB, as Go's archive/tar does.
     check(archive_write_set_bytes_in_last_block(a.get(), 1));
     check(archive_write_open(a.get(), &pipe, nullptr, write_cb, nullptr));
@@ -362,6 +502,7 @@ LayerBlob write_layer(const fs::path& dir, const content::BlobStore& store,
         TreeWriter tw(a.get(), pipe, dir, options);
         try {
             tw.write_dir(root.get(), "");
+            tw.flush_previous();
         } catch (...) {
             // archive_write_free() would still flush a trailer through the
             // pipeline; a parked error makes the callback refuse it.

@@ -43,6 +43,15 @@ struct LayerOptions {
     // a directory copied up only because something was created and removed
     // in it (a runtime's mount stubs) is no change and so no entry.
     std::function<bool(const std::string& rel, const struct stat& st)> omit_empty_dir;
+    // An incremental step (solver/copy_journal.h): `previous`, an uncompressed
+    // layer in `previous_store` made from an earlier version of this tree, and
+    // the regular files (paths relative, no leading "/") known to be the very
+    // files that layer holds. Such a file's entry is copied from `previous`
+    // when that entry's header says the same path, size, mode, owner and mtime
+    // and no xattrs; the blob's bytes are the same either way.
+    const content::BlobStore* previous_store = nullptr;
+    std::optional<content::Digest> previous;
+    std::function<bool(const std::string& rel)> unchanged;
 };
 
 struct LayerBlob {

@@ -48,6 +48,32 @@ std::string unescape(const std::string& p) {
     return out;
 }
 
+std::string hex_of(const std::array<unsigned char, 32>& d) {
+    static const char* digits = "0123456789abcdef";
+    std::string out(64, '0');
+    for (std::size_t i = 0; i < d.size(); ++i) {
+        out[2 * i] = digits[d[i] >> 4];
+        out[2 * i + 1] = digits[d[i] & 15];
+    }
+    return out;
+}
+
+std::array<unsigned char, 32> bin_of(std::string_view hex) {
+    auto nibble = [](char c) -> int {
+        if (c >= '0' && c <= '9')
+            return c - '0';
+        if (c >= 'a' && c <= 'f')
+            return c - 'a' + 10;
+        throw NotIncremental("malformed copy record");
+    };
+    if (hex.size() != 64)
+        throw NotIncremental("malformed copy record");
+    std::array<unsigned char, 32> out{};
+    for (std::size_t i = 0; i < out.size(); ++i)
+        out[i] = static_cast<unsigned char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+    return out;
+}
+
 long long ns_of(const struct timespec& t) {
     return static_cast<long long>(t.tv_sec) * 1000000000LL + t.tv_nsec;
 }
@@ -86,8 +112,8 @@ std::string CopyRecord::serialize() const {
     std::ostringstream out;
     out << kHeader << "\n";
     for (const auto& [path, f] : files)
-        out << "f " << f.digest << ' ' << f.size << ' ' << f.mtime_s << ' ' << f.mtime_ns << ' '
-            << std::oct << f.mode << std::dec << ' ' << f.uid << ' ' << f.gid << ' '
+        out << "f " << hex_of(f.digest) << ' ' << f.size << ' ' << f.mtime_s << ' ' << f.mtime_ns
+            << ' ' << std::oct << f.mode << std::dec << ' ' << f.uid << ' ' << f.gid << ' '
             << (f.xattrs ? 1 : 0) << ' ' << escape(path) << "\n";
     for (const auto& p : others)
         out << "e " << escape(p) << "\n";
@@ -112,11 +138,13 @@ CopyRecord CopyRecord::parse(const std::string& text) {
             std::istringstream f(line.substr(2));
             File file;
             int xattrs = 0;
-            f >> file.digest >> file.size >> file.mtime_s >> file.mtime_ns >> std::oct >>
-                file.mode >> std::dec >> file.uid >> file.gid >> xattrs;
+            std::string digest;
+            f >> digest >> file.size >> file.mtime_s >> file.mtime_ns >> std::oct >> file.mode >>
+                std::dec >> file.uid >> file.gid >> xattrs;
             if (!f || f.get() != ' ')
                 throw NotIncremental("malformed copy record");
             file.xattrs = xattrs != 0;
+            file.digest = bin_of(digest);
             std::string path;
             std::getline(f, path);
             r.files[unescape(path)] = file;
@@ -142,8 +170,8 @@ std::string CopyRecorder::rel_of(const Place& src) const {
     return "";
 }
 
-std::string CopyRecorder::digest_of(const Place& src, const struct stat& st) {
-    return std::string(stats_.digest(rel_of(src), src.path, st).hex());
+std::array<unsigned char, 32> CopyRecorder::digest_of(const Place& src, const struct stat& st) {
+    return bin_of(stats_.digest(rel_of(src), src.path, st).hex());
 }
 
 void CopyRecorder::noted(const Place& src, const struct stat& st, const Place& dst, bool created,
@@ -212,7 +240,8 @@ bool CopyRebaser::keep(const Place& src, const struct stat& st, const Place& dst
 void CopyRebaser::noted(const Place& src, const struct stat& st, const Place& dst, bool created,
                         mode_t mode, uid_t uid, gid_t gid) {
     if (!created && just_kept_ && *just_kept_ == dst.path) {
-        made_.files[dst.path] = previous_.files.at(dst.path);
+        CopyRecord::File& f = made_.files[dst.path] = previous_.files.at(dst.path);
+        f.kept = true;
         just_kept_ = nullptr;
         return;
     }

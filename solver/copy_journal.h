@@ -30,6 +30,7 @@
 
 #include <sys/stat.h>
 
+#include <array>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -51,13 +52,14 @@ class NotIncremental : public std::runtime_error {
 // What a COPY made, by destination path (absolute in the image, as resolved).
 struct CopyRecord {
     struct File {
-        std::string digest;  // hex of the source content's SHA-256
+        std::array<unsigned char, 32> digest{};  // the source content's SHA-256
         long long size = 0;
         long long mtime_s = 0, mtime_ns = 0;
         mode_t mode = 0;
         uid_t uid = 0;
         gid_t gid = 0;
         bool xattrs = false;  // the source had extended attributes
+        bool kept = false;    // (not recorded) a rebaser kept the previous file
     };
     std::map<std::string, File> files;
     std::set<std::string> others;        // links, fifos, devices
@@ -85,10 +87,11 @@ class CopyRecorder : public CopyJournal {
     virtual void after_copy(const RootDir& root, const std::string& dir_path);
 
     const CopyRecord& record() const { return made_; }
+    CopyRecord take_record() { return std::move(made_); }
 
   protected:
     std::string rel_of(const Place& src) const;
-    std::string digest_of(const Place& src, const struct stat& st);
+    std::array<unsigned char, 32> digest_of(const Place& src, const struct stat& st);
 
     std::string context_root_;
     StatCache& stats_;

@@ -88,6 +88,12 @@ class Op {
     // After execute() or execute_again(): what the step's snapshot is committed
     // with for a later execute_again() ("": nothing, and no incremental rerun).
     virtual std::string note() const { return ""; }
+    // After execute_again(): whether the regular file at `path` (absolute in the
+    // image) is the previous result's own file, untouched.
+    virtual bool kept(const std::string& path) const {
+        (void)path;
+        return false;
+    }
 };
 
 struct RunPolicy;  // op_exec.h: what RUN needs beyond its step

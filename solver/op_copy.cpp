@@ -56,6 +56,13 @@ bool CopyOp::incremental() const {
            !spec_.link;
 }
 
+bool CopyOp::kept(const std::string& path) const {
+    if (!made_)
+        return false;
+    auto it = made_->files.find(path);
+    return it != made_->files.end() && it->second.kept;
+}
+
 bool CopyOp::execute(const std::filesystem::path& root, OpEnv& env) {
     CopySource source(spec_, env);
     // Written straight into the snapshot: its upper directory is the step's diff.
@@ -65,7 +72,7 @@ bool CopyOp::execute(const std::filesystem::path& root, OpEnv& env) {
     }
     CopyRecorder recorder(env.context().root().string(), env.stats());
     run_copy(spec_, source.get(), root, &recorder);
-    note_ = recorder.record().serialize();
+    made_ = recorder.take_record();
     return true;
 }
 
@@ -78,9 +85,9 @@ bool CopyOp::execute_again(const std::filesystem::path& tree, const std::string&
                             CopyRecord::parse(previous));
         run_copy(spec_, env.context(), tree, &rebaser);
         rebaser.finish(RootDir(tree));
-        note_ = rebaser.record().serialize();
         env.log("incremental: " + std::to_string(rebaser.kept()) + " of " +
                 std::to_string(rebaser.record().files.size()) + " files unchanged");
+        made_ = rebaser.take_record();
         return true;
     } catch (const NotIncremental& e) {
         env.log(std::string("incremental copy not possible: ") + e.what());

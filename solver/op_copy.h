@@ -6,6 +6,11 @@
 // the stage it copies from, or the image's manifest digest.
 #pragma once
 
+#include <optional>
+#include <string>
+
+#include "solver/copy_journal.h"
+
 #include <memory>
 #include <vector>
 
@@ -22,7 +27,8 @@ class CopyOp : public Op {
     bool execute(const std::filesystem::path& root, OpEnv& env) override;
     bool execute_again(const std::filesystem::path& tree, const std::string& previous,
                        OpEnv& env) override;
-    std::string note() const override { return note_; }
+    std::string note() const override { return made_ ? made_->serialize() : ""; }
+    bool kept(const std::string& path) const override;
 
   private:
     // COPY from the context without heredocs, --parents or --link: the copies
@@ -30,7 +36,7 @@ class CopyOp : public Op {
     bool incremental() const;
 
     const frontend::CopySpec& spec_;
-    std::string note_;
+    std::optional<CopyRecord> made_;  // what the last execute made
 };
 
 // Shared with ADD: the key fields that describe what a COPY/ADD does, and the

@@ -35,6 +35,14 @@ namespace kiln::solver {
 // directories are no change (see exporter::LayerOptions).
 using OmitDir = std::function<bool(const std::string& rel, const struct stat& st)>;
 
+// An incremental step's layer (solver/copy_journal.h): the earlier layer its
+// tree was made from, and which regular files (paths relative, no leading "/")
+// are the very files that layer holds, so the writer may copy their entries.
+struct LayerHints {
+    std::optional<content::Digest> previous;
+    std::function<bool(const std::string& rel)> unchanged;
+};
+
 // What the solver works with: stores, the snapshotter, the executor, the
 // image resolver, the layer writer, the progress sink. Injected, so that tests
 // put in a native snapshotter, a temp store and a fake executor.
@@ -52,7 +60,7 @@ struct SolveDeps {
     // are deletions, trusted.overlay.opaque marks replaced directories).
     // Required.
     std::function<content::Descriptor(const std::filesystem::path& tree, bool overlay_whiteouts,
-                                      const OmitDir& omit_empty_dir)>
+                                      const OmitDir& omit_empty_dir, const LayerHints& hints)>
         write_layer;
     // Where steps run: snapshots of the layers (one per layer, shared by
     // every build), made from the blobs when first needed. Required.

@@ -189,6 +189,7 @@ std::optional<content::Descriptor> execute_step(SolveRun& run, const StepJob& jo
     // of a fresh run when the op can (an incremental COPY).
     std::unique_ptr<snapshotter::Active> active;
     bool changed = false;
+    LayerHints hints;
     if (!job.op->linked() && !job.no_cache && run.deps.cache) {
         if (auto prev = run.deps.cache->get(again_key(*job.plan));
             prev && prev->layer && snaps.exists(chain_id(below, prev->layer->digest))) {
@@ -198,6 +199,9 @@ std::optional<content::Descriptor> execute_step(SolveRun& run, const StepJob& jo
                 if (job.op->execute_again(edit->root(), *note, env)) {
                     active = std::move(edit);
                     changed = true;
+                    hints.previous = prev->layer->digest;
+                    const Op* op = job.op.get();
+                    hints.unchanged = [op](const std::string& rel) { return op->kept("/" + rel); };
                 }
             }
         }
@@ -212,7 +216,7 @@ std::optional<content::Descriptor> execute_step(SolveRun& run, const StepJob& jo
     }
     std::optional<content::Descriptor> made;
     if (changed)
-        made = run.deps.write_layer(active->upper(), true, unchanged_in(parents, snaps));
+        made = run.deps.write_layer(active->upper(), true, unchanged_in(parents, snaps), hints);
     // A layer with no entry is no layer (a RUN that changed nothing).
     if (made && made->size <= 1024)
         made = nonempty(*run.deps.blobs, *made);

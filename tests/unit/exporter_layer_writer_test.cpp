@@ -9,6 +9,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -440,4 +441,45 @@ TEST(LayerMediaType, OciAndDockerTypes) {
     EXPECT_EQ(layer_media_type(Compression::none, false), mt::kDockerLayer);
     EXPECT_EQ(layer_media_type(Compression::gzip, false), mt::kDockerLayerGzip);
     EXPECT_EQ(layer_media_type(Compression::zstd, false), mt::kOciLayerZstd);
+}
+
+// An incremental step's layer: entries said to be unchanged are copied from the previous
+// layer, and the blob is the same as a fresh write of the tree, long (PAX) names and
+// hard links included; an entry whose header no longer fits is written afresh.
+TEST_F(LayerWriterTest, LayerCopiedFromAPreviousLayerIsTheFreshWrite) {
+    populate();
+    const std::string long_dir = "usr/share/" + std::string(120, 'd');
+    fs::create_directories(tree / long_dir);
+    for (int i = 0; i < 5; ++i)
+        write(tree / long_dir / ("file-" + std::to_string(i)), std::string(700 * i, 'x'));
+    LayerBlob previous = write_tree(Compression::none);
+
+    write(tree / long_dir / "file-2", "edited");  // changed, and said so
+    set_mtime(tree / "etc/hostname", 1000);       // changed, but said unchanged
+    write(tree / "usr/bin/new", "new file");      // new
+    fs::remove(tree / long_dir / "file-4");       // gone
+    LayerBlob fresh = write_tree(Compression::none);
+
+    std::size_t asked = 0;
+    LayerOptions o;
+    o.compression.kind = Compression::none;
+    o.previous_store = &store;
+    o.previous = previous.diff_id;
+    o.unchanged = [&](const std::string& rel) {
+        ++asked;
+        return rel != long_dir + "/file-2" && rel != "usr/bin/new";
+    };
+    LayerBlob again = write_layer(tree, store, o);
+    EXPECT_EQ(again.digest, fresh.digest);
+    EXPECT_GT(asked, 5u);
+
+    // The unchanged entries did come from the previous blob: alter file-1's bytes there.
+    const fs::path blob = store.path(previous.diff_id);
+    std::string bytes = slurp(blob);
+    const auto at = bytes.find(std::string(700, 'x'));
+    ASSERT_NE(at, std::string::npos);
+    bytes[at] = 'y';
+    fs::permissions(blob, fs::perms::owner_read | fs::perms::owner_write);
+    std::ofstream(blob, std::ios::binary | std::ios::trunc) << bytes;
+    EXPECT_NE(write_layer(tree, store, o).digest, fresh.digest);
 }

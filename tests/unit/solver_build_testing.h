@@ -114,8 +114,10 @@ class SolverBuildFixture : public ::testing::Test {
             return it->second;
         };
         d.blobs = &root_.blobs();
-        d.write_layer = [this](const fs::path& tree, bool overlay_whiteouts, const OmitDir& omit) {
-            return exporter::store_layer_tree(root_, tree, overlay_whiteouts, omit, std::nullopt);
+        d.write_layer = [this](const fs::path& tree, bool overlay_whiteouts, const OmitDir& omit,
+                               const LayerHints& hints) {
+            return exporter::store_layer_tree(root_, tree, overlay_whiteouts, omit, std::nullopt,
+                                              hints);
         };
         d.snapshots = snaps_.get();
         d.executor = &exec_;
