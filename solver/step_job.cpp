@@ -166,6 +166,36 @@ content::Digest again_key(const StepPlan& plan) {
                    {"stage", plan.summary.value("stage", "")}});
 }
 
+// The op made again from its previous result on the same file system (an
+// incremental COPY), with the hints its layer is written with; null when there
+// is no such result or the op cannot, and it then runs afresh.
+std::unique_ptr<snapshotter::Active> execute_again(SolveRun& run, const StepJob& job,
+                                                   const std::string& below, OpEnv& env,
+                                                   LayerHints& hints) {
+    if (job.op->linked() || job.no_cache || !run.deps.cache)
+        return nullptr;
+    auto prev = run.deps.cache->get(again_key(*job.plan));
+    if (!prev || !prev->layer)
+        return nullptr;
+    auto& snaps = *run.deps.snapshots;
+    const std::string snap = chain_id(below, prev->layer->digest);
+    auto note = snaps.exists(snap) ? snaps.note(snap) : std::nullopt;
+    if (!note)
+        return nullptr;
+    std::unique_ptr<snapshotter::Active> edit;
+    try {
+        edit = snaps.edit(snap);
+    } catch (const Error&) {
+        return nullptr;  // removed meanwhile (a prune)
+    }
+    if (!job.op->execute_again(edit->root(), *note, env))
+        return nullptr;
+    hints.previous = prev->layer->digest;
+    const Op* op = job.op.get();
+    hints.unchanged = [op](const std::string& rel) { return op->kept("/" + rel); };
+    return edit;
+}
+
 // On a cache miss: the op runs on a fresh writable snapshot over the layers
 // before it (unpacked only now), and what it changed becomes the step's layer
 // (none when it changed nothing).
@@ -187,25 +217,9 @@ std::optional<content::Descriptor> execute_step(SolveRun& run, const StepJob& jo
     const std::string below = parents.empty() ? "" : parents.back();
     // The op's previous result on the same file system, made again in place
     // of a fresh run when the op can (an incremental COPY).
-    std::unique_ptr<snapshotter::Active> active;
-    bool changed = false;
     LayerHints hints;
-    if (!job.op->linked() && !job.no_cache && run.deps.cache) {
-        if (auto prev = run.deps.cache->get(again_key(*job.plan));
-            prev && prev->layer && snaps.exists(chain_id(below, prev->layer->digest))) {
-            const std::string snap = chain_id(below, prev->layer->digest);
-            if (auto note = snaps.note(snap)) {
-                auto edit = snaps.edit(snap);
-                if (job.op->execute_again(edit->root(), *note, env)) {
-                    active = std::move(edit);
-                    changed = true;
-                    hints.previous = prev->layer->digest;
-                    const Op* op = job.op.get();
-                    hints.unchanged = [op](const std::string& rel) { return op->kept("/" + rel); };
-                }
-            }
-        }
-    }
+    std::unique_ptr<snapshotter::Active> active = execute_again(run, job, below, env, hints);
+    bool changed = active != nullptr;
     if (!active) {
         active = snaps.prepare(parents);
         if (job.op->waits())
