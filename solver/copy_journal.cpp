@@ -206,7 +206,9 @@ void CopyRecorder::after_copy(const RootDir& root, const std::string& dir_path) 
     for (const auto& d : dirs_on_the_way(dir_path)) {
         long long now = mtime_in(root, d);
         auto it = mtimes_before_.find(d);
-        if (now >= 0 && (it == mtimes_before_.end() || it->second != now))
+        auto source = by_source_.find(d);
+        if (now >= 0 && (it == mtimes_before_.end() || it->second != now) &&
+            (source == by_source_.end() || source->second != now))
             made_.dated_dirs.insert(d);
     }
 }

@@ -85,6 +85,12 @@ class CopyRecorder : public CopyJournal {
     // destination directory), before it is resolved and after everything was copied.
     virtual void before_copy(const RootDir& root, const std::string& dir_path);
     virtual void after_copy(const RootDir& root, const std::string& dir_path);
+    // The copy gave directory `path` its source's mtime (a directory source's
+    // contents copied into it): that mtime, if it is still the directory's
+    // after the copy, is not the copy's doing.
+    void dated_by_source(const std::string& path, const struct timespec& mtime) {
+        by_source_[path] = static_cast<long long>(mtime.tv_sec) * 1000000000LL + mtime.tv_nsec;
+    }
 
     const CopyRecord& record() const { return made_; }
     CopyRecord take_record() { return std::move(made_); }
@@ -97,6 +103,7 @@ class CopyRecorder : public CopyJournal {
     StatCache& stats_;
     CopyRecord made_;
     std::map<std::string, long long> mtimes_before_;  // ns; -1: missing
+    std::map<std::string, long long> by_source_;      // ns
 };
 
 // Makes a copy again over a clone of its previous result (see above).

@@ -341,6 +341,8 @@ void run_copy(const frontend::CopySpec& spec, const BuildContext& context, const
         } else if (S_ISDIR(st.st_mode) && leaf.empty()) {
             UniqueFd in = open_dir_at(from.place.dir, from.place.name, from.place.path);
             copier->copy_contents(in.get(), st, from.place.path, src.rel, dir.get(), dir_path);
+            if (journal)
+                journal->dated_by_source(dir_path, st.st_mtim);
         } else if (!leaf.empty()) {
             copier->copy(from.place, st, src.rel, {dir.get(), leaf, child_path(dir_path, leaf)});
         } else {

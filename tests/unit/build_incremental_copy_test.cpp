@@ -1,6 +1,9 @@
 // Incremental COPY (solver/copy_journal.h) through build::build: a COPY whose
 // previous result on the same file system is a snapshot is made again from it,
 // and its layer is byte for byte the layer a full copy in a fresh store makes.
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 
@@ -9,6 +12,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -126,6 +130,37 @@ TEST_F(IncrementalCopy, ThePreviousSnapshotKeepsItsFiles) {
     }
     EXPECT_EQ(originals, 1u);
     EXPECT_EQ(edits, 1u);
+}
+
+// Without SOURCE_DATE_EPOCH: the destination directory keeps the source
+// directory's mtime, as a full copy leaves it, rather than the copy's time.
+TEST_F(IncrementalCopy, TheDestinationKeepsTheSourceDirectorysMtime) {
+    ::unsetenv("SOURCE_DATE_EPOCH");
+    struct timespec old[2] = {{0, UTIME_OMIT}, {1600000000, 0}};
+    build(request(kCopyTree));
+    context_file("tree/d2/f7.txt", "edited\n");
+    ASSERT_EQ(::utimensat(AT_FDCWD, (context_ / "tree").c_str(), old, 0), 0);
+    auto again = build(request(kCopyTree));
+    ASSERT_TRUE(logged("incremental: ")) << progress_.logs.back();
+    const auto layer = layers(again).at(1);
+    content::StateRoot root(tmp_.path() / "root");
+    struct ReadFree {
+        void operator()(struct archive* a) const { archive_read_free(a); }
+    };
+    std::unique_ptr<struct archive, ReadFree> a(archive_read_new());
+    archive_read_support_format_tar(a.get());
+    ASSERT_EQ(archive_read_open_filename(
+                  a.get(), root.blobs().path(content::Digest::parse(layer)).c_str(), 65536),
+              ARCHIVE_OK);
+    archive_entry* e = nullptr;
+    bool found = false;
+    while (archive_read_next_header(a.get(), &e) == ARCHIVE_OK) {
+        if (std::string(archive_entry_pathname(e)) == "data/tree/") {
+            EXPECT_EQ(archive_entry_mtime(e), 1600000000);
+            found = true;
+        }
+    }
+    EXPECT_TRUE(found);
 }
 
 TEST_F(IncrementalCopy, NoCacheCopiesEverything) {
