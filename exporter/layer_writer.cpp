@@ -167,6 +167,13 @@ class PreviousLayer {
         // kiln's layers end with exactly two zero blocks.
         if (!last.empty())
             entries_[last].length = st.st_size - 1024 - entries_[last].offset;
+        // An entry is whole 512-byte blocks: a header, maybe an extended one,
+        // and its data padded; anything else is not copied.
+        for (auto& [_, p] : entries_) {
+            const std::int64_t data = (p.size + 511) / 512 * 512;
+            if (p.length < 512 + data || (p.length - data) % 512 != 0)
+                p.plain = false;
+        }
     }
 
     const PreviousEntry* find(const std::string& path) const {
