@@ -54,6 +54,20 @@ struct Pipeline {
     bool hash_diff = true;  // uncompressed: the blob store's own hash is the diffID
     std::unique_ptr<Compressor> compressor;
     std::exception_ptr error;
+    // libarchive writes unbuffered (a header, a file's data, its padding, one
+    // call each): small pieces are gathered here first.
+    std::vector<char> pending;
+
+    void push(const void* buf, std::size_t n) {
+        if (hash_diff)
+            diff_hash.update(buf, n);
+        compressor->write(buf, n);
+    }
+    void flush() {
+        if (!pending.empty())
+            push(pending.data(), pending.size());
+        pending.clear();
+    }
 };
 
 la_ssize_t write_cb(struct archive*, void* ctx, const void* buf, size_t n) {
@@ -61,9 +75,18 @@ la_ssize_t write_cb(struct archive*, void* ctx, const void* buf, size_t n) {
     if (p->error)
         return -1;
     try {
-        if (p->hash_diff)
-            p->diff_hash.update(buf, n);
-        p->compressor->write(buf, n);
+        if (p->pending.size() + n <= kChunk) {
+            const char* c = static_cast<const char*>(buf);
+            p->pending.insert(p->pending.end(), c, c + n);
+        } else {
+            p->flush();
+            if (n < kChunk) {
+                const char* c = static_cast<const char*>(buf);
+                p->pending.insert(p->pending.end(), c, c + n);
+            } else {
+                p->push(buf, n);
+            }
+        }
     } catch (...) {
         p->error = std::current_exception();
         return -1;
@@ -501,6 +524,7 @@ LayerBlob write_layer(const fs::path& dir, const content::BlobStore& store,
 
     auto blob = store.writer();
     Pipeline pipe;
+    pipe.pending.reserve(kChunk);
     pipe.hash_diff = options.compression.kind != Compression::none;
     pipe.compressor = make_compressor(options.compression,
                                       [&blob](const void* d, std::size_t n) { blob.write(d, n); });
@@ -526,6 +550,7 @@ LayerBlob write_layer(const fs::path& dir, const content::BlobStore& store,
                         (msg ? msg : "unknown tar error"));
         }
     }
+    pipe.flush();
     pipe.compressor->finish();
     content::BlobInfo info = blob.commit();
     LayerBlob out;
