@@ -18,10 +18,14 @@ work=$(mktemp -d /var/tmp/kiln-apt-oci.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 curl -fsS -o /dev/null --max-time 10 http://deb.debian.org/debian/dists/bookworm/Release ||
   { echo "skipped: Debian's mirror is not reachable"; exit 0; }
+# The bench's Debian base names no reachable mirror: use the host's.
+mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null)
+mirror=${mirror:-http://deb.debian.org/debian}
 mkdir -p "$work/ctx"
 cat > "$work/ctx/Dockerfile" <<DF
 FROM $REG/debian:bookworm
-RUN apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
+RUN rm -f /etc/apt/sources.list.d/* && echo "deb $mirror bookworm main" > /etc/apt/sources.list && \\
+    apt-get update && apt-get install -y --no-install-recommends nodejs npm && rm -rf /var/lib/apt/lists/*
 RUN node --version > /node-version
 DF
 net=()
