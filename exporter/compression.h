@@ -1,4 +1,4 @@
-// Streaming compression for layers: gzip (zlib, in parallel blocks: gzip_blocks.h) and
+// Streaming compression for layers: gzip (libdeflate, in parallel blocks: gzip_blocks.h) and
 // zstd (its own workers).
 //
 // Contract: a Compressor is a byte pipe. Bytes written are compressed and
