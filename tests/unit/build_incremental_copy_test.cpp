@@ -105,6 +105,24 @@ TEST_F(IncrementalCopy, AFileTurnedIntoADirectoryFallsBackToAFullCopy) {
     fs::create_directories(context_ / "tree" / "d0" / "f0.txt");
     context_file("tree/d0/f0.txt/inside", "inside\n");
     auto again = build(request(kCopyTree));
+    EXPECT_TRUE(logged("incremental copy not possible")) << progress_.logs.back();
+    EXPECT_EQ(layers(again), full_copy_layers());
+}
+
+TEST_F(IncrementalCopy, ADamagedRecordFallsBackToAFullCopy) {
+    build(request(kCopyTree));
+    std::size_t notes = 0;
+    for (const auto& e : fs::recursive_directory_iterator(tmp_.path() / "root" / "snapshots")) {
+        if (e.path().filename() == "note" && e.is_regular_file()) {
+            fs::permissions(e.path(), fs::perms::owner_read | fs::perms::owner_write);
+            std::ofstream(e.path(), std::ios::trunc) << "kiln-copy-record 1\nf zz 1 2\n";
+            ++notes;
+        }
+    }
+    ASSERT_GT(notes, 0u);
+    context_file("tree/d2/f7.txt", "edited\n");
+    auto again = build(request(kCopyTree));
+    EXPECT_TRUE(logged("incremental copy not possible")) << progress_.logs.back();
     EXPECT_EQ(layers(again), full_copy_layers());
 }
 
