@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/reference.h"
+#include "content/oci.h"
 #include "registry/platform.h"
 #include "registry/pull.h"
 
@@ -44,6 +45,15 @@ std::optional<content::StoredImage> BaseImages::resolve(const std::string& ref,
             po.platform = want;
             po.log = [&v](const std::string& line) { v.log(line); };
             po.lazy = lazy_;
+            if (unpack_)
+                po.unpack = [snaps = unpack_](std::size_t i,
+                                              const std::vector<content::Digest>& diff_ids,
+                                              const registry::LayerReader& read) {
+                    std::string key;
+                    for (std::size_t j = 0; j <= i; ++j)
+                        key = content::chain_id(key, diff_ids[j]);
+                    snaps->apply(key, read, diff_ids[i].str());
+                };
             auto r = registry::pull_image(root_, kiln::parse_reference(ref), po);
             d = r.descriptor;
             if (!r.named)

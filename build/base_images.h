@@ -20,6 +20,7 @@
 #include "content/lazy_layers.h"
 #include "content/state_root.h"
 #include "registry/client.h"
+#include "snapshotter/snapshotter.h"
 
 namespace kiln::build {
 
@@ -38,6 +39,9 @@ class BaseImages {
     // read. Used when the build imports a shared cache, whose hits may make
     // the base's bytes unnecessary.
     void set_lazy(content::LazyLayers* lazy) { lazy_ = lazy; }
+    // Pulls from here on unpack each layer into `snaps` (keyed by its chain
+    // ID, as solver/stage_state.h's layer_keys() names it) while it downloads.
+    void set_unpack(snapshotter::Snapshotter* snaps) { unpack_ = snaps; }
     // Names the lazily pulled images whose layers all came in during the
     // build, as an eager pull would have; the others stay unnamed.
     void name_complete();
@@ -52,6 +56,7 @@ class BaseImages {
     std::map<std::string, std::optional<content::StoredImage>> resolved_;
     std::map<std::string, std::string> pull_errors_;
     content::LazyLayers* lazy_ = nullptr;
+    snapshotter::Snapshotter* unpack_ = nullptr;
     std::vector<std::pair<std::string, content::Descriptor>> unnamed_;
 };
 

@@ -159,9 +159,8 @@ struct Solved {
 Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, const Definition& def,
                   const std::vector<std::string>& ignore, const content::StateRoot& root,
                   BaseImages& bases, const remote_cache::SharedCache& shared, Progress& progress,
-                  std::optional<std::int64_t> epoch) {
+                  std::optional<std::int64_t> epoch, snapshotter::Snapshotter& snaps) {
     TempDir work(root.tmp(), "build-");
-    auto snapshots = snapshotter::open_snapshotter(root.snapshots(), req.snapshotter, root.tmp());
     solver::CacheStore cache(root.cache() / "steps", root.blobs());
     // One stat cache per context directory.
     solver::StatCache stats(
@@ -183,7 +182,7 @@ Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, cons
                            const solver::OmitDir& omit, const solver::LayerHints& hints) {
         return exporter::store_layer_tree(root, tree, overlay_whiteouts, omit, epoch, hints);
     };
-    deps.snapshots = snapshots.get();
+    deps.snapshots = &snaps;
     deps.executor = req.executor ? req.executor : runc.get();
     deps.cancel = req.cancel;
     deps.cache = &cache;
@@ -241,7 +240,9 @@ BuildResult build(const BuildRequest& req) {
     const Definition def = read_definition(req, progress);
     const auto ignore = read_dockerignore(req, def, progress);
     content::StateRoot root(req.state_root);
+    auto snapshots = snapshotter::open_snapshotter(root.snapshots(), req.snapshotter, root.tmp());
     BaseImages bases(root, progress, req.client, req.pull);
+    bases.set_unpack(snapshots.get());
     // With a shared cache, layers (hits' and base images') are fetched only
     // when something reads them.
     registry::LayerFetcher fetcher(root, req.client);
@@ -262,7 +263,8 @@ BuildResult build(const BuildRequest& req) {
     if (!plan)
         return result;
 
-    auto solved = solve_plan(req, *plan, def, ignore, root, bases, shared, progress, epoch);
+    auto solved =
+        solve_plan(req, *plan, def, ignore, root, bases, shared, progress, epoch, *snapshots);
     for (const auto& [k, v] : req.labels)
         solved.image.config.config.labels[k] = v;
     if (req.cancel && *req.cancel)

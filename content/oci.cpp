@@ -14,6 +14,10 @@ void get_opt(const json& j, const char* key, T& out) {
 }
 }  // namespace
 
+std::string chain_id(const std::string& parent, const Digest& diff_id) {
+    return parent.empty() ? diff_id.str() : Digest::of(parent + " " + diff_id.str()).str();
+}
+
 void to_json(json& j, const Platform& p) {
     j = json{{"architecture", p.architecture}, {"os", p.os}};
     if (!p.variant.empty())

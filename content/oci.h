@@ -120,6 +120,10 @@ void from_json(const nlohmann::json& j, Manifest& m);
 void to_json(nlohmann::json& j, const Index& i);
 void from_json(const nlohmann::json& j, Index& i);
 
+// The chain ID of a layer over `parent` (the OCI image spec's: the diffID of
+// the bottom layer, then sha256(parent chain ID + " " + diffID)).
+std::string chain_id(const std::string& parent, const Digest& diff_id);
+
 // Canonical bytes of a JSON value (sorted keys, compact).
 std::string canonical(const nlohmann::json& j);
 

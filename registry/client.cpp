@@ -151,7 +151,8 @@ std::optional<Digest> Client::head_manifest(const std::string& repository, const
 
 content::BlobInfo Client::fetch_blob(const std::string& repository, const Digest& digest,
                                      std::int64_t size, const content::BlobStore& store,
-                                     const std::function<void(std::int64_t)>& progress) {
+                                     const std::function<void(std::int64_t)>& progress,
+                                     BlobTee* tee) {
     if (store.has(digest)) {
         return {digest, static_cast<std::int64_t>(std::filesystem::file_size(store.path(digest)))};
     }
@@ -164,7 +165,13 @@ content::BlobInfo Client::fetch_blob(const std::string& repository, const Digest
         auto restart = [&] {
             w.reset();
             w.emplace(store.writer());
+            if (tee) {
+                tee->restart();
+            }
         };
+        if (round > 1 && tee) {
+            tee->restart();
+        }
         Request r;
         r.url = "/v2/" + repository + "/blobs/" + digest.str();
         r.on_head = [&](const Response& h) {
@@ -190,6 +197,9 @@ content::BlobInfo Client::fetch_blob(const std::string& repository, const Digest
                             std::to_string(size) + " bytes");
             }
             w->write(data, n);
+            if (tee) {
+                tee->write(data, n);
+            }
             if (progress) {
                 progress(w->size());
             }

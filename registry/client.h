@@ -55,6 +55,19 @@ struct ClientOptions {
     const std::atomic<bool>* cancel = nullptr;
 };
 
+// Sees a blob's bytes as Client::fetch_blob() receives them, in order.
+// restart() says the download starts over from byte 0 (a registry that
+// ignored Range, a second try after a digest mismatch); write() then begins
+// again at byte 0. Neither may throw: a tee keeps its own errors.
+class BlobTee {
+  public:
+    virtual void write(const char* data, std::size_t size) = 0;
+    virtual void restart() = 0;
+
+  protected:
+    ~BlobTee() = default;
+};
+
 struct FetchedManifest {
     std::string media_type;  // from the Content-Type header, or the document's mediaType
     std::string bytes;       // exactly as served (its digest is the manifest's digest)
@@ -86,10 +99,13 @@ class Client {
     // Downloads a blob into `store`, verified while streaming against
     // `digest`; an interrupted transfer is resumed with Range when the
     // registry honours it, else restarted. Nothing is named in the store
-    // unless the whole blob verified. `progress(bytes_so_far)` is optional.
+    // unless the whole blob verified. `progress(bytes_so_far)` is optional;
+    // so is `tee`, which sees the bytes as they arrive (never when the store
+    // has the blob already).
     content::BlobInfo fetch_blob(const std::string& repository, const content::Digest& digest,
                                  std::int64_t size, const content::BlobStore& store,
-                                 const std::function<void(std::int64_t)>& progress = {});
+                                 const std::function<void(std::int64_t)>& progress = {},
+                                 BlobTee* tee = nullptr);
 
     // HEAD a blob: true when the repository has it.
     bool has_blob(const std::string& repository, const content::Digest& digest);

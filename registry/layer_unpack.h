@@ -20,4 +20,9 @@ content::BlobInfo store_uncompressed(const content::BlobStore& store,
                                      const content::Digest& diff_id,
                                      const std::atomic<bool>* cancel = nullptr);
 
+// Publishes a twin written by the caller, verified against `diff_id`; the
+// error on a mismatch names `compressed`, as store_uncompressed()'s does.
+content::BlobInfo commit_twin(content::BlobStore::Writer& writer, const content::Digest& compressed,
+                              const content::Digest& diff_id);
+
 }  // namespace kiln::registry

@@ -1,6 +1,7 @@
 #include "registry/pull.h"
 
 #include <mutex>
+#include <optional>
 
 #include "base/error.h"
 #include "content/image_store.h"
@@ -127,10 +128,18 @@ PullResult pull_image(const content::StateRoot& root, const Reference& ref,
         const std::string variant = content::default_variant_of(layer.media_type);
         const bool have = blobs.has(layer.digest) && blobs.has(diff_id);
         if (!have) {
-            client.fetch_blob(ref.repository, layer.digest, layer.size, blobs);
-            if (!variant.empty())
+            std::optional<LayerStream> one_pass;
+            if (options.unpack && !variant.empty() && !blobs.has(layer.digest) &&
+                !blobs.has(diff_id))
+                one_pass.emplace(blobs, layer.digest, diff_id, [&](const LayerReader& read) {
+                    options.unpack(i, config.diff_ids, read);
+                });
+            client.fetch_blob(ref.repository, layer.digest, layer.size, blobs, {},
+                              one_pass ? &*one_pass : nullptr);
+            const bool streamed = one_pass && one_pass->finish();  // the twin is stored
+            if (!variant.empty() && !streamed)
                 store_uncompressed(blobs, layer.digest, diff_id, options.client.cancel);
-            else if (layer.digest != diff_id)
+            else if (variant.empty() && layer.digest != diff_id)
                 throw Error(where(ref) + ": layer " + layer.digest.str() +
                             " is uncompressed but is not the diffID " + diff_id.str());
         }

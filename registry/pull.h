@@ -6,6 +6,11 @@
 //  - Every blob is verified against its digest while it streams in, and each
 //    layer also gets its uncompressed twin (named by the diffID the config
 //    lists, verified), since builds work on uncompressed layers.
+//  - One pass (PullOptions::unpack): a layer that is downloaded is
+//    decompressed into its twin and handed to the unpacker as it arrives
+//    (registry/layer_stream.h); nothing is read back from the disk. Should
+//    that stream break (a restarted download, damaged bytes), the layer
+//    falls back to decompressing the stored blob, with that path's errors.
 //  - Nothing is downloaded twice: a layer whose twin and compressed blob the
 //    store already has is skipped, and a manifest whose digest the name
 //    already points at is "up to date".
@@ -23,6 +28,7 @@
 #include "content/oci.h"
 #include "content/state_root.h"
 #include "registry/client.h"
+#include "registry/layer_stream.h"
 #include "registry/platform.h"
 
 namespace kiln::registry {
@@ -37,6 +43,14 @@ struct PullOptions {
     // manifest and config are stored; the caller names the image once its
     // layers are all in the store).
     content::LazyLayers* lazy = nullptr;
+    // One-pass pulls: when set, each layer the pull downloads is also given,
+    // while it downloads, to unpack(i, diff_ids, read) on a thread of its own:
+    // layer i of the image whose config lists `diff_ids`, `read` yielding its
+    // tar and ending (0) only once the layer verified (layer_stream.h). Its
+    // errors are not the pull's.
+    std::function<void(std::size_t index, const std::vector<content::Digest>& diff_ids,
+                       const LayerReader& read)>
+        unpack;
 };
 
 struct PullResult {

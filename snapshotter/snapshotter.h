@@ -75,7 +75,10 @@ class Snapshotter {
     virtual std::unique_ptr<Active> edit(const std::string& key) = 0;
     // Unpacks a layer (tar, any compression) as the committed snapshot `key`
     // under the rules of apply_layer(), whiteouts converted to overlay form.
-    // Does nothing (and reads nothing) when `key` exists already.
+    // Does nothing (and reads nothing) when `key` exists already. The
+    // snapshot is published only after `read` returned 0 (the stream is read
+    // to its end, past the tar's), so a reader that throws at its end
+    // publishes nothing.
     virtual void apply(const std::string& key, const ReadFn& read, const std::string& source) = 0;
     // The committed tree of `key`; throws when there is none.
     virtual std::filesystem::path path(const std::string& key) const = 0;

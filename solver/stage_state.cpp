@@ -11,10 +11,6 @@ bool is_scratch(const std::string& base) {
     return b == "scratch";
 }
 
-std::string chain_id(const std::string& parent, const content::Digest& diff_id) {
-    return parent.empty() ? diff_id.str() : content::Digest::of(parent + " " + diff_id.str()).str();
-}
-
 OmitDir unchanged_in(const std::vector<std::string>& parents,
                      const snapshotter::Snapshotter& snaps) {
     return [&parents, &snaps](const std::string& rel, const struct stat& st) {

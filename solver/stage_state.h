@@ -44,11 +44,10 @@ bool is_scratch(const std::string& base);
 // The digest of a key's JSON (CBOR for names that are not UTF-8).
 content::Digest key_of(const nlohmann::json& j);
 
-// A layer's snapshot is named by its chain ID (the OCI image spec's: the
-// diffID of the bottom layer, then sha256(parent chain ID + " " + diffID)),
-// so equal layers at different heights — two RUNs that change the same
-// thing — are different snapshots and a stack never repeats one.
-std::string chain_id(const std::string& parent, const content::Digest& diff_id);
+// A layer's snapshot is named by its chain ID (content/oci.h), so equal
+// layers at different heights — two RUNs that change the same thing — are
+// different snapshots and a stack never repeats one.
+using content::chain_id;
 
 // The snapshots (bottom first) of `layers`, made from the store's blobs
 // where missing.

@@ -168,6 +168,15 @@ class MemoryRegistry : public Transport {
     std::map<std::string, std::map<std::string, StoredManifest>> manifests;
     // false: every mount is declined (202), as a registry without mount support.
     bool allow_mounts = true;
+    // true: a blob GET with "Range: bytes=N-" is answered 206 from byte N;
+    // false: with the whole blob again (200), as a registry that ignores Range.
+    bool honour_range = true;
+
+    // The next GET of blob `digest` breaks off after `bytes` of its body.
+    void cut_first_blob_get_after(const std::string& digest, std::size_t bytes) {
+        std::lock_guard lock(mu_);
+        cut_once_[digest] = bytes;
+    }
 
     content::Digest add_blob(const std::string& repo, const std::string& bytes) {
         std::lock_guard lock(mu_);
@@ -273,8 +282,32 @@ class MemoryRegistry : public Transport {
                 return deliver(r, sink, 404,
                                R"({"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]})");
             }
-            return deliver(r, sink, 200, r.method == "HEAD" ? "" : it->second,
-                           {{"content-length", std::to_string(it->second.size())}});
+            std::string body = r.method == "HEAD" ? "" : it->second;
+            long status = 200;
+            std::multimap<std::string, std::string> h = {
+                {"content-length", std::to_string(it->second.size())}};
+            const std::string range = s.header("Range");
+            if (honour_range && range.starts_with("bytes=") && !body.empty()) {
+                const std::size_t start = std::stoul(range.substr(6));
+                status = 206;
+                h = {{"content-range", "bytes " + std::to_string(start) + "-" +
+                                           std::to_string(body.size() - 1) + "/" +
+                                           std::to_string(body.size())}};
+                body = body.substr(start);
+            }
+            if (auto cut = cut_once_.find(digest); cut != cut_once_.end() && !body.empty()) {
+                const std::size_t keep = cut->second;
+                cut_once_.erase(cut);
+                Response head;
+                head.status = status;
+                head.headers = h;
+                if (r.on_head) {
+                    r.on_head(head);
+                }
+                sink(body.data(), std::min(keep, body.size()));
+                throw TransportError("transfer closed with outstanding read data remaining", true);
+            }
+            return deliver(r, sink, status, body, h);
         }
         return deliver(r, sink, 404, "");
     }
@@ -283,6 +316,7 @@ class MemoryRegistry : public Transport {
     std::mutex mu_;
     std::vector<Sent> sent_;
     int uploads_ = 0;
+    std::map<std::string, std::size_t> cut_once_;
 };
 
 // gzip of `data` (one member, as `gzip -c` makes it).

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
+#include <mutex>
 
 #include "base/error.h"
 #include "content/image_store.h"
@@ -241,6 +243,138 @@ TEST_F(RegistryPull, SeveralLayersInParallelEachGetTheirTwin) {
         ASSERT_TRUE(twin) << "layer " << i;
         EXPECT_EQ(twin->digest, m.layers[i].digest);
     }
+    EXPECT_TRUE(named("registry.test/app:v1"));
+}
+
+// What one-pass pulls hand to PullOptions::unpack, per layer index.
+struct Unpacked {
+    std::mutex mu;
+    std::map<std::size_t, std::string> tars;  // read to the (verified) end
+    std::map<std::size_t, std::string> errors;
+    std::map<std::size_t, std::string> keys;  // chain IDs, from the diffIDs given
+
+    auto unpacker() {
+        return [this](std::size_t i, const std::vector<Digest>& diff_ids, const LayerReader& read) {
+            std::string key;
+            for (std::size_t j = 0; j <= i; ++j)
+                key = content::chain_id(key, diff_ids[j]);
+            std::string bytes;
+            char buf[512];
+            try {
+                while (std::size_t n = read(buf, sizeof buf))
+                    bytes.append(buf, n);
+            } catch (const Error& e) {
+                std::lock_guard lock(mu);
+                errors[i] = e.what();
+                throw;
+            }
+            std::lock_guard lock(mu);
+            tars[i] = bytes;
+            keys[i] = key;
+        };
+    }
+};
+
+TEST_F(RegistryPull, OnePassHandsEachLayerToTheUnpackerAsItDownloads) {
+    std::vector<std::string> tars;
+    content::ImageConfig config;
+    config.os = "linux";
+    config.architecture = "amd64";
+    content::Manifest m;
+    for (int i = 0; i < 4; ++i) {
+        tars.push_back("layer " + std::to_string(i) + std::string(70'000 + i, 'x'));
+        config.diff_ids.push_back(Digest::of(tars.back()));
+        const std::string gz = fake::gzip(tars.back());
+        m.layers.push_back({mt::kOciLayerGzip,
+                            registry->add_blob("app", gz),
+                            static_cast<std::int64_t>(gz.size()),
+                            {},
+                            std::nullopt});
+    }
+    const std::string cfg = content::canonical(nlohmann::json(config));
+    m.config = {mt::kOciConfig,
+                registry->add_blob("app", cfg),
+                static_cast<std::int64_t>(cfg.size()),
+                {},
+                std::nullopt};
+    registry->add_manifest("app", "v1", mt::kOciManifest, content::canonical(nlohmann::json(m)));
+    Unpacked seen;
+    auto o = options();
+    o.jobs = 2;
+    o.unpack = seen.unpacker();
+    pull_image(root, parse_reference("registry.test/app:v1"), o);
+    ASSERT_EQ(seen.tars.size(), tars.size());
+    std::string chain;
+    for (std::size_t i = 0; i < tars.size(); ++i) {
+        EXPECT_EQ(seen.tars[i], tars[i]) << "layer " << i;
+        chain = content::chain_id(chain, config.diff_ids[i]);
+        EXPECT_EQ(seen.keys[i], chain) << "layer " << i;
+        EXPECT_EQ(blobs.read_all(config.diff_ids[i]), tars[i]) << "layer " << i;
+        EXPECT_TRUE(content::find_layer_twin(root, config.diff_ids[i], "gzip--1"));
+    }
+    EXPECT_TRUE(seen.errors.empty());
+    EXPECT_TRUE(named("registry.test/app:v1"));
+}
+
+TEST_F(RegistryPull, OnePassUnpackerNeverSeesTheEndOfALayerThatIsNotItsDiffId) {
+    auto img = make_image("amd64", "one", {Digest::of("not this layer")});
+    serve(img);
+    Unpacked seen;
+    auto o = options();
+    o.unpack = seen.unpacker();
+    try {
+        pull_image(root, parse_reference("registry.test/app:v1"), o);
+        FAIL() << "a layer that is not its diffID was accepted";
+    } catch (const Error& e) {
+        // The two-pass path's message: the same as without one-pass pulls.
+        EXPECT_NE(std::string(e.what()).find("is not the diffID"), std::string::npos) << e.what();
+    }
+    EXPECT_TRUE(seen.tars.empty());
+    EXPECT_EQ(seen.errors.size(), 1u);
+    EXPECT_FALSE(named("registry.test/app:v1"));
+}
+
+TEST_F(RegistryPull, OnePassUnpackerFailingDoesNotFailThePull) {
+    auto img = make_image("amd64", "one");
+    serve(img);
+    auto o = options();
+    o.unpack = [](std::size_t, const std::vector<Digest>&, const LayerReader&) {
+        throw Error("no room for snapshots");
+    };
+    pull_image(root, parse_reference("registry.test/app:v1"), o);
+    EXPECT_TRUE(named("registry.test/app:v1"));
+    EXPECT_EQ(blobs.read_all(img.diff_id()), img.tar);
+}
+
+TEST_F(RegistryPull, OnePassAfterADroppedConnectionResumesTheSameStream) {
+    // The registry's first answer breaks off after a third of the layer; the
+    // client resumes with Range, and the unpacker reads one stream throughout.
+    auto img = make_image("amd64", std::string(40'000, 'r'));
+    serve(img);
+    registry->cut_first_blob_get_after(img.layer_digest().str(), img.layer.size() / 3);
+    Unpacked seen;
+    auto o = options();
+    o.unpack = seen.unpacker();
+    pull_image(root, parse_reference("registry.test/app:v1"), o);
+    EXPECT_EQ(seen.tars[0], img.tar);
+    EXPECT_TRUE(seen.errors.empty());
+    EXPECT_EQ(registry->count("GET", img.layer_digest().str()), 2);
+}
+
+TEST_F(RegistryPull, OnePassFallsBackWhenTheDownloadStartsOver) {
+    // A registry that ignores Range sends the layer again from byte 0: the
+    // unpacker's stream is broken off, and the twin is made from the blob.
+    auto img = make_image("amd64", std::string(40'000, 's'));
+    serve(img);
+    registry->honour_range = false;
+    registry->cut_first_blob_get_after(img.layer_digest().str(), img.layer.size() / 3);
+    Unpacked seen;
+    auto o = options();
+    o.unpack = seen.unpacker();
+    pull_image(root, parse_reference("registry.test/app:v1"), o);
+    EXPECT_TRUE(seen.tars.empty());
+    EXPECT_EQ(seen.errors.size(), 1u);
+    EXPECT_EQ(blobs.read_all(img.diff_id()), img.tar);
     EXPECT_TRUE(named("registry.test/app:v1"));
 }
 

@@ -480,6 +480,19 @@ class SnapshotterScenarios : public ::testing::Test {
         EXPECT_THROW(snap_->apply("k", failing, "k.tar"), Error);
         EXPECT_TRUE(seen_missing);
         EXPECT_FALSE(snap_->exists("k"));
+        // A reader that verifies at its end (a one-pass pull's) and finds the
+        // stream wrong: the tar was whole, yet nothing is published.
+        // Zeros after the tar's end (as a registry's layer may carry): tar
+        // readers stop at the end marker and leave them unread.
+        auto whole = string_reader(tar + std::string(1 << 20, '\0'));
+        ReadFn refuses_at_end = [whole](void* buf, std::size_t n) -> std::size_t {
+            std::size_t k = whole(buf, n);
+            if (k == 0)
+                throw Error("digest mismatch");
+            return k;
+        };
+        EXPECT_THROW(snap_->apply("k", refuses_at_end, "k.tar"), Error);
+        EXPECT_FALSE(snap_->exists("k"));
         // Killed mid-stream: the same.
         pid_t pid = ::fork();
         ASSERT_GE(pid, 0);
