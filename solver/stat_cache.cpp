@@ -3,6 +3,10 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <optional>
+#include <utility>
+#include <vector>
+
 #include <nlohmann/json.hpp>
 
 #include "base/error.h"
@@ -30,6 +34,88 @@ bool is_hex_digit(char c) {
 int hex_value(char c) {
     return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 }
+
+// Reads the cache file's entries without building its JSON tree, which for
+// a large context would weigh several times the entries themselves. Entries
+// are arrays of five integers and a digest string: in "entries" (version 2)
+// or at the top (version 1). Any other shape makes the file bad.
+struct CacheFileReader : nlohmann::json_sax<nlohmann::json> {
+    using Entry = StatCache::Entry;
+    std::vector<std::pair<std::string, Entry>> entries, top;
+    std::optional<long long> version;
+    bool bad = false;
+
+    int depth = 0;                                       // objects and arrays open
+    bool in_entries = false;                             // inside the top-level "entries" object
+    std::string last_key;                                // at depth 1 or in "entries"
+    std::optional<std::pair<std::string, Entry>> entry;  // being read
+    std::vector<long long> numbers;
+
+    bool number(long long v) {
+        if (entry && numbers.size() < 5)
+            numbers.push_back(v);
+        else if (depth == 1 && last_key == "version")
+            version = v;
+        else
+            bad = true;
+        return !bad;
+    }
+    bool null() override { return !(bad = true); }
+    bool boolean(bool) override { return !(bad = true); }
+    bool number_integer(number_integer_t v) override { return number(v); }
+    bool number_unsigned(number_unsigned_t v) override { return number(static_cast<long long>(v)); }
+    bool number_float(number_float_t, const string_t&) override { return !(bad = true); }
+    bool binary(binary_t&) override { return !(bad = true); }
+    bool string(string_t& v) override {
+        if (!entry || numbers.size() != 5 || !entry->second.digest.empty())
+            return !(bad = true);
+        entry->second.digest = std::move(v);
+        return true;
+    }
+    bool key(string_t& k) override {
+        last_key = std::move(k);
+        return true;
+    }
+    bool start_object(std::size_t) override {
+        if (depth == 1 && last_key == "entries")
+            in_entries = true;
+        else if (depth != 0)
+            return !(bad = true);
+        ++depth;
+        return true;
+    }
+    bool end_object() override {
+        --depth;
+        if (depth == 1)
+            in_entries = false;
+        return true;
+    }
+    bool start_array(std::size_t) override {
+        if (entry || !(depth == 1 || (depth == 2 && in_entries)))
+            return !(bad = true);
+        entry.emplace(last_key, Entry{});
+        numbers.clear();
+        ++depth;
+        return true;
+    }
+    bool end_array() override {
+        --depth;
+        if (numbers.size() != 5 || entry->second.digest.empty())
+            return !(bad = true);
+        Entry& e = entry->second;
+        e.dev = static_cast<unsigned long long>(numbers[0]);
+        e.ino = static_cast<unsigned long long>(numbers[1]);
+        e.size = static_cast<unsigned long long>(numbers[2]);
+        e.mtime_ns = numbers[3];
+        e.ctime_ns = numbers[4];
+        (depth == 1 ? top : entries).push_back(std::move(*entry));
+        entry.reset();
+        return true;
+    }
+    bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+        return !(bad = true);
+    }
+};
 
 }  // namespace
 
@@ -76,20 +162,18 @@ StatCache::StatCache(std::filesystem::path file) : file_(std::move(file)) {
     if (!std::filesystem::exists(file_, ec))
         return;
     try {
-        auto j = nlohmann::json::parse(read_file(file_));
+        CacheFileReader reader;
+        if (!nlohmann::json::sax_parse(read_file(file_), &reader) || reader.bad)
+            return;
         // Version 1 (a bare object of raw keys) is still read; any other
         // version is a cache this build does not understand: start afresh.
-        const bool v1 = !j.contains("version");
-        if (!v1 && j.at("version") != kVersion)
+        const bool v1 = !reader.version;
+        if (!v1 && *reader.version != kVersion)
             return;
-        for (const auto& [k, v] : (v1 ? j : j.at("entries")).items()) {
+        for (auto& [k, e] : v1 ? reader.top : reader.entries) {
             auto key = v1 ? std::optional<std::string>(k) : decode_key(k);
-            if (!key)
-                continue;
-            Entry e{v.at(0).get<unsigned long long>(), v.at(1).get<unsigned long long>(),
-                    v.at(2).get<unsigned long long>(), v.at(3).get<long long>(),
-                    v.at(4).get<long long>(),          v.at(5).get<std::string>()};
-            entries_[*key] = e;
+            if (key)
+                entries_[*key] = std::move(e);
         }
     } catch (const std::exception&) {
         entries_.clear();  // a damaged cache is only a slower build
@@ -141,14 +225,30 @@ void StatCache::save() {
     std::lock_guard lock(mu_);
     if (!dirty_)
         return;
-    // Keys are file names: any bytes. JSON holds only UTF-8, so they are
-    // stored encoded (see encode_key).
-    nlohmann::json entries = nlohmann::json::object();
-    for (const auto& [k, e] : entries_)
-        entries[encode_key(k)] = {e.dev, e.ino, e.size, e.mtime_ns, e.ctime_ns, e.digest};
-    nlohmann::json j = {{"version", kVersion}, {"entries", std::move(entries)}};
     std::filesystem::create_directories(file_.parent_path());
-    write_file_atomic(file_, j.dump());
+    AtomicFile out(file_, file_.parent_path());
+    // Written in pieces as it is made: a JSON tree of a 20,000-file context
+    // would weigh several times the entries themselves.
+    std::string buf = "{\"entries\":{";
+    bool first = true;
+    for (const auto& [k, e] : entries_) {
+        if (!first)
+            buf += ',';
+        first = false;
+        // Keys are file names: any bytes. JSON holds only UTF-8, so they are
+        // stored encoded (see encode_key).
+        buf += nlohmann::json(encode_key(k)).dump();
+        buf += ":[" + std::to_string(e.dev) + "," + std::to_string(e.ino) + "," +
+               std::to_string(e.size) + "," + std::to_string(e.mtime_ns) + "," +
+               std::to_string(e.ctime_ns) + ",\"" + e.digest + "\"]";
+        if (buf.size() >= (1 << 16)) {
+            out.write(buf);
+            buf.clear();
+        }
+    }
+    buf += "},\"version\":" + std::to_string(kVersion) + "}";
+    out.write(buf);
+    out.commit();
     dirty_ = false;
 }
 

@@ -40,12 +40,13 @@ class StatCache {
     static std::string encode_key(std::string_view key);
     static std::optional<std::string> decode_key(std::string_view text);
 
-  private:
     struct Entry {
         unsigned long long dev = 0, ino = 0, size = 0;
         long long mtime_ns = 0, ctime_ns = 0;
         std::string digest;
     };
+
+  private:
     std::filesystem::path file_;
     std::mutex mu_;
     std::map<std::string, Entry> entries_;

@@ -141,5 +141,63 @@ TEST_F(StatCacheTest, UnknownVersionIsDiscarded) {
     EXPECT_EQ(cache.reads(), 1u);
 }
 
+TEST_F(StatCacheTest, ManyEntriesRoundTripThroughTheFile) {
+    // More than one 64 KiB piece of the file, and JSON escapes in names.
+    std::vector<std::string> names;
+    {
+        StatCache cache(cache_file_);
+        for (int i = 0; i < 2000; ++i) {
+            names.push_back("dir \"" + std::to_string(i) + "\"\\\n\t.txt");
+            const fs::path file = dir_.path() / std::to_string(i);
+            write(file, "content " + std::to_string(i));
+            cache.digest(names.back(), file, stat_of(file));
+        }
+        cache.save();
+    }
+    StatCache again(cache_file_);
+    for (int i = 0; i < 2000; ++i) {
+        const fs::path file = dir_.path() / std::to_string(i);
+        EXPECT_EQ(again.digest(names[i], file, stat_of(file)),
+                  content::Digest::of("content " + std::to_string(i)));
+    }
+    EXPECT_EQ(again.reads(), 0u);
+}
+
+TEST_F(StatCacheTest, MisshapenFilesAreOnlyASlowerBuild) {
+    const fs::path file = dir_.path() / "a.txt";
+    write(file, "hello");
+    const struct stat st = stat_of(file);
+    const auto ns = [](const struct timespec& t) { return t.tv_sec * 1000000000LL + t.tv_nsec; };
+    // An entry that would be a hit, were the file whole.
+    const std::string good = "[" + std::to_string(st.st_dev) + "," + std::to_string(st.st_ino) +
+                             "," + std::to_string(st.st_size) + "," +
+                             std::to_string(ns(st.st_mtim)) + "," + std::to_string(ns(st.st_ctim)) +
+                             ",\"" + content::Digest::of("recorded").str() + "\"]";
+    fs::create_directories(cache_file_.parent_path());
+    const std::vector<std::string> misshapen = {
+        R"({"version": 2, "entries": {"a.txt": [1, 2, 3]}})",
+        R"({"version": 2, "entries": {"a.txt": [1, 2, 3, 4, 5, 6, "sha256:00"]}})",
+        R"({"version": 2, "entries": {"a.txt": [1.5, 2, 3, 4, 5, "x"]}})",
+        R"({"version": 2, "entries": {"a.txt": {"nested": []}}})",
+        R"({"version": 2, "entries": {"a.txt": [[1], 2, 3, 4, 5, "x"]}})",
+        R"({"version": 2, "entries": {"a.txt": [null, 2, 3, 4, 5, "x"]}})",
+        R"({"version": 2, "entries": {"a.txt": )" + good,  // cut off
+        R"({"version": "2", "entries": {"a.txt": )" + good + "}}",
+        "[" + good + "]",
+        "",
+    };
+    {
+        write_file_atomic(cache_file_, R"({"version": 2, "entries": {"a.txt": )" + good + "}}");
+        StatCache whole(cache_file_);
+        EXPECT_EQ(whole.digest("a.txt", file, st), content::Digest::of("recorded"));
+    }
+    for (const std::string& bad : misshapen) {
+        write_file_atomic(cache_file_, bad);
+        StatCache cache(cache_file_);
+        EXPECT_EQ(cache.digest("a.txt", file, st), content::Digest::of("hello")) << bad;
+        EXPECT_EQ(cache.reads(), 1u) << bad;
+    }
+}
+
 }  // namespace
 }  // namespace kiln::solver
