@@ -90,7 +90,9 @@ std::string env_changes(const Map& before, const Map& after) {
 // `files` with every path deeper than `depth` components rolled up into its
 // directory at that depth.
 Map rolled_up(const Map& files, std::size_t depth) {
-    std::map<std::string, std::string> below;  // directory -> its entries, in order
+    // directory -> the digest of its entries' lines, in order (hashed as they
+    // come: the lines of a large context would weigh megabytes)
+    std::map<std::string, content::Sha256> below;
     Map out;
     for (const auto& [path, value] : files) {
         std::size_t cut = 0, seen = 0;
@@ -101,10 +103,10 @@ Map rolled_up(const Map& files, std::size_t depth) {
         if (seen < depth || cut == std::string::npos)
             out[path] = value;
         else
-            below[path.substr(0, cut)] += path + "\t" + value + "\n";
+            below[path.substr(0, cut)].update(path + "\t" + value + "\n");
     }
-    for (const auto& [dir, lines] : below)
-        out[dir] = "tree " + content::Digest::of(lines).str().substr(7, 12);
+    for (auto& [dir, lines] : below)
+        out[dir] = "tree " + lines.finish().str().substr(7, 12);
     return out;
 }
 
@@ -119,7 +121,9 @@ std::size_t files_depth(const nlohmann::json& summary) {
 std::string input_changes(const nlohmann::json& now, const nlohmann::json& then) {
     std::string out;
     Map files_now = as_map(now, "files");
-    if (auto depth = files_depth(then))
+    // A summary rolled up already (a large context) compares as it is: its
+    // directory entries cannot be rolled up again into the record's.
+    if (auto depth = files_depth(then); depth && !files_depth(now))
         files_now = rolled_up(files_now, depth);
     if (auto f = file_changes(as_map(then, "files"), files_now); !f.empty())
         out = "context files changed: " + f;
@@ -137,21 +141,35 @@ std::string input_changes(const nlohmann::json& now, const nlohmann::json& then)
 
 }  // namespace
 
-nlohmann::json compact_summary(const nlohmann::json& summary, std::size_t limit) {
-    Map files = as_map(summary, "files");
-    if (files.size() <= limit)
-        return summary;
-    nlohmann::json out = summary;
+void set_compact_files(nlohmann::json& summary, const std::map<std::string, std::string>& files,
+                       std::size_t limit) {
+    summary.erase("files");
+    summary.erase("files_depth");
+    if (files.empty())
+        return;
+    if (files.size() <= limit) {
+        summary["files"] = files;
+        return;
+    }
     for (std::size_t depth = 1;; ++depth) {
         Map rolled = rolled_up(files, depth);
         // The deepest rollup that fits; depth 1 when none does.
         if (rolled.size() > limit && depth > 1)
             break;
-        out["files"] = rolled;
-        out["files_depth"] = depth;
-        if (rolled.size() > limit || rolled.size() == files.size())
+        const bool last = rolled.size() > limit || rolled.size() == files.size();
+        summary["files"] = std::move(rolled);
+        summary["files_depth"] = depth;
+        if (last)
             break;
     }
+}
+
+nlohmann::json compact_summary(const nlohmann::json& summary, std::size_t limit) {
+    Map files = as_map(summary, "files");
+    if (files.size() <= limit)
+        return summary;
+    nlohmann::json out = summary;
+    set_compact_files(out, files, limit);
     return out;
 }
 

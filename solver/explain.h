@@ -11,6 +11,7 @@
 // key (build_context.h), so it never explains a miss.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,10 @@ std::string explain_miss(const MissFacts& step, const std::vector<CacheRecord>& 
 // a few hundred entries. explain_miss() rolls the step's own files up the
 // same way before comparing with such a record.
 nlohmann::json compact_summary(const nlohmann::json& summary, std::size_t limit);
+// The same, straight from a step's files (path → "MODE CONTENT") into
+// summary["files"] (and "files_depth"), without a JSON copy of every file.
+void set_compact_files(nlohmann::json& summary, const std::map<std::string, std::string>& files,
+                       std::size_t limit);
 
 // How many files a record's summary lists before they are rolled up. Records
 // are compacted once, when made, so every copy of a record is the same.

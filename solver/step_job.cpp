@@ -135,14 +135,14 @@ std::string base_of(const SolveRun& run, int si) {
     return "";
 }
 
-// What --explain-cache compares (solver/explain.h); never part of the key.
+// What --explain-cache compares (solver/explain.h), compacted as records keep
+// it; never part of the key.
 nlohmann::json step_summary(const SolveRun& run, const StepJob& job, const StepEnv& env) {
     const frontend::Step& step = run.plan.stages[static_cast<size_t>(job.stage)].steps[job.index];
     nlohmann::json s = {{"instruction", step.text}, {"stage", stage_name(run.plan, job.stage)}};
     if (auto base = base_of(run, job.stage); !base.empty())
         s["base"] = base;
-    if (!env.files().empty())
-        s["files"] = env.files();
+    set_compact_files(s, env.files(), kSummaryFiles);
     for (int r : job.op->reads())
         s["stages"][stage_name(run.plan, r)] = env.stage_key(r).str();
     if (step.kind == frontend::Step::Kind::run) {
@@ -317,7 +317,7 @@ void key_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
         plan.key = key;
         plan.parent = linked ? "" : me.key.str();
         plan.parent_missed = !linked && me.last_missed;
-        plan.summary = compact_summary(step_summary(run, job, env), kSummaryFiles);
+        plan.summary = step_summary(run, job, env);
         me.key = next_key;
         me.last_missed = true;
     } catch (const Error& e) {

@@ -122,6 +122,14 @@ TEST(CompactSummary, ExplainNamesTheRolledUpDirectoryThatChanged) {
               "context files changed: src/d2/ (something below changed)");
 }
 
+TEST(CompactSummary, ExplainComparesTwoRolledUpSummariesDirectoryByDirectory) {
+    // As a build compares them: its own summary is compacted too.
+    auto then = compact_summary(copy_of(many_files()), 10);
+    auto now = compact_summary(copy_of(many_files("src/d2/f7")), 10);
+    EXPECT_EQ(explain_miss({now, "p", false}, {made("p", then)}),
+              "context files changed: src/d2/ (something below changed)");
+}
+
 TEST(SameInstruction, NeedsTheSameTextInTheSameStage) {
     EXPECT_TRUE(same_instruction(copy_of({}), copy_of({{"x", "y"}})));
     json other = copy_of({});
