@@ -8,6 +8,16 @@
 
 namespace kiln::build {
 
+registry::LayerUnpacker unpack_into(snapshotter::Snapshotter& snaps) {
+    return [&snaps](std::size_t i, const std::vector<content::Digest>& diff_ids,
+                    const registry::LayerReader& read) {
+        std::string key;
+        for (std::size_t j = 0; j <= i; ++j)
+            key = content::chain_id(key, diff_ids[j]);
+        snaps.apply(key, read, diff_ids[i].str());
+    };
+}
+
 BaseImages::BaseImages(const content::StateRoot& root, Progress& progress,
                        registry::ClientOptions client, bool pull)
     : root_(root), images_(root), progress_(progress), client_(std::move(client)), pull_(pull) {}
@@ -46,14 +56,7 @@ std::optional<content::StoredImage> BaseImages::resolve(const std::string& ref,
             po.log = [&v](const std::string& line) { v.log(line); };
             po.lazy = lazy_;
             if (unpack_)
-                po.unpack = [snaps = unpack_](std::size_t i,
-                                              const std::vector<content::Digest>& diff_ids,
-                                              const registry::LayerReader& read) {
-                    std::string key;
-                    for (std::size_t j = 0; j <= i; ++j)
-                        key = content::chain_id(key, diff_ids[j]);
-                    snaps->apply(key, read, diff_ids[i].str());
-                };
+                po.unpack = unpack_into(*unpack_);
             auto r = registry::pull_image(root_, kiln::parse_reference(ref), po);
             d = r.descriptor;
             if (!r.named)

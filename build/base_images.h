@@ -20,9 +20,15 @@
 #include "content/lazy_layers.h"
 #include "content/state_root.h"
 #include "registry/client.h"
+#include "registry/pull.h"
 #include "snapshotter/snapshotter.h"
 
 namespace kiln::build {
+
+// PullOptions::unpack for pulls into a state root: each layer becomes the
+// snapshot of `snaps` named by its chain ID (content/oci.h), the one a build's
+// FROM looks for (solver/stage_state.h's layer_keys()).
+registry::LayerUnpacker unpack_into(snapshotter::Snapshotter& snaps);
 
 class BaseImages {
   public:

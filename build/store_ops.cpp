@@ -2,6 +2,7 @@
 
 #include "base/error.h"
 #include "base/reference.h"
+#include "build/base_images.h"
 #include "content/atomic_file.h"
 #include "content/image_store.h"
 #include "content/state_root.h"
@@ -10,6 +11,7 @@
 #include "exporter/targets.h"
 #include "frontend/dump_ast.h"
 #include "frontend/parser.h"
+#include "snapshotter/snapshotter.h"
 
 namespace kiln::build {
 
@@ -23,6 +25,14 @@ std::vector<LoadedImage> load_archive(const std::filesystem::path& state_root,
     for (const auto& img : exporter::import_archive(root, input, tags))
         out.push_back({img.names, img.manifest.digest.str()});
     return out;
+}
+
+registry::PullResult pull_image(const content::StateRoot& root, const Reference& ref,
+                                registry::PullOptions options) {
+    // The kind a build picks by default (--snapshotter auto).
+    auto snaps = snapshotter::open_snapshotter(root.snapshots(), "auto", root.tmp());
+    options.unpack = unpack_into(*snaps);
+    return registry::pull_image(root, ref, options);
 }
 
 std::string push_image(const std::filesystem::path& state_root, const std::string& name,

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "registry/client.h"
+#include "registry/pull.h"
 
 namespace kiln::build {
 
@@ -23,6 +24,12 @@ struct LoadedImage {
 std::vector<LoadedImage> load_archive(const std::filesystem::path& state_root,
                                       const std::string& input,
                                       const std::vector<std::string>& tags);
+
+// `kiln pull`: registry::pull_image() into the state root, each layer also
+// unpacked into its snapshot while it downloads (as a build's pull, and as
+// `docker pull` does), so the first build over it unpacks nothing.
+registry::PullResult pull_image(const content::StateRoot& root, const Reference& ref,
+                                registry::PullOptions options);
 
 // Pushes `name` from the store to `dest` ("" = `name`); returns the one-line
 // description of what was pushed. The destination is checked before the store

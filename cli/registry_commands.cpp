@@ -65,7 +65,7 @@ int pull(const std::optional<std::string>& root_flag, const std::string& ref_tex
     if (!platform.empty())
         o.platform = registry::parse_platform(platform);
     o.log = stderr_logger("");
-    auto r = registry::pull_image(root, ref, o);
+    auto r = build::pull_image(root, ref, o);
     // As docker pull: the digest the reference resolved to (the index's, for an index).
     std::cout << "Digest: " << (r.index_digest ? *r.index_digest : r.descriptor.digest).str()
               << "\n"

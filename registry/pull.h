@@ -22,6 +22,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/reference.h"
 #include "content/lazy_layers.h"
@@ -32,6 +33,10 @@
 #include "registry/platform.h"
 
 namespace kiln::registry {
+
+// Unpacks layer `index` of the image whose config lists `diff_ids` from `read`.
+using LayerUnpacker = std::function<void(
+    std::size_t index, const std::vector<content::Digest>& diff_ids, const LayerReader& read)>;
 
 struct PullOptions {
     ClientOptions client;
@@ -48,9 +53,7 @@ struct PullOptions {
     // layer i of the image whose config lists `diff_ids`, `read` yielding its
     // tar and ending (0) only once the layer verified (layer_stream.h). Its
     // errors are not the pull's.
-    std::function<void(std::size_t index, const std::vector<content::Digest>& diff_ids,
-                       const LayerReader& read)>
-        unpack;
+    LayerUnpacker unpack;
 };
 
 struct PullResult {

@@ -4,6 +4,8 @@
 // corrupted must fail the pull, naming it, and leave nothing in the store.
 #include <fstream>
 #include <random>
+#include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -32,6 +34,17 @@ class RegistryFaults : public ::testing::Test {
     }
     Scratch dir;
 };
+
+// The committed snapshots under `root` (any kind) whose own tree holds `file`.
+std::vector<fs::path> snapshots_holding(const fs::path& root, const std::string& file) {
+    std::vector<fs::path> found;
+    std::error_code ec;
+    for (auto& kind : fs::directory_iterator(root / "snapshots", ec))
+        for (auto& snap : fs::directory_iterator(kind.path(), ec))
+            if (fs::exists(snap.path() / "fs" / file))
+                found.push_back(snap.path() / "fs" / file);
+    return found;
+}
 
 }  // namespace
 
@@ -76,6 +89,13 @@ TEST_F(RegistryFaults, PushAndPullOf50MBSurviveAFlakyRegistry) {
     EXPECT_NE(p.out.find("Digest: " + digest), std::string::npos) << p.out;
     EXPECT_GT(pull_proxy.faults("drop") + pull_proxy.faults("truncate"), 0)
         << pull_proxy.stats().dump();
+    // Unpacked while it downloaded, through the cuts: each layer's snapshot is
+    // there before any build, with the bytes that were pushed.
+    for (const char* f : {"a.bin", "b.bin", "small.txt"}) {
+        auto held = snapshots_holding(dir / "fresh", f);
+        ASSERT_EQ(held.size(), 1u) << f;
+        EXPECT_EQ(slurp(held[0]), slurp(dir / "app" / f)) << f;
+    }
 
     // And the pulled image is the pushed one, file for file.
     write(dir / "check/Dockerfile", "FROM " + pull_name + "\n");
@@ -112,6 +132,8 @@ TEST_F(RegistryFaults, CorruptedBlobsAreCaughtByDigestAndNothingIsKept) {
 
     auto images = run_kiln(dir / "fresh", {"images"});
     EXPECT_EQ(images.out.find("kiln/small"), std::string::npos) << images.out;
+    EXPECT_TRUE(snapshots_holding(dir / "fresh", "small.txt").empty())
+        << "a layer that did not verify was unpacked";
     // No blob under blobs/ is anything but what its name says.
     for (auto& e : fs::directory_iterator(dir / "fresh/blobs/sha256")) {
         auto sum = run({"sha256sum", e.path().string()});
