@@ -77,6 +77,32 @@ class RegistryPull : public ::testing::Test {
         o.client.credentials = [](const std::string&) { return std::optional<Credentials>(); };
         return o;
     }
+    // Serves an amd64 image of these layers (gzip) as app:v1.
+    std::pair<content::ImageConfig, content::Manifest> serve_layers(
+        const std::vector<std::string>& tars) {
+        content::ImageConfig config;
+        config.os = "linux";
+        config.architecture = "amd64";
+        content::Manifest m;
+        for (const auto& tar : tars) {
+            config.diff_ids.push_back(Digest::of(tar));
+            const std::string gz = fake::gzip(tar);
+            m.layers.push_back({mt::kOciLayerGzip,
+                                registry->add_blob("app", gz),
+                                static_cast<std::int64_t>(gz.size()),
+                                {},
+                                std::nullopt});
+        }
+        const std::string cfg = content::canonical(nlohmann::json(config));
+        m.config = {mt::kOciConfig,
+                    registry->add_blob("app", cfg),
+                    static_cast<std::int64_t>(cfg.size()),
+                    {},
+                    std::nullopt};
+        registry->add_manifest("app", "v1", mt::kOciManifest,
+                               content::canonical(nlohmann::json(m)));
+        return {config, m};
+    }
     // Serves `img`'s blobs in `repo`, and its manifest under `tag` when given.
     void serve(const TinyImage& img, const std::string& repo = "app",
                const std::string& tag = "v1") {
@@ -213,27 +239,9 @@ TEST_F(RegistryPullIndex, MissingPlatformNamedInError) {
 
 TEST_F(RegistryPull, SeveralLayersInParallelEachGetTheirTwin) {
     std::vector<std::string> tars;
-    content::ImageConfig config;
-    config.os = "linux";
-    config.architecture = "amd64";
-    content::Manifest m;
-    for (int i = 0; i < 7; ++i) {
+    for (int i = 0; i < 7; ++i)
         tars.push_back("layer " + std::to_string(i) + std::string(100 + i, '\0'));
-        config.diff_ids.push_back(Digest::of(tars.back()));
-        const std::string gz = fake::gzip(tars.back());
-        m.layers.push_back({mt::kOciLayerGzip,
-                            registry->add_blob("app", gz),
-                            static_cast<std::int64_t>(gz.size()),
-                            {},
-                            std::nullopt});
-    }
-    const std::string cfg = content::canonical(nlohmann::json(config));
-    m.config = {mt::kOciConfig,
-                registry->add_blob("app", cfg),
-                static_cast<std::int64_t>(cfg.size()),
-                {},
-                std::nullopt};
-    registry->add_manifest("app", "v1", mt::kOciManifest, content::canonical(nlohmann::json(m)));
+    const content::Manifest m = serve_layers(tars).second;
     auto o = options();
     o.jobs = 3;
     pull_image(root, parse_reference("registry.test/app:v1"), o);
@@ -277,27 +285,9 @@ struct Unpacked {
 
 TEST_F(RegistryPull, OnePassHandsEachLayerToTheUnpackerAsItDownloads) {
     std::vector<std::string> tars;
-    content::ImageConfig config;
-    config.os = "linux";
-    config.architecture = "amd64";
-    content::Manifest m;
-    for (int i = 0; i < 4; ++i) {
+    for (int i = 0; i < 4; ++i)
         tars.push_back("layer " + std::to_string(i) + std::string(70'000 + i, 'x'));
-        config.diff_ids.push_back(Digest::of(tars.back()));
-        const std::string gz = fake::gzip(tars.back());
-        m.layers.push_back({mt::kOciLayerGzip,
-                            registry->add_blob("app", gz),
-                            static_cast<std::int64_t>(gz.size()),
-                            {},
-                            std::nullopt});
-    }
-    const std::string cfg = content::canonical(nlohmann::json(config));
-    m.config = {mt::kOciConfig,
-                registry->add_blob("app", cfg),
-                static_cast<std::int64_t>(cfg.size()),
-                {},
-                std::nullopt};
-    registry->add_manifest("app", "v1", mt::kOciManifest, content::canonical(nlohmann::json(m)));
+    const content::ImageConfig config = serve_layers(tars).first;
     Unpacked seen;
     auto o = options();
     o.jobs = 2;
