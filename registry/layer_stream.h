@@ -40,7 +40,7 @@ using LayerReader = std::function<std::size_t(void* buf, std::size_t size)>;
 
 class LayerStream final : public BlobTee {
   public:
-    static constexpr std::size_t kInFlight = 4 << 20;
+    static constexpr std::size_t kInFlight = 1 << 20;
 
     LayerStream(const content::BlobStore& store, content::Digest compressed,
                 content::Digest diff_id, std::function<void(const LayerReader&)> unpack);
