@@ -19,8 +19,8 @@ std::string variant_of(const CompressionOptions& c) {
 
 std::vector<content::Descriptor> compressed_layers(const content::StateRoot& root,
                                                    const std::vector<content::Descriptor>& layers,
-                                                   const CompressionOptions& compression,
-                                                   bool oci) {
+                                                   const CompressionOptions& compression, bool oci,
+                                                   const CopyOpener& copy) {
     std::vector<content::Descriptor> out(layers.size());
     if (compression.kind == Compression::none) {
         for (size_t i = 0; i < layers.size(); ++i) {
@@ -41,9 +41,13 @@ std::vector<content::Descriptor> compressed_layers(const content::StateRoot& roo
                     info = content::BlobInfo{remote->compressed.digest, remote->compressed.size};
             }
             if (!info) {
-                LayerBlob blob = compress_layer(root.blobs(), diff_id, root.blobs(), compression);
+                const CompressedCopy also = copy ? copy() : CompressedCopy{};
+                LayerBlob blob =
+                    compress_layer(root.blobs(), diff_id, root.blobs(), compression, also.write);
                 info = content::BlobInfo{blob.digest, blob.size};
                 content::record_layer_twin(root, diff_id, variant, *info);
+                if (also.done)
+                    also.done(*info);
             }
             out[i] = {layer_media_type(compression.kind, oci), info->digest, info->size, {}, {}};
         });

@@ -5,6 +5,7 @@
 // pulled layer goes back out as the registry's own blob.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,17 @@ namespace kiln::exporter {
 // The twin variant of a compression ("gzip--1": gzip at its default level).
 std::string variant_of(const CompressionOptions& c);
 
+// Where a layer's compressed bytes may also go while they are made (a push
+// streams them to the registry). A CopyOpener is called once per layer that
+// is compressed now (not for twins found made); `write` sees every byte in
+// order, `done` the stored blob once it is whole. The copy is destroyed
+// without `done` when compressing fails. Neither may throw.
+struct CompressedCopy {
+    Sink write;
+    std::function<void(const content::BlobInfo& blob)> done;
+};
+using CopyOpener = std::function<CompressedCopy()>;
+
 // `layers` are uncompressed layer descriptors of the store; returns their
 // compressed twins (in the same order), compressing the missing ones in
 // parallel. Media types follow `oci`. A layer the store knows lazily
@@ -24,6 +36,7 @@ std::string variant_of(const CompressionOptions& c);
 // downloaded; otherwise its bytes are read (fetched) and compressed.
 std::vector<content::Descriptor> compressed_layers(const content::StateRoot& root,
                                                    const std::vector<content::Descriptor>& layers,
-                                                   const CompressionOptions& compression, bool oci);
+                                                   const CompressionOptions& compression, bool oci,
+                                                   const CopyOpener& copy = {});
 
 }  // namespace kiln::exporter

@@ -562,11 +562,15 @@ LayerBlob write_layer(const fs::path& dir, const content::BlobStore& store,
 }
 
 LayerBlob compress_layer(const content::BlobStore& from, const content::Digest& diff_id,
-                         const content::BlobStore& to, const CompressionOptions& options) {
+                         const content::BlobStore& to, const CompressionOptions& options,
+                         const Sink& also) {
     auto reader = from.reader(diff_id);
     auto blob = to.writer();
-    auto compressor =
-        make_compressor(options, [&blob](const void* d, std::size_t n) { blob.write(d, n); });
+    auto compressor = make_compressor(options, [&blob, &also](const void* d, std::size_t n) {
+        blob.write(d, n);
+        if (also)
+            also(d, n);
+    });
     std::vector<char> buf(kChunk);
     // read() returns 0 only after it verified the whole blob against diff_id,
     // so nothing is committed from a corrupt source.

@@ -67,9 +67,11 @@ LayerBlob write_layer(const std::filesystem::path& dir, const content::BlobStore
                       const LayerOptions& options);
 
 // Compresses the uncompressed layer `diff_id` held in `from` into `to`,
-// verifying the source while reading it.
+// verifying the source while reading it. `also`, when set, sees the
+// compressed bytes as they are made (a push streams them out).
 LayerBlob compress_layer(const content::BlobStore& from, const content::Digest& diff_id,
-                         const content::BlobStore& to, const CompressionOptions& options);
+                         const content::BlobStore& to, const CompressionOptions& options,
+                         const Sink& also = {});
 
 // The OCI (or Docker schema2) media type for a layer with this compression.
 std::string layer_media_type(Compression c, bool oci);

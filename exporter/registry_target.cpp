@@ -1,4 +1,6 @@
 #include <algorithm>
+#include <memory>
+#include <mutex>
 
 #include "base/error.h"
 #include "base/reference.h"
@@ -18,7 +20,7 @@ bool compressed(const content::Descriptor& layer) {
 // The manifest to push: the stored one when it is already in registry form
 // (a pulled image, untouched), else one over compressed twins of the layers.
 content::Descriptor registry_form(const content::StateRoot& root, const CommittedImage& image,
-                                  const OutputSpec& spec) {
+                                  const OutputSpec& spec, const CopyOpener& copy) {
     namespace mt = content::media_type;
     const auto& layers = image.manifest.layers;
     const bool given_form = spec.get("compression").empty() && spec.get("oci-mediatypes").empty();
@@ -35,7 +37,8 @@ content::Descriptor registry_form(const content::StateRoot& root, const Committe
         for (size_t i = 0; i < uncompressed.size(); ++i)
             uncompressed[i].digest = image.config.diff_ids.at(i);
     }
-    m.layers = compressed_layers(root, uncompressed, spec.compression(Compression::gzip), oci);
+    m.layers =
+        compressed_layers(root, uncompressed, spec.compression(Compression::gzip), oci, copy);
     m.annotations = image.manifest.annotations;
     auto blob = root.blobs().put(content::canonical(nlohmann::json(m)));
     return {m.media_type, blob.digest, blob.size, {}, std::nullopt};
@@ -48,7 +51,24 @@ ExportResult export_registry(const content::StateRoot& root, const CommittedImag
                              const registry::PushOptions& push) {
     if (names.empty())
         throw Error("pushing to a registry needs a name: -t NAME or -o type=registry,name=REF");
-    const content::Descriptor manifest = registry_form(root, image, spec);
+    // Layers compressed now are streamed to the first name's repository while
+    // they are compressed; push_image() then finds them there. A stream that
+    // fails leaves the layer to push_image(), from the store.
+    const auto first = kiln::parse_reference(names.front());
+    registry::Client streams(first.domain, push.client);
+    std::mutex log_mu;
+    const CopyOpener stream = [&]() -> CompressedCopy {
+        std::shared_ptr<registry::StreamUpload> up = streams.stream_upload(first.repository);
+        return {[up](const void* d, std::size_t n) { up->write(d, n); },
+                [up, &push, &log_mu](const content::BlobInfo& blob) {
+                    if (up->finish(blob.digest) && push.log) {
+                        std::lock_guard lock(log_mu);
+                        push.log(std::string(blob.digest.hex().substr(0, 12)) +
+                                 ": pushed while compressed");
+                    }
+                }};
+    };
+    const content::Descriptor manifest = registry_form(root, image, spec, stream);
     registry::PushOptions options = push;
     options.by_digest = spec.get("push-by-digest") == "true";
     std::string description;

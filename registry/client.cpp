@@ -25,13 +25,6 @@ constexpr const char* kManifestAccept =
     "application/vnd.docker.distribution.manifest.v1+prettyjws, "
     "application/vnd.docker.distribution.manifest.v1+json";
 
-std::string pull_scope(const std::string& repo) {
-    return "repository:" + repo + ":pull";
-}
-std::string push_scope(const std::string& repo) {
-    return "repository:" + repo + ":pull,push";
-}
-
 // The first byte of a 206's "Content-Range: bytes START-END/TOTAL".
 std::optional<std::int64_t> content_range_start(const std::string& v) {
     std::size_t i = v.find_first_of("0123456789");

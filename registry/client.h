@@ -68,6 +68,32 @@ class BlobTee {
     ~BlobTee() = default;
 };
 
+// A blob uploaded while it is being made, its digest known only at its end
+// (a layer streamed to the registry as it is compressed): the bytes go in
+// PATCH chunks of ClientOptions::chunk_size, sent from a thread of its own
+// while the next one fills (write() waits for the one being sent: at most two
+// chunks in memory), and a PUT naming the digest closes the session.
+// Best effort: nothing here throws. Any failure (a refused PATCH, a dropped
+// connection, a cancel) ends the stream; finish() then says false, the
+// session is cancelled, and the caller uploads the blob the usual way.
+class StreamUpload {
+  public:
+    ~StreamUpload();
+    StreamUpload(const StreamUpload&) = delete;
+    StreamUpload& operator=(const StreamUpload&) = delete;
+
+    void write(const void* data, std::size_t size);
+    // The blob has ended and its bytes are `digest`: true when the registry
+    // now has it.
+    bool finish(const content::Digest& digest);
+
+    struct State;
+    explicit StreamUpload(std::unique_ptr<State> state);
+
+  private:
+    std::unique_ptr<State> s_;
+};
+
 struct FetchedManifest {
     std::string media_type;  // from the Content-Type header, or the document's mediaType
     std::string bytes;       // exactly as served (its digest is the manifest's digest)
@@ -107,6 +133,8 @@ class Client {
                                  const std::function<void(std::int64_t)>& progress = {},
                                  BlobTee* tee = nullptr);
 
+    // Starts a StreamUpload into `repository` (the session opens on its thread).
+    std::unique_ptr<StreamUpload> stream_upload(const std::string& repository);
     // HEAD a blob: true when the repository has it.
     bool has_blob(const std::string& repository, const content::Digest& digest);
     // POST ?mount=&from=: true when the registry mounted it (201), false when
@@ -123,6 +151,7 @@ class Client {
                                  const std::string& media_type, const std::string& bytes);
 
   private:
+    friend class StreamUpload;
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

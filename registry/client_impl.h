@@ -53,6 +53,14 @@ struct Op {
     const Credentials* login = nullptr;  // check_login: these credentials, not the store's
 };
 
+// Bearer token scopes.
+inline std::string pull_scope(const std::string& repo) {
+    return "repository:" + repo + ":pull";
+}
+inline std::string push_scope(const std::string& repo) {
+    return "repository:" + repo + ":pull,push";
+}
+
 // A 4xx that says the registry does not take the blob this way: try the other.
 class UploadRejected : public Error {
   public:

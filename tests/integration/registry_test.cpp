@@ -63,6 +63,8 @@ class Registry : public ::testing::Test {
                            (dir / "app").string()},
                           env);
         EXPECT_EQ(r.exit_code, 0) << joined(r) << "\nregistry log:\n" << reg.registry_log();
+        // The layers went up while they were compressed, not after.
+        EXPECT_NE(r.err.find("pushed while compressed"), std::string::npos) << r.err;
         const std::string digest = pushed_digest_of_build(r);
         // As buildx: the metadata names the digest the registry has.
         if (r.exit_code == 0) {
