@@ -141,7 +141,8 @@ struct Client::Impl {
 
     // ---- uploads (client_upload.cpp) ----
 
-    std::string start_upload(const Op& op, const std::string& repo);
+    // POST: a new upload session's location. `attempts` as execute()'s.
+    std::string start_upload(const Op& op, const std::string& repo, int attempts = 0);
     void cancel_upload(const Op& op, const std::string& loc);
     bool blob_exists(const Op& op, const std::string& repo, const content::Digest& d);
     // The final PUT closing an upload session with the blob's digest. A

@@ -62,7 +62,9 @@ struct StreamUpload::State {
 
     void run() {
         try {
-            loc = impl.start_upload(op, repo);
+            // One try: a registry that does not answer at once gets the
+            // usual upload, with its retries, rather than a delay here first.
+            loc = impl.start_upload(op, repo, 1);
             std::int64_t offset = 0;
             for (;;) {
                 std::string bytes;

@@ -46,11 +46,11 @@ bool falls_back(long status) {
 
 }  // namespace
 
-std::string Client::Impl::start_upload(const Op& op, const std::string& repo) {
+std::string Client::Impl::start_upload(const Op& op, const std::string& repo, int attempts) {
     Request r;
     r.method = "POST";
     r.url = "/v2/" + repo + "/blobs/uploads/";
-    Response resp = execute(op, r);
+    Response resp = execute(op, r, {}, attempts);
     if (resp.status != 202 && !is_2xx(resp.status)) {
         fail(op, resp);
     }
