@@ -94,6 +94,7 @@ struct Client::Impl {
 
     std::mutex mu;  // guards everything below
     Scheme scheme = Scheme::unknown;
+    bool ping_http_first = false;  // a loopback host not asked yet (client_scheme.cpp)
     bool creds_loaded = false;
     std::optional<Credentials> creds;
     std::optional<AuthChallenge> bearer;  // the registry's bearer challenge, once seen
@@ -122,6 +123,8 @@ struct Client::Impl {
 
     // Sends once, choosing the scheme for a path-only URL ("/v2/...").
     Response send_with_scheme(Request r, const BodySink& sink);
+    // Whether the host answers `GET /v2/` in plain http as a registry does.
+    bool speaks_plain_http();
 
     // Runs `attempt` until it gives a response that is not worth retrying or
     // the policy's attempts are used up; the last response is returned.

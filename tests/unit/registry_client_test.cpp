@@ -527,16 +527,46 @@ Handler https_refused(Handler then) {
     };
 }
 
-TEST_F(RegistryClient, LoopbackFallsBackToHttpAndRemembers) {
+const std::multimap<std::string, std::string> kRegistryApi = {
+    {"docker-distribution-api-version", "registry/2.0"}};
+
+TEST_F(RegistryClient, LoopbackRegistryOverPlainHttpIsFoundWithoutTls) {
     Client c("127.0.0.1:5000", options());
-    fake->script = {https_refused(nullptr), reply(200, kManifest, kOciType),
+    fake->script = {reply(401, "", kRegistryApi), reply(200, kManifest, kOciType),
                     reply(200, kManifest, kOciType)};
     c.get_manifest("app", "v1");
     c.get_manifest("app", "v2");
     ASSERT_EQ(fake->sent.size(), 3u);
-    EXPECT_EQ(fake->sent[0].url, "https://127.0.0.1:5000/v2/app/manifests/v1");
+    EXPECT_EQ(fake->sent[0].url, "http://127.0.0.1:5000/v2/");
+    EXPECT_TRUE(fake->sent[0].headers.empty()) << "the ping carries no credentials";
     EXPECT_EQ(fake->sent[1].url, "http://127.0.0.1:5000/v2/app/manifests/v1");
     EXPECT_EQ(fake->sent[2].url, "http://127.0.0.1:5000/v2/app/manifests/v2");
+}
+
+TEST_F(RegistryClient, LoopbackRegistryOverTlsStaysOnHttps) {
+    Client c("127.0.0.1:5000", options());
+    // What Go's TLS server answers a plain-http request with.
+    fake->script = {reply(400, "Client sent an HTTP request to an HTTPS server.\n"),
+                    reply(200, kManifest, kOciType), reply(200, kManifest, kOciType)};
+    c.get_manifest("app", "v1");
+    c.get_manifest("app", "v2");
+    ASSERT_EQ(fake->sent.size(), 3u);
+    EXPECT_EQ(fake->sent[1].url, "https://127.0.0.1:5000/v2/app/manifests/v1");
+    EXPECT_TRUE(fake->sent[1].tls_verify);
+    EXPECT_EQ(fake->sent[2].url, "https://127.0.0.1:5000/v2/app/manifests/v2");
+}
+
+TEST_F(RegistryClient, LoopbackFallsBackToHttpAndRemembers) {
+    Client c("127.0.0.1:5000", options());
+    // A plain-http server that does not answer the ping as a registry.
+    fake->script = {reply(404), https_refused(nullptr), reply(200, kManifest, kOciType),
+                    reply(200, kManifest, kOciType)};
+    c.get_manifest("app", "v1");
+    c.get_manifest("app", "v2");
+    ASSERT_EQ(fake->sent.size(), 4u);
+    EXPECT_EQ(fake->sent[1].url, "https://127.0.0.1:5000/v2/app/manifests/v1");
+    EXPECT_EQ(fake->sent[2].url, "http://127.0.0.1:5000/v2/app/manifests/v1");
+    EXPECT_EQ(fake->sent[3].url, "http://127.0.0.1:5000/v2/app/manifests/v2");
 }
 
 TEST_F(RegistryClient, NoHttpFallbackForOtherHosts) {
