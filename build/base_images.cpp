@@ -48,6 +48,8 @@ std::optional<content::StoredImage> BaseImages::resolve(const std::string& ref,
             d.reset();
     }
     if (!d || pull_) {
+        if (on_pull_)
+            on_pull_();
         VertexScope v(progress_, "[internal] load metadata for " + ref);
         try {
             registry::PullOptions po;

@@ -8,6 +8,7 @@
 // image leaves the local one in use, as docker build does. Thread-safe.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -48,6 +49,12 @@ class BaseImages {
     // Pulls from here on unpack each layer into `snaps` (keyed by its chain
     // ID, as solver/stage_state.h's layer_keys() names it) while it downloads.
     void set_unpack(snapshotter::Snapshotter* snaps) { unpack_ = snaps; }
+    // Called as a pull begins (once per image pulled; empty: nothing), so a
+    // build can get ready for the steps that will run on it meanwhile.
+    void set_on_pull(std::function<void()> f) {
+        std::lock_guard lock(mu_);
+        on_pull_ = std::move(f);
+    }
     // Names the lazily pulled images whose layers all came in during the
     // build, as an eager pull would have; the others stay unnamed.
     void name_complete();
@@ -63,6 +70,7 @@ class BaseImages {
     std::map<std::string, std::string> pull_errors_;
     content::LazyLayers* lazy_ = nullptr;
     snapshotter::Snapshotter* unpack_ = nullptr;
+    std::function<void()> on_pull_;
     std::vector<std::pair<std::string, content::Descriptor>> unnamed_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <future>
 #include <memory>
 
 #include "base/error.h"
@@ -148,31 +149,58 @@ void write_metadata(const BuildRequest& req, const BuildResult& result, std::siz
     write_file_atomic(req.metadata_file, meta.dump(2) + "\n");
 }
 
+// What RUN steps need while the solve lasts: the build's work directory and
+// the executor (runc unless the request brings one) with the build's private
+// network, which lives in the work directory. Taking them down waits for
+// slirp4netns to exit (the kernel tearing down its namespace, ~20 ms) and
+// removes the steps' bundles, so it runs beside the export (Solved::teardown).
+struct BuildSandbox {
+    TempDir work;
+    std::unique_ptr<sandbox::RuncExecutor> runc;  // destroyed before `work`
+};
+
+std::unique_ptr<BuildSandbox> make_sandbox(const BuildRequest& req,
+                                           const content::StateRoot& root) {
+    auto box = std::make_unique<BuildSandbox>(BuildSandbox{TempDir(root.tmp(), "build-"), {}});
+    if (!req.executor)
+        box->runc =
+            std::make_unique<sandbox::RuncExecutor>(req.runtime, box->work.path() / "network");
+    return box;
+}
+
+// Whether the Dockerfile has a RUN that may join the build's private network
+// (ONBUILD triggers of base images are not looked at).
+bool may_use_private_network(const frontend::ParseResult& parsed, const std::string& network) {
+    if (network == "none" || network == "host")
+        return false;
+    for (const auto& node : parsed.children)
+        if (node.keyword == "run")
+            return true;
+    return false;
+}
+
 // Runs the plan's steps: snapshots, the step cache, the stat cache of the
 // context and the executor (runc unless the request brings one) live as long
-// as the solve, so the build's private network is gone when this returns.
+// as the solve; the build's sandbox is taken down by `teardown`, on its own thread.
 struct Solved {
     solver::SolvedImage image;
     std::size_t files_read = 0;  // context files hashed (not found in the stat cache)
+    std::future<void> teardown;  // waited for when Solved goes, on every path out
 };
 
 Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, const Definition& def,
                   const std::vector<std::string>& ignore, const content::StateRoot& root,
                   BaseImages& bases, const remote_cache::SharedCache& shared, Progress& progress,
-                  std::optional<std::int64_t> epoch, snapshotter::Snapshotter& snaps) {
-    TempDir work(root.tmp(), "build-");
+                  std::optional<std::int64_t> epoch, snapshotter::Snapshotter& snaps,
+                  std::unique_ptr<BuildSandbox> box) {
+    const TempDir& work = box->work;
     solver::CacheStore cache(root.cache() / "steps", root.blobs());
     // One stat cache per context directory.
     solver::StatCache stats(
         root.cache() / "stat" /
         std::string(
             content::Digest::of(fs::absolute(req.context).lexically_normal().string()).hex()));
-    // RUN steps go through the configured OCI runtime unless the caller brings
-    // an executor; the build's private network (made on first use) lives in the
-    // work directory until the solve ends.
-    std::unique_ptr<sandbox::RuncExecutor> runc;
-    if (!req.executor)
-        runc = std::make_unique<sandbox::RuncExecutor>(req.runtime, work.path() / "network");
+    sandbox::RuncExecutor* runc = box->runc.get();
     solver::SolveDeps deps;
     deps.progress = &progress;
     deps.resolve_image = [&](const std::string& ref) { return bases.resolve(ref); };
@@ -183,7 +211,7 @@ Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, cons
         return exporter::store_layer_tree(root, tree, overlay_whiteouts, omit, epoch, hints);
     };
     deps.snapshots = &snaps;
-    deps.executor = req.executor ? req.executor : runc.get();
+    deps.executor = req.executor ? req.executor : runc;
     deps.cancel = req.cancel;
     deps.cache = &cache;
     deps.stats = &stats;
@@ -209,8 +237,10 @@ Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, cons
     policy.explain_cache = req.explain_cache;
     policy.now = exporter::build_time(epoch);
     policy.key_salt = epoch ? "source-date-epoch=" + std::to_string(*epoch) : "";
-    Solved out{solver::solve(plan, deps, policy), 0};
+    Solved out{solver::solve(plan, deps, policy), 0, {}};
     out.files_read = stats.reads();
+    bases.set_on_pull({});  // it may name the executor, which goes now
+    out.teardown = std::async(std::launch::async, [b = std::move(box)]() mutable { b.reset(); });
     return out;
 }
 
@@ -259,12 +289,17 @@ BuildResult build(const BuildRequest& req) {
         shared = remote_cache::import_caches(cache_from, root, lazy, req.client, progress);
     }
     BuildResult result;
+    auto box = make_sandbox(req, root);
+    // A base image that has to be pulled means that steps on it will run: the
+    // private network is made while it downloads rather than after.
+    if (box->runc && !req.check && may_use_private_network(def.parsed, req.network))
+        bases.set_on_pull([runc = box->runc.get()] { runc->prepare_network(); });
     auto plan = lower_plan(req, def, ignore, bases, progress, result.check_warnings);
     if (!plan)
         return result;
 
-    auto solved =
-        solve_plan(req, *plan, def, ignore, root, bases, shared, progress, epoch, *snapshots);
+    auto solved = solve_plan(req, *plan, def, ignore, root, bases, shared, progress, epoch,
+                             *snapshots, std::move(box));
     for (const auto& [k, v] : req.labels)
         solved.image.config.config.labels[k] = v;
     if (req.cancel && *req.cancel)

@@ -7,10 +7,29 @@ namespace kiln::sandbox {
 RuncExecutor::RuncExecutor(std::string runtime, std::filesystem::path network_dir)
     : runtime_(std::move(runtime)), network_dir_(std::move(network_dir)) {}
 
-RuncExecutor::~RuncExecutor() = default;
+RuncExecutor::~RuncExecutor() {
+    std::lock_guard lock(network_mu_);
+    if (pending_.valid()) {
+        try {
+            pending_.get();  // a network made for no RUN is taken down here
+        } catch (...) {
+            // Its error was for a RUN that never came.
+        }
+    }
+}
+
+void RuncExecutor::prepare_network() {
+    std::lock_guard lock(network_mu_);
+    if (network_ || pending_.valid())
+        return;
+    pending_ = std::async(std::launch::async,
+                          [dir = network_dir_] { return std::make_unique<PrivateNetwork>(dir); });
+}
 
 std::filesystem::path RuncExecutor::private_network() {
     std::lock_guard lock(network_mu_);
+    if (pending_.valid())
+        network_ = pending_.get();  // throws what making it threw; the next RUN tries again
     if (!network_)
         network_ = std::make_unique<PrivateNetwork>(network_dir_);
     return network_->netns_path();

@@ -2,11 +2,13 @@
 //
 // Contract: behaves exactly as sandbox::run() with RunOptions::runtime set to the
 // configured runtime. A request for Network::private_ns without a netns_path joins the
-// build's private network (sandbox/network.h), made on the first such request and shared
-// by every later one; it is taken down when the executor is destroyed. Thread-safe.
+// build's private network (sandbox/network.h), made on the first such request (or
+// ahead of it, by prepare_network) and shared by every later one; it is taken down when
+// the executor is destroyed. Thread-safe.
 #pragma once
 
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -27,6 +29,12 @@ class RuncExecutor : public Executor {
 
     RunResult run(const ExecRequest& request) override;
 
+    // Starts making the private network on its own thread, so that the first RUN that
+    // joins it does not wait for slirp4netns to come up (BuildKit keeps a pool of
+    // network namespaces for the same reason). An error is the first such RUN's error.
+    // Does nothing when the network exists or is being made.
+    void prepare_network();
+
   private:
     std::filesystem::path private_network();
 
@@ -34,6 +42,7 @@ class RuncExecutor : public Executor {
     std::filesystem::path network_dir_;
     std::mutex network_mu_;
     std::unique_ptr<PrivateNetwork> network_;
+    std::future<std::unique_ptr<PrivateNetwork>> pending_;  // prepare_network's
 };
 
 }  // namespace kiln::sandbox

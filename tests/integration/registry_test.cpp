@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "harness.h"
 #include "registry_fixture.h"
 
@@ -298,6 +300,41 @@ TEST_F(Registry, MissingBaseImageNamesTheFromLineAndTheRegistry) {
     EXPECT_NE(r.err.find("Dockerfile:2: FROM " + reg.host() + "/nothere:1"), std::string::npos)
         << r.err;
     EXPECT_NE(r.err.find("not found"), std::string::npos) << r.err;
+}
+
+// A pull gets the build's private network ready while it downloads: the RUN
+// on the pulled base joins it, and no network is left behind, also when the
+// pull fails and no RUN ever comes.
+TEST_F(Registry, PullReadiesThePrivateNetworkAndLeavesNoneBehind) {
+    SKIP_UNLESS_REGISTRY(RegistryMode::plain);
+    if (!have_tool("slirp4netns"))
+        GTEST_SKIP() << "needs Debian's slirp4netns (tools/bootstrap.sh installs it)";
+    RegistryFixture reg(RegistryMode::plain);
+    auto env = env_for(reg);
+    build_and_push(reg, reg.host() + "/kiln/app:1", env);
+    auto no_network_left = [&](const fs::path& root) {
+        std::istringstream mounts(slurp("/proc/self/mountinfo"));
+        for (std::string line; std::getline(mounts, line);)
+            EXPECT_EQ(line.find(root.string()), std::string::npos) << "left mounted: " << line;
+        EXPECT_NE(run({"pgrep", "-f", "slirp4netns.*" + root.string()}).exit_code, 0)
+            << "slirp4netns still running";
+    };
+
+    write(dir / "child/Dockerfile", "FROM " + reg.host() +
+                                        "/kiln/app:1\nRUN [\"/bin/busybox\", \"cat\", "
+                                        "\"/proc/net/dev\"]\n");
+    auto c =
+        run_kiln(dir / "fresh", {"build", "--progress", "plain", (dir / "child").string()}, env);
+    ASSERT_EQ(c.exit_code, 0) << joined(c);
+    EXPECT_NE(c.err.find("pull complete"), std::string::npos) << c.err;
+    EXPECT_NE(c.err.find("tap0"), std::string::npos) << "not in the private network: " << c.err;
+    no_network_left(dir / "fresh");
+
+    write(dir / "missing/Dockerfile", "FROM " + reg.host() + "/nothere:1\nRUN true\n");
+    auto m = run_kiln(dir / "other", {"build", (dir / "missing").string()}, env);
+    EXPECT_EQ(m.exit_code, 1) << joined(m);
+    EXPECT_NE(m.err.find("not found"), std::string::npos) << m.err;
+    no_network_left(dir / "other");
 }
 
 TEST_F(Registry, PushingAgainSendsNoBlobsAndOtherRepositoriesMount) {
