@@ -242,8 +242,7 @@ class SnapshotterBase : public Snapshotter {
 
   private:
     void publish(ScratchDir& work, const std::string& key, const nlohmann::json& meta) {
-        write_file_atomic(work.path() / "meta.json", meta.dump() + "\n");
-        fsync_dir(work.path());
+        write_file_atomic(work.path() / "meta.json", meta.dump() + "\n");  // fsyncs work.path()
         if (rename_into_place(work.path(), dir_of(key)))
             work.release();
     }
