@@ -4,17 +4,23 @@
 
 namespace kiln::cli {
 
+// One write per report: stderr is unbuffered, and each `<<` on it is a
+// write(2) of its own (a RUN's output line was five).
+void PlainProgress::put(const std::string& text) {
+    out_ << text << std::flush;
+}
+
 int PlainProgress::start(const std::string& name) {
     std::lock_guard lock(mu_);
     int id = ++next_;
     started_[id] = std::chrono::steady_clock::now();
-    out_ << "#" << id << " " << name << "\n" << std::flush;
+    put("#" + std::to_string(id) + " " + name + "\n");
     return id;
 }
 
 void PlainProgress::log(int vertex, const std::string& line) {
     std::lock_guard lock(mu_);
-    out_ << "#" << vertex << " " << line << "\n" << std::flush;
+    put("#" + std::to_string(vertex) + " " + line + "\n");
 }
 
 std::string PlainProgress::elapsed(int vertex) {
@@ -26,22 +32,22 @@ std::string PlainProgress::elapsed(int vertex) {
 
 void PlainProgress::done(int vertex) {
     std::lock_guard lock(mu_);
-    out_ << "#" << vertex << " DONE " << elapsed(vertex) << "\n\n" << std::flush;
+    put("#" + std::to_string(vertex) + " DONE " + elapsed(vertex) + "\n\n");
 }
 
 void PlainProgress::cached(int vertex) {
     std::lock_guard lock(mu_);
-    out_ << "#" << vertex << " CACHED\n\n" << std::flush;
+    put("#" + std::to_string(vertex) + " CACHED\n\n");
 }
 
 void PlainProgress::error(int vertex, const std::string& message) {
     std::lock_guard lock(mu_);
-    out_ << "#" << vertex << " ERROR: " << message << "\n\n" << std::flush;
+    put("#" + std::to_string(vertex) + " ERROR: " + message + "\n\n");
 }
 
 void PlainProgress::warn(const std::string& message) {
     std::lock_guard lock(mu_);
-    out_ << "WARNING: " << message << "\n" << std::flush;
+    put("WARNING: " + message + "\n");
 }
 
 }  // namespace kiln::cli

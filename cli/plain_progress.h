@@ -8,6 +8,7 @@
 #include <map>
 #include <mutex>
 #include <ostream>
+#include <string>
 
 #include "base/progress.h"
 
@@ -25,6 +26,7 @@ class PlainProgress : public Progress {
 
   private:
     std::string elapsed(int vertex);
+    void put(const std::string& text);  // under mu_
     std::ostream& out_;
     std::mutex mu_;
     int next_ = 0;
