@@ -15,6 +15,10 @@
 //   - request.runtime and request.netns_path are the executor's business: the solver leaves
 //     them empty and asks for Network::private_ns to mean "the build's private network".
 //
+// no_more_runs(): a hint that no run() follows, so what is kept for later runs (the
+// private network) may start going away now, beside the solve's last commits. A run()
+// after it still works (it makes what it needs again).
+//
 // RuncExecutor (runc_executor.h) is the real one; the unit tests use a fake that records
 // requests and applies scripted file changes (tests/unit/fake_executor.h).
 #pragma once
@@ -30,6 +34,7 @@ class Executor {
   public:
     virtual ~Executor() = default;
     virtual RunResult run(const ExecRequest& request) = 0;
+    virtual void no_more_runs() noexcept {}
 };
 
 }  // namespace kiln::sandbox

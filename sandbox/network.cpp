@@ -122,6 +122,11 @@ PrivateNetwork::~PrivateNetwork() {
     release();
 }
 
+void PrivateNetwork::stop() noexcept {
+    if (impl_)
+        impl_->exit_write.reset();
+}
+
 void PrivateNetwork::release() noexcept {
     if (!impl_) {
         return;

@@ -11,6 +11,9 @@
 //    RUN of a build.
 //  - The destructor stops slirp4netns (its exit fd closes), unmounts the
 //    namespace and removes the file; nothing is left behind on any path out.
+//    stop() only asks slirp4netns to exit (the kernel's teardown of its tap
+//    takes ~20 ms), so that the destructor later has less to wait for; the
+//    network is unusable from then on.
 //  - A missing slirp4netns, or one that does not come up within 10 s, is a
 //    SandboxError saying what to install.
 #pragma once
@@ -29,6 +32,7 @@ class PrivateNetwork {
     PrivateNetwork& operator=(const PrivateNetwork&) = delete;
 
     const std::filesystem::path& netns_path() const { return netns_; }
+    void stop() noexcept;
 
     // slirp4netns's DNS forwarder, for the steps' /etc/resolv.conf.
     static constexpr const char* kNameserver = "10.0.2.3";

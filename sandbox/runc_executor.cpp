@@ -26,12 +26,29 @@ void RuncExecutor::prepare_network() {
                           [dir = network_dir_] { return std::make_unique<PrivateNetwork>(dir); });
 }
 
+void RuncExecutor::no_more_runs() noexcept {
+    std::lock_guard lock(network_mu_);
+    if (pending_.valid()) {
+        try {
+            network_ = pending_.get();
+        } catch (...) {
+            // Made for no RUN: its error is nobody's.
+        }
+    }
+    if (network_ && !stopped_) {
+        network_->stop();
+        stopped_ = std::move(network_);
+    }
+}
+
 std::filesystem::path RuncExecutor::private_network() {
     std::lock_guard lock(network_mu_);
     if (pending_.valid())
         network_ = pending_.get();  // throws what making it threw; the next RUN tries again
-    if (!network_)
+    if (!network_) {
+        stopped_.reset();  // its namespace file is where the new one goes
         network_ = std::make_unique<PrivateNetwork>(network_dir_);
+    }
     return network_->netns_path();
 }
 

@@ -35,6 +35,8 @@ class RuncExecutor : public Executor {
     // Does nothing when the network exists or is being made.
     void prepare_network();
 
+    void no_more_runs() noexcept override;
+
   private:
     std::filesystem::path private_network();
 
@@ -42,6 +44,7 @@ class RuncExecutor : public Executor {
     std::filesystem::path network_dir_;
     std::mutex network_mu_;
     std::unique_ptr<PrivateNetwork> network_;
+    std::unique_ptr<PrivateNetwork> stopped_;  // no_more_runs's: going, reaped on destruction
     std::future<std::unique_ptr<PrivateNetwork>> pending_;  // prepare_network's
 };
 

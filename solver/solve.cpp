@@ -336,6 +336,8 @@ std::vector<Job> run_jobs_of(SolveRun& run, const std::vector<std::vector<StepJo
         jobs.push_back(std::move(rebase));
         size_t prev = jobs.size() - 1;
         for (const StepJob* sj : to_run[s]) {
+            if (run.plan.stages[s].steps[sj->index].kind == frontend::Step::Kind::run)
+                ++run.runs_left;
             Job job;
             job.name = sj->name;
             job.deps.push_back(prev);

@@ -261,6 +261,11 @@ std::string step_error(const SolveRun& run, const StepJob& job, const Error& e, 
            " failed: " + e.what();
 }
 
+bool is_run(const SolveRun& run, const StepJob& job) {
+    return run.plan.stages[static_cast<size_t>(job.stage)].steps[job.index].kind ==
+           frontend::Step::Kind::run;
+}
+
 [[noreturn]] void rethrow_as(const Error& e, const std::string& msg) {
     if (dynamic_cast<const Cancelled*>(&e))
         throw Cancelled(msg);
@@ -351,6 +356,8 @@ void run_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
             run.progress.warn("explain-cache: " + job.name + ": " + why);
         }
         auto made = execute_step(run, job, me, env);
+        if (is_run(run, job) && --run.runs_left == 0 && run.deps.executor)
+            run.deps.executor->no_more_runs();
         record.created = run.policy.now;
         record.layer = made;
         outcome.history.created = run.policy.now;

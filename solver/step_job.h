@@ -51,6 +51,8 @@ struct SolveRun {
     std::counting_semaphore<> cpu;
     std::vector<std::unique_ptr<StageState>> states;
     std::atomic<size_t> run_count{0}, cached_count{0};
+    // RUN steps still to run; the executor hears no_more_runs() when it drops to 0.
+    std::atomic<size_t> runs_left{0};
 
     // Records of the steps as they end (SolvedImage::records).
     void add_record(SolvedRecord r);

@@ -111,6 +111,16 @@ class FakeExecutor : public sandbox::Executor {
         return result;
     }
 
+    // no_more_runs(): how many runs had been asked for at each call.
+    void no_more_runs() noexcept override {
+        std::lock_guard lock(mu_);
+        no_more_runs_after_.push_back(runs_.size());
+    }
+    std::vector<size_t> no_more_runs_after() const {
+        std::lock_guard lock(mu_);
+        return no_more_runs_after_;
+    }
+
     std::vector<RecordedRun> runs() const {
         std::lock_guard lock(mu_);
         return runs_;
@@ -160,6 +170,7 @@ class FakeExecutor : public sandbox::Executor {
 
     mutable std::mutex mu_;
     std::vector<std::pair<std::string, Script>> scripts_;
+    std::vector<size_t> no_more_runs_after_;
     std::vector<RecordedRun> runs_;
 };
 

@@ -24,6 +24,21 @@ TEST_F(SolverBuildRun, ShellFormRunsThroughTheShell) {
     EXPECT_EQ(only_run().args, (Strings{"/bin/sh", "-c", "echo hi > /x"}));
 }
 
+// So that the build's private network can go while the last layers are made.
+TEST_F(SolverBuildRun, TheExecutorHearsOfTheLastRunOnce) {
+    Script writes_x;
+    writes_x.writes["/x"] = "x";
+    exec_.on("one", writes_x);
+    build("FROM base AS a\nRUN one\nFROM base\nRUN two\nCOPY --from=a /x /x\nRUN three\n"
+          "COPY --from=a /x /y\n");
+    EXPECT_EQ(exec_.no_more_runs_after(), (std::vector<size_t>{3}));
+}
+
+TEST_F(SolverBuildRun, NoRunLeftToRunMeansNoHint) {
+    build("FROM base\nCOPY --from=base /etc /etc2\n");
+    EXPECT_TRUE(exec_.no_more_runs_after().empty());
+}
+
 TEST_F(SolverBuildRun, ExecFormRunsTheArgvAsWritten) {
     build("FROM base\nRUN [\"/bin/echo\", \"a b\", \"$HOME\"]\n");
     EXPECT_EQ(only_run().args, (Strings{"/bin/echo", "a b", "$HOME"}));
