@@ -52,6 +52,10 @@ int build(const std::optional<std::string>& root, const BuildArgs& args);
 int images(const std::optional<std::string>& root);
 int inspect(const std::optional<std::string>& root, const std::string& name);
 int rmi(const std::optional<std::string>& root, const std::vector<std::string>& names);
+// SOURCE is a name in the store or an image digest (sha256:..., as `kiln images` and
+// `kiln build` print it); TARGET is a reference (a tag, not a digest), stored normalised.
+int tag(const std::optional<std::string>& root, const std::string& source,
+        const std::string& target);
 int version();
 int load(const std::optional<std::string>& root, const std::string& input,
          const std::vector<std::string>& tags);

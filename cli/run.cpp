@@ -129,6 +129,11 @@ int run(int argc, char** argv) {
     std::vector<std::string> names;
     auto* rmi_cmd = app.add_subcommand("rmi", "remove image names from the local store");
     rmi_cmd->add_option("names", names, "image names")->required();
+    std::string tag_source, tag_target;
+    auto* tag_cmd =
+        app.add_subcommand("tag", "give an image in the local store another name (docker tag)");
+    tag_cmd->add_option("source", tag_source, "an image's name, or its digest")->required();
+    tag_cmd->add_option("target", tag_target, "the new name")->required();
     std::string load_input;
     std::vector<std::string> load_tags;
     auto* load_cmd = app.add_subcommand(
@@ -160,6 +165,8 @@ int run(int argc, char** argv) {
             return inspect(root, name);
         if (*rmi_cmd)
             return rmi(root, names);
+        if (*tag_cmd)
+            return tag(root, tag_source, tag_target);
         if (*load_cmd)
             return load(root, load_input, load_tags);
         if (*pull_cmd)

@@ -1,4 +1,4 @@
-// `kiln images`, `kiln inspect`, `kiln rmi`, `kiln version`, `kiln debug dump-ast`.
+// `kiln images`, `kiln inspect`, `kiln rmi`, `kiln tag`, `kiln version`, `kiln debug dump-ast`.
 #include <cstdio>
 #include <iostream>
 
@@ -79,6 +79,29 @@ int rmi(const std::optional<std::string>& root_flag, const std::vector<std::stri
         store.remove(n);
         std::cout << "Untagged: " << content::normalize_name(n) << "\n";
     }
+    return 0;
+}
+
+int tag(const std::optional<std::string>& root_flag, const std::string& source,
+        const std::string& target) {
+    // As docker tag: the new name is a reference with a tag, never a digest.
+    Reference ref = parse_reference(target, "tag");
+    if (ref.digest)
+        throw Error("invalid tag \"" + target + "\": a new name cannot hold a digest");
+    content::StateRoot root(content::resolve_state_root(root_flag));
+    content::ImageStore store(root);
+    std::optional<content::Descriptor> d;
+    if (source.starts_with("sha256:")) {
+        // An image's digest: the manifest of one of the store's images.
+        for (const auto& img : store.list())
+            if (img.descriptor.digest.str() == source)
+                d = img.descriptor;
+        if (!d)
+            throw Error("no such image: " + source);
+    } else {
+        d = find(store, source);
+    }
+    store.set(target, *d);
     return 0;
 }
 

@@ -1,4 +1,4 @@
-// images, inspect, rmi, version, debug dump-ast, and names checked before
+// images, inspect, rmi, tag, version, debug dump-ast, and names checked before
 // any work: what a user sees.
 #include <gtest/gtest.h>
 
@@ -92,6 +92,45 @@ TEST(StoreCommands, DockerHubSpellingsNameOneImage) {
     ASSERT_EQ(rmi.exit_code, 0) << rmi.err;
     EXPECT_NE(rmi.out.find("Untagged: busybox:latest"), std::string::npos) << rmi.out;
     EXPECT_EQ(run_kiln(dir / "root", {"inspect", "busybox"}).exit_code, 1);
+}
+
+// docker tag: a second name for an image, given by name or by digest; the
+// new name is normalised as every other; a bad or missing one changes nothing.
+TEST(StoreCommands, TagGivesAnImageAnotherName) {
+    Scratch dir;
+    write(dir / "ctx/Dockerfile", "FROM scratch\nCOPY a /a\n");
+    write(dir / "ctx/a", "a");
+    auto b = run_kiln(dir / "root", {"build", "-t", "app:1", (dir / "ctx").string()});
+    ASSERT_EQ(b.exit_code, 0) << b.err;
+    std::string digest = b.out.substr(0, b.out.find('\n'));
+
+    auto t = run_kiln(dir / "root", {"tag", "app:1", "docker.io/library/other:2"});
+    ASSERT_EQ(t.exit_code, 0) << t.err;
+    auto by_digest = run_kiln(dir / "root", {"tag", digest, "localhost:5000/third"});
+    ASSERT_EQ(by_digest.exit_code, 0) << by_digest.err;
+    auto images = run_kiln(dir / "root", {"images"});
+    for (const char* n : {"app:1", "other:2", "localhost:5000/third:latest"})
+        EXPECT_NE(images.out.find(n), std::string::npos) << n << "\n" << images.out;
+    // skopeo reads the new names from the store's index as any OCI layout's.
+    for (const char* n : {"other:2", "localhost:5000/third:latest"}) {
+        auto sk = json_of(run({"skopeo", "inspect", "oci:" + (dir / "root").string() + ":" + n}));
+        EXPECT_EQ(sk.at("Digest"), digest) << n;
+    }
+    // The names are independent: removing one leaves the others.
+    ASSERT_EQ(run_kiln(dir / "root", {"rmi", "app:1"}).exit_code, 0);
+    EXPECT_EQ(json_of(run_kiln(dir / "root", {"inspect", "library/other:2"})).at("Digest"), digest);
+
+    const auto before = store_files(dir / "root");
+    auto missing = run_kiln(dir / "root", {"tag", "nothere:1", "x:1"});
+    EXPECT_EQ(missing.exit_code, 1);
+    EXPECT_NE(missing.err.find("no such image: nothere:1"), std::string::npos) << missing.err;
+    auto with_digest = run_kiln(dir / "root", {"tag", "other:2", "x@" + digest});
+    EXPECT_EQ(with_digest.exit_code, 1);
+    EXPECT_NE(with_digest.err.find("cannot hold a digest"), std::string::npos) << with_digest.err;
+    auto bad = run_kiln(dir / "root", {"tag", "other:2", "UPPER:case"});
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.err.find("repository name must be lowercase"), std::string::npos) << bad.err;
+    EXPECT_EQ(store_files(dir / "root"), before);
 }
 
 TEST(StoreCommands, Version) {
