@@ -436,7 +436,9 @@ PortParts split_port(std::string_view raw) {
         default: {
             std::string ip;
             for (size_t i = 0; i + 2 < parts.size(); ++i) {
-                ip += (i ? ":" : "") + std::string(parts[i]);
+                if (i)
+                    ip += ':';
+                ip += parts[i];
             }
             return {ip, std::string(parts[parts.size() - 2]), std::string(parts.back())};
         }
@@ -623,8 +625,11 @@ void Linter::report(std::string_view rule, int line, std::string message) {
 
 std::string Linter::format(const LintWarning& w) const {
     std::string out = filename_;
+    // Appended piece by piece: GCC 12 at -O3 warns falsely (-Wrestrict) on
+    // `"literal" + std::string&&`.
     if (w.line > 0) {
-        out += ":" + std::to_string(w.line);
+        out += ':';
+        out += std::to_string(w.line);
     }
     return out + ": " + w.rule + ": " + w.message;
 }

@@ -33,5 +33,6 @@ if [ ${#missing[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-cmake -S . -B out -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+# KILN_WERROR=ON (tools/run-tests.sh, CI) makes compiler warnings errors.
+cmake -S . -B out -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKILN_WERROR="${KILN_WERROR:-OFF}" >/dev/null
 ninja -C out -j "$(nproc)"
