@@ -196,6 +196,11 @@ std::unique_ptr<snapshotter::Active> execute_again(SolveRun& run, const StepJob&
     return edit;
 }
 
+bool is_run(const SolveRun& run, const StepJob& job) {
+    return run.plan.stages[static_cast<size_t>(job.stage)].steps[job.index].kind ==
+           frontend::Step::Kind::run;
+}
+
 // On a cache miss: the op runs on a fresh writable snapshot over the layers
 // before it (unpacked only now), and what it changed becomes the step's layer
 // (none when it changed nothing).
@@ -225,6 +230,10 @@ std::optional<content::Descriptor> execute_step(SolveRun& run, const StepJob& jo
         if (job.op->waits())
             slot.reset();
         changed = job.op->execute(active->root(), env);
+        // The last RUN's process is done: the executor's network may go
+        // while this layer is made.
+        if (is_run(run, job) && --run.runs_left == 0 && run.deps.executor)
+            run.deps.executor->no_more_runs();
         if (!slot)
             slot.emplace(run.cpu);
     }
@@ -259,11 +268,6 @@ std::string step_error(const SolveRun& run, const StepJob& job, const Error& e, 
                stage.base + ": " + e.what();
     return run.policy.dockerfile_name + ":" + std::to_string(step.line) + ": " + step.keyword +
            " failed: " + e.what();
-}
-
-bool is_run(const SolveRun& run, const StepJob& job) {
-    return run.plan.stages[static_cast<size_t>(job.stage)].steps[job.index].kind ==
-           frontend::Step::Kind::run;
 }
 
 [[noreturn]] void rethrow_as(const Error& e, const std::string& msg) {
@@ -356,8 +360,6 @@ void run_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
             run.progress.warn("explain-cache: " + job.name + ": " + why);
         }
         auto made = execute_step(run, job, me, env);
-        if (is_run(run, job) && --run.runs_left == 0 && run.deps.executor)
-            run.deps.executor->no_more_runs();
         record.created = run.policy.now;
         record.layer = made;
         outcome.history.created = run.policy.now;
