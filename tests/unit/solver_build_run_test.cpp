@@ -29,8 +29,9 @@ TEST_F(SolverBuildRun, TheExecutorHearsOfTheLastRunOnce) {
     Script writes_x;
     writes_x.writes["/x"] = "x";
     exec_.on("one", writes_x);
-    build("FROM base AS a\nRUN one\nFROM base\nRUN two\nCOPY --from=a /x /x\nRUN three\n"
-          "COPY --from=a /x /y\n");
+    build(
+        "FROM base AS a\nRUN one\nFROM base\nRUN two\nCOPY --from=a /x /x\nRUN three\n"
+        "COPY --from=a /x /y\n");
     EXPECT_EQ(exec_.no_more_runs_after(), (std::vector<size_t>{3}));
 }
 
