@@ -36,6 +36,16 @@ std::vector<BadName> bad_names() {
             {"a b", "not a valid repository name component"}};
 }
 
+// Builds a one-file image from scratch named `name` into dir/root; its digest
+// ("" after a failure the test has been told of).
+std::string build_named(const fs::path& dir, const std::string& name) {
+    write(dir / "ctx/Dockerfile", "FROM scratch\nCOPY a /a\n");
+    write(dir / "ctx/a", "a");
+    auto b = run_kiln(dir / "root", {"build", "-t", name, (dir / "ctx").string()});
+    EXPECT_EQ(b.exit_code, 0) << b.err;
+    return b.exit_code == 0 ? b.out.substr(0, b.out.find('\n')) : "";
+}
+
 }  // namespace
 
 TEST(StoreCommands, ImagesInspectRmi) {
@@ -72,11 +82,8 @@ TEST(StoreCommands, ImagesInspectRmi) {
 
 TEST(StoreCommands, DockerHubSpellingsNameOneImage) {
     Scratch dir;
-    write(dir / "ctx/Dockerfile", "FROM scratch\nCOPY a /a\n");
-    write(dir / "ctx/a", "a");
-    auto b = run_kiln(dir / "root", {"build", "-t", "library/busybox", (dir / "ctx").string()});
-    ASSERT_EQ(b.exit_code, 0) << b.err;
-    std::string digest = b.out.substr(0, b.out.find('\n'));
+    const std::string digest = build_named(dir.path(), "library/busybox");
+    ASSERT_FALSE(digest.empty());
     // Stored under Docker's familiar name, as `FROM library/busybox` would look it up.
     auto images = run_kiln(dir / "root", {"images"});
     EXPECT_NE(images.out.find("busybox:latest"), std::string::npos) << images.out;
@@ -98,11 +105,8 @@ TEST(StoreCommands, DockerHubSpellingsNameOneImage) {
 // new name is normalised as every other; a bad or missing one changes nothing.
 TEST(StoreCommands, TagGivesAnImageAnotherName) {
     Scratch dir;
-    write(dir / "ctx/Dockerfile", "FROM scratch\nCOPY a /a\n");
-    write(dir / "ctx/a", "a");
-    auto b = run_kiln(dir / "root", {"build", "-t", "app:1", (dir / "ctx").string()});
-    ASSERT_EQ(b.exit_code, 0) << b.err;
-    std::string digest = b.out.substr(0, b.out.find('\n'));
+    const std::string digest = build_named(dir.path(), "app:1");
+    ASSERT_FALSE(digest.empty());
 
     auto t = run_kiln(dir / "root", {"tag", "app:1", "docker.io/library/other:2"});
     ASSERT_EQ(t.exit_code, 0) << t.err;
