@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 packages=(
   # build
   cmake ninja-build g++ pkg-config git clang-format
-  libarchive-dev libdeflate-dev libssl-dev libzstd-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libgtest-dev
+  libarchive-dev libdeflate-dev libisal-dev libssl-dev libzstd-dev zlib1g-dev nlohmann-json3-dev libcli11-dev libgtest-dev
   libcurl4-openssl-dev
   # runtime and the independent tools the tests check kiln with
   runc slirp4netns skopeo umoci podman buildah busybox-static tar gzip zstd bzip2 xz-utils

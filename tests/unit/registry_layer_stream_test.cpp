@@ -2,6 +2,7 @@
 // unpacker while it downloads, in chunks of any size, and an unpacker that
 // never sees the end of a layer that did not verify.
 #include <gtest/gtest.h>
+#include <zlib.h>
 #include <zstd.h>
 
 #include <atomic>
@@ -59,6 +60,86 @@ TEST(LayerDecoder, StreamCutInsideAMemberIsDamaged) {
     LayerDecoder d(Digest::of(gz), [](const char*, std::size_t) {});
     d.write(gz.data(), gz.size() - 3);
     EXPECT_THROW(d.finish(), Error);
+}
+
+// gzip with every optional header field (RFC 1952 FEXTRA, FNAME, FCOMMENT,
+// FHCRC), as some producers write them.
+std::string gzip_with_header_fields(const std::string& data) {
+    z_stream z{};
+    EXPECT_EQ(deflateInit2(&z, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+    std::string extra = "kiln", name = "layer.tar", comment = "made by a test";
+    gz_header h{};
+    h.extra = reinterpret_cast<Bytef*>(extra.data());
+    h.extra_len = static_cast<uInt>(extra.size());
+    h.name = reinterpret_cast<Bytef*>(name.data());
+    h.comment = reinterpret_cast<Bytef*>(comment.data());
+    h.hcrc = 1;
+    EXPECT_EQ(deflateSetHeader(&z, &h), Z_OK);
+    std::string out(deflateBound(&z, data.size()) + 128, '\0');
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    z.avail_in = static_cast<uInt>(data.size());
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
+    out.resize(out.size() - z.avail_out);
+    deflateEnd(&z);
+    return out;
+}
+
+std::string decode_error(const std::string& blob) {
+    try {
+        decode_in_pieces(blob, 4096);
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+TEST(LayerDecoder, GzipHeaderFieldsAreSkipped) {
+    const std::string tar = layer_bytes(70'000);
+    const std::string gz = gzip_with_header_fields(tar);
+    for (std::size_t piece : {1, 7, 1 << 20})
+        EXPECT_EQ(decode_in_pieces(gz, piece), tar) << "in pieces of " << piece;
+}
+
+TEST(LayerDecoder, WrongHeaderChecksumIsDamaged) {
+    std::string gz = gzip_with_header_fields(layer_bytes(10'000));
+    // FHCRC is the two bytes before the deflate data: after "made by a test\0".
+    std::size_t at = gz.find(std::string("made by a test") + '\0') + 15;
+    gz[at] ^= 0x01;
+    EXPECT_NE(decode_error(gz).find("header crc mismatch"), std::string::npos) << decode_error(gz);
+}
+
+TEST(LayerDecoder, StreamCutInsideTheNextHeaderIsDamaged) {
+    const std::string gz = fake::gzip(layer_bytes(10'000));
+    LayerDecoder d(Digest::of(gz), [](const char*, std::size_t) {});
+    d.write(gz.data(), gz.size());
+    d.write(gz.data(), 5);  // half of another member's header
+    EXPECT_THROW(d.finish(), Error);
+}
+
+TEST(LayerDecoder, WrongChecksumInTheTrailerIsDamaged) {
+    std::string gz = fake::gzip(layer_bytes(10'000));
+    gz[gz.size() - 8] ^= 0x01;  // CRC-32, first byte
+    EXPECT_NE(decode_error(gz).find("cannot decompress"), std::string::npos);
+}
+
+TEST(LayerDecoder, WrongSizeInTheTrailerIsDamaged) {
+    std::string gz = fake::gzip(layer_bytes(10'000));
+    gz[gz.size() - 4] ^= 0x01;  // ISIZE, first byte
+    EXPECT_NE(decode_error(gz).find("cannot decompress"), std::string::npos);
+}
+
+TEST(LayerDecoder, BytesAfterTheLastMemberThatAreNotGzipAreDamaged) {
+    const std::string gz = fake::gzip(layer_bytes(10'000)) + "this is not gzip";
+    EXPECT_NE(decode_error(gz).find("cannot decompress"), std::string::npos);
+}
+
+TEST(LayerDecoder, CorruptDeflateDataIsDamaged) {
+    std::string gz = fake::gzip(layer_bytes(50'000));
+    for (std::size_t i = 20; i < 60; ++i)
+        gz[i] = static_cast<char>(0xff);
+    EXPECT_NE(decode_error(gz).find("cannot decompress"), std::string::npos);
 }
 
 class RegistryLayerStream : public ::testing::Test {
