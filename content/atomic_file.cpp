@@ -31,7 +31,9 @@ AtomicFile::AtomicFile(AtomicFile&& o) noexcept
     : final_(std::move(o.final_)),
       temp_(std::move(o.temp_)),
       fd_(std::move(o.fd_)),
-      done_(o.done_) {
+      done_(o.done_),
+      written_(o.written_),
+      writeback_from_(o.writeback_from_) {
     o.done_ = true;
 }
 
@@ -42,6 +44,13 @@ AtomicFile::~AtomicFile() {
 
 void AtomicFile::write(const void* data, std::size_t size) {
     write_all(fd_.get(), data, size, temp_.c_str());
+    written_ += static_cast<std::int64_t>(size);
+    if (written_ - writeback_from_ >= kWritebackStep) {
+        // A hint: an error here shows again, and is reported, at fsync.
+        ::sync_file_range(fd_.get(), writeback_from_, written_ - writeback_from_,
+                          SYNC_FILE_RANGE_WRITE);
+        writeback_from_ = written_;
+    }
 }
 
 void AtomicFile::commit() {
