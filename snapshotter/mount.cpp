@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -17,6 +18,11 @@
 namespace kiln::snapshotter {
 
 namespace fs = std::filesystem;
+
+namespace {
+// Linux < 5.10 refuses "volatile" (EINVAL); learnt once per process.
+std::atomic<bool> volatile_supported{true};
+}  // namespace
 
 Mount::~Mount() {
     if (target_.empty())
@@ -57,6 +63,11 @@ std::string overlay_options(const OverlaySpec& spec) {
         opts += ",upperdir=upper,workdir=work";
     // The upper directory must be a complete diff: no redirects, no metacopy, no index.
     opts += ",index=off,redirect_dir=off,metacopy=off";
+    // Last, so that mount_overlay can drop it. Unmounting then does not
+    // syncfs the whole file system on the step's path; the Flusher syncs
+    // published snapshots instead (flusher.h).
+    if (spec.writable && volatile_supported.load())
+        opts += ",volatile";
     return opts;
 }
 
@@ -110,9 +121,18 @@ Mount mount_overlay(const OverlaySpec& spec) {
             step = "chdir";
             return;
         }
-        if (::mount("overlay", target.c_str(), "overlay", flags, opts.c_str()) != 0) {
+        if (::mount("overlay", target.c_str(), "overlay", flags, opts.c_str()) == 0)
+            return;
+        err = errno;
+        step = "mount";
+        if (err == EINVAL && opts.ends_with(",volatile")) {
+            opts.resize(opts.size() - std::string_view(",volatile").size());
+            if (::mount("overlay", target.c_str(), "overlay", flags, opts.c_str()) == 0) {
+                volatile_supported = false;
+                err = 0;
+                return;
+            }
             err = errno;
-            step = "mount";
         }
     });
     t.join();

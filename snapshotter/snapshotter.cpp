@@ -17,6 +17,7 @@
 #include "content/atomic_file.h"
 #include "content/digest.h"
 #include "content/file_lock.h"
+#include "snapshotter/flusher.h"
 #include "snapshotter/mount.h"
 #include "snapshotter/tree.h"
 
@@ -119,6 +120,7 @@ class SnapshotterBase : public Snapshotter {
         : kind_(kind), base_(root / kind), tmp_(base_ / "tmp"), locks_(base_ / "locks") {
         make_dirs(tmp_);
         make_dirs(locks_);
+        flusher_ = std::make_unique<Flusher>(base_);
     }
 
     std::string kind() const override { return kind_; }
@@ -245,12 +247,14 @@ class SnapshotterBase : public Snapshotter {
         write_file_atomic(work.path() / "meta.json", meta.dump() + "\n");  // fsyncs work.path()
         if (rename_into_place(work.path(), dir_of(key)))
             work.release();
+        flusher_->request();  // the files themselves: see flusher.h
     }
 
     std::string kind_;
     fs::path base_;
     fs::path tmp_;
     fs::path locks_;
+    std::unique_ptr<Flusher> flusher_;  // waits, when destroyed, for what was published
 };
 
 // ---- overlayfs ----

@@ -17,7 +17,10 @@
 //    and removes them. Nothing is ever removed across a mount point.
 //  - overlayfs: mount(2) with lowerdir (parents top → bottom), upperdir and
 //    workdir in the active's directory, with index=off, redirect_dir=off and
-//    metacopy=off so the upper directory is always a complete layer diff. The
+//    metacopy=off so the upper directory is always a complete layer diff, and
+//    writable ones `volatile` (no syncfs when unmounted; published snapshots
+//    are synced in the background instead, and before the process ends:
+//    flusher.h). The
 //    lower directories are named through short symlinks (l/0, l/1, ...) inside
 //    the active's directory, and the mount is made from a thread that has its
 //    own working directory (unshare(CLONE_FS)), so the option string stays

@@ -44,6 +44,35 @@ TEST_F(SnapshotterOverlay, ActiveIsMountedAndUpperIsLive) {
     EXPECT_TRUE(is_whiteout(snap_->path("c") / "same"));
 }
 
+// Unmounting a volatile overlay does not syncfs the store's whole file system
+// on the step's path (snapshotter.h); views have no upper to sync.
+TEST_F(SnapshotterOverlay, WritableOverlaysAreVolatileAndViewsAreNot) {
+    snap_->apply("base", string_reader(base_layer()), "base.tar");
+    auto super_options_of = [](const fs::path& point) {
+        std::ifstream in("/proc/self/mountinfo");
+        std::string line;
+        while (std::getline(in, line)) {
+            std::istringstream ls(line);
+            std::string a, b, c, r, p;
+            ls >> a >> b >> c >> r >> p;
+            if (p == fs::weakly_canonical(point).string())
+                return line.substr(line.find(" - "));
+        }
+        return std::string("not mounted");
+    };
+    auto a = snap_->prepare({"base"});
+    EXPECT_NE(super_options_of(a->root()).find("volatile"), std::string::npos)
+        << super_options_of(a->root());
+    auto v = snap_->view({"base"});
+    EXPECT_EQ(super_options_of(v->root()).find("volatile"), std::string::npos)
+        << super_options_of(v->root());
+    // A committed volatile snapshot mounts again as a lower.
+    std::ofstream(a->root() / "new") << "x";
+    snap_->commit(*a, "c");
+    auto b = snap_->prepare({"base", "c"});
+    EXPECT_TRUE(fs::exists(b->root() / "new"));
+}
+
 // 150 lowers with absolute paths would be ~15 KB of options; short links keep it small.
 TEST_F(SnapshotterOverlay, ManyLayersFitTheOptionLimit) {
     std::vector<std::string> keys;
