@@ -9,13 +9,14 @@
 #include <vector>
 
 #include "base/error.h"
+#include "content/owner.h"
 
 namespace kiln {
 
 AtomicFile::AtomicFile(std::filesystem::path final_path, const std::filesystem::path& temp_dir,
                        mode_t mode)
     : final_(std::move(final_path)) {
-    std::string tmpl = (temp_dir / ".tmp-XXXXXX").string();
+    std::string tmpl = (temp_dir / (content::temp_prefix(".tmp-") + "XXXXXX")).string();
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     int fd = ::mkostemp(buf.data(), O_CLOEXEC);

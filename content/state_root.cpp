@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "content/atomic_file.h"
 #include "content/file_lock.h"
+#include "content/owner.h"
 
 namespace kiln::content {
 
@@ -41,6 +42,8 @@ StateRoot::StateRoot(fs::path path)
     : path_(make_dirs(path)), blobs_((make_dirs(path_ / "tmp"), path_), path_ / "tmp") {
     for (const char* d : {"locks", "snapshots", "cache"})
         make_dirs(path_ / d);
+    // Before anything below makes a temporary: see owner.h.
+    owner_ = register_owner(path_);
     // Two processes may initialise a fresh root together: the lock keeps one
     // from replacing an index.json the other has already filled.
     FileLock lock(locks() / "index.lock");

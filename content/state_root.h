@@ -6,6 +6,7 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -36,6 +37,7 @@ class StateRoot {
   private:
     std::filesystem::path path_;
     BlobStore blobs_;
+    std::shared_ptr<const void> owner_;  // content/owner.h
 };
 
 }  // namespace kiln::content

@@ -6,11 +6,12 @@
 #include <vector>
 
 #include "base/error.h"
+#include "content/owner.h"
 
 namespace kiln {
 
 TempDir::TempDir(const std::filesystem::path& parent, const std::string& prefix) {
-    std::string tmpl = (parent / (prefix + "XXXXXX")).string();
+    std::string tmpl = (parent / (content::temp_prefix(prefix) + "XXXXXX")).string();
     std::vector<char> buf(tmpl.begin(), tmpl.end());
     buf.push_back('\0');
     if (::mkdtemp(buf.data()) == nullptr) {

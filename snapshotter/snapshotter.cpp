@@ -17,6 +17,7 @@
 #include "content/atomic_file.h"
 #include "content/digest.h"
 #include "content/file_lock.h"
+#include "content/owner.h"
 #include "snapshotter/flusher.h"
 #include "snapshotter/mount.h"
 #include "snapshotter/tree.h"
@@ -49,7 +50,7 @@ void make_dir(const fs::path& p, mode_t mode) {
 class ScratchDir {
   public:
     ScratchDir(const fs::path& parent, const std::string& prefix) {
-        std::string tmpl = (parent / (prefix + "XXXXXX")).string();
+        std::string tmpl = (parent / (content::temp_prefix(prefix) + "XXXXXX")).string();
         std::vector<char> buf(tmpl.begin(), tmpl.end());
         buf.push_back('\0');
         if (::mkdtemp(buf.data()) == nullptr)
