@@ -10,6 +10,7 @@
 #include "base/thread_pool.h"
 #include "build/base_images.h"
 #include "build/outputs.h"
+#include "build/store_ops.h"
 #include "content/atomic_file.h"
 #include "content/image_store.h"
 #include "content/temp_dir.h"
@@ -270,6 +271,7 @@ BuildResult build(const BuildRequest& req) {
     const Definition def = read_definition(req, progress);
     const auto ignore = read_dockerignore(req, def, progress);
     content::StateRoot root(req.state_root);
+    recover_state_root(root);
     auto snapshots = snapshotter::open_snapshotter(root.snapshots(), req.snapshotter, root.tmp());
     BaseImages bases(root, progress, req.client, req.pull);
     bases.set_unpack(snapshots.get());

@@ -11,6 +11,7 @@
 #include "exporter/targets.h"
 #include "frontend/dump_ast.h"
 #include "frontend/parser.h"
+#include "snapshotter/recovery.h"
 #include "snapshotter/snapshotter.h"
 
 namespace kiln::build {
@@ -21,15 +22,21 @@ std::vector<LoadedImage> load_archive(const std::filesystem::path& state_root,
     for (const auto& t : tags)
         kiln::parse_reference(t, "tag");
     content::StateRoot root(state_root);
+    recover_state_root(root);
     std::vector<LoadedImage> out;
     for (const auto& img : exporter::import_archive(root, input, tags))
         out.push_back({img.names, img.manifest.digest.str()});
     return out;
 }
 
+void recover_state_root(const content::StateRoot& root) {
+    snapshotter::recover_state_root(root.path());
+}
+
 registry::PullResult pull_image(const content::StateRoot& root, const Reference& ref,
                                 registry::PullOptions options) {
     // The kind a build picks by default (--snapshotter auto).
+    recover_state_root(root);
     auto snaps = snapshotter::open_snapshotter(root.snapshots(), "auto", root.tmp());
     options.unpack = unpack_into(*snaps);
     return registry::pull_image(root, ref, options);
@@ -40,6 +47,7 @@ std::string push_image(const std::filesystem::path& state_root, const std::strin
                        const std::function<void(const std::string&)>& log) {
     kiln::parse_reference(dest.empty() ? name : dest);
     content::StateRoot root(state_root);
+    recover_state_root(root);
     content::ImageStore images(root);
     auto desc = images.get(name);
     if (!desc)

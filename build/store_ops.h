@@ -38,6 +38,10 @@ std::string push_image(const std::filesystem::path& state_root, const std::strin
                        const std::string& dest, const registry::ClientOptions& client,
                        const std::function<void(const std::string&)>& log);
 
+// The recovery pass (snapshotter/recovery.h) for commands that write: what
+// dead kiln processes left in `root` is reclaimed. Never throws.
+void recover_state_root(const content::StateRoot& root);
+
 // A Dockerfile's parse in the format of BuildKit's parser tests.
 std::string dump_ast(const std::string& file);
 

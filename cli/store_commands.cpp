@@ -72,6 +72,7 @@ int inspect(const std::optional<std::string>& root_flag, const std::string& name
 
 int rmi(const std::optional<std::string>& root_flag, const std::vector<std::string>& names) {
     content::StateRoot root(content::resolve_state_root(root_flag));
+    build::recover_state_root(root);
     content::ImageStore store(root);
     for (const auto& n : names)
         find(store, n);  // all or nothing: check every name first
@@ -89,6 +90,7 @@ int tag(const std::optional<std::string>& root_flag, const std::string& source,
     if (ref.digest)
         throw Error("invalid tag \"" + target + "\": a new name cannot hold a digest");
     content::StateRoot root(content::resolve_state_root(root_flag));
+    build::recover_state_root(root);
     content::ImageStore store(root);
     std::optional<content::Descriptor> d;
     if (source.starts_with("sha256:")) {

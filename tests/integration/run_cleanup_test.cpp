@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iostream>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -180,6 +181,17 @@ class RunCleanup : public ::testing::Test {
             for (const auto& e : fs::directory_iterator(root / "tmp"))
                 tmp.push_back(e.path().filename().string());
         EXPECT_EQ(tmp, std::vector<std::string>{}) << when << ": temp dirs left in tmp/";
+        for (const char* kept : {"snapshots/overlayfs/tmp", "snapshots/native/tmp", "locks/owners"})
+            EXPECT_EQ(names_in(root / kept), std::vector<std::string>{})
+                << when << ": left in " << kept;
+    }
+
+    static std::vector<std::string> names_in(const fs::path& d) {
+        std::vector<std::string> out;
+        if (fs::exists(d))
+            for (const auto& e : fs::directory_iterator(d))
+                out.push_back(e.path().filename().string());
+        return out;
     }
 
     void expect_next_build_works() {
@@ -268,4 +280,67 @@ TEST_F(RunCleanup, AfterCtrlCToTheProcessGroup) {
     EXPECT_NE(code, 0) << k->err();
     expect_nothing_left("after Ctrl-C");
     expect_next_build_works();
+}
+
+TEST_F(RunCleanup, AfterKill9TheNextCommandReclaimsEverything) {
+    auto k = start_sleeping_build();
+    ASSERT_FALSE(HasFailure());
+    ASSERT_EQ(::kill(k->pid(), SIGKILL), 0);
+    ASSERT_EQ(k->wait(30s), 128 + SIGKILL) << k->err();
+    // What a kill leaves: the RUN still sleeps, its root is still mounted, the
+    // dead build's directories are still there.
+    EXPECT_FALSE(processes_with("sleep " + seconds).empty());
+    EXPECT_NE(mounts_mentioning(root), std::vector<std::string>{});
+    EXPECT_NE(names_in(root / "locks/owners"), std::vector<std::string>{});
+    // Any command that writes reclaims it: the RUN's container is deleted,
+    // the mounts detached, the directories removed.
+    auto tag = run_kiln(root, {"tag", "base:1", "base:again"});
+    EXPECT_EQ(tag.exit_code, 0) << tag.err;
+    expect_nothing_left("after kiln tag, the command after the kill");
+    expect_next_build_works();
+}
+
+// kill -9 at random instants of builds (a COPY of an 8 MB context, RUN steps,
+// the export into the store): after every kill the next build reclaims what
+// the killed one left; in the end the build succeeds, nothing is left, and
+// every blob in the store hashes to its name.
+TEST_F(RunCleanup, AHundredKillsAtRandomInstants) {
+    std::mt19937 rng(std::random_device{}());
+    write_random(dir / "ctx/big.bin", 8 << 20, 7);
+    const std::string dockerfile =
+        "FROM base:1\nCOPY . /ctx/\nRUN cat /ctx/n > /n && wc -c /ctx/big.bin > /size\n"
+        "RUN echo second-step > /second\n";
+    int finished = 0;
+    for (int i = 0; i < 100; ++i) {
+        write(dir / "ctx/n", std::to_string(i));  // every build has a new COPY to make
+        auto ctx = context(dockerfile);
+        Spawned k(root, {"build", "--progress", "plain", "-t", "loop:1", ctx.string()},
+                  dir / "kiln.out", dir / "kiln.err");
+        ASSERT_GT(k.pid(), 0);
+        // A build here takes about 0.6 s: most are killed, at any point of it.
+        std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 700));
+        ::kill(k.pid(), SIGKILL);
+        int code = k.wait(60s);
+        ASSERT_TRUE(code == 128 + SIGKILL || code == 0) << "build " << i << ": " << k.err();
+        finished += code == 0;
+        if (i % 25 == 24) {
+            // The next build succeeds and leaves nothing of the kills so far.
+            auto r = run_kiln(root, {"build", "--progress", "plain", "-t", "loop:1", ctx.string()});
+            ASSERT_EQ(r.exit_code, 0) << "after kill " << i << ": " << r.err;
+            expect_nothing_left("after kill " + std::to_string(i) + " and one build");
+        }
+    }
+    std::cout << "[ info ] " << finished << " of 100 builds ended before their kill\n";
+    write(dir / "ctx/n", "final");
+    auto ctx = context(dockerfile);
+    auto r = run_kiln(root, {"build", "--progress", "plain", "-t", "loop:1", ctx.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    expect_nothing_left("after 100 kills and one more build");
+    for (const auto& e : fs::directory_iterator(root / "blobs/sha256")) {
+        auto sum = run({"sha256sum", e.path().string()});
+        ASSERT_EQ(sum.exit_code, 0) << sum.err;
+        EXPECT_EQ(sum.out.substr(0, 64), e.path().filename().string()) << "a blob is not its name";
+    }
+    auto inspect = run({"skopeo", "inspect", "oci:" + root.string() + ":loop:1"});
+    EXPECT_EQ(inspect.exit_code, 0) << inspect.err;
 }
