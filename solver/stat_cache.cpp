@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "base/error.h"
 #include "base/unique_fd.h"
 #include "base/utf8.h"
+#include "base/xattr.h"
 #include "content/atomic_file.h"
 
 namespace kiln::solver {
@@ -21,7 +23,8 @@ namespace {
 // The file's layout: {"version": 2, "entries": {encoded key: [dev, ino, size,
 // mtime_ns, ctime_ns, digest]}}. Version 1 was the bare "entries" object with
 // raw keys, which JSON can hold only when they are UTF-8.
-constexpr int kVersion = 2;
+// 3: digests cover xattrs (stat_cache.h); a version 2 cache is dropped.
+constexpr int kVersion = 3;
 
 long long ns(const struct timespec& t) {
     return t.tv_sec * 1000000000LL + t.tv_nsec;
@@ -165,14 +168,12 @@ StatCache::StatCache(std::filesystem::path file) : file_(std::move(file)) {
         CacheFileReader reader;
         if (!nlohmann::json::sax_parse(read_file(file_), &reader) || reader.bad)
             return;
-        // Version 1 (a bare object of raw keys) is still read; any other
-        // version is a cache this build does not understand: start afresh.
-        const bool v1 = !reader.version;
-        if (!v1 && *reader.version != kVersion)
+        // Any other version (1 and 2 among them: their digests miss xattrs)
+        // is a cache this build does not use: start afresh.
+        if (!reader.version || *reader.version != kVersion)
             return;
-        for (auto& [k, e] : v1 ? reader.top : reader.entries) {
-            auto key = v1 ? std::optional<std::string>(k) : decode_key(k);
-            if (key)
+        for (auto& [k, e] : reader.entries) {
+            if (auto key = decode_key(k))
                 entries_[*key] = std::move(e);
         }
     } catch (const std::exception&) {
@@ -209,6 +210,18 @@ content::Digest StatCache::digest(const std::string& key, const std::filesystem:
         h.update(buf, static_cast<size_t>(n));
     }
     auto d = h.finish();
+    Xattrs xattrs =
+        read_xattrs(XattrTarget::fd(fd.get()), path.string(), XattrReadErrors::skip, all_xattrs);
+    if (!xattrs.empty()) {
+        std::sort(xattrs.begin(), xattrs.end());
+        content::Sha256 with;
+        with.update(d.str() + "\n");
+        for (const auto& [name, value] : xattrs) {
+            with.update(std::to_string(name.size()) + ":" + name + "=");
+            with.update(std::to_string(value.size()) + ":" + value + "\n");
+        }
+        d = with.finish();
+    }
     std::lock_guard lock(mu_);
     entries_[key] = {static_cast<unsigned long long>(st.st_dev),
                      static_cast<unsigned long long>(st.st_ino),

@@ -5,6 +5,12 @@
 // digest; anything else is read and hashed again. `touch` changes mtime and
 // so costs one re-read, never a wrong digest. The cache is a hint: losing
 // it (or two processes overwriting each other's) only costs re-reading.
+//
+// The digest covers the file's extended attributes too, since COPY copies
+// them (a `setcap` on a context binary must miss the cache): a file without
+// any has the SHA-256 of its content; a file with some has the SHA-256 of
+// that digest followed by its attributes, sorted. Setting an attribute moves
+// ctime, so a cached digest never misses one.
 #pragma once
 
 #include <sys/stat.h>
@@ -25,7 +31,7 @@ class StatCache {
     // `file` holds the cache between builds (created on save()).
     explicit StatCache(std::filesystem::path file);
 
-    // The SHA-256 of the regular file at `path` (stat data `st`), keyed by `key`.
+    // The digest (above) of the regular file at `path` (stat data `st`), keyed by `key`.
     content::Digest digest(const std::string& key, const std::filesystem::path& path,
                            const struct stat& st);
     // How many files were read (not answered from the cache) so far.

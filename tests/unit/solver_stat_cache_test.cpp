@@ -2,7 +2,11 @@
 // file is JSON (UTF-8 only), so keys are stored encoded and must come back
 // exactly; a digest saved by one build is reused by the next.
 #include <gtest/gtest.h>
+#include <sys/xattr.h>
+
 #include <sys/stat.h>
+#include <cerrno>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
@@ -51,9 +55,9 @@ TEST_F(StatCacheTest, NonUtf8NameRoundTripsAndItsDigestIsReused) {
         EXPECT_EQ(cache.reads(), 1u);
         ASSERT_NO_THROW(cache.save());
     }
-    // The file is JSON that any reader takes (all UTF-8), version 2.
+    // The file is JSON that any reader takes (all UTF-8), version 3.
     auto j = nlohmann::json::parse(read_file(cache_file_));
-    EXPECT_EQ(j.at("version"), 2);
+    EXPECT_EQ(j.at("version"), 3);
     EXPECT_TRUE(j.at("entries").contains(StatCache::encode_key(kNonUtf8Name)));
 
     StatCache again(cache_file_);
@@ -114,21 +118,42 @@ TEST(StatCacheKeys, EveryByteStringRoundTrips) {
     EXPECT_EQ(StatCache::decode_key("bad%g0"), std::nullopt);
 }
 
-TEST_F(StatCacheTest, Version1FilesAreStillRead) {
+// Versions 1 and 2 recorded digests that miss xattrs: not trusted.
+TEST_F(StatCacheTest, OlderVersionsAreDiscarded) {
     const fs::path file = dir_.path() / "a.txt";
     write(file, "hello");
     const struct stat st = stat_of(file);
     const auto ns = [](const struct timespec& t) { return t.tv_sec * 1000000000LL + t.tv_nsec; };
     const std::string recorded = content::Digest::of("recorded").str();  // tells them apart
-    nlohmann::json v1 = {
-        {"a.txt",
-         {static_cast<unsigned long long>(st.st_dev), static_cast<unsigned long long>(st.st_ino),
-          static_cast<unsigned long long>(st.st_size), ns(st.st_mtim), ns(st.st_ctim), recorded}}};
+    nlohmann::json entry = {static_cast<unsigned long long>(st.st_dev),
+                            static_cast<unsigned long long>(st.st_ino),
+                            static_cast<unsigned long long>(st.st_size),
+                            ns(st.st_mtim),
+                            ns(st.st_ctim),
+                            recorded};
     fs::create_directories(cache_file_.parent_path());
-    write_file_atomic(cache_file_, v1.dump());
+    for (const nlohmann::json& old :
+         {nlohmann::json{{"a.txt", entry}},
+          nlohmann::json{{"version", 2}, {"entries", {{"a.txt", entry}}}}}) {
+        write_file_atomic(cache_file_, old.dump());
+        StatCache cache(cache_file_);
+        EXPECT_EQ(cache.digest("a.txt", file, st), content::Digest::of("hello")) << old.dump();
+        EXPECT_EQ(cache.reads(), 1u);
+    }
+}
+
+TEST_F(StatCacheTest, ExtendedAttributesAreInTheDigest) {
+    const fs::path file = dir_.path() / "a.txt";
+    write(file, "hello");
     StatCache cache(cache_file_);
-    EXPECT_EQ(cache.digest("a.txt", file, st).str(), recorded);
-    EXPECT_EQ(cache.reads(), 0u);
+    EXPECT_EQ(cache.digest("a.txt", file, stat_of(file)), content::Digest::of("hello"));
+    if (::setxattr(file.c_str(), "user.kiln-test", "1", 1, 0) != 0)
+        GTEST_SKIP() << "no user xattrs here: " << std::strerror(errno);
+    const auto with_one = cache.digest("a.txt", file, stat_of(file));
+    EXPECT_NE(with_one, content::Digest::of("hello"));
+    ASSERT_EQ(::setxattr(file.c_str(), "user.kiln-test", "2", 1, 0), 0);
+    EXPECT_NE(cache.digest("a.txt", file, stat_of(file)), with_one);
+    EXPECT_EQ(cache.reads(), 3u);
 }
 
 TEST_F(StatCacheTest, UnknownVersionIsDiscarded) {
@@ -175,19 +200,19 @@ TEST_F(StatCacheTest, MisshapenFilesAreOnlyASlowerBuild) {
                              ",\"" + content::Digest::of("recorded").str() + "\"]";
     fs::create_directories(cache_file_.parent_path());
     const std::vector<std::string> misshapen = {
-        R"({"version": 2, "entries": {"a.txt": [1, 2, 3]}})",
-        R"({"version": 2, "entries": {"a.txt": [1, 2, 3, 4, 5, 6, "sha256:00"]}})",
-        R"({"version": 2, "entries": {"a.txt": [1.5, 2, 3, 4, 5, "x"]}})",
-        R"({"version": 2, "entries": {"a.txt": {"nested": []}}})",
-        R"({"version": 2, "entries": {"a.txt": [[1], 2, 3, 4, 5, "x"]}})",
-        R"({"version": 2, "entries": {"a.txt": [null, 2, 3, 4, 5, "x"]}})",
-        R"({"version": 2, "entries": {"a.txt": )" + good,  // cut off
+        R"({"version": 3, "entries": {"a.txt": [1, 2, 3]}})",
+        R"({"version": 3, "entries": {"a.txt": [1, 2, 3, 4, 5, 6, "sha256:00"]}})",
+        R"({"version": 3, "entries": {"a.txt": [1.5, 2, 3, 4, 5, "x"]}})",
+        R"({"version": 3, "entries": {"a.txt": {"nested": []}}})",
+        R"({"version": 3, "entries": {"a.txt": [[1], 2, 3, 4, 5, "x"]}})",
+        R"({"version": 3, "entries": {"a.txt": [null, 2, 3, 4, 5, "x"]}})",
+        R"({"version": 3, "entries": {"a.txt": )" + good,  // cut off
         R"({"version": "2", "entries": {"a.txt": )" + good + "}}",
         "[" + good + "]",
         "",
     };
     {
-        write_file_atomic(cache_file_, R"({"version": 2, "entries": {"a.txt": )" + good + "}}");
+        write_file_atomic(cache_file_, R"({"version": 3, "entries": {"a.txt": )" + good + "}}");
         StatCache whole(cache_file_);
         EXPECT_EQ(whole.digest("a.txt", file, st), content::Digest::of("recorded"));
     }
