@@ -181,7 +181,7 @@ class SnapshotterBase : public Snapshotter {
         UniqueFd dst = tree::open_dir(a->root());
         // The layer's own root directory carries no metadata of its own: a
         // layer tar has no entry for it.
-        tree::merge_layer(src.get(), dst.get(), true, from.string());
+        tree::merge_layer(src.get(), dst.get(), true, from.string(), true);
         return a;
     }
 

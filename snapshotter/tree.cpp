@@ -181,14 +181,17 @@ void make_nondir(int src_fd, const std::string& name, const struct stat& st, int
     set_meta_at(dst_fd, name, st, read_xattrs(src_fd, name, what), what);
 }
 
-void copy_dir(int src_fd, int dst_fd, dev_t dev, const std::string& rel, CopyCtx& ctx);
+// `fresh`: dst_fd is a directory this copy just made, so nothing is in it yet
+// (no stat of a destination per entry).
+void copy_dir(int src_fd, int dst_fd, dev_t dev, const std::string& rel, CopyCtx& ctx,
+              bool fresh = false);
 
 // Copies (or merges) src_fd/name onto dst_fd/name.
 void copy_entry(int src_fd, const std::string& name, const struct stat& st, int dst_fd, dev_t dev,
-                const std::string& rel, CopyCtx& ctx) {
+                const std::string& rel, CopyCtx& ctx, bool fresh) {
     std::string what = ctx.what + "/" + rel;
     struct stat dst;
-    bool exists = stat_at(dst_fd, name, dst, what);
+    bool exists = !fresh && stat_at(dst_fd, name, dst, what);
     if (ctx.merge && is_whiteout(st)) {
         if (exists)
             remove_at(dst_fd, name, what);
@@ -215,17 +218,17 @@ void copy_entry(int src_fd, const std::string& name, const struct stat& st, int 
     }
     UniqueFd s = open_subdir(src_fd, name, what);
     UniqueFd d = open_subdir(dst_fd, name, what);
-    copy_dir(s.get(), d.get(), dev, rel, ctx);
+    copy_dir(s.get(), d.get(), dev, rel, ctx, !exists);
     set_dir_meta(d.get(), st, read_xattrs(src_fd, name, what), what);
 }
 
-void copy_dir(int src_fd, int dst_fd, dev_t dev, const std::string& rel, CopyCtx& ctx) {
+void copy_dir(int src_fd, int dst_fd, dev_t dev, const std::string& rel, CopyCtx& ctx, bool fresh) {
     for (const std::string& name : list_dir(src_fd, ctx.what + "/" + rel)) {
         std::string crel = join(rel, name);
         struct stat st;
         if (!stat_at(src_fd, name, st, ctx.what + "/" + crel))
             continue;
-        copy_entry(src_fd, name, st, dst_fd, dev, crel, ctx);
+        copy_entry(src_fd, name, st, dst_fd, dev, crel, ctx, fresh);
     }
 }
 
@@ -335,13 +338,13 @@ bool diff_dir(int base_fd, int work_fd, int out_fd, dev_t dev, const std::string
         if (!stat_at(work_fd, name, w, what) || S_ISSOCK(w.st_mode))
             continue;
         if (!stat_at(base_fd, name, b, what)) {
-            copy_entry(work_fd, name, w, out_fd, dev, crel, ctx);
+            copy_entry(work_fd, name, w, out_fd, dev, crel, ctx, false);
             changed = true;
             continue;
         }
         if (!S_ISDIR(w.st_mode)) {
             if (S_ISDIR(b.st_mode) || nondir_differs(base_fd, work_fd, name, b, w, seen, what)) {
-                copy_entry(work_fd, name, w, out_fd, dev, crel, ctx);
+                copy_entry(work_fd, name, w, out_fd, dev, crel, ctx, false);
                 changed = true;
             }
             continue;
@@ -349,7 +352,7 @@ bool diff_dir(int base_fd, int work_fd, int out_fd, dev_t dev, const std::string
         if (w.st_dev != dev)
             throw Error("cannot diff " + what + ": another filesystem is mounted there");
         if (!S_ISDIR(b.st_mode)) {
-            copy_entry(work_fd, name, w, out_fd, dev, crel, ctx);
+            copy_entry(work_fd, name, w, out_fd, dev, crel, ctx, false);
             changed = true;
             continue;
         }
@@ -486,13 +489,13 @@ void remove_tree_quiet(const fs::path& p) noexcept {
     }
 }
 
-void merge_layer(int src_fd, int dst_fd, bool link, const std::string& what) {
+void merge_layer(int src_fd, int dst_fd, bool link, const std::string& what, bool into_empty) {
     CopyCtx ctx;
     ctx.dst_root = dst_fd;
     ctx.merge = true;
     ctx.link = link;
     ctx.what = what;
-    copy_dir(src_fd, dst_fd, stat_fd(src_fd, what).st_dev, "", ctx);
+    copy_dir(src_fd, dst_fd, stat_fd(src_fd, what).st_dev, "", ctx, into_empty);
 }
 
 void copy_tree(int src_fd, int dst_fd, const std::string& what) {

@@ -40,8 +40,10 @@ void remove_tree_quiet(const std::filesystem::path& p) noexcept;
 
 // Merges the overlay-form layer at src_fd onto dst_fd (whiteouts remove,
 // opaque directories replace). `link` hard-links regular files instead of
-// copying them (only for trees never written through).
-void merge_layer(int src_fd, int dst_fd, bool link, const std::string& what);
+// copying them (only for trees never written through). `into_empty`: dst_fd
+// is known to be empty (nothing to replace: no stat per entry).
+void merge_layer(int src_fd, int dst_fd, bool link, const std::string& what,
+                 bool into_empty = false);
 // Copies a tree as it is (char devices 0/0 included).
 void copy_tree(int src_fd, int dst_fd, const std::string& what);
 

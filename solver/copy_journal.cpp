@@ -16,7 +16,8 @@ namespace kiln::solver {
 
 namespace {
 
-constexpr const char* kHeader = "kiln-copy-record 1";
+// 2: files carry the source inode and ctime (a record 1 means one full copy).
+constexpr const char* kHeader = "kiln-copy-record 2";
 
 // Paths may hold any byte but NUL: newlines and backslashes are escaped so a
 // record is one line per entry.
@@ -114,7 +115,8 @@ std::string CopyRecord::serialize() const {
     for (const auto& [path, f] : files)
         out << "f " << hex_of(f.digest) << ' ' << f.size << ' ' << f.mtime_s << ' ' << f.mtime_ns
             << ' ' << std::oct << f.mode << std::dec << ' ' << f.uid << ' ' << f.gid << ' '
-            << (f.xattrs ? 1 : 0) << ' ' << escape(path) << "\n";
+            << (f.xattrs ? 1 : 0) << ' ' << f.ino << ' ' << f.ctime_s << ' ' << f.ctime_ns << ' '
+            << escape(path) << "\n";
     for (const auto& p : others)
         out << "e " << escape(p) << "\n";
     for (const auto& p : created_dirs)
@@ -140,7 +142,8 @@ CopyRecord CopyRecord::parse(const std::string& text) {
             int xattrs = 0;
             std::string digest;
             f >> digest >> file.size >> file.mtime_s >> file.mtime_ns >> std::oct >> file.mode >>
-                std::dec >> file.uid >> file.gid >> xattrs;
+                std::dec >> file.uid >> file.gid >> xattrs >> file.ino >> file.ctime_s >>
+                file.ctime_ns;
             if (!f || f.get() != ' ')
                 throw NotIncremental("malformed copy record");
             file.xattrs = xattrs != 0;
@@ -194,6 +197,9 @@ void CopyRecorder::noted(const Place& src, const struct stat& st, const Place& d
     f.uid = uid;
     f.gid = gid;
     f.xattrs = ::llistxattr(src.path.c_str(), nullptr, 0) > 0;
+    f.ino = st.st_ino;
+    f.ctime_s = st.st_ctim.tv_sec;
+    f.ctime_ns = st.st_ctim.tv_nsec;
     made_.files[dst.path] = f;
 }
 
@@ -230,10 +236,17 @@ bool CopyRebaser::keep(const Place& src, const struct stat& st, const Place& dst
         (::geteuid() == 0 && (at.st_uid != uid || at.st_gid != gid)) ||
         at.st_mtim.tv_sec != st.st_mtim.tv_sec || at.st_mtim.tv_nsec != st.st_mtim.tv_nsec)
         return false;
-    if (::llistxattr(src.path.c_str(), nullptr, 0) > 0)
-        return false;
-    if (digest_of(src, st) != f.digest)
-        return false;
+    // The source inode unchanged since the record: no xattr was added and the
+    // content is the recorded digest, without reading either (a path lookup
+    // and a stat-cache probe per file, on 20,000 files).
+    const bool untouched =
+        f.ino == st.st_ino && f.ctime_s == st.st_ctim.tv_sec && f.ctime_ns == st.st_ctim.tv_nsec;
+    if (!untouched) {
+        if (::llistxattr(src.path.c_str(), nullptr, 0) > 0)
+            return false;
+        if (digest_of(src, st) != f.digest)
+            return false;
+    }
     ++kept_;
     just_kept_ = &it->first;
     return true;
@@ -244,6 +257,9 @@ void CopyRebaser::noted(const Place& src, const struct stat& st, const Place& ds
     if (!created && just_kept_ && *just_kept_ == dst.path) {
         CopyRecord::File& f = made_.files[dst.path] = previous_.files.at(dst.path);
         f.kept = true;
+        f.ino = st.st_ino;  // it may have been checked the long way: next time not
+        f.ctime_s = st.st_ctim.tv_sec;
+        f.ctime_ns = st.st_ctim.tv_nsec;
         just_kept_ = nullptr;
         return;
     }

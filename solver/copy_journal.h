@@ -59,7 +59,11 @@ struct CopyRecord {
         uid_t uid = 0;
         gid_t gid = 0;
         bool xattrs = false;  // the source had extended attributes
-        bool kept = false;    // (not recorded) a rebaser kept the previous file
+        // The source inode then: the same inode with the same ctime has not
+        // changed since (content, mode, owner, xattrs all move ctime).
+        unsigned long long ino = 0;
+        long long ctime_s = 0, ctime_ns = 0;
+        bool kept = false;  // (not recorded) a rebaser kept the previous file
     };
     std::map<std::string, File> files;
     std::set<std::string> others;        // links, fifos, devices

@@ -6,10 +6,14 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -85,6 +89,31 @@ TEST_F(IncrementalCopy, OneEditedFileCopiesOnlyThatFileAndGivesTheFullCopysLayer
     EXPECT_EQ(layers(again), full_copy_layers());
 }
 
+// A file whose inode and ctime are as recorded is kept unread; anything that
+// moves ctime sends it down the long way, even when size and mtime stay.
+TEST_F(IncrementalCopy, ContentChangedUnderTheSameSizeAndMtimeIsCopiedAgain) {
+    build(request(kCopyTree));
+    const fs::path f = context_ / "tree" / "d1" / "f4.txt";
+    struct stat before;
+    ASSERT_EQ(::stat(f.c_str(), &before), 0);
+    context_file("tree/d1/f4.txt", "FILE 104\n");  // same size
+    std::array<timespec, 2> ts{before.st_atim, before.st_mtim};
+    ASSERT_EQ(::utimensat(AT_FDCWD, f.c_str(), ts.data(), 0), 0);
+    auto again = build(request(kCopyTree));
+    EXPECT_TRUE(logged("incremental: 103 of 104 files unchanged")) << progress_.logs.back();
+    EXPECT_EQ(layers(again), full_copy_layers());
+}
+
+TEST_F(IncrementalCopy, AnXattrAddedToAContextFileIsCopiedAgain) {
+    build(request(kCopyTree));
+    const fs::path f = context_ / "tree" / "d3" / "f9.txt";
+    if (::setxattr(f.c_str(), "user.kiln-test", "v", 1, 0) != 0)
+        GTEST_SKIP() << "no user xattrs here: " << std::strerror(errno);
+    auto again = build(request(kCopyTree));
+    EXPECT_TRUE(logged("incremental: 103 of 104 files unchanged")) << progress_.logs.back();
+    EXPECT_EQ(layers(again), full_copy_layers());
+}
+
 TEST_F(IncrementalCopy, AddedRemovedAndChmodedEntriesGiveTheFullCopysLayer) {
     build(request(kCopyTree));
     fs::remove(context_ / "tree" / "d1" / "f3.txt");
@@ -115,7 +144,7 @@ TEST_F(IncrementalCopy, ADamagedRecordFallsBackToAFullCopy) {
     for (const auto& e : fs::recursive_directory_iterator(tmp_.path() / "root" / "snapshots")) {
         if (e.path().filename() == "note" && e.is_regular_file()) {
             fs::permissions(e.path(), fs::perms::owner_read | fs::perms::owner_write);
-            std::ofstream(e.path(), std::ios::trunc) << "kiln-copy-record 1\nf zz 1 2\n";
+            std::ofstream(e.path(), std::ios::trunc) << "kiln-copy-record 2\nf zz 1 2\n";
             ++notes;
         }
     }
