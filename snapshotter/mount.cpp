@@ -143,17 +143,41 @@ Mount mount_overlay(const OverlaySpec& spec) {
     return Mount(spec.target);
 }
 
-bool is_mounted(const fs::path& path) {
+namespace {
+std::string unescape(const std::string& s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        auto octal = [&](std::size_t k) { return s[k] >= '0' && s[k] <= '7'; };
+        if (s[i] == '\\' && i + 3 < s.size() && octal(i + 1) && octal(i + 2) && octal(i + 3)) {
+            out +=
+                static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0'));
+            i += 3;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+}  // namespace
+
+std::vector<std::string> mount_points() {
+    std::vector<std::string> out;
     std::ifstream in("/proc/self/mountinfo");
     std::string line;
-    std::string want = fs::absolute(path).lexically_normal().string();
     while (std::getline(in, line)) {
         std::istringstream ls(line);
         std::string id, parent, devno, root, point;
         ls >> id >> parent >> devno >> root >> point;
+        out.push_back(unescape(point));
+    }
+    return out;
+}
+
+bool is_mounted(const fs::path& path) {
+    const std::string want = fs::absolute(path).lexically_normal().string();
+    for (const std::string& point : mount_points())
         if (point == want)
             return true;
-    }
     return false;
 }
 

@@ -43,6 +43,10 @@ std::string overlay_options(const OverlaySpec& spec);
 // working directory is spec.dir. Throws kiln::Error naming spec.target.
 Mount mount_overlay(const OverlaySpec& spec);
 
+// Every mount point in /proc/self/mountinfo, its octal escapes (space, tab,
+// newline, backslash) undone.
+std::vector<std::string> mount_points();
+
 // Whether `path` is a mount point in /proc/self/mountinfo.
 bool is_mounted(const std::filesystem::path& path);
 

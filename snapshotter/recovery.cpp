@@ -8,9 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -19,6 +17,7 @@
 #include "base/process.h"
 #include "base/unique_fd.h"
 #include "content/owner.h"
+#include "snapshotter/mount.h"
 #include "snapshotter/tree.h"
 
 namespace kiln::snapshotter {
@@ -50,33 +49,6 @@ std::vector<fs::path> temp_dirs(const fs::path& root) {
     for (const std::string& variant : names_in(root / "cache" / "compressed"))
         dirs.push_back(root / "cache" / "compressed" / variant);
     return dirs;
-}
-
-// /proc/self/mountinfo escapes space, tab, newline and backslash as \ooo.
-std::string unescape(const std::string& s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\\' && i + 3 < s.size()) {
-            out += static_cast<char>(std::stoi(s.substr(i + 1, 3), nullptr, 8));
-            i += 3;
-        } else {
-            out += s[i];
-        }
-    }
-    return out;
-}
-
-std::vector<std::string> mount_points() {
-    std::vector<std::string> out;
-    std::ifstream in("/proc/self/mountinfo");
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream ls(line);
-        std::string id, parent, devno, root, point;
-        ls >> id >> parent >> devno >> root >> point;
-        out.push_back(unescape(point));
-    }
-    return out;
 }
 
 void delete_container(const fs::path& state_root, const std::string& id, Recovered& done) {
