@@ -151,8 +151,10 @@ class SnapshotterBase : public Snapshotter {
 
     void apply(const std::string& key, const ReadFn& read, const std::string& source) override {
         FileLock lock(lock_of(key));
-        if (exists(key))
+        if (exists(key)) {
+            touch(key);
             return;
+        }
         ScratchDir work(tmp_, "apply-");
         make_dir(work.path() / "fs", 0755);
         ApplyOptions opts;
@@ -174,6 +176,7 @@ class SnapshotterBase : public Snapshotter {
 
     std::unique_ptr<Active> edit(const std::string& key) override {
         fs::path from = path(key);
+        touch(key);
         auto a = std::make_unique<EditActive>(this, tmp(), "edit-", std::vector<std::string>{});
         a->is_edit = true;
         make_dir(a->root(), 0755);
@@ -185,7 +188,8 @@ class SnapshotterBase : public Snapshotter {
         return a;
     }
 
-    void commit(Active& active, const std::string& key, const std::string& note) override {
+    void commit(Active& active, const std::string& key, const std::string& note,
+                const std::string& source) override {
         auto* a = dynamic_cast<ActiveBase*>(&active);
         if (a == nullptr || a->owner() != this)
             throw Error("cannot commit " + key + ": the snapshot was not prepared by this " +
@@ -213,6 +217,8 @@ class SnapshotterBase : public Snapshotter {
         if (!note.empty())
             write_file_atomic(work.path() / "note", note);
         nlohmann::json meta = {{"key", key}, {"parents", a->parents()}};
+        if (!source.empty())
+            meta["source"] = source;
         publish(work, key, meta);
         a->committed = true;
     }
@@ -239,8 +245,15 @@ class SnapshotterBase : public Snapshotter {
                 throw Error("cannot prepare a snapshot on " + p + ": no such " + kind_ +
                             " snapshot in " + base_.string());
             out.push_back(dir_of(p) / "fs");
+            touch(p);
         }
         return out;
+    }
+
+    // Marks `key` used now: the collector removes least recently used
+    // snapshots first (gc/inventory.h).
+    void touch(const std::string& key) const {
+        ::utimensat(AT_FDCWD, dir_of(key).c_str(), nullptr, 0);
     }
 
   private:

@@ -66,8 +66,10 @@ class Snapshotter {
     // Makes the active snapshot's changes the committed snapshot `key`
     // (atomic; if `key` exists already, the existing one is kept). Unmounts
     // `active`, whose root() is gone afterwards. `note` (any text) is kept
-    // with the snapshot and read back by note().
-    virtual void commit(Active& active, const std::string& key, const std::string& note = "") = 0;
+    // with the snapshot and read back by note(); `source` (the layer's
+    // diffID, as apply's) goes into meta.json, where the collector reads it.
+    virtual void commit(Active& active, const std::string& key, const std::string& note = "",
+                        const std::string& source = "") = 0;
     // The note `key` was committed with; nullopt when none (or no such snapshot).
     virtual std::optional<std::string> note(const std::string& key) const = 0;
     // A writable copy of the committed snapshot `key`'s own tree (one layer,

@@ -1,5 +1,8 @@
 #include "solver/cache_store.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "content/atomic_file.h"
 #include "content/lazy_layers.h"
 
@@ -41,6 +44,8 @@ std::optional<CacheRecord> CacheStore::get(const content::Digest& key) const {
         if (r.layer && !blobs_.has(r.layer->digest) &&
             !(blobs_.lazy() && blobs_.lazy()->knows(r.layer->digest)))
             return std::nullopt;
+        // A hit is a use: the collector removes least recently used records first.
+        ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);
         return r;
     } catch (const std::exception&) {
         return std::nullopt;  // a damaged record is a miss

@@ -1,5 +1,6 @@
 #include "solver/run_op.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -115,6 +116,8 @@ class MountPlan {
             if (::chown(dir.c_str(), parse_id(m.uid), parse_id(m.gid)) != 0 && ::geteuid() == 0)
                 throw errno_error("cannot chown cache mount " + dir.string());
         }
+        // A use: the collector removes least recently used cache mounts first.
+        ::utimensat(AT_FDCWD, dir.c_str(), nullptr, 0);
         if (m.sharing == "locked")
             locks_.push_back(std::make_unique<FileLock>(dir.string() + ".lock"));
         fs::path src = dir;

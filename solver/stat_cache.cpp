@@ -1,9 +1,11 @@
 #include "solver/stat_cache.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -161,8 +163,9 @@ std::optional<std::string> StatCache::decode_key(std::string_view text) {
 }
 
 StatCache::StatCache(std::filesystem::path file) : file_(std::move(file)) {
-    std::error_code ec;
-    if (!std::filesystem::exists(file_, ec))
+    // A use (the collector removes least recently used stat caches first);
+    // fails when there is none yet.
+    if (::utimensat(AT_FDCWD, file_.c_str(), nullptr, 0) != 0 && errno == ENOENT)
         return;
     try {
         CacheFileReader reader;

@@ -245,7 +245,7 @@ std::optional<content::Descriptor> execute_step(SolveRun& run, const StepJob& jo
         made = nonempty(*run.deps.blobs, *made);
     if (made && !job.op->linked()) {
         const std::string note = job.op->note();
-        snaps.commit(*active, chain_id(below, made->digest), note);
+        snaps.commit(*active, chain_id(below, made->digest), note, made->digest.str());
         // Where the next build of this instruction on this file system finds it.
         if (!note.empty() && run.deps.cache) {
             CacheRecord again;
