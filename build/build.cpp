@@ -19,6 +19,7 @@
 #include "frontend/lint.h"
 #include "frontend/lower.h"
 #include "frontend/parser.h"
+#include "gc/collect.h"
 #include "registry/lazy_fetch.h"
 #include "remote_cache/cache_export.h"
 #include "remote_cache/shared_cache.h"
@@ -245,6 +246,23 @@ Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, cons
     return out;
 }
 
+// The automatic collection (gc/collect.h): silent when there is nothing to
+// do, a line when it removed something, a warning when it failed.
+void collect_garbage(const content::StateRoot& root, gc::Lease& lease, std::int64_t keep_storage,
+                     std::int64_t started, Progress& progress) {
+    std::string error;
+    auto plan = gc::collect_after_build(root, lease, keep_storage, started, &error);
+    if (!error.empty())
+        progress.warn("automatic garbage collection: " + error);
+    if (!plan || (plan->units.empty() && plan->blobs.empty()))
+        return;
+    VertexScope v(progress, "[internal] garbage collection");
+    v.log("store over its limit of " + std::to_string(keep_storage) + " bytes: removed " +
+          std::to_string(plan->units.size() + plan->blobs.size()) + " item(s), " +
+          std::to_string(plan->freed) + " bytes");
+    v.done();
+}
+
 }  // namespace
 
 BuildResult build(const BuildRequest& req) {
@@ -271,7 +289,10 @@ BuildResult build(const BuildRequest& req) {
     const Definition def = read_definition(req, progress);
     const auto ignore = read_dockerignore(req, def, progress);
     content::StateRoot root(req.state_root);
-    recover_state_root(root);
+    const std::int64_t keep_storage = gc::keep_storage_limit(root.path(), req.gc_keep_storage);
+    auto lease = begin_writing(root);
+    // What this build uses or makes is touched or written from now on.
+    const std::int64_t started = lease.file_time_now();
     auto snapshots = snapshotter::open_snapshotter(root.snapshots(), req.snapshotter, root.tmp());
     BaseImages bases(root, progress, req.client, req.pull);
     bases.set_unpack(snapshots.get());
@@ -344,6 +365,8 @@ BuildResult build(const BuildRequest& req) {
         write_file_atomic(req.iidfile, result.digest);
     if (!req.metadata_file.empty())
         write_metadata(req, result, solved.files_read);
+    if (req.gc)
+        collect_garbage(root, lease, keep_storage, started, progress);
     return result;
 }
 

@@ -57,7 +57,11 @@ struct BuildRequest {
     std::vector<std::string> outputs;  // -o specs; none = type=image
     bool push = false;                 // --push: image outputs also push
     bool pull = false;                 // re-check base images' tags in their registries
-    unsigned jobs = 0;                 // steps at once; 0 = every ready step
+    // The automatic collection after the build (gc/collect.h): the store's size
+    // limit as buildx writes sizes ("10GB"); unset = a tenth of its file system.
+    std::optional<std::string> gc_keep_storage;
+    bool gc = true;     // false: no automatic collection
+    unsigned jobs = 0;  // steps at once; 0 = every ready step
     // --cache-from / --cache-to specs (remote_cache/cache_spec.h), checked before
     // any work; --explain-cache.
     std::vector<std::string> cache_from;

@@ -22,21 +22,23 @@ std::vector<LoadedImage> load_archive(const std::filesystem::path& state_root,
     for (const auto& t : tags)
         kiln::parse_reference(t, "tag");
     content::StateRoot root(state_root);
-    recover_state_root(root);
+    auto lease = begin_writing(root);
     std::vector<LoadedImage> out;
     for (const auto& img : exporter::import_archive(root, input, tags))
         out.push_back({img.names, img.manifest.digest.str()});
     return out;
 }
 
-void recover_state_root(const content::StateRoot& root) {
+gc::Lease begin_writing(const content::StateRoot& root) {
+    gc::Lease lease(root);
     snapshotter::recover_state_root(root.path());
+    return lease;
 }
 
 registry::PullResult pull_image(const content::StateRoot& root, const Reference& ref,
                                 registry::PullOptions options) {
     // The kind a build picks by default (--snapshotter auto).
-    recover_state_root(root);
+    auto lease = begin_writing(root);
     auto snaps = snapshotter::open_snapshotter(root.snapshots(), "auto", root.tmp());
     options.unpack = unpack_into(*snaps);
     return registry::pull_image(root, ref, options);
@@ -47,7 +49,7 @@ std::string push_image(const std::filesystem::path& state_root, const std::strin
                        const std::function<void(const std::string&)>& log) {
     kiln::parse_reference(dest.empty() ? name : dest);
     content::StateRoot root(state_root);
-    recover_state_root(root);
+    auto lease = begin_writing(root);
     content::ImageStore images(root);
     auto desc = images.get(name);
     if (!desc)

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "content/state_root.h"
+#include "gc/lease.h"
 #include "registry/client.h"
 #include "registry/pull.h"
 
@@ -38,9 +40,11 @@ std::string push_image(const std::filesystem::path& state_root, const std::strin
                        const std::string& dest, const registry::ClientOptions& client,
                        const std::function<void(const std::string&)>& log);
 
-// The recovery pass (snapshotter/recovery.h) for commands that write: what
-// dead kiln processes left in `root` is reclaimed. Never throws.
-void recover_state_root(const content::StateRoot& root);
+// What every command that writes to `root` starts with: the collector's
+// shared lease (gc/lease.h; waits while a prune runs), held until the returned
+// value goes, then the recovery pass (snapshotter/recovery.h), which
+// reclaims what dead kiln processes left and never throws.
+[[nodiscard]] gc::Lease begin_writing(const content::StateRoot& root);
 
 // A Dockerfile's parse in the format of BuildKit's parser tests.
 std::string dump_ast(const std::string& file);

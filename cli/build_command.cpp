@@ -1,4 +1,5 @@
 // `kiln build`: flags into a build::BuildRequest, the result printed.
+#include <cstdlib>
 #include <iostream>
 #include <iterator>
 #include <memory>
@@ -46,6 +47,14 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     req.outputs = args.outputs;
     req.push = args.push;
     req.pull = args.pull;
+    if (!args.gc_keep_storage.empty())
+        req.gc_keep_storage = args.gc_keep_storage;
+    else if (const char* env = std::getenv("KILN_GC_KEEP_STORAGE"); env && *env)
+        req.gc_keep_storage = env;
+    if (req.gc_keep_storage == "off") {  // no automatic collection
+        req.gc = false;
+        req.gc_keep_storage.reset();
+    }
     req.jobs = args.jobs;
     req.iidfile = args.iidfile;
     req.metadata_file = args.metadata_file;

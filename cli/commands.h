@@ -41,6 +41,16 @@ struct BuildArgs {
     bool push = false;  // push every -t name after the build
     bool pull = false;  // re-check base images' tags in their registries
     std::vector<std::string> insecure_registries;
+    std::string gc_keep_storage;  // --gc-keep-storage; "" = $KILN_GC_KEEP_STORAGE or the default
+};
+
+struct PruneArgs {
+    bool all = false;
+    bool cache_mounts = false;
+    bool dry_run = false;
+    bool force = false;
+    std::vector<std::string> filters;  // until=DURATION
+    std::string keep_storage;
 };
 
 // What every command that talks to registries takes.
@@ -56,6 +66,9 @@ int rmi(const std::optional<std::string>& root, const std::vector<std::string>& 
 // `kiln build` print it); TARGET is a reference (a tag, not a digest), stored normalised.
 int tag(const std::optional<std::string>& root, const std::string& source,
         const std::string& target);
+// `kiln prune` (gc/collect.h) and `kiln du [--verbose]`.
+int prune(const std::optional<std::string>& root, const PruneArgs& args);
+int du(const std::optional<std::string>& root, bool verbose);
 int version();
 int load(const std::optional<std::string>& root, const std::string& input,
          const std::vector<std::string>& tags);

@@ -97,6 +97,10 @@ int run(int argc, char** argv) {
     build_cmd->add_flag("--push", b.push, "push the image to every -t name's registry");
     build_cmd->add_flag("--pull", b.pull, "check base images' registries for newer versions");
     add_insecure(build_cmd, b.insecure_registries);
+    build_cmd->add_option("--gc-keep-storage", b.gc_keep_storage,
+                          "after the build, collect the least recently used cache until the "
+                          "store is this small (e.g. 10GB, or off; default $KILN_GC_KEEP_STORAGE, "
+                          "else a tenth of its file system)");
 
     RegistryArgs reg;
     std::string pull_ref, pull_platform;
@@ -141,6 +145,22 @@ int run(int argc, char** argv) {
     load_cmd->add_option("-i,--input", load_input, "archive to read")->required();
     load_cmd->add_option("-t,--tag", load_tags,
                          "name the loaded image (replaces the archive's names)");
+    PruneArgs prune_args;
+    auto* prune_cmd = app.add_subcommand(
+        "prune", "remove build cache: what named images do not use, least recently used first");
+    prune_cmd->add_flag("-a,--all", prune_args.all,
+                        "also the unpacked snapshots of named images (made again when used)");
+    prune_cmd->add_option("--filter", prune_args.filters,
+                          "until=DURATION: keep what was used within it (e.g. until=24h)");
+    prune_cmd->add_option("--keep-storage", prune_args.keep_storage,
+                          "remove only until the store is this small (e.g. 5GB)");
+    prune_cmd->add_flag("--cache-mounts", prune_args.cache_mounts,
+                        "also the contents of RUN --mount=type=cache");
+    prune_cmd->add_flag("--dry-run", prune_args.dry_run, "say what would go, remove nothing");
+    prune_cmd->add_flag("-f,--force", prune_args.force, "do not ask for confirmation");
+    bool du_verbose = false;
+    auto* du_cmd = app.add_subcommand("du", "show the store's disk usage by kind");
+    du_cmd->add_flag("-v,--verbose", du_verbose, "list every cache record, snapshot and mount");
     auto* version_cmd = app.add_subcommand("version", "print kiln's version");
     auto* debug_cmd = app.add_subcommand("debug", "tools for kiln's developers");
     debug_cmd->require_subcommand(1);
@@ -167,6 +187,10 @@ int run(int argc, char** argv) {
             return rmi(root, names);
         if (*tag_cmd)
             return tag(root, tag_source, tag_target);
+        if (*prune_cmd)
+            return prune(root, prune_args);
+        if (*du_cmd)
+            return du(root, du_verbose);
         if (*load_cmd)
             return load(root, load_input, load_tags);
         if (*pull_cmd)

@@ -6,25 +6,13 @@
 #include "base/reference.h"
 #include "build/store_ops.h"
 #include "cli/commands.h"
+#include "cli/units.h"
 #include "content/atomic_file.h"
 #include "content/image_store.h"
 
 namespace kiln::cli {
 
 namespace {
-
-std::string human_size(std::int64_t n) {
-    const char* units[] = {"B", "kB", "MB", "GB", "TB"};
-    double v = static_cast<double>(n);
-    int u = 0;
-    while (v >= 1000 && u < 4) {
-        v /= 1000;
-        ++u;
-    }
-    char buf[32];
-    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f%s" : "%.3g%s", v, units[u]);
-    return buf;
-}
 
 content::Descriptor find(const content::ImageStore& store, const std::string& name) {
     auto d = store.get(name);
@@ -72,7 +60,7 @@ int inspect(const std::optional<std::string>& root_flag, const std::string& name
 
 int rmi(const std::optional<std::string>& root_flag, const std::vector<std::string>& names) {
     content::StateRoot root(content::resolve_state_root(root_flag));
-    build::recover_state_root(root);
+    auto lease = build::begin_writing(root);
     content::ImageStore store(root);
     for (const auto& n : names)
         find(store, n);  // all or nothing: check every name first
@@ -90,7 +78,7 @@ int tag(const std::optional<std::string>& root_flag, const std::string& source,
     if (ref.digest)
         throw Error("invalid tag \"" + target + "\": a new name cannot hold a digest");
     content::StateRoot root(content::resolve_state_root(root_flag));
-    build::recover_state_root(root);
+    auto lease = build::begin_writing(root);
     content::ImageStore store(root);
     std::optional<content::Descriptor> d;
     if (source.starts_with("sha256:")) {

@@ -42,8 +42,12 @@ std::vector<std::string> names_in(const fs::path& dir) {
 
 // Where temporaries are made (content/owner.h lists the makers).
 std::vector<fs::path> temp_dirs(const fs::path& root) {
-    std::vector<fs::path> dirs = {root, root / "tmp", root / "cache" / "steps",
-                                  root / "cache" / "stat", root / "cache" / "sources"};
+    std::vector<fs::path> dirs = {root,
+                                  root / "tmp",
+                                  root / "cache" / "steps",
+                                  root / "cache" / "stat",
+                                  root / "cache" / "sources",
+                                  root / "cache" / "gc"};
     for (const std::string& kind : names_in(root / "snapshots"))
         dirs.push_back(root / "snapshots" / kind / "tmp");
     for (const std::string& variant : names_in(root / "cache" / "compressed"))
