@@ -20,6 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "harness.h"
+#include "registry_fixture.h"
 
 namespace fs = std::filesystem;
 using namespace kiln::test;
@@ -343,4 +344,67 @@ TEST_F(RunCleanup, AHundredKillsAtRandomInstants) {
     }
     auto inspect = run({"skopeo", "inspect", "oci:" + root.string() + ":loop:1"});
     EXPECT_EQ(inspect.exit_code, 0) << inspect.err;
+}
+
+// kill -9 at random instants of `kiln push` (compressing and uploading a 16 MB
+// layer to the loopback registry) and of `kiln prune --all` (removing
+// snapshots, records and blobs): the next command reclaims what each left,
+// `kiln du` then counts no temporaries, every blob hashes to its name, and
+// the image still reads whole from the store and, pushed once more, from the
+// registry.
+TEST_F(RunCleanup, KillsDuringPushAndPruneLeaveNothingTheNextCommandKeeps) {
+    if (auto why = RegistryFixture::missing_tools(RegistryMode::plain))
+        GTEST_SKIP() << *why;
+    RegistryFixture reg(RegistryMode::plain);
+    std::mt19937 rng(std::random_device{}());
+    write_random(dir / "ctx/big.bin", 16 << 20, 11);
+    const std::string dockerfile = "FROM base:1\nCOPY . /ctx/\nRUN cat /ctx/n > /n\n";
+    int finished = 0;
+    for (int i = 0; i < 40; ++i) {
+        write(dir / "ctx/n", std::to_string(i));
+        auto ctx = context(dockerfile);
+        auto b = run_kiln(root, {"build", "--progress", "plain", "-t", "loop:1", ctx.string()});
+        ASSERT_EQ(b.exit_code, 0) << "after kill " << i - 1 << ": " << b.err;
+        if (i % 10 == 0) {
+            auto du = run_kiln(root, {"du"});
+            ASSERT_EQ(du.exit_code, 0) << du.err;
+            EXPECT_NE(du.out.find("\ntemporary      -       0B "), std::string::npos)
+                << "before kill " << i << ":\n"
+                << du.out;
+            expect_nothing_left("after the build after kill " + std::to_string(i - 1));
+        }
+        std::vector<std::string> args =
+            i % 2 ? std::vector<std::string>{"prune", "--all", "-f"}
+                  : std::vector<std::string>{"push", "loop:1",
+                                             reg.host() + "/loop:" + std::to_string(i),
+                                             "--insecure-registry", reg.host()};
+        Spawned k(root, args, dir / "kiln.out", dir / "kiln.err");
+        ASSERT_GT(k.pid(), 0);
+        std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 500));
+        ::kill(k.pid(), SIGKILL);
+        int code = k.wait(60s);
+        ASSERT_TRUE(code == 128 + SIGKILL || code == 0) << args[0] << " " << i << ": " << k.err();
+        finished += code == 0;
+    }
+    std::cout << "[ info ] " << finished << " of 40 pushes and prunes ended before their kill\n";
+    auto tag = run_kiln(root, {"tag", "loop:1", "loop:2"});
+    ASSERT_EQ(tag.exit_code, 0) << tag.err;
+    expect_nothing_left("after the kills and one kiln tag");
+    for (const auto& e : fs::directory_iterator(root / "blobs/sha256")) {
+        auto sum = run({"sha256sum", e.path().string()});
+        ASSERT_EQ(sum.exit_code, 0) << sum.err;
+        EXPECT_EQ(sum.out.substr(0, 64), e.path().filename().string()) << "a blob is not its name";
+    }
+    auto inspect = run({"skopeo", "inspect", "oci:" + root.string() + ":loop:1"});
+    EXPECT_EQ(inspect.exit_code, 0) << inspect.err;
+    auto push = run_kiln(
+        root, {"push", "loop:1", reg.host() + "/loop:final", "--insecure-registry", reg.host()});
+    ASSERT_EQ(push.exit_code, 0) << push.err;
+    std::vector<std::string> copy = {"skopeo", "copy"};
+    for (const auto& a : reg.skopeo_args(SkopeoRole::source))
+        copy.push_back(a);
+    copy.push_back(reg.skopeo_ref("loop:final"));
+    copy.push_back("oci:" + (dir / "pulled").string() + ":final");
+    auto pulled = run(copy);
+    EXPECT_EQ(pulled.exit_code, 0) << pulled.err;
 }
