@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "harness.h"
+#include "registry_fixture.h"
 
 namespace kiln::test {
 namespace {
@@ -191,6 +192,43 @@ TEST_F(Gc, CacheMountsStayUnlessAsked) {
     EXPECT_NE(p.out.find("cache mount"), std::string::npos) << p.out;
     EXPECT_EQ(names_in(root / "cache/mounts"), std::vector<std::string>{});
     EXPECT_EQ(names_in(root / "tmp"), std::vector<std::string>{});
+}
+
+TEST_F(Gc, APulledImageStaysWholeAndPushesBackAfterAPruneAll) {
+    if (auto why = RegistryFixture::missing_tools(RegistryMode::plain))
+        GTEST_SKIP() << *why;
+    RegistryFixture reg(RegistryMode::plain);
+    ASSERT_EQ(build("p", "FROM base:1\nRUN head -c 500000 /dev/urandom > /p && echo P > /name\n",
+                    {"-t", "pushed:1"})
+                  .exit_code,
+              0);
+    const std::string remote = reg.host() + "/gc/pushed:1";
+    auto push = run_kiln(root, {"push", "pushed:1", remote, "--insecure-registry", reg.host()});
+    ASSERT_EQ(push.exit_code, 0) << push.err;
+
+    // Another store pulls it: gzip layers as the registry holds them, their
+    // uncompressed twins, where they came from.
+    const fs::path other = dir / "other";
+    auto pull = run_kiln(other, {"pull", remote, "--insecure-registry", reg.host()});
+    ASSERT_EQ(pull.exit_code, 0) << pull.err;
+    root = other;
+    auto p = run_kiln(root, {"prune", "--all", "-f", "--cache-mounts"});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    expect_image_intact(remote, "name", "P\n");
+    expect_blobs_are_their_names();
+    auto du = run_kiln(root, {"du"});
+    EXPECT_TRUE(std::regex_search(du.out, std::regex("Reclaimable:\\s+0B"))) << du.out;
+    // Pushed on from there: the kept gzip blobs are what goes.
+    auto again = run_kiln(
+        root, {"push", remote, reg.host() + "/gc/again:1", "--insecure-registry", reg.host()});
+    ASSERT_EQ(again.exit_code, 0) << again.err;
+    std::vector<std::string> copy = {"skopeo", "copy"};
+    for (const auto& a : reg.skopeo_args(SkopeoRole::source))
+        copy.push_back(a);
+    copy.push_back(reg.skopeo_ref("gc/again:1"));
+    copy.push_back("oci:" + (dir / "copied").string() + ":again");
+    auto copied = run(copy);
+    EXPECT_EQ(copied.exit_code, 0) << copied.err;
 }
 
 TEST_F(Gc, APruneTakesBlobsQuarantinedAsCorrupt) {
