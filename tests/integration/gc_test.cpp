@@ -70,11 +70,7 @@ class Gc : public ::testing::Test {
     }
 
     void expect_blobs_are_their_names() {
-        for (const auto& e : fs::directory_iterator(root / "blobs/sha256")) {
-            auto sum = run({"sha256sum", e.path().string()});
-            ASSERT_EQ(sum.exit_code, 0) << sum.err;
-            EXPECT_EQ(sum.out.substr(0, 64), e.path().filename().string());
-        }
+        EXPECT_EQ(blobs_not_their_names(root), std::vector<std::string>{});
     }
 
     // skopeo reads the image and umoci unpacks it (so every blob it names is

@@ -214,6 +214,17 @@ void write_random(const fs::path& path, std::size_t size, unsigned seed) {
     }
 }
 
+std::vector<std::string> blobs_not_their_names(const std::filesystem::path& layout) {
+    std::vector<std::string> bad;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(layout / "blobs/sha256", ec)) {
+        auto sum = run({"sha256sum", e.path().string()});
+        if (sum.exit_code != 0 || sum.out.substr(0, 64) != e.path().filename().string())
+            bad.push_back(e.path().filename().string());
+    }
+    return bad;
+}
+
 std::string pushed_digest(const std::string& text) {
     auto at = text.rfind("@sha256:");
     return at == std::string::npos ? "" : text.substr(at + 1, 71);

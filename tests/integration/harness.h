@@ -34,6 +34,9 @@ std::string joined(const Result& r);
 // `size` incompressible bytes from a seeded generator (a layer that stays
 // about that size after gzip).
 void write_random(const std::filesystem::path& path, std::size_t size, unsigned seed);
+// The blobs under `layout`/blobs/sha256 whose content does not hash to their
+// name (by sha256sum, not kiln's code); empty when every blob is its name.
+std::vector<std::string> blobs_not_their_names(const std::filesystem::path& layout);
 // The last "@sha256:…" digest in kiln's output (what push reports), or "".
 std::string pushed_digest(const std::string& text);
 

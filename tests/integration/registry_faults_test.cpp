@@ -135,10 +135,7 @@ TEST_F(RegistryFaults, CorruptedBlobsAreCaughtByDigestAndNothingIsKept) {
     EXPECT_TRUE(snapshots_holding(dir / "fresh", "small.txt").empty())
         << "a layer that did not verify was unpacked";
     // No blob under blobs/ is anything but what its name says.
-    for (auto& e : fs::directory_iterator(dir / "fresh/blobs/sha256")) {
-        auto sum = run({"sha256sum", e.path().string()});
-        EXPECT_EQ(sum.out.substr(0, 64), e.path().filename().string());
-    }
+    EXPECT_EQ(blobs_not_their_names(dir / "fresh"), std::vector<std::string>{});
     // The next pull, straight from the registry, works.
     auto again = run_kiln(dir / "fresh", {"pull", reg.host() + "/kiln/small:1"}, env);
     EXPECT_EQ(again.exit_code, 0) << joined(again);

@@ -337,11 +337,7 @@ TEST_F(RunCleanup, AHundredKillsAtRandomInstants) {
     auto r = run_kiln(root, {"build", "--progress", "plain", "-t", "loop:1", ctx.string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
     expect_nothing_left("after 100 kills and one more build");
-    for (const auto& e : fs::directory_iterator(root / "blobs/sha256")) {
-        auto sum = run({"sha256sum", e.path().string()});
-        ASSERT_EQ(sum.exit_code, 0) << sum.err;
-        EXPECT_EQ(sum.out.substr(0, 64), e.path().filename().string()) << "a blob is not its name";
-    }
+    EXPECT_EQ(blobs_not_their_names(root), std::vector<std::string>{});
     auto inspect = run({"skopeo", "inspect", "oci:" + root.string() + ":loop:1"});
     EXPECT_EQ(inspect.exit_code, 0) << inspect.err;
 }
@@ -390,11 +386,7 @@ TEST_F(RunCleanup, KillsDuringPushAndPruneLeaveNothingTheNextCommandKeeps) {
     auto tag = run_kiln(root, {"tag", "loop:1", "loop:2"});
     ASSERT_EQ(tag.exit_code, 0) << tag.err;
     expect_nothing_left("after the kills and one kiln tag");
-    for (const auto& e : fs::directory_iterator(root / "blobs/sha256")) {
-        auto sum = run({"sha256sum", e.path().string()});
-        ASSERT_EQ(sum.exit_code, 0) << sum.err;
-        EXPECT_EQ(sum.out.substr(0, 64), e.path().filename().string()) << "a blob is not its name";
-    }
+    EXPECT_EQ(blobs_not_their_names(root), std::vector<std::string>{});
     auto inspect = run({"skopeo", "inspect", "oci:" + root.string() + ":loop:1"});
     EXPECT_EQ(inspect.exit_code, 0) << inspect.err;
     auto push = run_kiln(
