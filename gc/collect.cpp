@@ -2,7 +2,10 @@
 
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <chrono>
+#include <map>
+#include <set>
 
 #include "base/error.h"
 #include "base/limits.h"
