@@ -10,12 +10,13 @@
 //  - Without `keep_bytes` every candidate goes. With it, candidates go least
 //    recently used first, and only while the store is larger than it.
 //  - A blob goes when nothing kept refers to it: no named image, no kept
-//    cache record, and (for a compressed twin) no diffID referred to. Blobs
-//    nothing referred to in the first place (an unnamed build's manifest, a
-//    base image resolved but never named) go first, under the same `until`
-//    and `protect_after` by their mtime.
-//  - A diffID nothing refers to any more loses its twin records; a blob that
-//    goes loses its sources record.
+//    cache record, and (for a compressed twin) no layer that holds it. A
+//    layer (diffID) holds its twins while something refers to it or while
+//    its own blob is kept. Blobs nothing referred to in the first place (an
+//    unnamed build's manifest, a base image resolved but never named) go
+//    first, under the same `until` and `protect_after` by their mtime.
+//  - A layer that holds its twins no more loses its twin records; a blob
+//    that goes loses its sources record.
 #pragma once
 
 #include <cstdint>
