@@ -40,7 +40,8 @@ bool confirmed(const PruneArgs& a) {
               << (a.cache_mounts ? ", and cache mounts" : "")
               << ".\nAre you sure you want to continue? [y/N] " << std::flush;
     std::string answer;
-    std::getline(std::cin, answer);
+    if (!std::getline(std::cin, answer))
+        std::cerr << "\n";  // no answer (stdin at its end): end the prompt's line
     return answer == "y" || answer == "Y" || answer == "yes";
 }
 
