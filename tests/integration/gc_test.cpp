@@ -227,6 +227,30 @@ TEST_F(Gc, APulledImageStaysWholeAndPushesBackAfterAPruneAll) {
     EXPECT_EQ(copied.exit_code, 0) << copied.err;
 }
 
+TEST_F(Gc, PruningACacheMountWithLinksOutLeavesTheHostAlone) {
+    // A RUN leaves links in its cache mount pointing at host paths; du walks
+    // it and prune removes it without following any of them.
+    const fs::path host = dir / "host";
+    write(host / "keep.txt", "host data");
+    ASSERT_EQ(build("l", "FROM base:1\nRUN --mount=type=cache,target=/c ln -s " + host.string() +
+                             " /c/dir && ln -s " + (host / "keep.txt").string() +
+                             " /c/file && mkdir /c/sub && ln -s / /c/sub/root && echo > /x\n")
+                  .exit_code,
+              0);
+    auto mounts = names_in(root / "cache/mounts");
+    auto dir_it = std::find_if(mounts.begin(), mounts.end(),
+                               [](const std::string& n) { return !n.ends_with(".lock"); });
+    ASSERT_NE(dir_it, mounts.end());
+    ASSERT_TRUE(fs::is_symlink(root / "cache/mounts" / *dir_it / "file")) << "no link was made";
+    auto du = run_kiln(root, {"du", "--verbose"});
+    ASSERT_EQ(du.exit_code, 0) << du.err;
+    auto p = run_kiln(root, {"prune", "-f", "--cache-mounts"});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    EXPECT_EQ(names_in(root / "cache/mounts"), std::vector<std::string>{});
+    EXPECT_EQ(slurp(host / "keep.txt"), "host data");
+    EXPECT_EQ(names_in(host), std::vector<std::string>{"keep.txt"});
+}
+
 TEST_F(Gc, APruneTakesBlobsQuarantinedAsCorrupt) {
     // Where a read that found a blob corrupt moved it (content/blob_store.h).
     write(root / "tmp" / ("corrupt-" + std::string(64, 'a')), std::string(10000, 'x'));
