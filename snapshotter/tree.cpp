@@ -223,7 +223,15 @@ void copy_entry(int src_fd, const std::string& name, const struct stat& st, int 
 }
 
 void copy_dir(int src_fd, int dst_fd, dev_t dev, const std::string& rel, CopyCtx& ctx, bool fresh) {
-    for (const std::string& name : list_dir(src_fd, ctx.what + "/" + rel)) {
+    for (const DirEntry& e : list_dir_typed(src_fd, ctx.what + "/" + rel)) {
+        const std::string& name = e.name;
+        // A regular file hard-linked into an empty directory needs nothing a
+        // stat would tell (a whiteout is a device, never DT_REG): one call,
+        // not two, per file of a 20,000-file clone. Anything else, a failed
+        // link included, goes the long way.
+        if (ctx.link && fresh && e.type == DT_REG &&
+            ::linkat(src_fd, name.c_str(), dst_fd, name.c_str(), 0) == 0)
+            continue;
         std::string crel = join(rel, name);
         struct stat st;
         if (!stat_at(src_fd, name, st, ctx.what + "/" + crel))
