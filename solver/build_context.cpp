@@ -1,5 +1,7 @@
 #include "solver/build_context.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,7 +11,9 @@
 #include <sstream>
 
 #include "base/error.h"
+#include "base/list_dir.h"
 #include "base/root_dir.h"
+#include "base/unique_fd.h"
 #include "solver/stat_cache.h"
 
 namespace kiln::solver {
@@ -142,64 +146,128 @@ namespace {
 // is not in it: COPY makes context files root's (and BuildKit resets their
 // uid/gid too), so two checkouts by different users share a key. `files`,
 // when given, gets the entry's summary for --explain-cache ("MODE CONTENT").
-void describe(const BuildContext& ctx, const fs::path& host, const std::string& rel,
-              const std::string& as, StatCache& stats, std::vector<std::string>& lines, bool top,
-              const frontend::PatternMatcher& exclude, const std::string& src_rel,
-              std::map<std::string, std::string>* files) {
-    struct stat st;
-    if (::lstat(host.c_str(), &st) != 0)
-        throw errno_error("cannot read " + host.string());
-    std::string line = as + "\t" + std::to_string(st.st_mode) + "\t";
-    std::string what = "dir";
-    if (S_ISREG(st.st_mode)) {
-        auto d = stats.digest(rel, host, st).str();
-        line += d;
-        what = d.substr(0, 7 + 12);
-    } else if (S_ISLNK(st.st_mode)) {
-        std::error_code ec;
-        line += "-> " + fs::read_symlink(host, ec).string();
-        what = "->" + fs::read_symlink(host, ec).string();
+//
+// A directory's entries are read relative to its open descriptor (opened
+// without following a link), so a 20,000-file context costs one short
+// lookup per file rather than a walk of its whole path, and a directory
+// swapped for a link meanwhile is not followed out of the context.
+class Describer {
+  public:
+    Describer(const BuildContext& ctx, StatCache& stats, std::vector<std::string>& lines,
+              const frontend::PatternMatcher& exclude, std::map<std::string, std::string>* files)
+        : ctx_(ctx), stats_(stats), lines_(lines), exclude_(exclude), files_(files) {}
+
+    // A source as resolve() gave it (its own links already resolved).
+    void source(const fs::path& host, const std::string& rel, const std::string& as, bool top) {
+        struct stat st;
+        if (::lstat(host.c_str(), &st) != 0)
+            throw errno_error("cannot read " + host.string());
+        std::string target;
+        if (S_ISLNK(st.st_mode)) {
+            std::error_code ec;
+            target = fs::read_symlink(host, ec).string();
+        }
+        entry(host, rel, as, st, target, top);
+        if (!S_ISDIR(st.st_mode))
+            return;
+        UniqueFd dir(::open(host.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!dir)
+            throw errno_error("cannot read " + host.string());
+        children(dir.get(), host, rel, as, "");
     }
-    if (!(top && S_ISDIR(st.st_mode))) {
-        lines.push_back(line);
-        if (files) {
+
+  private:
+    void entry(const fs::path& host, const std::string& rel, const std::string& as,
+               const struct stat& st, const std::string& link_target, bool top) {
+        if (top && S_ISDIR(st.st_mode))
+            return;
+        std::string line = as + "\t" + std::to_string(st.st_mode) + "\t";
+        std::string what = "dir";
+        if (S_ISREG(st.st_mode)) {
+            auto d = stats_.digest(rel, host, st).str();
+            line += d;
+            what = d.substr(0, 7 + 12);
+        } else if (S_ISLNK(st.st_mode)) {
+            line += "-> " + link_target;
+            what = "->" + link_target;
+        }
+        lines_.push_back(std::move(line));
+        if (files_) {
             char mode[16];
             std::snprintf(mode, sizeof mode, "%o", static_cast<unsigned>(st.st_mode));
-            (*files)[rel.empty() ? "." : rel] = std::string(mode) + " " + what;
+            (*files_)[rel.empty() ? "." : rel] = std::string(mode) + " " + what;
         }
     }
-    if (!S_ISDIR(st.st_mode))
-        return;
-    std::vector<std::string> names;
-    for (auto& e : fs::directory_iterator(host))
-        names.push_back(e.path().filename());
-    std::sort(names.begin(), names.end());
-    for (const auto& n : names) {
-        std::string child = rel.empty() ? n : rel + "/" + n;
-        std::string child_src = src_rel.empty() ? n : src_rel + "/" + n;
-        if (!exclude.empty() && exclude.matches(child_src)) {
-            // What --exclude leaves out is not an input either (unless a "!"
-            // rule may bring something inside it back).
-            struct stat cst;
-            if (::lstat((host / n).c_str(), &cst) == 0 && S_ISDIR(cst.st_mode) &&
-                exclude.may_reinclude_under(child_src))
-                describe(ctx, host / n, child, as + "/" + n, stats, lines, false, exclude,
-                         child_src, files);
-            continue;
-        }
-        if (ctx.ignored(child)) {
-            struct stat cst;
-            if (::lstat((host / n).c_str(), &cst) == 0 && S_ISDIR(cst.st_mode) &&
-                ctx.may_reinclude_under(child)) {
-                describe(ctx, host / n, child, as + "/" + n, stats, lines, false, exclude,
-                         src_rel.empty() ? n : src_rel + "/" + n, files);
+
+    static bool is_dir_at(int dir_fd, const DirEntry& e) {
+        if (e.type != DT_UNKNOWN)
+            return e.type == DT_DIR;
+        struct stat st;
+        return ::fstatat(dir_fd, e.name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+               S_ISDIR(st.st_mode);
+    }
+
+    void children(int dir_fd, const fs::path& host, const std::string& rel, const std::string& as,
+                  const std::string& src_rel) {
+        for (const DirEntry& e : list_dir_typed(dir_fd, host.string())) {
+            const std::string& n = e.name;
+            std::string child = rel.empty() ? n : rel + "/" + n;
+            std::string child_src = src_rel.empty() ? n : src_rel + "/" + n;
+            // What --exclude or .dockerignore leaves out is not an input
+            // either (unless a "!" rule may bring something inside it back).
+            bool walk_only = false;
+            if (!exclude_.empty() && exclude_.matches(child_src)) {
+                if (!is_dir_at(dir_fd, e) || !exclude_.may_reinclude_under(child_src))
+                    continue;
+                walk_only = true;
+            } else if (ctx_.ignored(child)) {
+                if (!is_dir_at(dir_fd, e) || !ctx_.may_reinclude_under(child))
+                    continue;
+                walk_only = true;
             }
-            continue;
+            fs::path child_host = host / n;
+            struct stat st;
+            if (::fstatat(dir_fd, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+                throw errno_error("cannot read " + child_host.string());
+            if (walk_only && !S_ISDIR(st.st_mode))
+                continue;
+            std::string target;
+            if (S_ISLNK(st.st_mode))
+                target = read_link_at(dir_fd, n);
+            // An excluded or ignored directory is walked for what comes back
+            // into it, as it was before this became fd-relative: its own line
+            // is written like any directory's.
+            entry(child_host, child, as + "/" + n, st, target, false);
+            if (!S_ISDIR(st.st_mode))
+                continue;
+            UniqueFd sub(
+                ::openat(dir_fd, n.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+            if (!sub)
+                throw errno_error("cannot read " + child_host.string());
+            children(sub.get(), child_host, child, as + "/" + n, child_src);
         }
-        describe(ctx, host / n, child, as + "/" + n, stats, lines, false, exclude,
-                 src_rel.empty() ? n : src_rel + "/" + n, files);
     }
-}
+
+    static std::string read_link_at(int dir_fd, const std::string& name) {
+        std::string target(256, '\0');
+        for (;;) {
+            ssize_t n = ::readlinkat(dir_fd, name.c_str(), target.data(), target.size());
+            if (n < 0)
+                return "";  // as fs::read_symlink with an error code gave
+            if (static_cast<std::size_t>(n) < target.size()) {
+                target.resize(static_cast<std::size_t>(n));
+                return target;
+            }
+            target.resize(target.size() * 2);
+        }
+    }
+
+    const BuildContext& ctx_;
+    StatCache& stats_;
+    std::vector<std::string>& lines_;
+    const frontend::PatternMatcher& exclude_;
+    std::map<std::string, std::string>* files_;
+};
 
 }  // namespace
 
@@ -219,16 +287,10 @@ content::Digest BuildContext::sources_digest(const std::vector<std::string>& sou
         std::vector<std::string> lines;
         for (const auto& src : resolve(s)) {
             struct stat st;
-            if (::stat(src.host_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-                describe(*this, src.host_path, src.rel, src.name, stats, lines, true, exclude, "",
-                         files);
-            } else {
-                // The source itself, followed if it is a link (as COPY follows it).
-                std::vector<std::string> one;
-                describe(*this, src.host_path, src.rel, src.name, stats, one, false, exclude, "",
-                         files);
-                lines.insert(lines.end(), one.begin(), one.end());
-            }
+            const bool dir = ::stat(src.host_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+            // The source itself, followed if it is a link (as COPY follows it).
+            Describer(*this, stats, lines, exclude, files)
+                .source(src.host_path, src.rel, src.name, dir);
         }
         h.update("source " + s + "\n");
         for (const auto& l : lines)
