@@ -36,6 +36,10 @@ bool is_hex_digit(char c) {
     return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') || (c >= 'a' && c <= 'f');
 }
 
+bool is_lower_hex(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
 int hex_value(char c) {
     return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
 }
@@ -46,7 +50,10 @@ int hex_value(char c) {
 // or at the top (version 1). Any other shape makes the file bad.
 struct CacheFileReader : nlohmann::json_sax<nlohmann::json> {
     using Entry = StatCache::Entry;
-    std::vector<std::pair<std::string, Entry>> entries, top;
+    // Entries go straight into the cache's map (no second copy of 20,000
+    // entries while reading); the caller drops them unless the version is right.
+    explicit CacheFileReader(std::map<std::string, Entry>& out) : entries(out) {}
+    std::map<std::string, Entry>& entries;
     std::optional<long long> version;
     bool bad = false;
 
@@ -55,6 +62,7 @@ struct CacheFileReader : nlohmann::json_sax<nlohmann::json> {
     std::string last_key;                                // at depth 1 or in "entries"
     std::optional<std::pair<std::string, Entry>> entry;  // being read
     std::vector<long long> numbers;
+    bool has_digest = false;
 
     bool number(long long v) {
         if (entry && numbers.size() < 5)
@@ -72,9 +80,10 @@ struct CacheFileReader : nlohmann::json_sax<nlohmann::json> {
     bool number_float(number_float_t, const string_t&) override { return !(bad = true); }
     bool binary(binary_t&) override { return !(bad = true); }
     bool string(string_t& v) override {
-        if (!entry || numbers.size() != 5 || !entry->second.digest.empty())
+        if (!entry || numbers.size() != 5 || has_digest ||
+            !StatCache::digest_bytes(v, entry->second.digest))
             return !(bad = true);
-        entry->second.digest = std::move(v);
+        has_digest = true;
         return true;
     }
     bool key(string_t& k) override {
@@ -100,12 +109,13 @@ struct CacheFileReader : nlohmann::json_sax<nlohmann::json> {
             return !(bad = true);
         entry.emplace(last_key, Entry{});
         numbers.clear();
+        has_digest = false;
         ++depth;
         return true;
     }
     bool end_array() override {
         --depth;
-        if (numbers.size() != 5 || entry->second.digest.empty())
+        if (numbers.size() != 5 || !has_digest)
             return !(bad = true);
         Entry& e = entry->second;
         e.dev = static_cast<unsigned long long>(numbers[0]);
@@ -113,7 +123,13 @@ struct CacheFileReader : nlohmann::json_sax<nlohmann::json> {
         e.size = static_cast<unsigned long long>(numbers[2]);
         e.mtime_ns = numbers[3];
         e.ctime_ns = numbers[4];
-        (depth == 1 ? top : entries).push_back(std::move(*entry));
+        // Version 1 kept entries at the top: a cache this build does not use.
+        if (depth != 1) {
+            auto key = StatCache::decode_key(entry->first);
+            if (!key)
+                return !(bad = true);
+            entries.insert_or_assign(std::move(*key), e);
+        }
         entry.reset();
         return true;
     }
@@ -123,6 +139,29 @@ struct CacheFileReader : nlohmann::json_sax<nlohmann::json> {
 };
 
 }  // namespace
+
+bool StatCache::digest_bytes(std::string_view text, std::array<unsigned char, 32>& out) {
+    if (text.size() != 71 || !text.starts_with("sha256:"))
+        return false;
+    for (std::size_t i = 0; i < 32; ++i) {
+        const char hi = text[7 + 2 * i], lo = text[8 + 2 * i];
+        if (!is_lower_hex(hi) || !is_lower_hex(lo))
+            return false;  // as digests are written
+        out[i] = static_cast<unsigned char>(hex_value(hi) * 16 + hex_value(lo));
+    }
+    return true;
+}
+
+content::Digest StatCache::digest_of_bytes(const std::array<unsigned char, 32>& bytes) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string text = "sha256:";
+    text.reserve(71);
+    for (unsigned char b : bytes) {
+        text += kHex[b >> 4];
+        text += kHex[b & 0xf];
+    }
+    return content::Digest::parse(text);
+}
 
 std::string StatCache::encode_key(std::string_view key) {
     static constexpr char kHex[] = "0123456789ABCDEF";
@@ -168,17 +207,12 @@ StatCache::StatCache(std::filesystem::path file) : file_(std::move(file)) {
     if (::utimensat(AT_FDCWD, file_.c_str(), nullptr, 0) != 0 && errno == ENOENT)
         return;
     try {
-        CacheFileReader reader;
-        if (!nlohmann::json::sax_parse(read_file(file_), &reader) || reader.bad)
-            return;
+        CacheFileReader reader(entries_);
         // Any other version (1 and 2 among them: their digests miss xattrs)
         // is a cache this build does not use: start afresh.
-        if (!reader.version || *reader.version != kVersion)
-            return;
-        for (auto& [k, e] : reader.entries) {
-            if (auto key = decode_key(k))
-                entries_[*key] = std::move(e);
-        }
+        if (!nlohmann::json::sax_parse(read_file(file_), &reader) || reader.bad ||
+            !reader.version || *reader.version != kVersion)
+            entries_.clear();
     } catch (const std::exception&) {
         entries_.clear();  // a damaged cache is only a slower build
     }
@@ -194,7 +228,7 @@ content::Digest StatCache::digest(const std::string& key, const std::filesystem:
             if (e.dev == st.st_dev && e.ino == st.st_ino &&
                 e.size == static_cast<unsigned long long>(st.st_size) &&
                 e.mtime_ns == ns(st.st_mtim) && e.ctime_ns == ns(st.st_ctim))
-                return content::Digest::parse(e.digest);
+                return digest_of_bytes(e.digest);
         }
     }
     UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
@@ -226,12 +260,14 @@ content::Digest StatCache::digest(const std::string& key, const std::filesystem:
         d = with.finish();
     }
     std::lock_guard lock(mu_);
-    entries_[key] = {static_cast<unsigned long long>(st.st_dev),
-                     static_cast<unsigned long long>(st.st_ino),
-                     static_cast<unsigned long long>(st.st_size),
-                     ns(st.st_mtim),
-                     ns(st.st_ctim),
-                     d.str()};
+    Entry e{static_cast<unsigned long long>(st.st_dev),
+            static_cast<unsigned long long>(st.st_ino),
+            static_cast<unsigned long long>(st.st_size),
+            ns(st.st_mtim),
+            ns(st.st_ctim),
+            {}};
+    digest_bytes(d.str(), e.digest);
+    entries_[key] = e;
     dirty_ = true;
     ++reads_;
     return d;
@@ -256,7 +292,7 @@ void StatCache::save() {
         buf += nlohmann::json(encode_key(k)).dump();
         buf += ":[" + std::to_string(e.dev) + "," + std::to_string(e.ino) + "," +
                std::to_string(e.size) + "," + std::to_string(e.mtime_ns) + "," +
-               std::to_string(e.ctime_ns) + ",\"" + e.digest + "\"]";
+               std::to_string(e.ctime_ns) + ",\"" + digest_of_bytes(e.digest).str() + "\"]";
         if (buf.size() >= (1 << 16)) {
             out.write(buf);
             buf.clear();

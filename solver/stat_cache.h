@@ -15,6 +15,7 @@
 
 #include <sys/stat.h>
 
+#include <array>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -46,11 +47,16 @@ class StatCache {
     static std::string encode_key(std::string_view key);
     static std::optional<std::string> decode_key(std::string_view text);
 
+    // The digest is kept as its 32 bytes: a 20,000-file context's cache
+    // weighs about 2 MB less than with the digest's text.
     struct Entry {
         unsigned long long dev = 0, ino = 0, size = 0;
         long long mtime_ns = 0, ctime_ns = 0;
-        std::string digest;
+        std::array<unsigned char, 32> digest{};
     };
+    // "sha256:<64 lower-case hex>" to its bytes; false when malformed.
+    static bool digest_bytes(std::string_view text, std::array<unsigned char, 32>& out);
+    static content::Digest digest_of_bytes(const std::array<unsigned char, 32>& bytes);
 
   private:
     std::filesystem::path file_;

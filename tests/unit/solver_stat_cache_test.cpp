@@ -5,6 +5,7 @@
 #include <sys/xattr.h>
 
 #include <sys/stat.h>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 
@@ -194,10 +195,16 @@ TEST_F(StatCacheTest, MisshapenFilesAreOnlyASlowerBuild) {
     const struct stat st = stat_of(file);
     const auto ns = [](const struct timespec& t) { return t.tv_sec * 1000000000LL + t.tv_nsec; };
     // An entry that would be a hit, were the file whole.
-    const std::string good = "[" + std::to_string(st.st_dev) + "," + std::to_string(st.st_ino) +
-                             "," + std::to_string(st.st_size) + "," +
-                             std::to_string(ns(st.st_mtim)) + "," + std::to_string(ns(st.st_ctim)) +
-                             ",\"" + content::Digest::of("recorded").str() + "\"]";
+    const std::string recorded = content::Digest::of("recorded").str();
+    auto with_digest = [&](const std::string& digest) {
+        return "[" + std::to_string(st.st_dev) + "," + std::to_string(st.st_ino) + "," +
+               std::to_string(st.st_size) + "," + std::to_string(ns(st.st_mtim)) + "," +
+               std::to_string(ns(st.st_ctim)) + ",\"" + digest + "\"]";
+    };
+    const std::string good = with_digest(recorded);
+    std::string upper = recorded;
+    for (std::size_t i = 7; i < upper.size(); ++i)
+        upper[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(upper[i])));
     fs::create_directories(cache_file_.parent_path());
     const std::vector<std::string> misshapen = {
         R"({"version": 3, "entries": {"a.txt": [1, 2, 3]}})",
@@ -210,6 +217,14 @@ TEST_F(StatCacheTest, MisshapenFilesAreOnlyASlowerBuild) {
         R"({"version": "2", "entries": {"a.txt": )" + good + "}}",
         "[" + good + "]",
         "",
+        // The version after the entries, as kiln writes the file: entries read
+        // before it are dropped with it.
+        R"({"entries": {"a.txt": )" + good + R"(}, "version": 2})",
+        // Digests are kept as bytes: only lower-case SHA-256 hex reads back.
+        R"({"version": 3, "entries": {"a.txt": )" + with_digest(upper) + "}}",
+        R"({"version": 3, "entries": {"a.txt": )" + with_digest(recorded.substr(0, 70)) + "}}",
+        R"({"version": 3, "entries": {"a.txt": )" + with_digest("sha512:" + recorded.substr(7)) +
+            "}}",
     };
     {
         write_file_atomic(cache_file_, R"({"version": 3, "entries": {"a.txt": )" + good + "}}");
