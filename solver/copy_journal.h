@@ -29,6 +29,7 @@
 #pragma once
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <array>
 #include <map>
@@ -130,6 +131,7 @@ class CopyRebaser : public CopyRecorder {
 
   private:
     CopyRecord previous_;
+    const bool root_ = ::geteuid() == 0;  // asked once, not per file
     std::size_t kept_ = 0;
     const std::string* just_kept_ = nullptr;  // keep()'s last yes: its record carries over
 };

@@ -76,13 +76,13 @@ bool CopyOp::execute(const std::filesystem::path& root, OpEnv& env) {
     return true;
 }
 
-bool CopyOp::execute_again(const std::filesystem::path& tree, const std::string& previous,
-                           OpEnv& env) {
+bool CopyOp::execute_again(const std::filesystem::path& tree, std::string previous, OpEnv& env) {
     if (!incremental())
         return false;
     try {
-        CopyRebaser rebaser(env.context().root().string(), env.stats(),
-                            CopyRecord::parse(previous));
+        CopyRecord record = CopyRecord::parse(previous);
+        std::string().swap(previous);  // not needed once read
+        CopyRebaser rebaser(env.context().root().string(), env.stats(), std::move(record));
         run_copy(spec_, env.context(), tree, &rebaser);
         rebaser.finish(RootDir(tree));
         env.log("incremental: " + std::to_string(rebaser.kept()) + " of " +

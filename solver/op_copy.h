@@ -25,7 +25,7 @@ class CopyOp : public Op {
     bool linked() const override { return spec_.link; }
     nlohmann::json cache_key(OpEnv& env) override;
     bool execute(const std::filesystem::path& root, OpEnv& env) override;
-    bool execute_again(const std::filesystem::path& tree, const std::string& previous,
+    bool execute_again(const std::filesystem::path& tree, std::string previous,
                        OpEnv& env) override;
     std::string note() const override { return made_ ? made_->serialize() : ""; }
     bool kept(const std::string& path) const override;

@@ -188,7 +188,7 @@ std::unique_ptr<snapshotter::Active> execute_again(SolveRun& run, const StepJob&
     } catch (const Error&) {
         return nullptr;  // removed meanwhile (a prune)
     }
-    if (!job.op->execute_again(edit->root(), *note, env))
+    if (!job.op->execute_again(edit->root(), std::move(*note), env))
         return nullptr;
     hints.previous = prev->layer->digest;
     const Op* op = job.op.get();
