@@ -5,13 +5,65 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "base/error.h"
 #include "content/owner.h"
 
 namespace kiln {
+
+// Starts writeback (sync_file_range, SYNC_FILE_RANGE_WRITE) of the ranges it
+// is given, on its own thread, in order. A hint only: an error shows again,
+// and is reported, at fsync.
+class Writeback {
+  public:
+    explicit Writeback(int fd) : fd_(fd), thread_([this] { run(); }) {}
+    ~Writeback() {
+        {
+            std::lock_guard lock(mu_);
+            stop_ = true;
+        }
+        cv_.notify_one();
+        thread_.join();
+    }
+    Writeback(const Writeback&) = delete;
+    Writeback& operator=(const Writeback&) = delete;
+
+    // Bytes below `end` are written: queue them.
+    void upto(std::int64_t end) {
+        {
+            std::lock_guard lock(mu_);
+            target_ = end;
+        }
+        cv_.notify_one();
+    }
+
+  private:
+    void run() {
+        std::unique_lock lock(mu_);
+        for (;;) {
+            cv_.wait(lock, [&] { return stop_ || target_ > done_; });
+            if (stop_)
+                return;  // commit's fsync writes the rest
+            const std::int64_t from = done_, to = target_;
+            lock.unlock();
+            ::sync_file_range(fd_, from, to - from, SYNC_FILE_RANGE_WRITE);
+            lock.lock();
+            done_ = to;
+        }
+    }
+
+    const int fd_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    std::int64_t target_ = 0, done_ = 0;
+    bool stop_ = false;
+    std::thread thread_;  // last: started once the state exists
+};
 
 AtomicFile::AtomicFile(std::filesystem::path final_path, const std::filesystem::path& temp_dir,
                        mode_t mode)
@@ -34,11 +86,13 @@ AtomicFile::AtomicFile(AtomicFile&& o) noexcept
       fd_(std::move(o.fd_)),
       done_(o.done_),
       written_(o.written_),
-      writeback_from_(o.writeback_from_) {
+      writeback_from_(o.writeback_from_),
+      writeback_(std::move(o.writeback_)) {
     o.done_ = true;
 }
 
 AtomicFile::~AtomicFile() {
+    writeback_.reset();
     if (!done_ && !temp_.empty())
         ::unlink(temp_.c_str());
 }
@@ -47,9 +101,9 @@ void AtomicFile::write(const void* data, std::size_t size) {
     write_all(fd_.get(), data, size, temp_.c_str());
     written_ += static_cast<std::int64_t>(size);
     if (written_ - writeback_from_ >= kWritebackStep) {
-        // A hint: an error here shows again, and is reported, at fsync.
-        ::sync_file_range(fd_.get(), writeback_from_, written_ - writeback_from_,
-                          SYNC_FILE_RANGE_WRITE);
+        if (!writeback_)
+            writeback_ = std::make_unique<Writeback>(fd_.get());
+        writeback_->upto(written_);
         writeback_from_ = written_;
     }
 }
@@ -59,6 +113,7 @@ void AtomicFile::commit() {
 }
 
 void AtomicFile::commit_as(const std::filesystem::path& final_path) {
+    writeback_.reset();
     if (::fsync(fd_.get()) != 0)
         throw errno_error("cannot fsync " + temp_.string());
     fd_.reset();

@@ -9,16 +9,23 @@
 // bytes, asynchronously), so commit()'s fsync waits for the tail only, not
 // for the whole file: a pulled or exported layer of hundreds of MB otherwise
 // spends a tenth of a second or more in that fsync, on the build's path.
+// The writeback is started from a thread of the file's own (made once the
+// file passes kWritebackStep): submitting the I/O costs about as much CPU as
+// copying the bytes, and done inline it made writing a 200 MB layer take 0.5 s
+// instead of 0.3. The thread is joined before commit()'s fsync and on destruction.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 
 #include "base/unique_fd.h"
 
 namespace kiln {
+
+class Writeback;
 
 class AtomicFile {
   public:
@@ -46,7 +53,8 @@ class AtomicFile {
     UniqueFd fd_;
     bool done_ = false;
     std::int64_t written_ = 0;
-    std::int64_t writeback_from_ = 0;  // bytes before this are already queued
+    std::int64_t writeback_from_ = 0;       // bytes before this are already queued
+    std::unique_ptr<Writeback> writeback_;  // after fd_: stopped before it closes
 };
 
 // Writes `content` to `path` atomically (temp file in the same directory).
