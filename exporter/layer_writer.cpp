@@ -75,17 +75,16 @@ la_ssize_t write_cb(struct archive*, void* ctx, const void* buf, size_t n) {
     if (p->error)
         return -1;
     try {
-        if (p->pending.size() + n <= kChunk) {
-            const char* c = static_cast<const char*>(buf);
+        // A whole chunk goes on at once (no copy into `pending`).
+        const char* c = static_cast<const char*>(buf);
+        if (n >= kChunk) {
+            p->flush();
+            p->push(buf, n);
+        } else if (p->pending.size() + n <= kChunk) {
             p->pending.insert(p->pending.end(), c, c + n);
         } else {
             p->flush();
-            if (n < kChunk) {
-                const char* c = static_cast<const char*>(buf);
-                p->pending.insert(p->pending.end(), c, c + n);
-            } else {
-                p->push(buf, n);
-            }
+            p->pending.insert(p->pending.end(), c, c + n);
         }
     } catch (...) {
         p->error = std::current_exception();
