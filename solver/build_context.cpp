@@ -234,9 +234,8 @@ class Describer {
             std::string target;
             if (S_ISLNK(st.st_mode))
                 target = read_link_at(dir_fd, n);
-            // An excluded or ignored directory is walked for what comes back
-            // into it, as it was before this became fd-relative: its own line
-            // is written like any directory's.
+            // An excluded or ignored directory that is walked has its own
+            // line too, like any directory.
             entry(child_host, child, as + "/" + n, st, target, false);
             if (!S_ISDIR(st.st_mode))
                 continue;
