@@ -19,7 +19,7 @@ namespace kiln {
 // Starts writeback (sync_file_range, SYNC_FILE_RANGE_WRITE) of the ranges it
 // is given, on its own thread, in order. A hint only: an error shows again,
 // and is reported, at fsync.
-class Writeback {
+class AtomicFile::Writeback {
   public:
     explicit Writeback(int fd) : fd_(fd), thread_([this] { run(); }) {}
     ~Writeback() {

@@ -25,8 +25,6 @@
 
 namespace kiln {
 
-class Writeback;
-
 class AtomicFile {
   public:
     AtomicFile(std::filesystem::path final_path, const std::filesystem::path& temp_dir,
@@ -48,6 +46,8 @@ class AtomicFile {
     static constexpr std::int64_t kWritebackStep = 8 << 20;
 
   private:
+    class Writeback;  // the thread that starts writeback (atomic_file.cpp)
+
     std::filesystem::path final_;
     std::filesystem::path temp_;
     UniqueFd fd_;
