@@ -64,6 +64,23 @@ TEST(ApplyLayerOverlayForm, WhiteoutsBecomeDevicesAndOpaqueDirs) {
     EXPECT_EQ(::lgetxattr((dir.path() / "d").c_str(), "user.keep", v, sizeof v), 1);
 }
 
+// Each snapshot is an unrelated tree: its directory is placed as a top-level
+// one (chattr +T on their parent), away from the trees a wiped store freed.
+// Read back with lsattr, where the file system keeps the flag at all.
+TEST_F(SnapshotterNative, SnapshotDirectoriesArePlacedAsTopLevelTrees) {
+    const fs::path probe = root_ / "probe";
+    fs::create_directory(probe);
+    if (std::system(("chattr +T " + probe.string() + " 2>/dev/null").c_str()) != 0)
+        GTEST_SKIP() << "this file system keeps no +T flag (" << probe << ")";
+    const fs::path tmp = root_ / "snapshots" / kind() / "tmp";
+    const fs::path out = root_ / "lsattr.txt";
+    ASSERT_EQ(std::system(("lsattr -d " + tmp.string() + " > " + out.string()).c_str()), 0);
+    std::ifstream in(out);
+    std::string flags;
+    in >> flags;
+    EXPECT_NE(flags.find('T'), std::string::npos) << flags << " on " << tmp;
+}
+
 TEST_F(SnapshotterNative, UnknownKindRefused) {
     EXPECT_THROW(open_snapshotter(root_ / "snapshots", "zfs", root_ / "tmp"), Error);
 }
