@@ -108,27 +108,30 @@ void AtomicFile::write(const void* data, std::size_t size) {
     }
 }
 
-void AtomicFile::commit() {
-    commit_as(final_);
+void AtomicFile::commit(Durability durability) {
+    commit_as(final_, durability);
 }
 
-void AtomicFile::commit_as(const std::filesystem::path& final_path) {
+void AtomicFile::commit_as(const std::filesystem::path& final_path, Durability durability) {
     writeback_.reset();
-    if (::fsync(fd_.get()) != 0)
+    const bool sync = durability == Durability::durable;
+    if (sync && ::fsync(fd_.get()) != 0)
         throw errno_error("cannot fsync " + temp_.string());
     fd_.reset();
     if (::rename(temp_.c_str(), final_path.c_str()) != 0) {
         throw errno_error("cannot write " + final_path.string());
     }
     done_ = true;
-    fsync_dir(final_path.parent_path().empty() ? "." : final_path.parent_path());
+    if (sync)
+        fsync_dir(final_path.parent_path().empty() ? "." : final_path.parent_path());
 }
 
-void write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode) {
+void write_file_atomic(const std::filesystem::path& path, std::string_view content, mode_t mode,
+                       Durability durability) {
     auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
     AtomicFile f(path, dir, mode);
     f.write(content);
-    f.commit();
+    f.commit(durability);
 }
 
 std::string read_file(const std::filesystem::path& path) {

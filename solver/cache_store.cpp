@@ -34,13 +34,25 @@ CacheStore::CacheStore(std::filesystem::path dir, const content::BlobStore& blob
     std::filesystem::create_directories(dir_);
 }
 
+namespace {
+
+// The record in `path` if it is one for `key`; throws on anything else.
+CacheRecord read_record(const std::filesystem::path& path, const content::Digest& key) {
+    const auto j = nlohmann::json::parse(read_file(path));
+    if (j.value("key", "") != key.str())
+        throw std::runtime_error("not the record of " + key.str());
+    return record_from_json(j);
+}
+
+}  // namespace
+
 std::optional<CacheRecord> CacheStore::get(const content::Digest& key) const {
     auto path = dir_ / std::string(key.hex());
     std::error_code ec;
     if (!std::filesystem::exists(path, ec))
         return std::nullopt;
     try {
-        CacheRecord r = record_from_json(nlohmann::json::parse(read_file(path)));
+        CacheRecord r = read_record(path, key);
         if (r.layer && !blobs_.has(r.layer->digest) &&
             !(blobs_.lazy() && blobs_.lazy()->knows(r.layer->digest)))
             return std::nullopt;
@@ -53,7 +65,10 @@ std::optional<CacheRecord> CacheStore::get(const content::Digest& key) const {
 }
 
 void CacheStore::put(const content::Digest& key, const CacheRecord& record) const {
-    write_file_atomic(dir_ / std::string(key.hex()), content::canonical(to_json(record)));
+    nlohmann::json j = to_json(record);
+    j["key"] = key.str();
+    write_file_atomic(dir_ / std::string(key.hex()), content::canonical(j), 0644,
+                      Durability::unsynced);
 }
 
 std::vector<std::pair<content::Digest, CacheRecord>> CacheStore::all() const {
@@ -62,7 +77,7 @@ std::vector<std::pair<content::Digest, CacheRecord>> CacheStore::all() const {
     for (const auto& e : std::filesystem::directory_iterator(dir_, ec)) {
         try {
             auto key = content::Digest::parse("sha256:" + e.path().filename().string());
-            out.emplace_back(key, record_from_json(nlohmann::json::parse(read_file(e.path()))));
+            out.emplace_back(key, read_record(e.path(), key));
         } catch (const std::exception&) {
             // a temp file or a damaged record: not a candidate
         }

@@ -2,6 +2,9 @@
 //
 // Invariant: a record is written only after the layer it names is complete in
 // the blob store; a record whose layer blob is gone counts as a miss.
+// Records are renamed into place but not fsynced (content/atomic_file.h,
+// Durability::unsynced): each names its own key, and one that does not parse
+// or names another key (what a crash may leave) is a miss too.
 #pragma once
 
 #include <filesystem>

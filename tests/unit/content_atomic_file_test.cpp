@@ -59,6 +59,19 @@ TEST_F(AtomicFileTest, ALargeFileWrittenInOddPiecesCommitsWhole) {
     EXPECT_EQ(entries_in(tmp_), 0u) << "a temporary file was left";
 }
 
+TEST_F(AtomicFileTest, AnUnsyncedCommitStillAppearsWholeAndLeavesNoTemporary) {
+    const std::size_t total = kStep + 11;
+    {
+        AtomicFile f(final_, tmp_);
+        f.write(pattern(0, total));
+        f.commit(Durability::unsynced);
+    }
+    EXPECT_TRUE(read_file(final_) == pattern(0, total)) << "content differs";
+    EXPECT_EQ(entries_in(tmp_), 0u) << "a temporary file was left";
+    write_file_atomic(final_, "replaced", 0644, Durability::unsynced);
+    EXPECT_EQ(read_file(final_), "replaced");
+}
+
 TEST_F(AtomicFileTest, AWriterDroppedAfterWritebackBeganLeavesNothing) {
     {
         AtomicFile f(final_, tmp_);

@@ -1,6 +1,8 @@
 // The build cache through whole builds (solve() with solver/cache_store.h and
 // solver/stat_cache.h): which steps a rebuild runs, which it takes from the
 // cache, and what the keys do and do not cover.
+#include <fstream>
+
 #include "tests/unit/solver_build_testing.h"
 
 namespace kiln::solver::testing {
@@ -162,6 +164,31 @@ TEST_F(SolverBuildCache, KeySaltChangesEveryKey) {
     EXPECT_EQ(build(kFile).stats.steps_cached, 4u);
     policy_.key_salt = "source-date-epoch=0";
     EXPECT_EQ(build(kFile).stats.steps_run, 4u);
+}
+
+// Records are not fsynced (solver/cache_store.h): after a crash one may be
+// empty or hold another record's bytes. Either is a miss, never a wrong hit.
+TEST_F(SolverBuildCache, ARecordHoldingAnotherKeysRecordIsAMiss) {
+    build(kFile);
+    std::vector<fs::path> records;
+    for (const auto& e : fs::directory_iterator(root_.cache() / "steps"))
+        records.push_back(e.path());
+    ASSERT_GE(records.size(), 4u);
+    std::vector<std::string> texts;
+    for (const auto& r : records)
+        texts.push_back(kiln::snapshotter::testing::read_all(r));
+    for (size_t i = 0; i < records.size(); ++i)  // each gets its neighbour's bytes
+        std::ofstream(records[i], std::ios::trunc) << texts[(i + 1) % texts.size()];
+    EXPECT_EQ(build(kFile).stats.steps_run, 4u);
+    EXPECT_EQ(build(kFile).stats.steps_cached, 4u);  // rewritten whole
+}
+
+TEST_F(SolverBuildCache, AnEmptyRecordIsAMiss) {
+    build(kFile);
+    for (const auto& e : fs::directory_iterator(root_.cache() / "steps"))
+        std::ofstream(e.path(), std::ios::trunc).flush();
+    EXPECT_EQ(build(kFile).stats.steps_run, 4u);
+    EXPECT_EQ(build(kFile).stats.steps_cached, 4u);
 }
 
 TEST_F(SolverBuildCache, WithoutACacheStoreEveryBuildRunsEverything) {
