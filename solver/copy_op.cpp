@@ -7,12 +7,15 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <sstream>
+#include <thread>
 
 #include "base/error.h"
 #include "base/list_dir.h"
 #include "base/root_dir.h"
 #include "base/unique_fd.h"
+#include "solver/file_writers.h"
 
 namespace kiln::solver {
 
@@ -73,11 +76,14 @@ std::string parents_pivot(const std::string& source) {
 // Copies sources out of one tree (the context, a stage, an image, a download)
 // into an image root. The destination side is reached only through fds the
 // in-root resolver opened; below the destination nothing is followed.
+// Regular files are written by FileWriters (solver/file_writers.h) while the
+// walk goes on; so a directory's mtime is put back once the walk has left it
+// and every file in it is written, by whichever of them ends last.
 class Copier {
   public:
     Copier(const BuildContext& ctx, CopyOptions opts, const std::vector<std::string>& excludes,
            int dst_root)
-        : ctx_(ctx), opts_(opts), exclude_(excludes) {
+        : ctx_(ctx), opts_(opts), exclude_(excludes), writers_(writer_threads()) {
         links_.root = dst_root;
     }
 
@@ -88,35 +94,69 @@ class Copier {
         copy_entry(src, st, dst, opts_, &links_);
         if (!S_ISDIR(st.st_mode))
             return;
-        UniqueFd in = open_dir_at(src.dir, src.name, src.path);
-        UniqueFd out = open_dir_at(dst.dir, dst.name, dst.path);
-        copy_children(in.get(), src.path, rel, "", out.get(), dst.path);
-        restore_mtime(out.get(), st);
-    }
+        auto in = open_shared(src.dir, src.name, src.path);
+        auto out = open_shared(dst.dir, dst.name, dst.path, st);
+        copy_children(in, src.path, rel, "", out, dst.path);
+        writers_.wait();
+    }  // out's mtime is put back here
 
     // A directory source's contents into the open directory `out`.
     void copy_contents(int in, const struct stat& st, const std::string& src_path,
                        const std::string& rel, int out, const std::string& dst_path) {
-        copy_children(in, src_path, rel, "", out, dst_path);
+        copy_children(duplicate(in, src_path), src_path, rel, "", duplicate(out, dst_path),
+                      dst_path);
+        writers_.wait();
         restore_mtime(out, st);
     }
 
   private:
+    // An open directory, shared by the walk and the writes in it: closed, and
+    // on the destination side given back its source's mtime (`dated`), once
+    // the last of them lets it go. At most kMaxQueued writes wait, so few are
+    // open at once, whatever the tree.
+    struct OpenDir {
+        OpenDir(UniqueFd f, std::optional<struct stat> d) : fd(std::move(f)), dated(d) {}
+        OpenDir(const OpenDir&) = delete;
+        OpenDir& operator=(const OpenDir&) = delete;
+        UniqueFd fd;
+        std::optional<struct stat> dated;
+        int get() const { return fd.get(); }
+        ~OpenDir() {
+            if (fd && dated)
+                restore_mtime(fd.get(), *dated);
+        }
+    };
+    using Dir = std::shared_ptr<OpenDir>;
+
+    static std::size_t writer_threads() {
+        return std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 4);
+    }
+    static Dir open_shared(int dir, const std::string& name, const std::string& what,
+                           std::optional<struct stat> dated = std::nullopt) {
+        return std::make_shared<OpenDir>(open_dir_at(dir, name, what), dated);
+    }
+    static Dir duplicate(int fd, const std::string& what) {
+        UniqueFd dup(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+        if (!dup)
+            throw errno_error("cannot open " + what);
+        return std::make_shared<OpenDir>(std::move(dup), std::nullopt);
+    }
+
     bool excluded(const std::string& src_rel) const {
         return !exclude_.empty() && exclude_.matches(src_rel);
     }
 
     // `rel`: context-relative path of the directory `in`; `src_rel`: its path
     // relative to the COPY source ("" for the source itself).
-    void copy_children(int in, const std::string& src_path, const std::string& rel,
-                       const std::string& src_rel, int out, const std::string& dst_path) {
-        for (const auto& n : list_dir(in, src_path)) {
+    void copy_children(const Dir& in, const std::string& src_path, const std::string& rel,
+                       const std::string& src_rel, const Dir& out, const std::string& dst_path) {
+        for (const auto& n : list_dir(in->get(), src_path)) {
             std::string child_rel = rel.empty() ? n : rel + "/" + n;
             std::string child_src_rel = src_rel.empty() ? n : src_rel + "/" + n;
-            Place s{in, n, src_path + "/" + n};
-            Place d{out, n, child_path(dst_path, n)};
+            Place s{in->get(), n, src_path + "/" + n};
+            Place d{out->get(), n, child_path(dst_path, n)};
             struct stat st;
-            if (::fstatat(in, n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+            if (::fstatat(in->get(), n.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
                 throw errno_error("cannot read " + s.path);
             bool ignored = ctx_.ignored(child_rel);
             bool excl = !ignored && excluded(child_src_rel);
@@ -129,12 +169,19 @@ class Copier {
                     copy_children_lazily(s, st, child_rel, child_src_rel, d);
                 continue;
             }
+            if (S_ISREG(st.st_mode) && st.st_nlink < 2) {
+                if (!journal_keeps(s, st, d, opts_))
+                    writers_.add([dirs = std::make_pair(in, out), s = std::move(s), st,
+                                  d = std::move(d), this] {
+                        (void)dirs;  // held open until the file is written
+                        write_file(s, st, d, opts_);
+                    });
+                continue;
+            }
             copy_entry(s, st, d, opts_, &links_);
             if (S_ISDIR(st.st_mode)) {
-                UniqueFd cin = open_dir_at(in, n, s.path);
-                UniqueFd cout = open_dir_at(out, n, d.path);
-                copy_children(cin.get(), s.path, child_rel, child_src_rel, cout.get(), d.path);
-                restore_mtime(cout.get(), st);
+                copy_children(open_shared(in->get(), n, s.path), s.path, child_rel, child_src_rel,
+                              open_shared(out->get(), n, d.path, st), d.path);
             }
         }
     }
@@ -146,14 +193,13 @@ class Copier {
         struct stat before;
         bool existed = ::fstatat(dst.dir, dst.name.c_str(), &before, AT_SYMLINK_NOFOLLOW) == 0;
         copy_entry(src, st, dst, opts_, &links_);
-        UniqueFd in = open_dir_at(src.dir, src.name, src.path);
-        UniqueFd out = open_dir_at(dst.dir, dst.name, dst.path);
-        copy_children(in.get(), src.path, rel, src_rel, out.get(), dst.path);
-        if (!existed && list_dir(out.get(), dst.path).empty()) {
-            out.reset();
+        auto in = open_shared(src.dir, src.name, src.path);
+        auto out = open_shared(dst.dir, dst.name, dst.path, st);
+        copy_children(in, src.path, rel, src_rel, out, dst.path);
+        writers_.wait();  // what survived is there to be seen
+        if (!existed && list_dir(out->get(), dst.path).empty()) {
+            out->dated.reset();
             ::unlinkat(dst.dir, dst.name.c_str(), AT_REMOVEDIR);
-        } else {
-            restore_mtime(out.get(), st);
         }
     }
 
@@ -161,6 +207,7 @@ class Copier {
     CopyOptions opts_;
     frontend::PatternMatcher exclude_;
     LinkMap links_;
+    FileWriters writers_;  // last: its jobs use the members above
 };
 
 // A heredoc's bytes as the file `dst` (0644 unless --chmod), written under a

@@ -90,6 +90,16 @@ std::string leaf_of(const std::string& path) {
     return slash == std::string::npos ? path : path.substr(slash + 1);
 }
 
+// A regular file at dst, where nothing is: content, xattrs, then metadata.
+void write_new_file(const Place& src, const struct stat& st, const Place& dst,
+                    const CopyOptions& o) {
+    UniqueFd in = open_at(src.dir, src.name, O_RDONLY, src.path);
+    UniqueFd out = open_at(dst.dir, dst.name, O_WRONLY | O_CREAT | O_EXCL, dst.path);
+    copy_file_data(in.get(), out.get(), src.path, dst.path);
+    copy_xattrs(in.get(), out.get(), dst.path);
+    set_metadata(out.get(), st, o, dst.path);
+}
+
 // A hard link to the first copy of this inode, when there was one.
 bool link_to_first(const Place& dst, const struct stat& st, LinkMap* links) {
     if (!links || links->root < 0 || st.st_nlink < 2)
@@ -110,6 +120,24 @@ bool link_to_first(const Place& dst, const struct stat& st, LinkMap* links) {
 }
 
 }  // namespace
+
+bool journal_keeps(const Place& src, const struct stat& st, const Place& dst,
+                   const CopyOptions& o) {
+    if (!o.journal)
+        return false;
+    const mode_t mode = mode_of(st, o);
+    const uid_t uid = uid_of(st, o);
+    const gid_t gid = gid_of(st, o);
+    const bool kept =
+        S_ISREG(st.st_mode) && st.st_nlink < 2 && o.journal->keep(src, st, dst, mode, uid, gid);
+    o.journal->noted(src, st, dst, !kept, mode, uid, gid);
+    return kept;
+}
+
+void write_file(const Place& src, const struct stat& st, const Place& dst, const CopyOptions& o) {
+    clear_for_file(dst);
+    write_new_file(src, st, dst, o);
+}
 
 void copy_entry(const Place& src, const struct stat& st, const Place& dst, const CopyOptions& o,
                 LinkMap* links) {
@@ -132,25 +160,13 @@ void copy_entry(const Place& src, const struct stat& st, const Place& dst, const
         set_metadata(out.get(), st, o, dst.path);
         return;
     }
-    if (o.journal) {
-        const mode_t mode = mode_of(st, o);
-        const uid_t uid = uid_of(st, o);
-        const gid_t gid = gid_of(st, o);
-        const bool kept =
-            S_ISREG(st.st_mode) && st.st_nlink < 2 && o.journal->keep(src, st, dst, mode, uid, gid);
-        o.journal->noted(src, st, dst, !kept, mode, uid, gid);
-        if (kept)
-            return;
-    }
+    if (journal_keeps(src, st, dst, o))
+        return;
     clear_for_file(dst);
     if (link_to_first(dst, st, links))
         return;
     if (S_ISREG(st.st_mode)) {
-        UniqueFd in = open_at(src.dir, src.name, O_RDONLY, src.path);
-        UniqueFd out = open_at(dst.dir, dst.name, O_WRONLY | O_CREAT | O_EXCL, dst.path);
-        copy_file_data(in.get(), out.get(), src.path, dst.path);
-        copy_xattrs(in.get(), out.get(), dst.path);
-        set_metadata(out.get(), st, o, dst.path);
+        write_new_file(src, st, dst, o);
         return;
     }
     if (S_ISLNK(st.st_mode)) {

@@ -142,6 +142,17 @@ struct LinkMap {
 void copy_entry(const Place& src, const struct stat& st, const Place& dst,
                 const CopyOptions& options, LinkMap* links);
 
+// copy_entry() of a regular file linked nowhere else (st_nlink < 2), in two
+// halves, so that the second may run on another thread. journal_keeps() tells
+// the journal (when there is one) of the entry and returns true when the
+// journal keeps dst as it is; otherwise write_file() makes dst. write_file()
+// touches nothing but src and dst (no LinkMap, no journal): different files
+// may be written on different threads at once.
+bool journal_keeps(const Place& src, const struct stat& st, const Place& dst,
+                   const CopyOptions& options);
+void write_file(const Place& src, const struct stat& st, const Place& dst,
+                const CopyOptions& options);
+
 // Copies `src` and everything below it to `dst` (cp -a semantics, merging
 // into existing directories), fd-relative on both sides.
 void copy_tree(const Place& src, const Place& dst, const CopyOptions& options, LinkMap& links);

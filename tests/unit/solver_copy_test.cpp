@@ -6,6 +6,7 @@
 // Ownership is part of what they check: as another user than root, the tests
 // that give files away skip (KILN_NEEDS_ROOT_TO_CHOWN).
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -477,6 +478,53 @@ TEST_F(CopyOwner, MtimesAreKept) {
     EXPECT_EQ(lstat_of(layer / "d" / "sub").st_mtim.tv_sec, 1'400'000'000);
     EXPECT_EQ(lstat_of(rootfs / "d" / "sub" / "f").st_mtim.tv_sec, 1'500'000'000);
     EXPECT_EQ(lstat_of(rootfs / "d" / "sub").st_mtim.tv_sec, 1'400'000'000);
+}
+
+// Files are written on worker threads while the walk goes on (file_writers.h):
+// a wide tree copies whole under a low fd limit (only a bounded number of
+// directories is held open), and every directory still gets its source's
+// mtime back after the files in it were written.
+TEST_F(CopyOwner, AWideTreeCopiesWholeUnderALowFdLimitWithEveryMtime) {
+    const int dirs = 600;
+    for (int i = 0; i < dirs; ++i) {
+        const fs::path d = ctx / "tree" / ("d" + std::to_string(i));
+        write_file(d / "a", "a" + std::to_string(i));
+        write_file(d / "b", "b" + std::to_string(i));
+        set_mtime(d, 1'400'000'000 + i);
+    }
+    set_mtime(ctx / "tree", 1'300'000'000);
+    struct rlimit before;
+    ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &before), 0);
+    struct rlimit low = before;
+    low.rlim_cur = 128;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    try {
+        copy(spec({"tree"}, "/t"));
+    } catch (...) {
+        ::setrlimit(RLIMIT_NOFILE, &before);
+        throw;
+    }
+    ::setrlimit(RLIMIT_NOFILE, &before);
+    for (int i = 0; i < dirs; ++i) {
+        const fs::path d = rootfs / "t" / ("d" + std::to_string(i));
+        ASSERT_EQ(read_file(d / "b"), "b" + std::to_string(i));
+        ASSERT_EQ(lstat_of(d).st_mtim.tv_sec, 1'400'000'000 + i) << d;
+    }
+    EXPECT_EQ(lstat_of(rootfs / "t").st_mtim.tv_sec, 1'300'000'000);
+}
+
+// A file that cannot be written fails the copy with its name, though the
+// write ran on another thread.
+TEST_F(CopyOp, AFileThatCannotBeWrittenFailsTheCopyNamingIt) {
+    write_file(ctx / "dir" / "ok", "ok");
+    write_file(ctx / "dir" / "clash", "file");
+    fs::create_directories(rootfs / "d" / "clash");
+    try {
+        copy(spec({"dir"}, "/d"));
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("/d/clash"), std::string::npos) << e.what();
+    }
 }
 
 // --- parents, layer and rootfs -----------------------------------------------------------------
