@@ -18,6 +18,18 @@ registry::LayerUnpacker unpack_into(snapshotter::Snapshotter& snaps) {
     };
 }
 
+namespace {
+
+std::optional<content::Descriptor> platform_entry(const content::Index& index,
+                                                  const registry::PlatformSpec& want) {
+    for (const auto& m : index.manifests)
+        if (m.platform && registry::platform_matches(*m.platform, want))
+            return m;
+    return std::nullopt;
+}
+
+}  // namespace
+
 BaseImages::BaseImages(const content::StateRoot& root, Progress& progress,
                        registry::ClientOptions client, bool pull)
     : root_(root), images_(root), progress_(progress), client_(std::move(client)), pull_(pull) {}
@@ -25,7 +37,8 @@ BaseImages::BaseImages(const content::StateRoot& root, Progress& progress,
 std::optional<content::StoredImage> BaseImages::resolve(const std::string& ref,
                                                         const std::string& platform) {
     std::lock_guard lock(mu_);
-    if (auto it = resolved_.find(ref); it != resolved_.end())
+    const auto key = std::make_pair(ref, platform);
+    if (auto it = resolved_.find(key); it != resolved_.end())
         return it->second;
     std::optional<content::StoredImage> found;
     if (ref == "scratch")
@@ -39,6 +52,9 @@ std::optional<content::StoredImage> BaseImages::resolve(const std::string& ref,
     std::optional<registry::PlatformSpec> want;
     if (!platform.empty())
         want = registry::parse_platform(platform);
+    if (d && content::is_index(*d))  // a multi-platform name: its entry for the platform
+        d = platform_entry(content::read_index(root_.blobs(), *d),
+                           want.value_or(registry::host_platform()));
     const std::optional<content::Descriptor> local = d;
     if (d && want && !pull_) {
         // The store holds one image per name: another platform's is pulled over it.
@@ -68,7 +84,7 @@ std::optional<content::StoredImage> BaseImages::resolve(const std::string& ref,
             v.error(e.what());
             if (!local) {
                 pull_errors_[ref] = e.what();
-                resolved_[ref] = std::nullopt;
+                resolved_[key] = std::nullopt;
                 return std::nullopt;
             }
             d = local;
@@ -77,7 +93,7 @@ std::optional<content::StoredImage> BaseImages::resolve(const std::string& ref,
     }
     if (d)
         found = content::read_image(root_.blobs(), *d);
-    resolved_[ref] = found;
+    resolved_[key] = found;
     return found;
 }
 
@@ -91,7 +107,8 @@ void BaseImages::name_complete() {
                        i < image.config.diff_ids.size() &&
                        root_.blobs().has(image.config.diff_ids[i]);
         if (complete)
-            images_.set(name, desc);
+            images_.set_platform(
+                name, desc, {image.config.architecture, image.config.os, image.config.variant});
     }
     unnamed_.clear();
 }

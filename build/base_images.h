@@ -1,11 +1,10 @@
 // The images a build's FROM lines name: from the local store, pulled from
 // their registries when the store lacks them (or, with --pull, always).
 //
-// Invariants: each reference is resolved once per build (the first use
-// decides its platform: lowering asks first, with the FROM line's
-// --platform); a failed pull is remembered and reported on the FROM line that
-// needed it; a registry that cannot give a newer (or the other platform's)
-// image leaves the local one in use, as docker build does. Thread-safe.
+// Invariants: each reference is resolved once per build and platform
+// (lowering asks first, with the stage's platform; "" = the host's); a failed pull is remembered
+// and reported on the FROM line that needed it; a registry that cannot give a newer (or the other
+// platform's) image leaves the local one in use, as docker build does. Thread-safe.
 #pragma once
 
 #include <functional>
@@ -66,7 +65,8 @@ class BaseImages {
     registry::ClientOptions client_;
     bool pull_;
     std::mutex mu_;
-    std::map<std::string, std::optional<content::StoredImage>> resolved_;
+    // By (reference, platform).
+    std::map<std::pair<std::string, std::string>, std::optional<content::StoredImage>> resolved_;
     std::map<std::string, std::string> pull_errors_;
     content::LazyLayers* lazy_ = nullptr;
     snapshotter::Snapshotter* unpack_ = nullptr;

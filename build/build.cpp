@@ -10,6 +10,7 @@
 #include "base/thread_pool.h"
 #include "build/base_images.h"
 #include "build/outputs.h"
+#include "build/platforms.h"
 #include "build/store_ops.h"
 #include "content/atomic_file.h"
 #include "content/image_store.h"
@@ -88,7 +89,8 @@ std::vector<std::string> read_dockerignore(const BuildRequest& req, const Defini
 // The lowered plan, or nullopt after --check (the warnings are counted in `checked`).
 std::optional<frontend::BuildPlan> lower_plan(const BuildRequest& req, const Definition& def,
                                               const std::vector<std::string>& ignore,
-                                              BaseImages& bases, Progress& progress,
+                                              const Platforms& platforms, BaseImages& bases,
+                                              Progress& progress,
                                               std::optional<std::size_t>& checked) {
     frontend::Linter linter(def.parsed, def.display_name);
     frontend::run_syntax_checks(def.parsed, linter);
@@ -97,7 +99,16 @@ std::optional<frontend::BuildPlan> lower_plan(const BuildRequest& req, const Def
     lo.source = def.text;
     lo.build_args = req.build_args;
     lo.target = req.target;
-    lo.arch = frontend::host_architecture();
+    lo.os = platforms.target.os;
+    lo.arch = platforms.target.architecture;
+    lo.variant = platforms.target.variant;
+    lo.build_os = platforms.build.os;
+    lo.build_arch = platforms.build.architecture;
+    lo.build_variant = platforms.build.variant;
+    // Only a foreign target changes the stages' platforms: `--platform` naming
+    // this machine's builds (and keys) exactly what no flag does.
+    if (platforms.foreign)
+        lo.default_platform = platforms.target.str();
     lo.linter = &linter;
     lo.ignore_patterns = ignore;
     lo.all_stages = req.check;  // --check looks at every stage, as BuildKit does
@@ -137,8 +148,9 @@ std::optional<frontend::BuildPlan> lower_plan(const BuildRequest& req, const Def
 void write_metadata(const BuildRequest& req, const BuildResult& result, std::size_t files_read) {
     nlohmann::json meta{{"containerimage.digest",
                          result.pushed_digest.empty() ? result.digest : result.pushed_digest},
-                        {"kiln.image.digest", result.digest},
-                        {"containerimage.config.digest", result.config_digest}};
+                        {"kiln.image.digest", result.digest}};
+    if (!result.config_digest.empty())
+        meta["containerimage.config.digest"] = result.config_digest;
     std::string names;
     for (const auto& t : req.tags)
         names += (names.empty() ? "" : ",") + content::normalize_name(t);
@@ -183,7 +195,8 @@ bool may_use_private_network(const frontend::ParseResult& parsed, const std::str
 
 // Runs the plan's steps: snapshots, the step cache, the stat cache of the
 // context and the executor (runc unless the request brings one) live as long
-// as the solve; the build's sandbox is taken down by `teardown`, on its own thread.
+// as the solve. After the build's last solve (`box` is moved from), its
+// sandbox is taken down by `teardown`, on its own thread.
 struct Solved {
     solver::SolvedImage image;
     std::size_t files_read = 0;  // context files hashed (not found in the stat cache)
@@ -194,7 +207,8 @@ Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, cons
                   const std::vector<std::string>& ignore, const content::StateRoot& root,
                   BaseImages& bases, const remote_cache::SharedCache& shared, Progress& progress,
                   std::optional<std::int64_t> epoch, snapshotter::Snapshotter& snaps,
-                  std::unique_ptr<BuildSandbox> box) {
+                  std::unique_ptr<BuildSandbox>& box, std::size_t platform_index,
+                  const std::string& vertex_prefix, bool last) {
     const TempDir& work = box->work;
     solver::CacheStore cache(root.cache() / "steps", root.blobs());
     // One stat cache per context directory.
@@ -205,7 +219,9 @@ Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, cons
     sandbox::RuncExecutor* runc = box->runc.get();
     solver::SolveDeps deps;
     deps.progress = &progress;
-    deps.resolve_image = [&](const std::string& ref) { return bases.resolve(ref); };
+    deps.resolve_image = [&](const std::string& ref, const std::string& platform) {
+        return bases.resolve(ref, platform);
+    };
     deps.why_missing = [&](const std::string& ref) { return bases.why_missing(ref); };
     deps.blobs = &root.blobs();
     deps.write_layer = [&](const fs::path& tree, bool overlay_whiteouts,
@@ -224,7 +240,9 @@ Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, cons
     solver::SolvePolicy policy;
     policy.context_dir = req.context;
     policy.ignore_patterns = ignore;
-    policy.work_dir = work.path();
+    // Each platform's solve has scratch space of its own.
+    policy.work_dir = work.path() / ("platform-" + std::to_string(platform_index));
+    policy.vertex_prefix = vertex_prefix;
     policy.dockerfile_name = def.display_name;
     policy.jobs = req.jobs;
     policy.network = req.network == "default" ? "" : req.network;
@@ -241,8 +259,11 @@ Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, cons
     policy.key_salt = epoch ? "source-date-epoch=" + std::to_string(*epoch) : "";
     Solved out{solver::solve(plan, deps, policy), 0, {}};
     out.files_read = stats.reads();
-    bases.set_on_pull({});  // it may name the executor, which goes now
-    out.teardown = std::async(std::launch::async, [b = std::move(box)]() mutable { b.reset(); });
+    if (last) {
+        bases.set_on_pull({});  // it may name the executor, which goes now
+        out.teardown =
+            std::async(std::launch::async, [b = std::move(box)]() mutable { b.reset(); });
+    }
     return out;
 }
 
@@ -278,6 +299,14 @@ BuildResult build(const BuildRequest& req) {
     if (!fs::is_directory(req.context, ec))
         throw Error("build context " + req.context + " is not a directory");
     const auto outputs = plan_outputs(req.outputs, req.tags, req.push);
+    const auto platforms = platforms_of(req.platforms);
+    if (platforms.size() > 1)
+        for (const auto& o : outputs)
+            if (o.type == "docker")
+                throw Error(
+                    "-o type=docker cannot hold several platforms (docker exporter does "
+                    "not currently support exporting manifest lists): build one "
+                    "--platform for it, or use -o type=oci");
     const auto epoch = exporter::source_date_epoch_from_env();
 
     std::vector<remote_cache::CacheSpec> cache_from, cache_to;
@@ -317,54 +346,85 @@ BuildResult build(const BuildRequest& req) {
     // private network is made while it downloads rather than after.
     if (box->runc && !req.check && may_use_private_network(def.parsed, req.network))
         bases.set_on_pull([runc = box->runc.get()] { runc->prepare_network(); });
-    auto plan = lower_plan(req, def, ignore, bases, progress, result.check_warnings);
-    if (!plan)
-        return result;
-
-    auto solved = solve_plan(req, *plan, def, ignore, root, bases, shared, progress, epoch,
-                             *snapshots, std::move(box));
-    for (const auto& [k, v] : req.labels)
-        solved.image.config.config.labels[k] = v;
-    if (req.cancel && *req.cancel)
-        throw Cancelled();
-    if (std::any_of(cache_to.begin(), cache_to.end(),
-                    [](const auto& s) { return s.type == "inline"; })) {
-        std::vector<content::Digest> diff_ids;
-        for (const auto& st : solved.image.steps)
-            if (st.stored_layer)
-                diff_ids.push_back(st.stored_layer->digest);
-        solved.image.config.kiln_cache =
-            remote_cache::inline_records(solved.image.records, diff_ids);
+    // Each platform is lowered and checked before any runs, then solved in
+    // turn: a stage that does not depend on the target (FROM
+    // --platform=$BUILDPLATFORM, COPY-only stages on scratch) has the same keys
+    // for every platform, so it runs once and later platforms hit its records.
+    std::vector<frontend::BuildPlan> plans;
+    for (const auto& p : platforms) {
+        auto plan = lower_plan(req, def, ignore, p, bases, progress, result.check_warnings);
+        if (!plan)
+            return result;
+        if (!req.executor)  // a test's executor runs no binaries
+            check_runnable(*plan, p, def.display_name);
+        plans.push_back(std::move(*plan));
+    }
+    const bool several = platforms.size() > 1;
+    std::vector<Solved> solved;
+    for (std::size_t i = 0; i < plans.size(); ++i) {
+        solved.push_back(solve_plan(
+            req, plans[i], def, ignore, root, bases, shared, progress, epoch, *snapshots, box, i,
+            several ? platforms[i].target.str() + " " : "", i + 1 == plans.size()));
+        auto& image = solved.back().image;
+        for (const auto& [k, v] : req.labels)
+            image.config.config.labels[k] = v;
+        if (req.cancel && *req.cancel)
+            throw Cancelled();
+        if (std::any_of(cache_to.begin(), cache_to.end(),
+                        [](const auto& s) { return s.type == "inline"; })) {
+            std::vector<content::Digest> diff_ids;
+            for (const auto& st : image.steps)
+                if (st.stored_layer)
+                    diff_ids.push_back(st.stored_layer->digest);
+            image.config.kiln_cache = remote_cache::inline_records(image.records, diff_ids);
+        }
+        // Outputs that need the layers' bytes get them before the commit, so the
+        // manifest states every layer's real size; a push-only build fetches none.
+        if (std::any_of(outputs.begin(), outputs.end(), [](const exporter::OutputSpec& o) {
+                return o.type != "registry" && !(o.type == "image" && o.get("push") == "true");
+            }))
+            parallel_for(image.steps.size(), 4, [&](std::size_t j) {
+                if (const auto& l = image.steps[j].stored_layer)
+                    root.blobs().ensure(l->digest);
+            });
     }
 
-    // Outputs that need the layers' bytes get them before the commit, so the
-    // manifest states every layer's real size; a push-only build fetches none.
-    if (std::any_of(outputs.begin(), outputs.end(), [](const exporter::OutputSpec& o) {
-            return o.type != "registry" && !(o.type == "image" && o.get("push") == "true");
-        }))
-        parallel_for(solved.image.steps.size(), 4, [&](std::size_t i) {
-            if (const auto& l = solved.image.steps[i].stored_layer)
-                root.blobs().ensure(l->digest);
-        });
-    exporter::CommittedImage image;
+    std::vector<exporter::CommittedImage> images;
+    std::optional<exporter::CommittedIndex> index;
     {
         VertexScope v(progress, "exporting to image");
-        image = exporter::commit_image(root, solved.image);
-        v.log("writing image " + image.manifest_descriptor.digest.str() + " done");
+        for (const auto& s : solved) {
+            images.push_back(exporter::commit_image(root, s.image));
+            v.log("writing image " + images.back().manifest_descriptor.digest.str() + " done");
+        }
+        if (several) {
+            index = exporter::commit_index(root, images);
+            v.log("writing index " + index->descriptor.digest.str() + " done");
+        }
         v.done();
     }
-    auto pushed = export_outputs(root, image, outputs, req.tags, req.client, progress);
-    remote_cache::export_caches(cache_to, solved.image.records, root, req.client, progress);
+    auto pushed =
+        index ? export_index_outputs(root, *index, outputs, req.tags, req.client, progress)
+              : export_outputs(root, images.front(), outputs, req.tags, req.client, progress);
+    std::vector<solver::SolvedRecord> records;
+    std::size_t files_read = 0;
+    for (const auto& s : solved) {
+        records.insert(records.end(), s.image.records.begin(), s.image.records.end());
+        result.steps_run += s.image.stats.steps_run;
+        result.steps_cached += s.image.stats.steps_cached;
+        files_read += s.files_read;
+    }
+    remote_cache::export_caches(cache_to, records, root, req.client, progress);
     bases.name_complete();
-    result.digest = image.manifest_descriptor.digest.str();
+    result.digest =
+        index ? index->descriptor.digest.str() : images.front().manifest_descriptor.digest.str();
     result.pushed_digest = pushed ? pushed->str() : "";
-    result.config_digest = image.manifest.config.digest.str();
-    result.steps_run = solved.image.stats.steps_run;
-    result.steps_cached = solved.image.stats.steps_cached;
+    if (!index)  // as buildx, whose metadata for an index names no config
+        result.config_digest = images.front().manifest.config.digest.str();
     if (!req.iidfile.empty())
         write_file_atomic(req.iidfile, result.digest);
     if (!req.metadata_file.empty())
-        write_metadata(req, result, solved.files_read);
+        write_metadata(req, result, files_read);
     if (req.gc)
         collect_garbage(root, lease, keep_storage, started, progress);
     return result;

@@ -1,5 +1,6 @@
 #include "build/outputs.h"
 
+#include <functional>
 #include <map>
 
 #include "base/error.h"
@@ -37,12 +38,15 @@ std::vector<exporter::OutputSpec> plan_outputs(const std::vector<std::string>& s
     return outputs;
 }
 
-std::optional<content::Digest> export_outputs(const content::StateRoot& root,
-                                              const exporter::CommittedImage& image,
-                                              const std::vector<exporter::OutputSpec>& outputs,
-                                              const std::vector<std::string>& tags,
-                                              const registry::ClientOptions& client,
-                                              Progress& progress) {
+namespace {
+
+// Each output in its own progress vertex, written by `write`; returns the
+// digest a registry has after a push.
+std::optional<content::Digest> export_each(
+    const std::vector<exporter::OutputSpec>& outputs, const registry::ClientOptions& client,
+    Progress& progress,
+    const std::function<exporter::ExportResult(const exporter::OutputSpec&,
+                                               const registry::PushOptions&)>& write) {
     std::optional<content::Digest> pushed;
     for (const auto& spec : outputs) {
         const std::map<std::string, std::string> titles = {
@@ -57,13 +61,35 @@ std::optional<content::Digest> export_outputs(const content::StateRoot& root,
         registry::PushOptions push;
         push.client = client;
         push.log = [&v](const std::string& line) { v.log(line); };
-        auto result = exporter::export_output(root, image, spec, tags, push);
+        auto result = write(spec, push);
         if (spec.type == "registry" || spec.get("push") == "true")
             pushed = result.manifest_digest;
         v.log(result.description + " done");
         v.done();
     }
     return pushed;
+}
+
+}  // namespace
+
+std::optional<content::Digest> export_outputs(const content::StateRoot& root,
+                                              const exporter::CommittedImage& image,
+                                              const std::vector<exporter::OutputSpec>& outputs,
+                                              const std::vector<std::string>& tags,
+                                              const registry::ClientOptions& client,
+                                              Progress& progress) {
+    return export_each(outputs, client, progress, [&](const auto& spec, const auto& push) {
+        return exporter::export_output(root, image, spec, tags, push);
+    });
+}
+
+std::optional<content::Digest> export_index_outputs(
+    const content::StateRoot& root, const exporter::CommittedIndex& index,
+    const std::vector<exporter::OutputSpec>& outputs, const std::vector<std::string>& tags,
+    const registry::ClientOptions& client, Progress& progress) {
+    return export_each(outputs, client, progress, [&](const auto& spec, const auto& push) {
+        return exporter::export_index_output(root, index, spec, tags, push);
+    });
 }
 
 }  // namespace kiln::build

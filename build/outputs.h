@@ -29,5 +29,10 @@ std::optional<content::Digest> export_outputs(const content::StateRoot& root,
                                               const std::vector<std::string>& tags,
                                               const registry::ClientOptions& client,
                                               Progress& progress);
+// The same for a multi-platform build's index (exporter::export_index_output).
+std::optional<content::Digest> export_index_outputs(
+    const content::StateRoot& root, const exporter::CommittedIndex& index,
+    const std::vector<exporter::OutputSpec>& outputs, const std::vector<std::string>& tags,
+    const registry::ClientOptions& client, Progress& progress);
 
 }  // namespace kiln::build

@@ -45,6 +45,9 @@ struct BuildRequest {
     std::map<std::string, std::string> build_args;
     std::map<std::string, std::string> labels;
     std::string target;
+    // --platform: what to build for ("os/arch[/variant]", parsed by
+    // registry::parse_platform); empty = this machine's. One at most, for now.
+    std::vector<std::string> platforms;
     bool no_cache = false;
     std::vector<std::string> no_cache_stages;
     bool check = false;  // run the build checks only

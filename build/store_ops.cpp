@@ -54,13 +54,21 @@ std::string push_image(const std::filesystem::path& state_root, const std::strin
     auto desc = images.get(name);
     if (!desc)
         throw Error("push " + name + ": no such image in the local store");
-    auto image = exporter::load_image(root, *desc);
     exporter::OutputSpec spec;
     spec.type = "registry";
     registry::PushOptions o;
     o.client = client;
     o.log = log;
-    return exporter::export_registry(root, image, spec, {dest.empty() ? name : dest}, o)
+    const std::vector<std::string> names = {dest.empty() ? name : dest};
+    if (content::is_index(*desc)) {  // a multi-platform image: every platform, then the index
+        exporter::CommittedIndex index{*desc, {}};
+        for (const auto& m : content::read_index(root.blobs(), *desc).manifests) {
+            index.images.push_back(exporter::load_image(root, m));
+            index.images.back().manifest_descriptor.platform = m.platform;
+        }
+        return exporter::export_registry_index(root, index, spec, names, o).description;
+    }
+    return exporter::export_registry(root, exporter::load_image(root, *desc), spec, names, o)
         .description;
 }
 

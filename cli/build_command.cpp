@@ -32,6 +32,7 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     req.build_args = build::parse_build_args(args.build_args);
     req.labels = build::parse_labels(args.labels);
     req.target = args.target;
+    req.platforms = args.platforms;
     req.no_cache = args.no_cache;
     req.no_cache_stages = args.no_cache_filter;
     req.cache_from = args.cache_from;

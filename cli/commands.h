@@ -20,6 +20,7 @@ struct BuildArgs {
     std::vector<std::string> tags;
     std::vector<std::string> build_args;
     std::string target;
+    std::vector<std::string> platforms;  // --platform, comma-separated or repeated
     bool no_cache = false;
     bool check = false;  // run the build checks only
     std::vector<std::string> no_cache_filter;
@@ -70,6 +71,8 @@ int tag(const std::optional<std::string>& root, const std::string& source,
 int prune(const std::optional<std::string>& root, const PruneArgs& args);
 int du(const std::optional<std::string>& root, bool verbose);
 int version();
+// `kiln platforms`: what RUN steps can run for here, natively or emulated.
+int platforms();
 int load(const std::optional<std::string>& root, const std::string& input,
          const std::vector<std::string>& tags);
 int dump_ast(const std::string& file);

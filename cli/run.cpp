@@ -56,6 +56,11 @@ int run(int argc, char** argv) {
     build_cmd->add_option("--build-arg", b.build_args,
                           "set a build-time variable K=V (repeatable)");
     build_cmd->add_option("--target", b.target, "stage to build");
+    build_cmd
+        ->add_option("--platform", b.platforms,
+                     "build for this platform, os/arch[/variant] (default: this machine's; "
+                     "`kiln platforms` lists what RUN can run for)")
+        ->delimiter(',');
     build_cmd->add_flag("--no-cache", b.no_cache, "do not use the build cache");
     build_cmd->add_option("--no-cache-filter", b.no_cache_filter,
                           "do not use the cache for these stages (repeatable)");
@@ -162,6 +167,8 @@ int run(int argc, char** argv) {
     auto* du_cmd = app.add_subcommand("du", "show the store's disk usage by kind");
     du_cmd->add_flag("-v,--verbose", du_verbose, "list every cache record, snapshot and mount");
     auto* version_cmd = app.add_subcommand("version", "print kiln's version");
+    auto* platforms_cmd = app.add_subcommand(
+        "platforms", "list the platforms this machine runs RUN steps for, natively or emulated");
     auto* debug_cmd = app.add_subcommand("debug", "tools for kiln's developers");
     debug_cmd->require_subcommand(1);
     std::string file;
@@ -203,6 +210,8 @@ int run(int argc, char** argv) {
             return logout(logout_host);
         if (*version_cmd)
             return version();
+        if (*platforms_cmd)
+            return platforms();
         if (*dump_cmd)
             return dump_ast(file);
     } catch (const Error& e) {

@@ -1,9 +1,11 @@
 // `kiln images`, `kiln inspect`, `kiln rmi`, `kiln tag`, `kiln version`, `kiln debug dump-ast`.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
 #include "base/error.h"
 #include "base/reference.h"
+#include "build/machine_platforms.h"
 #include "build/store_ops.h"
 #include "cli/commands.h"
 #include "cli/units.h"
@@ -21,6 +23,10 @@ content::Descriptor find(const content::ImageStore& store, const std::string& na
     return *d;
 }
 
+std::string platform_text(const content::ImageConfig& c) {
+    return c.os + "/" + c.architecture + (c.variant.empty() ? "" : "/" + c.variant);
+}
+
 }  // namespace
 
 int images(const std::optional<std::string>& root_flag) {
@@ -30,17 +36,28 @@ int images(const std::optional<std::string>& root_flag) {
     for (const auto& img : store.list()) {
         std::string created = "-";
         std::int64_t size = 0;
+        std::string platforms;
         try {
-            auto loaded = content::read_image(root.blobs(), img.descriptor);
-            created = loaded.config.created.substr(0, 19);
-            for (const auto& l : loaded.manifest.layers)
-                size += l.size;
+            // A multi-platform image: the newest of its images, the sum of their
+            // layers, and its platforms after the size.
+            std::vector<content::Descriptor> manifests = {img.descriptor};
+            if (content::is_index(img.descriptor))
+                manifests = content::read_index(root.blobs(), img.descriptor).manifests;
+            created.clear();
+            for (const auto& m : manifests) {
+                auto loaded = content::read_image(root.blobs(), m);
+                created = std::max(created, loaded.config.created.substr(0, 19));
+                for (const auto& l : loaded.manifest.layers)
+                    size += l.size;
+                if (content::is_index(img.descriptor))
+                    platforms += (platforms.empty() ? "  " : ",") + platform_text(loaded.config);
+            }
         } catch (const Error&) {
             created = "(unreadable)";
         }
-        std::printf("%-40s %-19s %-25s %s\n", img.name.c_str(),
+        std::printf("%-40s %-19s %-25s %s%s\n", img.name.c_str(),
                     img.descriptor.digest.str().substr(0, 19).c_str(), created.c_str(),
-                    human_size(size).c_str());
+                    human_size(size).c_str(), platforms.c_str());
     }
     return 0;
 }
@@ -49,11 +66,24 @@ int inspect(const std::optional<std::string>& root_flag, const std::string& name
     content::StateRoot root(content::resolve_state_root(root_flag));
     content::ImageStore store(root);
     auto d = find(store, name);
-    auto img = content::read_image(root.blobs(), d);
-    nlohmann::json out{{"Name", content::normalize_name(name)},
-                       {"Digest", d.digest.str()},
-                       {"Manifest", img.manifest},
-                       {"Config", img.config}};
+    nlohmann::json out{{"Name", content::normalize_name(name)}, {"Digest", d.digest.str()}};
+    if (content::is_index(d)) {
+        // A multi-platform image: the index, then each platform's image.
+        auto index = content::read_index(root.blobs(), d);
+        out["Index"] = index;
+        out["Platforms"] = nlohmann::json::array();
+        for (const auto& m : index.manifests) {
+            auto img = content::read_image(root.blobs(), m);
+            out["Platforms"].push_back({{"Platform", platform_text(img.config)},
+                                        {"Digest", m.digest.str()},
+                                        {"Manifest", img.manifest},
+                                        {"Config", img.config}});
+        }
+    } else {
+        auto img = content::read_image(root.blobs(), d);
+        out["Manifest"] = img.manifest;
+        out["Config"] = img.config;
+    }
     std::cout << out.dump(2) << "\n";
     return 0;
 }
@@ -109,6 +139,17 @@ int load(const std::optional<std::string>& root_flag, const std::string& input,
 
 int version() {
     std::cout << "kiln " << KILN_VERSION << "\n";
+    return 0;
+}
+
+int platforms() {
+    for (const auto& p : build::machine_platforms()) {
+        std::cout << p.platform << "\t"
+                  << (p.native ? std::string("native")
+                               : "emulated by " + p.emulator +
+                                     (p.unusable.empty() ? "" : " (unusable: " + p.unusable + ")"))
+                  << "\n";
+    }
     return 0;
 }
 

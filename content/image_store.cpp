@@ -53,6 +53,16 @@ bool named(const Descriptor& d, const std::string& want) {
 
 }  // namespace
 
+bool is_index(const Descriptor& d) {
+    return d.media_type == media_type::kOciIndex || d.media_type == media_type::kDockerManifestList;
+}
+
+Index read_index(const BlobStore& blobs, const Descriptor& desc) {
+    if (!is_index(desc))
+        throw Error("image " + desc.digest.str() + " is not an index");
+    return parse_json_as<Index>(blobs.read_all(desc.digest), "index " + desc.digest.str());
+}
+
 StoredImage read_image(const BlobStore& blobs, const Descriptor& desc) {
     if (desc.media_type != media_type::kOciManifest &&
         desc.media_type != media_type::kDockerManifest) {
@@ -106,6 +116,65 @@ void ImageStore::set(const std::string& name, Descriptor manifest) {
     manifest.annotations[kRefNameAnnotation] = n;
     index.manifests.push_back(std::move(manifest));
     write_index(index);
+}
+
+namespace {
+
+// Platforms as equal as containerd's matcher finds them: a missing variant is
+// its architecture's default.
+bool same_platform(Platform a, Platform b) {
+    for (auto* p : {&a, &b})
+        if (p->variant.empty())
+            p->variant = p->architecture == "arm64" ? "v8" : p->architecture == "arm" ? "v7" : "";
+    return a == b;
+}
+
+}  // namespace
+
+void ImageStore::set_platform(const std::string& name, Descriptor manifest,
+                              const Platform& platform) {
+    auto n = normalize_name(name);
+    FileLock lock(root_.locks() / "index.lock");
+    Index names = read_index();
+    std::optional<Descriptor> current;
+    for (const auto& d : names.manifests)
+        if (named(d, n))
+            current = d;
+    // What the name holds now, by platform; unreadable content is dropped.
+    std::vector<Descriptor> kept;
+    try {
+        if (current && is_index(*current)) {
+            for (const auto& m : content::read_index(root_.blobs(), *current).manifests)
+                if (m.platform && !same_platform(*m.platform, platform) &&
+                    root_.blobs().has(m.digest))
+                    kept.push_back(m);
+        } else if (current) {
+            auto held = read_image(root_.blobs(), *current);
+            Platform p{held.config.architecture, held.config.os, held.config.variant};
+            if (!same_platform(p, platform)) {
+                Descriptor d = *current;
+                d.annotations.clear();
+                d.platform = p;
+                kept.push_back(d);
+            }
+        }
+    } catch (const Error&) {
+        kept.clear();
+    }
+    Descriptor named_one = manifest;
+    if (!kept.empty()) {
+        Index merged;
+        manifest.annotations.clear();
+        manifest.platform = platform;
+        merged.manifests = kept;
+        merged.manifests.push_back(manifest);
+        auto blob = root_.blobs().put(canonical(nlohmann::json(merged)));
+        named_one = {media_type::kOciIndex, blob.digest, blob.size, {}, std::nullopt};
+    }
+    std::erase_if(names.manifests, [&](const Descriptor& d) { return named(d, n); });
+    named_one.annotations[kRefNameAnnotation] = n;
+    names.manifests.push_back(std::move(named_one));
+    write_index(names);
 }
 
 bool ImageStore::remove(const std::string& name) {

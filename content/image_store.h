@@ -4,7 +4,9 @@
 //
 // Invariants: index.json is only rewritten under locks/index.lock, atomically;
 // a name is added only after every blob its manifest names is in the store.
-// Names are stored normalised (see normalize_name), one descriptor per name.
+// Names are stored normalised (see normalize_name), one descriptor per name: a
+// manifest, or an index of one manifest per platform (a multi-platform build's,
+// or the platforms pulled under the name).
 #pragma once
 
 #include <optional>
@@ -38,6 +40,12 @@ struct StoredImage {
 };
 StoredImage read_image(const BlobStore& blobs, const Descriptor& manifest);
 
+// Whether `d` is an image index (or Docker manifest list): one image per
+// platform, each entry carrying its platform. A multi-platform build names one.
+bool is_index(const Descriptor& d);
+// An index the store holds, read verified. Throws kiln::Error as read_image.
+Index read_index(const BlobStore& blobs, const Descriptor& index);
+
 class ImageStore {
   public:
     explicit ImageStore(const StateRoot& root) : root_(root) {}
@@ -46,6 +54,12 @@ class ImageStore {
     std::vector<NamedImage> list() const;
     // Adds or replaces `name`.
     void set(const std::string& name, Descriptor manifest);
+    // Names `manifest`, an image for `platform` (a pull's), without dropping
+    // the other platforms `name` holds: when it names an image (or index) for
+    // other platforms, it then names an index the store writes, holding those
+    // and this one (an entry for the same platform is replaced). Otherwise as
+    // set().
+    void set_platform(const std::string& name, Descriptor manifest, const Platform& platform);
     // Returns false when no such name.
     bool remove(const std::string& name);
 

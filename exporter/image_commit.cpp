@@ -100,6 +100,15 @@ CommittedImage commit_image(const content::StateRoot& root, const solver::Solved
     return out;
 }
 
+CommittedIndex commit_index(const content::StateRoot& root, std::vector<CommittedImage> images) {
+    content::Index index;
+    for (const auto& i : images)
+        index.manifests.push_back(i.manifest_descriptor);
+    auto blob = root.blobs().put(content::canonical(nlohmann::json(index)));
+    return {{content::media_type::kOciIndex, blob.digest, blob.size, {}, std::nullopt},
+            std::move(images)};
+}
+
 CommittedImage load_image(const content::StateRoot& root, const content::Descriptor& desc) {
     auto stored = content::read_image(root.blobs(), desc);
     return {stored.descriptor, stored.manifest, stored.config};

@@ -23,6 +23,15 @@ struct CommittedImage {
     content::ImageConfig config;
 };
 
+// A multi-platform result: one committed image per platform and the OCI
+// index over them, written to the store after them; entries in the order
+// given, each with its image's platform (CommittedImage's descriptor has it).
+struct CommittedIndex {
+    content::Descriptor descriptor;  // of the index
+    std::vector<CommittedImage> images;
+};
+CommittedIndex commit_index(const content::StateRoot& root, std::vector<CommittedImage> images);
+
 // A step's diff tree as an uncompressed layer in the store (what the solver
 // is given as its SolveDeps::write_layer).
 content::Descriptor store_layer_tree(const content::StateRoot& root,

@@ -25,9 +25,19 @@ void copy_blob(const content::StateRoot& root, const content::Digest& digest, co
     writer.commit(digest);
 }
 
-LayoutImage write_layout(const content::StateRoot& root, const CommittedImage& image,
-                         const fs::path& layout_dir, const CompressionOptions& compression,
-                         bool oci, const std::map<std::string, std::string>& index_annotations) {
+namespace {
+
+void write_index_json(const fs::path& layout_dir, const content::Descriptor& top) {
+    content::Index index;
+    index.manifests.push_back(top);
+    write_file_atomic(layout_dir / "index.json", content::canonical(nlohmann::json(index)));
+    write_file_atomic(layout_dir / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+}
+
+// The image's blobs and manifest; index.json is the caller's.
+LayoutImage write_image(const content::StateRoot& root, const CommittedImage& image,
+                        const fs::path& layout_dir, const CompressionOptions& compression,
+                        bool oci) {
     namespace mt = content::media_type;
     fs::create_directories(layout_dir / "blobs" / "sha256");
     LayoutImage out;
@@ -44,13 +54,39 @@ LayoutImage write_layout(const content::StateRoot& root, const CommittedImage& i
     content::BlobStore target(layout_dir, layout_dir / "blobs");
     auto blob = target.put(content::canonical(nlohmann::json(m)));
     out.manifest_obj = m;
-    out.manifest = {m.media_type, blob.digest, blob.size, index_annotations, std::nullopt};
-
-    content::Index index;
-    index.manifests.push_back(out.manifest);
-    write_file_atomic(layout_dir / "index.json", content::canonical(nlohmann::json(index)));
-    write_file_atomic(layout_dir / "oci-layout", R"({"imageLayoutVersion":"1.0.0"})");
+    out.manifest = {m.media_type, blob.digest, blob.size, {}, std::nullopt};
     return out;
+}
+
+}  // namespace
+
+LayoutImage write_layout(const content::StateRoot& root, const CommittedImage& image,
+                         const fs::path& layout_dir, const CompressionOptions& compression,
+                         bool oci, const std::map<std::string, std::string>& index_annotations) {
+    auto out = write_image(root, image, layout_dir, compression, oci);
+    out.manifest.annotations = index_annotations;
+    write_index_json(layout_dir, out.manifest);
+    return out;
+}
+
+content::Descriptor write_layout_index(
+    const content::StateRoot& root, const std::vector<CommittedImage>& images,
+    const fs::path& layout_dir, const CompressionOptions& compression, bool oci,
+    const std::map<std::string, std::string>& index_annotations) {
+    namespace mt = content::media_type;
+    content::Index index;
+    index.media_type = oci ? mt::kOciIndex : mt::kDockerManifestList;
+    for (const auto& image : images) {
+        auto written = write_image(root, image, layout_dir, compression, oci);
+        written.manifest.platform = image.manifest_descriptor.platform;
+        index.manifests.push_back(written.manifest);
+    }
+    content::BlobStore target(layout_dir, layout_dir / "blobs");
+    auto blob = target.put(content::canonical(nlohmann::json(index)));
+    content::Descriptor top{index.media_type, blob.digest, blob.size, index_annotations,
+                            std::nullopt};
+    write_index_json(layout_dir, top);
+    return top;
 }
 
 void move_into_place(const fs::path& from, const fs::path& dest) {

@@ -26,6 +26,16 @@ LayoutImage write_layout(const content::StateRoot& root, const CommittedImage& i
                          const CompressionOptions& compression, bool oci_media_types,
                          const std::map<std::string, std::string>& index_annotations);
 
+// A multi-platform layout: each image's blobs and manifest (with its
+// platform), an image index over them, and index.json naming that index
+// with `index_annotations` (as BuildKit's OCI exporter writes one). Returns
+// the index's descriptor.
+content::Descriptor write_layout_index(const content::StateRoot& root,
+                                       const std::vector<CommittedImage>& images,
+                                       const std::filesystem::path& layout_dir,
+                                       const CompressionOptions& compression, bool oci_media_types,
+                                       const std::map<std::string, std::string>& index_annotations);
+
 // Copies `digest` from the store into `dir`'s blobs, verifying it.
 void copy_blob(const content::StateRoot& root, const content::Digest& digest,
                const std::filesystem::path& dir);

@@ -1,5 +1,7 @@
 #include <fcntl.h>
 
+#include <functional>
+
 #include "base/error.h"
 #include "content/atomic_file.h"
 #include "content/temp_dir.h"
@@ -29,17 +31,15 @@ std::map<std::string, std::string> name_annotations(const std::vector<std::strin
     return a;
 }
 
-}  // namespace
-
-ExportResult export_oci(const content::StateRoot& root, const CommittedImage& image,
-                        const OutputSpec& spec, const std::vector<std::string>& names) {
+// Writes a layout with `fill` into a directory assembled beside `dest` (same
+// file system, so the last step is a rename), or into a tar at `dest`.
+void write_oci(const content::StateRoot& root, const OutputSpec& spec,
+               const std::function<void(const fs::path&)>& fill) {
     fs::path dest = spec.get("dest");
     check_parent_writable(dest);
     bool to_tar = dest.extension() == ".tar" || spec.get("tar") == "true";
-    // Assembled beside the destination (same filesystem) so the final step is a rename.
     TempDir work(to_tar ? root.tmp() : parent_of(dest), ".kiln-oci-");
-    auto layout = write_layout(root, image, work.path(), spec.compression(Compression::gzip),
-                               spec.oci_media_types(), name_annotations(names));
+    fill(work.path());
     if (to_tar) {
         AtomicFile out(dest, parent_of(dest), 0644);
         write_tree_tar(work.path(), out.fd(), 0);
@@ -48,7 +48,31 @@ ExportResult export_oci(const content::StateRoot& root, const CommittedImage& im
         move_into_place(work.path(), dest);
         work.release();
     }
-    return {layout.manifest.digest, "OCI layout " + dest.string()};
+}
+
+}  // namespace
+
+ExportResult export_oci(const content::StateRoot& root, const CommittedImage& image,
+                        const OutputSpec& spec, const std::vector<std::string>& names) {
+    content::Digest written;
+    write_oci(root, spec, [&](const fs::path& dir) {
+        written = write_layout(root, image, dir, spec.compression(Compression::gzip),
+                               spec.oci_media_types(), name_annotations(names))
+                      .manifest.digest;
+    });
+    return {written, "OCI layout " + spec.get("dest")};
+}
+
+ExportResult export_oci_index(const content::StateRoot& root, const CommittedIndex& index,
+                              const OutputSpec& spec, const std::vector<std::string>& names) {
+    content::Digest written;
+    write_oci(root, spec, [&](const fs::path& dir) {
+        written = write_layout_index(root, index.images, dir, spec.compression(Compression::gzip),
+                                     spec.oci_media_types(), name_annotations(names))
+                      .digest;
+    });
+    return {written, "OCI layout " + spec.get("dest") + " (" + std::to_string(index.images.size()) +
+                         " platforms)"};
 }
 
 }  // namespace kiln::exporter

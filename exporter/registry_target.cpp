@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -44,16 +45,16 @@ content::Descriptor registry_form(const content::StateRoot& root, const Committe
     return {m.media_type, blob.digest, blob.size, {}, std::nullopt};
 }
 
-}  // namespace
-
-ExportResult export_registry(const content::StateRoot& root, const CommittedImage& image,
-                             const OutputSpec& spec, const std::vector<std::string>& names,
-                             const registry::PushOptions& push) {
+// Pushes what `make_top` puts in the store (a manifest or an index in
+// registry form) to every name. Layers compressed meanwhile are streamed to
+// the first name's repository while they are compressed; push_image() then
+// finds them there. A stream that fails leaves the layer to push_image(),
+// from the store.
+ExportResult push_to_names(const content::StateRoot& root, const OutputSpec& spec,
+                           const std::vector<std::string>& names, const registry::PushOptions& push,
+                           const std::function<content::Descriptor(const CopyOpener&)>& make_top) {
     if (names.empty())
         throw Error("pushing to a registry needs a name: -t NAME or -o type=registry,name=REF");
-    // Layers compressed now are streamed to the first name's repository while
-    // they are compressed; push_image() then finds them there. A stream that
-    // fails leaves the layer to push_image(), from the store.
     const auto first = kiln::parse_reference(names.front());
     registry::Client streams(first.domain, push.client);
     std::mutex log_mu;
@@ -68,7 +69,7 @@ ExportResult export_registry(const content::StateRoot& root, const CommittedImag
                     }
                 }};
     };
-    const content::Descriptor manifest = registry_form(root, image, spec, stream);
+    const content::Descriptor manifest = make_top(stream);
     registry::PushOptions options = push;
     options.by_digest = spec.get("push-by-digest") == "true";
     std::string description;
@@ -81,6 +82,34 @@ ExportResult export_registry(const content::StateRoot& root, const CommittedImag
                        r.digest.str();
     }
     return {manifest.digest, description};
+}
+
+}  // namespace
+
+ExportResult export_registry(const content::StateRoot& root, const CommittedImage& image,
+                             const OutputSpec& spec, const std::vector<std::string>& names,
+                             const registry::PushOptions& push) {
+    return push_to_names(root, spec, names, push, [&](const CopyOpener& stream) {
+        return registry_form(root, image, spec, stream);
+    });
+}
+
+ExportResult export_registry_index(const content::StateRoot& root, const CommittedIndex& index,
+                                   const OutputSpec& spec, const std::vector<std::string>& names,
+                                   const registry::PushOptions& push) {
+    return push_to_names(root, spec, names, push, [&](const CopyOpener& stream) {
+        namespace mt = content::media_type;
+        content::Index out;
+        out.media_type = spec.oci_media_types() ? mt::kOciIndex : mt::kDockerManifestList;
+        for (const auto& image : index.images) {
+            auto m = registry_form(root, image, spec, stream);
+            m.annotations.clear();
+            m.platform = image.manifest_descriptor.platform;
+            out.manifests.push_back(m);
+        }
+        auto blob = root.blobs().put(content::canonical(nlohmann::json(out)));
+        return content::Descriptor{out.media_type, blob.digest, blob.size, {}, std::nullopt};
+    });
 }
 
 }  // namespace kiln::exporter

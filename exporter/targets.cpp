@@ -63,6 +63,38 @@ ExportResult export_output(const content::StateRoot& root, const CommittedImage&
     throw Error("unknown output type \"" + spec.type + "\"");
 }
 
+ExportResult export_index_output(const content::StateRoot& root, const CommittedIndex& index,
+                                 const OutputSpec& spec, const std::vector<std::string>& names,
+                                 const registry::PushOptions& push) {
+    std::vector<std::string> all = names;
+    if (auto n = spec.get("name"); !n.empty())
+        all.push_back(n);
+    if (spec.type == "docker")
+        throw Error(
+            "docker exporter does not currently support exporting manifest lists: "
+            "build one platform for -o type=docker, or use -o type=oci");
+    if (spec.type == "registry")
+        return export_registry_index(root, index, spec, all, push);
+    for (const auto& image : index.images)
+        fetch_layers(root, image);
+    if (spec.type == "oci")
+        return export_oci_index(root, index, spec, all);
+    if (spec.type == "local")
+        return export_local_platforms(root, index, spec);
+    if (spec.type != "image")
+        throw Error("unknown output type \"" + spec.type + "\"");
+    content::ImageStore store(root);
+    std::string desc = "index " + index.descriptor.digest.str();
+    for (const auto& n : all) {
+        store.set(n, index.descriptor);
+        desc += " as " + content::normalize_name(n);
+    }
+    if (spec.get("push") != "true")
+        return {index.descriptor.digest, desc};
+    auto pushed = export_registry_index(root, index, spec, all, push);
+    return {pushed.manifest_digest, desc + "; " + pushed.description};
+}
+
 ExportResult export_to_store(const content::StateRoot& root, const CommittedImage& image,
                              const std::vector<std::string>& names) {
     content::ImageStore store(root);

@@ -51,6 +51,11 @@ struct LowerOptions {
     std::string variant;
     // Build platform (BUILDPLATFORM, ...); "" = the same as the target's.
     std::string build_os, build_arch, build_variant;
+    // The platform of a stage whose FROM has no --platform ("os/arch[/variant]",
+    // the target's when the build names one); "" leaves such stages at "" (the
+    // host's, or a local base image's own). A stage FROM another stage takes
+    // that stage's platform either way.
+    std::string default_platform;
     // Receives the semantic build checks; may be null.
     Linter* linter = nullptr;
     // The .dockerignore patterns in effect (for CopyIgnoredFile).

@@ -133,6 +133,9 @@ std::vector<Stage> stages_from(const SplitDockerfile& split, const ArgScope& arg
             if (!s.name.empty() && s.name == lname)
                 st.base_stage = s.index;
         }
+        if (!from.platform)
+            st.platform = st.base_stage >= 0 ? stages[static_cast<size_t>(st.base_stage)].platform
+                                             : ctx.options.default_platform;
         stages.push_back(std::move(st));
     }
     return stages;

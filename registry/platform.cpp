@@ -35,6 +35,12 @@ std::string PlatformSpec::str() const {
     return os + "/" + architecture + (variant.empty() ? "" : "/" + variant);
 }
 
+PlatformSpec buildkit_form(PlatformSpec p) {
+    if (p.architecture == "arm64" && p.variant == "v8")
+        p.variant.clear();
+    return p;
+}
+
 PlatformSpec host_platform() {
     struct utsname u {};
     ::uname(&u);

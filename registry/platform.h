@@ -15,6 +15,11 @@ struct PlatformSpec {
     std::string str() const;
 };
 
+// `p` as containerd's platforms.Normalize leaves it, the form BuildKit gives
+// TARGETPLATFORM, TARGETVARIANT and image configs: arm64's default variant
+// (v8) left out, every other variant kept ("linux/arm64", "linux/arm/v7").
+PlatformSpec buildkit_form(PlatformSpec p);
+
 // This machine's platform ("linux/amd64" on x86-64).
 PlatformSpec host_platform();
 // "os/arch[/variant]"; throws kiln::Error naming the text when malformed.

@@ -39,7 +39,8 @@ class OpEnv {
     // The cache key of another stage's file system (a stage listed in reads():
     // it has finished when the step runs).
     virtual content::Digest stage_key(int stage) const = 0;
-    // An image from the store (nullopt when it is not there).
+    // An image from the store for the step's stage's platform (nullopt when
+    // it is not there).
     virtual std::optional<content::StoredImage> resolve_image(const std::string& ref) const = 0;
     // Read-only trees of a finished stage or of an image, alive until the step ends.
     virtual std::filesystem::path stage_view(int stage) = 0;

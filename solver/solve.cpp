@@ -104,7 +104,7 @@ void check_images(const frontend::BuildPlan& plan, const std::vector<int>& neede
     for (int i : needed) {
         const frontend::Stage& st = plan.stages[static_cast<size_t>(i)];
         if (st.base_stage < 0 && !is_scratch(st.base) &&
-            !(o.resolve_image && o.resolve_image(st.base))) {
+            !(o.resolve_image && o.resolve_image(st.base, st.platform))) {
             std::string why = o.why_missing ? o.why_missing(st.base) : "";
             throw Error(dockerfile_name + ":" + std::to_string(st.line) + ": FROM " + st.base +
                         ": " + (why.empty() ? "no such image in the local store" : why));
@@ -114,7 +114,7 @@ void check_images(const frontend::BuildPlan& plan, const std::vector<int>& neede
                 continue;
             const auto& c = step.copy;
             if (!c.from.empty() && c.from_stage < 0 &&
-                !(o.resolve_image && o.resolve_image(c.from))) {
+                !(o.resolve_image && o.resolve_image(c.from, st.platform))) {
                 std::string why = o.why_missing ? o.why_missing(c.from) : "";
                 throw Error(dockerfile_name + ":" + std::to_string(step.line) +
                             ": COPY --from=" + c.from + ": no such stage, and " +
@@ -203,11 +203,15 @@ Job begin_stage_job(SolveRun& run, int si) {
             me.key = base.key;
             me.last_missed = base.last_missed;
         } else if (!is_scratch(st.base)) {
-            me.base_image = run.deps.resolve_image(st.base);
+            me.base_image = run.deps.resolve_image(st.base, st.platform);
             me.steps = base_steps(*me.base_image);
             me.key = key_of({{"image", me.base_image->descriptor.digest.str()}});
-        } else {
+        } else if (st.platform.empty()) {
             me.key = key_of({{"scratch", true}});
+        } else {
+            // A RUN on scratch runs the stage's platform's binaries: the
+            // same steps for two platforms are two results.
+            me.key = key_of({{"scratch", true}, {"platform", st.platform}});
         }
         me.own_first = me.steps.size();
         for (const auto& step : st.steps) {
@@ -243,8 +247,8 @@ void add_stage_jobs(SolveRun& run, int si, std::vector<Job>& jobs, std::vector<S
         StepJob sj;
         sj.stage = si;
         sj.index = i;
-        sj.name = "[" + stage_label(stage, run.plan.stages.size()) + std::to_string(fs_index) +
-                  "/" + std::to_string(fs_total) + "] " + step.text;
+        sj.name = "[" + run.policy.vertex_prefix + stage_label(stage, run.plan.stages.size()) +
+                  std::to_string(fs_index) + "/" + std::to_string(fs_total) + "] " + step.text;
         // Scratch space of this step (fetched ADD sources, RUN's sandbox files).
         sj.work_dir =
             run.policy.work_dir / ("stage-" + std::to_string(si)) / ("step-" + std::to_string(i));

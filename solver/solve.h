@@ -48,8 +48,11 @@ struct LayerHints {
 // put in a native snapshotter, a temp store and a fake executor.
 struct SolveDeps {
     // Base images: FROM <image> resolves through this (nullopt: not in the
-    // store), and their layers are read from `blobs`.
-    std::function<std::optional<content::StoredImage>(const std::string& ref)> resolve_image;
+    // store), and their layers are read from `blobs`. `platform` is the
+    // stage's (frontend::Stage::platform; "" = the default one).
+    std::function<std::optional<content::StoredImage>(const std::string& ref,
+                                                      const std::string& platform)>
+        resolve_image;
     // Why resolve_image found nothing for `ref` (a pull's error), for the
     // message that names the FROM line; default: not in the local store.
     std::function<std::string(const std::string& ref)> why_missing;
@@ -87,6 +90,9 @@ struct SolvePolicy {
     std::vector<std::string> ignore_patterns;  // .dockerignore, already read
     std::filesystem::path work_dir;            // scratch space for rootfs and layer trees
     std::string dockerfile_name = "Dockerfile";
+    // Put before each step's label in progress lines ("[linux/arm64 2/3] RUN
+    // ..."), as BuildKit names the steps of a multi-platform build.
+    std::string vertex_prefix;
     unsigned jobs = 0;  // steps at once; 0 = every ready step (CPU work still one per core)
     // Default network of RUN steps: "" (a private namespace with outbound access,
     // sandbox/network.h), "host" or "none".

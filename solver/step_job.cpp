@@ -85,7 +85,8 @@ class StepEnv : public OpEnv {
     StatCache& stats() override { return run_.stats; }
     content::Digest stage_key(int stage) const override { return state(stage).key; }
     std::optional<content::StoredImage> resolve_image(const std::string& ref) const override {
-        return run_.deps.resolve_image(ref);
+        return run_.deps.resolve_image(ref,
+                                       run_.plan.stages[static_cast<size_t>(job_.stage)].platform);
     }
     fs::path stage_view(int stage) override {
         auto& v = stage_views_[stage];

@@ -15,6 +15,9 @@ packages=(
   python3 python3-jsonschema
   # the Debian bookworm base the merged-/usr tests build on (tests/integration/bookworm_fixture.cpp)
   debootstrap
+  # RUN for other platforms under emulation (tests/integration/platform_test.cpp registers
+  # its binfmt_misc entries; kiln itself only reads them)
+  qemu-user-static
   # registries: the CNCF distribution registry, htpasswd, openssl for test CAs
   docker-registry apache2-utils openssl
 )

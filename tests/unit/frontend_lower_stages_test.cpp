@@ -157,6 +157,29 @@ TEST(LowerStages, PlatformFlagUsesBuildPlatform) {
     EXPECT_EQ(plan.stages[0].platform, "linux/arm64");
 }
 
+TEST(LowerStages, AStageWithoutPlatformTakesTheDefaultOne) {
+    LowerOptions o;
+    o.default_platform = "linux/arm64";
+    BuildPlan plan = lower_text("FROM scratch\nFROM --platform=linux/s390x scratch\n", o);
+    EXPECT_EQ(plan.stages[0].platform, "linux/arm64");
+    EXPECT_EQ(plan.stages[1].platform, "linux/s390x");
+}
+
+TEST(LowerStages, WithoutADefaultPlatformAStageWithoutPlatformHasNone) {
+    BuildPlan plan = lower_text("FROM scratch\n");
+    EXPECT_EQ(plan.stages[0].platform, "");
+}
+
+TEST(LowerStages, AStageFromAnotherStageTakesThatStagesPlatform) {
+    LowerOptions o;
+    o.default_platform = "linux/arm64";
+    o.build_arch = "amd64";
+    BuildPlan plan = lower_text(
+        "FROM --platform=$BUILDPLATFORM scratch AS build\nFROM build\nFROM scratch\n", o);
+    EXPECT_EQ(plan.stages[1].platform, "linux/amd64");
+    EXPECT_EQ(plan.stages[2].platform, "linux/arm64");
+}
+
 TEST(LowerStages, EmptyPlatformIsAnError) {
     DockerfileError e = lower_error("FROM --platform=$NOPE scratch\n");
     EXPECT_EQ(e.message(), "empty platform value from expression $NOPE");

@@ -31,6 +31,14 @@ TEST(RegistryPlatform, ArmGetsDefaultVariantV7) {
     EXPECT_EQ(parse_platform("linux/arm").str(), "linux/arm/v7");
 }
 
+TEST(RegistryPlatform, BuildKitsFormLeavesOutOnlyArm64sDefaultVariant) {
+    EXPECT_EQ(buildkit_form(parse_platform("linux/arm64")).str(), "linux/arm64");
+    EXPECT_EQ(buildkit_form(parse_platform("linux/aarch64/v8")).str(), "linux/arm64");
+    EXPECT_EQ(buildkit_form(parse_platform("linux/arm64/v9")).str(), "linux/arm64/v9");
+    EXPECT_EQ(buildkit_form(parse_platform("linux/arm")).str(), "linux/arm/v7");
+    EXPECT_EQ(buildkit_form(parse_platform("linux/amd64")).str(), "linux/amd64");
+}
+
 TEST(RegistryPlatform, KernelArchitectureNamesNormalised) {
     EXPECT_EQ(parse_platform("linux/aarch64").str(), "linux/arm64/v8");
     EXPECT_EQ(parse_platform("linux/x86_64").str(), "linux/amd64");

@@ -107,7 +107,8 @@ class SolverBuildFixture : public ::testing::Test {
 
     SolveDeps deps() {
         SolveDeps d;
-        d.resolve_image = [this](const std::string& ref) -> std::optional<content::StoredImage> {
+        d.resolve_image = [this](const std::string& ref,
+                                 const std::string&) -> std::optional<content::StoredImage> {
             auto it = images_.find(ref);
             if (it == images_.end())
                 return std::nullopt;
