@@ -28,6 +28,23 @@ std::string where(const Reference& ref) {
     return "registry " + ref.domain + ": " + ref.repository;
 }
 
+// Whether the name's descriptor `current` is the manifest `digest`, or an
+// index holding it, with the manifest in the store.
+bool holds(const content::BlobStore& blobs, const std::optional<content::Descriptor>& current,
+           const content::Digest& digest) {
+    if (!current || !blobs.has(digest))
+        return false;
+    if (!content::is_index(*current))
+        return current->digest == digest;
+    try {
+        for (const auto& m : content::read_index(blobs, *current).manifests)
+            if (m.digest == digest)
+                return true;
+    } catch (const Error&) {
+    }
+    return false;
+}
+
 }  // namespace
 
 PullResult pull_image(const content::StateRoot& root, const Reference& ref,
@@ -72,8 +89,7 @@ PullResult pull_image(const content::StateRoot& root, const Reference& ref,
                          std::nullopt};
 
     content::ImageStore images(root);
-    if (auto current = images.get(result.name);
-        current && current->digest == manifest.digest && blobs.has(manifest.digest)) {
+    if (holds(blobs, images.get(result.name), manifest.digest)) {
         result.up_to_date = true;
         result.named = true;
         log(result.name + ": image is up to date (" + manifest.digest.str() + ")");
@@ -157,7 +173,8 @@ PullResult pull_image(const content::StateRoot& root, const Reference& ref,
         throw Error(where(ref) + ": manifest " + manifest.digest.str() + " changed while read");
     if (result.index_digest)
         blobs.put(top.bytes);
-    images.set(result.name, result.descriptor);
+    images.set_platform(result.name, result.descriptor,
+                        {config.architecture, config.os, config.variant});
     result.named = true;
     log(result.name + ": pulled " + manifest.digest.str());
     return result;

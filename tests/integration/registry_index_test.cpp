@@ -254,6 +254,45 @@ TEST_F(RegistryIndexPlatforms, PullChoosesThePlatformFromAnIndex) {
     EXPECT_EQ(slurp(dir / "out-arm/arch.txt"), "arm64\n");
 }
 
+TEST_F(RegistryIndexPlatforms, PullsOfTwoPlatformsKeepBothUnderTheName) {
+    if (host_arch() != "amd64")
+        GTEST_SKIP() << "the default-platform checks assume an amd64 host";
+    const MultiImage multi = push_multi();
+    ASSERT_FALSE(HasFailure());
+    const std::string name = reg->host() + "/multi:1";
+    const fs::path root = dir / "root";
+    ASSERT_EQ(run_kiln(root, {"pull", name}, env).exit_code, 0);
+    auto arm = run_kiln(root, {"pull", "--platform", "linux/arm64", name}, env);
+    ASSERT_EQ(arm.exit_code, 0) << joined(arm);
+
+    // The name now holds an index of both, which skopeo reads from the store.
+    auto raw = run({"skopeo", "inspect", "--raw", "oci:" + root.string() + ":" + name});
+    ASSERT_EQ(raw.exit_code, 0) << joined(raw);
+    auto index = json::parse(raw.out);
+    ASSERT_EQ(index.at("manifests").size(), 2u) << raw.out;
+    EXPECT_EQ(index["manifests"][0]["digest"], multi.amd64_manifest) << raw.out;
+    EXPECT_EQ(index["manifests"][1]["digest"], multi.arm64_manifest) << raw.out;
+    auto images = run_kiln(root, {"images"});
+    EXPECT_NE(images.out.find("linux/amd64,linux/arm64"), std::string::npos) << images.out;
+
+    // Pulling a platform again is up to date; the host's entry still serves a
+    // build without --platform, arm64's a build for it, with no pull.
+    auto again = run_kiln(root, {"pull", name}, env);
+    EXPECT_NE(again.out.find("up to date"), std::string::npos) << joined(again);
+    reg.reset();  // nothing more comes from the registry
+    write(dir / "from-multi/Dockerfile", "FROM " + name + "\n");
+    auto host = run_kiln(root, {"build", "-o", "type=local,dest=" + (dir / "out").string(),
+                                (dir / "from-multi").string()});
+    ASSERT_EQ(host.exit_code, 0) << joined(host);
+    EXPECT_EQ(slurp(dir / "out/arch.txt"), "amd64\n");
+    auto both = run_kiln(
+        root, {"build", "--platform", "linux/arm64,linux/amd64", "-o",
+               "type=local,dest=" + (dir / "both").string(), (dir / "from-multi").string()});
+    ASSERT_EQ(both.exit_code, 0) << joined(both);
+    EXPECT_EQ(slurp(dir / "both/linux_arm64/arch.txt"), "arm64\n");
+    EXPECT_EQ(slurp(dir / "both/linux_amd64/arch.txt"), "amd64\n");
+}
+
 TEST_F(RegistryIndex, DockerSchema2ImagesPullAndPushUnchanged) {
     // kiln's image, converted to Docker media types and pushed by skopeo.
     auto desc = build_oci(context("v2s2", "hello.txt", "docker media types\n"), dir / "oci");
