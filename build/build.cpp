@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <memory>
 
@@ -26,6 +27,7 @@
 #include "remote_cache/shared_cache.h"
 #include "sandbox/runc_executor.h"
 #include "snapshotter/snapshotter.h"
+#include "solver/key_claims.h"
 #include "solver/solve.h"
 
 namespace kiln::build {
@@ -163,11 +165,10 @@ void write_metadata(const BuildRequest& req, const BuildResult& result, std::siz
     write_file_atomic(req.metadata_file, meta.dump(2) + "\n");
 }
 
-// What RUN steps need while the solve lasts: the build's work directory and
+// What RUN steps need while the solves last: the build's work directory and
 // the executor (runc unless the request brings one) with the build's private
-// network, which lives in the work directory. Taking them down waits for
-// slirp4netns to exit (the kernel tearing down its namespace, ~20 ms) and
-// removes the steps' bundles, so it runs beside the export (Solved::teardown).
+// network, which lives in the work directory. Shared by every platform's
+// solve; taken down beside the export (see build()).
 struct BuildSandbox {
     TempDir work;
     std::unique_ptr<sandbox::RuncExecutor> runc;  // destroyed before `work`
@@ -195,28 +196,28 @@ bool may_use_private_network(const frontend::ParseResult& parsed, const std::str
 
 // Runs the plan's steps: snapshots, the step cache, the stat cache of the
 // context and the executor (runc unless the request brings one) live as long
-// as the solve. After the build's last solve (`box` is moved from), its
-// sandbox is taken down by `teardown`, on its own thread.
+// as the solve. The platforms of one build solve at once, sharing `claims`
+// and `cancel` (a failing one stops the others).
 struct Solved {
     solver::SolvedImage image;
     std::size_t files_read = 0;  // context files hashed (not found in the stat cache)
-    std::future<void> teardown;  // waited for when Solved goes, on every path out
 };
 
 Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, const Definition& def,
                   const std::vector<std::string>& ignore, const content::StateRoot& root,
                   BaseImages& bases, const remote_cache::SharedCache& shared, Progress& progress,
                   std::optional<std::int64_t> epoch, snapshotter::Snapshotter& snaps,
-                  std::unique_ptr<BuildSandbox>& box, std::size_t platform_index,
-                  const std::string& vertex_prefix, bool last) {
-    const TempDir& work = box->work;
+                  const BuildSandbox& box, std::size_t platform_index,
+                  const std::string& vertex_prefix, solver::KeyClaims* claims,
+                  std::atomic<bool>* cancel) {
+    const TempDir& work = box.work;
     solver::CacheStore cache(root.cache() / "steps", root.blobs());
     // One stat cache per context directory.
     solver::StatCache stats(
         root.cache() / "stat" /
         std::string(
             content::Digest::of(fs::absolute(req.context).lexically_normal().string()).hex()));
-    sandbox::RuncExecutor* runc = box->runc.get();
+    sandbox::RuncExecutor* runc = box.runc.get();
     solver::SolveDeps deps;
     deps.progress = &progress;
     deps.resolve_image = [&](const std::string& ref, const std::string& platform) {
@@ -230,7 +231,8 @@ Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, cons
     };
     deps.snapshots = &snaps;
     deps.executor = req.executor ? req.executor : runc;
-    deps.cancel = req.cancel;
+    deps.cancel = cancel;
+    deps.claims = claims;
     deps.cache = &cache;
     deps.stats = &stats;
     if (shared.size()) {
@@ -257,13 +259,53 @@ Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, cons
     policy.explain_cache = req.explain_cache;
     policy.now = exporter::build_time(epoch);
     policy.key_salt = epoch ? "source-date-epoch=" + std::to_string(*epoch) : "";
-    Solved out{solver::solve(plan, deps, policy), 0, {}};
+    Solved out{solver::solve(plan, deps, policy), 0};
     out.files_read = stats.reads();
-    if (last) {
-        bases.set_on_pull({});  // it may name the executor, which goes now
-        out.teardown =
-            std::async(std::launch::async, [b = std::move(box)]() mutable { b.reset(); });
+    return out;
+}
+
+// Runs `solve(i, claims, cancel)` for each of `n` platforms at once, one
+// thread each (one platform: on this thread). A failing one stops the others
+// through the shared cancel flag (the request's, when it has one) and its
+// error is the one thrown, not the others' kiln::Cancelled.
+std::vector<Solved> solve_platforms(
+    std::size_t n,
+    const std::function<Solved(std::size_t, solver::KeyClaims*, std::atomic<bool>*)>& solve,
+    std::atomic<bool>* request_cancel) {
+    std::atomic<bool> own_cancel{false};
+    std::atomic<bool>* cancel = request_cancel ? request_cancel : &own_cancel;
+    if (n == 1)
+        return {solve(0, nullptr, cancel)};
+    solver::KeyClaims claims;
+    std::vector<std::future<Solved>> running;
+    for (std::size_t i = 0; i < n; ++i)
+        running.push_back(std::async(std::launch::async, [&, i] {
+            try {
+                return solve(i, &claims, cancel);
+            } catch (const Cancelled&) {
+                throw;
+            } catch (...) {
+                *cancel = true;
+                throw;
+            }
+        }));
+    std::vector<Solved> out;
+    std::exception_ptr first, cancelled;
+    for (auto& f : running) {
+        try {
+            out.push_back(f.get());
+        } catch (const Cancelled&) {
+            if (!cancelled)
+                cancelled = std::current_exception();
+        } catch (...) {
+            if (!first)
+                first = std::current_exception();
+        }
     }
+    if (first)
+        std::rethrow_exception(first);
+    if (cancelled)
+        std::rethrow_exception(cancelled);
     return out;
 }
 
@@ -360,12 +402,21 @@ BuildResult build(const BuildRequest& req) {
         plans.push_back(std::move(*plan));
     }
     const bool several = platforms.size() > 1;
-    std::vector<Solved> solved;
-    for (std::size_t i = 0; i < plans.size(); ++i) {
-        solved.push_back(solve_plan(
-            req, plans[i], def, ignore, root, bases, shared, progress, epoch, *snapshots, box, i,
-            several ? platforms[i].target.str() + " " : "", i + 1 == plans.size()));
-        auto& image = solved.back().image;
+    std::vector<Solved> solved = solve_platforms(
+        plans.size(),
+        [&](std::size_t i, solver::KeyClaims* claims, std::atomic<bool>* cancel) {
+            return solve_plan(req, plans[i], def, ignore, root, bases, shared, progress, epoch,
+                              *snapshots, *box, i, several ? platforms[i].target.str() + " " : "",
+                              claims, cancel);
+        },
+        req.cancel);
+    // Taking the sandbox down waits for slirp4netns to exit (the kernel tearing
+    // down its namespace, ~20 ms) and removes the steps' bundles: beside the
+    // export, waited for on every path out.
+    bases.set_on_pull({});  // it may name the executor, which goes now
+    auto teardown = std::async(std::launch::async, [b = std::move(box)]() mutable { b.reset(); });
+    for (auto& s : solved) {
+        auto& image = s.image;
         for (const auto& [k, v] : req.labels)
             image.config.config.labels[k] = v;
         if (req.cancel && *req.cancel)

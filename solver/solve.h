@@ -46,6 +46,8 @@ struct LayerHints {
 // What the solver works with: stores, the snapshotter, the executor, the
 // image resolver, the layer writer, the progress sink. Injected, so that tests
 // put in a native snapshotter, a temp store and a fake executor.
+class KeyClaims;
+
 struct SolveDeps {
     // Base images: FROM <image> resolves through this (nullopt: not in the
     // store), and their layers are read from `blobs`. `platform` is the
@@ -82,6 +84,9 @@ struct SolveDeps {
     // Set from outside (SIGINT) to stop the build: running RUNs are killed,
     // no new step starts, solve() throws kiln::Cancelled.
     std::atomic<bool>* cancel = nullptr;
+    // Shared by solves that run at once (solver/key_claims.h), so a step they
+    // have in common runs once; null = each solve on its own.
+    KeyClaims* claims = nullptr;
 };
 
 // What to build from and how: inputs, limits, entitlements and cache policy.

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "solver/explain.h"
+#include "solver/key_claims.h"
 
 namespace kiln::solver {
 
@@ -359,6 +360,25 @@ void run_step_job(SolveRun& run, const StepJob& job, const CancelFlag& cancel) {
                 why = std::string("cannot say (") + e.what() + ")";
             }
             run.progress.warn("explain-cache: " + job.name + ": " + why);
+        }
+        // A concurrent solve running the same step: its record, once it is done.
+        std::optional<KeyClaims::Claim> claim;
+        if (run.deps.claims) {
+            claim.emplace(run.deps.claims->claim(plan.key));
+            if (cancel)
+                return;
+            std::optional<CacheRecord> hit;
+            if (claim->waited() && run.deps.cache)
+                hit = run.deps.cache->get(plan.key);
+            if (hit) {
+                outcome.stored_layer = hit->layer;
+                outcome.history.created = hit->created;
+                outcome.history.empty_layer = !hit->layer;
+                ++run.cached_count;
+                run.add_record({job.stage, job.index, plan.key, *hit, job.in_image});
+                vertex.cached();
+                return;
+            }
         }
         auto made = execute_step(run, job, me, env);
         record.created = run.policy.now;
