@@ -24,8 +24,17 @@ void unpack_image(const content::StateRoot& root, const CommittedImage& image,
     }
 }
 
-// buildx's directory for one platform of a multi-platform local output.
+// buildx's directory for one platform of a multi-platform local output. The
+// platform can come from a base image's config (a stranger's): a part that
+// could leave `dest` is refused.
 std::string platform_dir(const content::Platform& p) {
+    for (const auto* part : {&p.os, &p.architecture, &p.variant})
+        if (part->find('/') != std::string::npos || part->find('\0') != std::string::npos ||
+            *part == "." || *part == "..")
+            throw Error("image platform \"" + p.os + "/" + p.architecture + "/" + p.variant +
+                        "\" cannot name a directory of -o type=local");
+    if (p.os.empty() || p.architecture.empty())
+        throw Error("an image of a multi-platform result has no platform");
     return p.os + "_" + p.architecture + (p.variant.empty() ? "" : "_" + p.variant);
 }
 

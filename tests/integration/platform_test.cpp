@@ -337,6 +337,28 @@ TEST_F(MultiPlatform, TheStoreNamesTheIndexAndAFromPicksEachPlatformsImage) {
     EXPECT_EQ(slurp(dir / "local/linux_arm64/again"), "aarch64\n");
     EXPECT_EQ(slurp(dir / "local/linux_arm64/arch"), "aarch64\n");
     EXPECT_EQ(slurp(dir / "local/linux_amd64/again"), "x86_64\n");
+
+    // COPY --from=<image> takes the stage's platform's image too.
+    write(dir / "copy/Dockerfile", "FROM scratch\nCOPY --from=multi:1 /arch /copied\n");
+    auto copy = run_kiln(dir / "root",
+                         {"build", "--platform", "linux/arm64,linux/amd64", "-o",
+                          "type=local,dest=" + (dir / "copied").string(), (dir / "copy").string()});
+    ASSERT_EQ(copy.exit_code, 0) << joined(copy);
+    EXPECT_EQ(slurp(dir / "copied/linux_arm64/copied"), "aarch64\n");
+    EXPECT_EQ(slurp(dir / "copied/linux_amd64/copied"), "x86_64\n");
+
+    // kiln push sends the index and both images.
+    if (auto why = RegistryFixture::missing_tools(RegistryMode::plain))
+        GTEST_SKIP() << *why;
+    RegistryFixture reg(RegistryMode::plain);
+    auto push = run_kiln(dir / "root", {"push", "multi:1", reg.host() + "/pushed/multi:1"});
+    ASSERT_EQ(push.exit_code, 0) << joined(push);
+    auto pushed = json_of(run({"skopeo", "inspect", "--tls-verify=false", "--raw",
+                               "docker://" + reg.host() + "/pushed/multi:1"}));
+    EXPECT_EQ(pushed["manifests"].size(), 2u) << pushed.dump();
+    auto arm = json_of(run({"skopeo", "--override-arch", "arm64", "inspect", "--tls-verify=false",
+                            "--config", "docker://" + reg.host() + "/pushed/multi:1"}));
+    EXPECT_EQ(arm["architecture"], "arm64") << arm.dump();
 }
 
 TEST_F(MultiPlatform, ABuildStageThatDoesNotUseTheTargetRunsOnceForAllPlatforms) {
