@@ -388,10 +388,11 @@ BuildResult build(const BuildRequest& req) {
     // private network is made while it downloads rather than after.
     if (box->runc && !req.check && may_use_private_network(def.parsed, req.network))
         bases.set_on_pull([runc = box->runc.get()] { runc->prepare_network(); });
-    // Each platform is lowered and checked before any runs, then solved in
-    // turn: a stage that does not depend on the target (FROM
-    // --platform=$BUILDPLATFORM, COPY-only stages on scratch) has the same keys
-    // for every platform, so it runs once and later platforms hit its records.
+    // Each platform is lowered and checked before any runs, then all are
+    // solved at once: a step that does not depend on the target (in a stage
+    // FROM --platform=$BUILDPLATFORM that does not read TARGETARCH, a COPY on
+    // scratch) has the same key for every platform, so it runs once
+    // (solver/key_claims.h) and the other platforms take its record.
     std::vector<frontend::BuildPlan> plans;
     for (const auto& p : platforms) {
         auto plan = lower_plan(req, def, ignore, p, bases, progress, result.check_warnings);
@@ -415,8 +416,8 @@ BuildResult build(const BuildRequest& req) {
     // export, waited for on every path out.
     bases.set_on_pull({});  // it may name the executor, which goes now
     auto teardown = std::async(std::launch::async, [b = std::move(box)]() mutable { b.reset(); });
-    for (auto& s : solved) {
-        auto& image = s.image;
+    for (auto& one : solved) {
+        auto& image = one.image;
         for (const auto& [k, v] : req.labels)
             image.config.config.labels[k] = v;
         if (req.cancel && *req.cancel)

@@ -4,8 +4,6 @@
 // instructions.h, converted by lower_stage.h).
 #include "frontend/lower.h"
 
-#include <sys/utsname.h>
-
 #include <map>
 #include <memory>
 
@@ -89,21 +87,6 @@ BuildPlan lower(const ParseResult& parsed, const LowerOptions& options) {
     plan.needed.assign(needed.begin(), needed.end());
     plan.unused_build_args = args.unused_build_args();
     return plan;
-}
-
-std::string host_architecture() {
-    struct utsname u {};
-    ::uname(&u);
-    std::string m = u.machine;
-    if (m == "x86_64")
-        return "amd64";
-    if (m == "aarch64")
-        return "arm64";
-    if (m.starts_with("armv7"))
-        return "arm";
-    if (m == "i686" || m == "i386")
-        return "386";
-    return m;
 }
 
 }  // namespace kiln::frontend

@@ -79,7 +79,4 @@ struct LowerOptions {
 
 BuildPlan lower(const ParseResult& parsed, const LowerOptions& options);
 
-// The host's architecture in OCI terms ("amd64", "arm64", ...).
-std::string host_architecture();
-
 }  // namespace kiln::frontend

@@ -35,20 +35,22 @@ std::string machine() {
 
 // "" when RUN steps for aarch64 can run here, after mounting binfmt_misc and
 // registering qemu-aarch64 from qemu-user-static's binfmt.d file if they are not
-// yet; else why not.
+// yet; else why not. Test processes run in parallel: the setting up is done under a
+// lock, since systemd-binfmt unregisters an entry before registering it again.
 std::string arm64_emulation_skip_reason() {
     if (machine() != "x86_64")
         return "the emulation test is written for an x86-64 host";
-    if (!fs::exists(kBinfmt / "register")) {
-        auto m = run({"mount", "-t", "binfmt_misc", "binfmt_misc", kBinfmt.string()});
-        if (m.exit_code != 0)
-            return "binfmt_misc is unavailable here (mount: " + m.err + ")";
-    }
-    const fs::path conf = "/usr/lib/binfmt.d/qemu-aarch64.conf";
-    if (!fs::exists(kBinfmt / "qemu-aarch64")) {
+    const std::string conf = "/usr/lib/binfmt.d/qemu-aarch64.conf";
+    if (!fs::exists(kBinfmt / "register") || !fs::exists(kBinfmt / "qemu-aarch64")) {
+        const std::string b = kBinfmt.string();
+        auto r = run({"flock", "/run/kiln-tests-binfmt.lock", "sh", "-c",
+                      "[ -e " + b + "/register ] || mount -t binfmt_misc binfmt_misc " + b +
+                          " || exit 3; [ -e " + b + "/qemu-aarch64 ] || [ ! -e " + conf +
+                          " ] || /lib/systemd/systemd-binfmt " + conf});
+        if (r.exit_code == 3)
+            return "binfmt_misc is unavailable here (mount: " + r.err + ")";
         if (!fs::exists(conf))
             return "needs Debian's qemu-user-static (tools/bootstrap.sh installs it)";
-        auto r = run({"/lib/systemd/systemd-binfmt", conf.string()});
         if (r.exit_code != 0)
             return "cannot register qemu-aarch64 in binfmt_misc: " + r.err;
     }

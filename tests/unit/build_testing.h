@@ -17,6 +17,7 @@
 #include "content/state_root.h"
 #include "content/temp_dir.h"
 #include "frontend/lower.h"
+#include "registry/platform.h"
 #include "tests/unit/fake_executor.h"
 #include "tests/unit/recording_progress.h"
 #include "tests/unit/registry_fake_transport.h"
@@ -35,7 +36,7 @@ class BuildFixture : public ::testing::Test {
         const std::string layer = registry::fake::gzip(tar);
         content::ImageConfig config;
         config.os = "linux";
-        config.architecture = frontend::host_architecture();
+        config.architecture = registry::host_platform().architecture;
         config.config.env = {"PATH=/usr/bin:/bin", "FROM_BASE=yes"};
         config.diff_ids = {content::Digest::of(tar)};
         const std::string config_json = content::canonical(nlohmann::json(config));
