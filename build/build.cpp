@@ -4,7 +4,9 @@
 #include <filesystem>
 #include <functional>
 #include <future>
+#include <map>
 #include <memory>
+#include <semaphore>
 
 #include "base/error.h"
 #include "base/reference.h"
@@ -27,6 +29,7 @@
 #include "remote_cache/shared_cache.h"
 #include "sandbox/runc_executor.h"
 #include "snapshotter/snapshotter.h"
+#include "solver/build_context.h"
 #include "solver/key_claims.h"
 #include "solver/solve.h"
 
@@ -194,29 +197,37 @@ bool may_use_private_network(const frontend::ParseResult& parsed, const std::str
     return false;
 }
 
-// Runs the plan's steps: snapshots, the step cache, the stat cache of the
-// context and the executor (runc unless the request brings one) live as long
-// as the solve. The platforms of one build solve at once, sharing `claims`
-// and `cancel` (a failing one stops the others).
-struct Solved {
-    solver::SolvedImage image;
-    std::size_t files_read = 0;  // context files hashed (not found in the stat cache)
+// Runs the plan's steps: snapshots, the step cache and the executor (runc
+// unless the request brings one) live as long as the solve. The platforms of
+// one build solve at once, sharing what does not depend on the target
+// (`Shared`): the context and its stat cache (read once), the CPU slots, the
+// key claims and the cancel flag (a failing one stops the others).
+struct Shared {
+    Shared(const BuildRequest& req, const std::vector<std::string>& ignore,
+           const content::StateRoot& root, bool several)
+        : stats(
+              root.cache() / "stat" /
+              std::string(content::Digest::of(fs::absolute(req.context).lexically_normal().string())
+                              .hex())),
+          cpu(solver::cpu_slots()) {
+        if (several)
+            context.emplace(req.context, ignore, true);
+    }
+    solver::StatCache stats;  // one per context directory
+    std::optional<solver::BuildContext> context;
+    std::counting_semaphore<> cpu;
 };
 
-Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, const Definition& def,
-                  const std::vector<std::string>& ignore, const content::StateRoot& root,
-                  BaseImages& bases, const remote_cache::SharedCache& shared, Progress& progress,
-                  std::optional<std::int64_t> epoch, snapshotter::Snapshotter& snaps,
-                  const BuildSandbox& box, std::size_t platform_index,
-                  const std::string& vertex_prefix, solver::KeyClaims* claims,
-                  std::atomic<bool>* cancel) {
+solver::SolvedImage solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan,
+                               const Definition& def, const std::vector<std::string>& ignore,
+                               const content::StateRoot& root, BaseImages& bases,
+                               const remote_cache::SharedCache& shared, Progress& progress,
+                               std::optional<std::int64_t> epoch, snapshotter::Snapshotter& snaps,
+                               const BuildSandbox& box, std::size_t platform_index,
+                               const std::string& vertex_prefix, Shared& together,
+                               solver::KeyClaims* claims, std::atomic<bool>* cancel) {
     const TempDir& work = box.work;
     solver::CacheStore cache(root.cache() / "steps", root.blobs());
-    // One stat cache per context directory.
-    solver::StatCache stats(
-        root.cache() / "stat" /
-        std::string(
-            content::Digest::of(fs::absolute(req.context).lexically_normal().string()).hex()));
     sandbox::RuncExecutor* runc = box.runc.get();
     solver::SolveDeps deps;
     deps.progress = &progress;
@@ -234,7 +245,9 @@ Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, cons
     deps.cancel = cancel;
     deps.claims = claims;
     deps.cache = &cache;
-    deps.stats = &stats;
+    deps.stats = &together.stats;
+    deps.context = together.context ? &*together.context : nullptr;
+    deps.cpu = &together.cpu;
     if (shared.size()) {
         deps.shared_cache = [&](const content::Digest& key) { return shared.get(key); };
         deps.shared_records = [&] { return shared.all(); };
@@ -259,25 +272,24 @@ Solved solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan, cons
     policy.explain_cache = req.explain_cache;
     policy.now = exporter::build_time(epoch);
     policy.key_salt = epoch ? "source-date-epoch=" + std::to_string(*epoch) : "";
-    Solved out{solver::solve(plan, deps, policy), 0};
-    out.files_read = stats.reads();
-    return out;
+    return solver::solve(plan, deps, policy);
 }
 
 // Runs `solve(i, claims, cancel)` for each of `n` platforms at once, one
 // thread each (one platform: on this thread). A failing one stops the others
 // through the shared cancel flag (the request's, when it has one) and its
 // error is the one thrown, not the others' kiln::Cancelled.
-std::vector<Solved> solve_platforms(
+std::vector<solver::SolvedImage> solve_platforms(
     std::size_t n,
-    const std::function<Solved(std::size_t, solver::KeyClaims*, std::atomic<bool>*)>& solve,
+    const std::function<solver::SolvedImage(std::size_t, solver::KeyClaims*, std::atomic<bool>*)>&
+        solve,
     std::atomic<bool>* request_cancel) {
     std::atomic<bool> own_cancel{false};
     std::atomic<bool>* cancel = request_cancel ? request_cancel : &own_cancel;
     if (n == 1)
         return {solve(0, nullptr, cancel)};
     solver::KeyClaims claims;
-    std::vector<std::future<Solved>> running;
+    std::vector<std::future<solver::SolvedImage>> running;
     for (std::size_t i = 0; i < n; ++i)
         running.push_back(std::async(std::launch::async, [&, i] {
             try {
@@ -289,7 +301,7 @@ std::vector<Solved> solve_platforms(
                 throw;
             }
         }));
-    std::vector<Solved> out;
+    std::vector<solver::SolvedImage> out;
     std::exception_ptr first, cancelled;
     for (auto& f : running) {
         try {
@@ -393,22 +405,34 @@ BuildResult build(const BuildRequest& req) {
     // FROM --platform=$BUILDPLATFORM that does not read TARGETARCH, a COPY on
     // scratch) has the same key for every platform, so it runs once
     // (solver/key_claims.h) and the other platforms take its record.
+    const ImagePlatform image_platform =
+        [&](const std::string& ref,
+            const std::string& platform) -> std::optional<registry::PlatformSpec> {
+        auto img = bases.resolve(ref, platform);  // resolved while lowering: no second pull
+        if (!img)
+            return std::nullopt;
+        return registry::PlatformSpec{img->config.os, img->config.architecture,
+                                      img->config.variant};
+    };
     std::vector<frontend::BuildPlan> plans;
     for (const auto& p : platforms) {
         auto plan = lower_plan(req, def, ignore, p, bases, progress, result.check_warnings);
         if (!plan)
             return result;
+        for (const auto& w : base_platform_warnings(*plan, p, def.display_name, image_platform))
+            progress.warn(w);
         if (!req.executor)  // a test's executor runs no binaries
-            check_runnable(*plan, p, def.display_name);
+            check_runnable(*plan, p, def.display_name, image_platform);
         plans.push_back(std::move(*plan));
     }
     const bool several = platforms.size() > 1;
-    std::vector<Solved> solved = solve_platforms(
+    Shared together(req, ignore, root, several);
+    std::vector<solver::SolvedImage> solved = solve_platforms(
         plans.size(),
         [&](std::size_t i, solver::KeyClaims* claims, std::atomic<bool>* cancel) {
             return solve_plan(req, plans[i], def, ignore, root, bases, shared, progress, epoch,
                               *snapshots, *box, i, several ? platforms[i].target.str() + " " : "",
-                              claims, cancel);
+                              together, claims, cancel);
         },
         req.cancel);
     // Taking the sandbox down waits for slirp4netns to exit (the kernel tearing
@@ -416,8 +440,7 @@ BuildResult build(const BuildRequest& req) {
     // export, waited for on every path out.
     bases.set_on_pull({});  // it may name the executor, which goes now
     auto teardown = std::async(std::launch::async, [b = std::move(box)]() mutable { b.reset(); });
-    for (auto& one : solved) {
-        auto& image = one.image;
+    for (auto& image : solved) {
         for (const auto& [k, v] : req.labels)
             image.config.config.labels[k] = v;
         if (req.cancel && *req.cancel)
@@ -446,7 +469,7 @@ BuildResult build(const BuildRequest& req) {
     {
         VertexScope v(progress, "exporting to image");
         for (const auto& s : solved) {
-            images.push_back(exporter::commit_image(root, s.image));
+            images.push_back(exporter::commit_image(root, s));
             v.log("writing image " + images.back().manifest_descriptor.digest.str() + " done");
         }
         if (several) {
@@ -458,13 +481,20 @@ BuildResult build(const BuildRequest& req) {
     auto pushed =
         index ? export_index_outputs(root, *index, outputs, req.tags, req.client, progress)
               : export_outputs(root, images.front(), outputs, req.tags, req.client, progress);
+    // A step the platforms share (one key) is one record, in an image if it
+    // is in any platform's.
     std::vector<solver::SolvedRecord> records;
-    std::size_t files_read = 0;
+    std::map<content::Digest, std::size_t> recorded;
     for (const auto& s : solved) {
-        records.insert(records.end(), s.image.records.begin(), s.image.records.end());
-        result.steps_run += s.image.stats.steps_run;
-        result.steps_cached += s.image.stats.steps_cached;
-        files_read += s.files_read;
+        for (const auto& r : s.records) {
+            auto [at, first] = recorded.try_emplace(r.key, records.size());
+            if (first)
+                records.push_back(r);
+            else
+                records[at->second].in_image |= r.in_image;
+        }
+        result.steps_run += s.stats.steps_run;
+        result.steps_cached += s.stats.steps_cached;
     }
     remote_cache::export_caches(cache_to, records, root, req.client, progress);
     bases.name_complete();
@@ -476,7 +506,7 @@ BuildResult build(const BuildRequest& req) {
     if (!req.iidfile.empty())
         write_file_atomic(req.iidfile, result.digest);
     if (!req.metadata_file.empty())
-        write_metadata(req, result, files_read);
+        write_metadata(req, result, together.stats.reads());
     if (req.gc)
         collect_garbage(root, lease, keep_storage, started, progress);
     return result;

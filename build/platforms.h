@@ -6,6 +6,8 @@
 // (build/machine_platforms.h).
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,11 +27,29 @@ struct Platforms {
 // malformed one.
 std::vector<Platforms> platforms_of(const std::vector<std::string>& requested);
 
+// The platform of the image `ref` as a stage asking for `platform` ("" = the
+// default) gets it: its config's os, architecture and variant; nullopt when
+// it is not known (scratch, not found, a config that names none).
+using ImagePlatform = std::function<std::optional<registry::PlatformSpec>(
+    const std::string& ref, const std::string& platform)>;
+
+// As BuildKit's InvalidBaseImagePlatform: a warning ("Dockerfile:1:
+// InvalidBaseImagePlatform: Base image X was pulled with platform
+// "linux/arm64", expected "linux/amd64" for current build") for each stage
+// `plan` needs that starts from an image of another platform than the one the
+// stage builds for (a store or registry holding only that one).
+std::vector<std::string> base_platform_warnings(const frontend::BuildPlan& plan,
+                                                const Platforms& platforms,
+                                                const std::string& dockerfile_name,
+                                                const ImagePlatform& image_platform);
+
 // Throws kiln::Error naming the first RUN line ("Dockerfile:3: RUN for
 // linux/arm64 cannot run here: ...", with what to install) of the first stage
-// `plan` needs whose platform this machine cannot run. Stages without RUN
-// need nothing, whatever their platform.
+// `plan` needs whose platform this machine cannot run. A stage's RUN steps
+// run the binaries of the image it starts from, so that image's platform
+// (`image_platform`, when it knows it) counts over the stage's. Stages
+// without RUN need nothing, whatever their platform.
 void check_runnable(const frontend::BuildPlan& plan, const Platforms& platforms,
-                    const std::string& dockerfile_name);
+                    const std::string& dockerfile_name, const ImagePlatform& image_platform = {});
 
 }  // namespace kiln::build

@@ -46,8 +46,9 @@ std::string join(const std::vector<std::string>& parts, size_t n) {
 
 }  // namespace
 
-BuildContext::BuildContext(fs::path root, const std::vector<std::string>& ignore_patterns)
-    : root_(fs::weakly_canonical(root)), ignore_(ignore_patterns) {}
+BuildContext::BuildContext(fs::path root, const std::vector<std::string>& ignore_patterns,
+                           bool shared)
+    : root_(fs::weakly_canonical(root)), ignore_(ignore_patterns), shared_(shared) {}
 
 bool BuildContext::ignored(const std::string& rel) const {
     if (rel.empty() || ignore_.empty())
@@ -270,10 +271,9 @@ class Describer {
 
 }  // namespace
 
-content::Digest BuildContext::sources_digest(const std::vector<std::string>& sources,
-                                             StatCache& stats,
-                                             const std::vector<std::string>& excludes,
-                                             std::map<std::string, std::string>* files) const {
+content::Digest BuildContext::describe(const std::vector<std::string>& sources, StatCache& stats,
+                                       const std::vector<std::string>& excludes,
+                                       std::map<std::string, std::string>* files) const {
     std::optional<frontend::PatternMatcher> matcher;
     try {
         matcher.emplace(excludes);
@@ -296,6 +296,46 @@ content::Digest BuildContext::sources_digest(const std::vector<std::string>& sou
             h.update(l + "\n");
     }
     return h.finish();
+}
+
+content::Digest BuildContext::sources_digest(const std::vector<std::string>& sources,
+                                             StatCache& stats,
+                                             const std::vector<std::string>& excludes,
+                                             std::map<std::string, std::string>* files) const {
+    if (!shared_)
+        return describe(sources, stats, excludes, files);
+    // NUL cannot be in a source or a pattern: the key names one question.
+    std::string question;
+    for (const auto& s : sources)
+        question += s + '\0';
+    question += '\0';
+    for (const auto& e : excludes)
+        question += e + '\0';
+    std::promise<Described> answer;
+    std::shared_future<Described> known;
+    {
+        std::lock_guard lock(answers_mu_);
+        auto [it, first] = answers_.try_emplace(question);
+        if (first)
+            it->second = answer.get_future().share();
+        else
+            known = it->second;
+    }
+    if (!known.valid()) {
+        try {
+            Described d;
+            d.digest = describe(sources, stats, excludes, &d.files);
+            answer.set_value(std::move(d));
+        } catch (...) {
+            answer.set_exception(std::current_exception());
+        }
+        std::lock_guard lock(answers_mu_);
+        known = answers_.at(question);
+    }
+    const Described& d = known.get();
+    if (files)
+        files->insert(d.files.begin(), d.files.end());
+    return d.digest;
 }
 
 }  // namespace kiln::solver

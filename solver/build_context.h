@@ -8,7 +8,9 @@
 #pragma once
 
 #include <filesystem>
+#include <future>
 #include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -27,7 +29,10 @@ struct ContextSource {
 
 class BuildContext {
   public:
-    BuildContext(std::filesystem::path root, const std::vector<std::string>& ignore_patterns);
+    // `shared`: the context serves several solves at once (the platforms of
+    // one build), so sources_digest() remembers its answers (below).
+    BuildContext(std::filesystem::path root, const std::vector<std::string>& ignore_patterns,
+                 bool shared = false);
 
     const std::filesystem::path& root() const { return root_; }
     // `rel` is clean and relative ("a/b").
@@ -49,14 +54,28 @@ class BuildContext {
     // Paths `excludes` (COPY --exclude, relative to each source) matches are
     // left out, as COPY leaves them out.
     // `files`, when given, gets each entry's summary (solver/explain.h).
+    // A shared context reads its files once per build, as BuildKit transfers
+    // a context once for all platforms: the same sources and excludes asked
+    // again get the first answer (an error too), and an asker that comes while
+    // the first is still reading waits for it. Safe to call from several threads.
     content::Digest sources_digest(const std::vector<std::string>& sources, StatCache& stats,
                                    const std::vector<std::string>& excludes = {},
                                    std::map<std::string, std::string>* files = nullptr) const;
 
   private:
+    struct Described {
+        content::Digest digest;
+        std::map<std::string, std::string> files;
+    };
+    content::Digest describe(const std::vector<std::string>& sources, StatCache& stats,
+                             const std::vector<std::string>& excludes,
+                             std::map<std::string, std::string>* files) const;
     std::filesystem::path scoped_resolve(const std::string& rel) const;
     std::filesystem::path root_;
     frontend::PatternMatcher ignore_;
+    bool shared_ = false;
+    mutable std::mutex answers_mu_;
+    mutable std::map<std::string, std::shared_future<Described>> answers_;
 };
 
 }  // namespace kiln::solver

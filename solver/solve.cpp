@@ -385,6 +385,10 @@ SolvedImage solved_image(SolveRun& run) {
 
 }  // namespace
 
+std::ptrdiff_t cpu_slots() {
+    return std::max(1u, std::thread::hardware_concurrency());
+}
+
 SolvedImage solve(const frontend::BuildPlan& plan, const SolveDeps& deps,
                   const SolvePolicy& policy) {
     NullProgress null_progress;
@@ -397,7 +401,10 @@ SolvedImage solve(const frontend::BuildPlan& plan, const SolveDeps& deps,
     if (!deps.write_layer || !deps.blobs || !deps.snapshots)
         throw std::logic_error("solve() needs write_layer, blobs and snapshots");
 
-    BuildContext context(policy.context_dir, policy.ignore_patterns);
+    std::optional<BuildContext> own_context;
+    if (!deps.context)
+        own_context.emplace(policy.context_dir, policy.ignore_patterns);
+    const BuildContext& context = deps.context ? *deps.context : *own_context;
     StatCache scratch_stats(policy.work_dir / "stat-cache.json");
     StatCache& stats = deps.stats ? *deps.stats : scratch_stats;
     SolveRun run(plan, deps, policy, context, stats, progress);

@@ -15,6 +15,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <semaphore>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,7 @@ struct LayerHints {
 // What the solver works with: stores, the snapshotter, the executor, the
 // image resolver, the layer writer, the progress sink. Injected, so that tests
 // put in a native snapshotter, a temp store and a fake executor.
+class BuildContext;
 class KeyClaims;
 
 struct SolveDeps {
@@ -87,6 +89,12 @@ struct SolveDeps {
     // Shared by solves that run at once (solver/key_claims.h), so a step they
     // have in common runs once; null = each solve on its own.
     KeyClaims* claims = nullptr;
+    // What solves that run at once share, so that together they read the
+    // context once and use the cores once: the context (made with `shared`;
+    // its root and ignore patterns then stand for policy's) and the slots of
+    // CPU-bound work (one per core). Null: the solve makes its own.
+    const BuildContext* context = nullptr;
+    std::counting_semaphore<>* cpu = nullptr;
 };
 
 // What to build from and how: inputs, limits, entitlements and cache policy.
@@ -156,6 +164,10 @@ struct SolvedImage {
 
 SolvedImage solve(const frontend::BuildPlan& plan, const SolveDeps& deps,
                   const SolvePolicy& policy);
+
+// How many slots of CPU-bound work a solve (or solves sharing SolveDeps::cpu)
+// holds: one per core.
+std::ptrdiff_t cpu_slots();
 
 // The OCI image config a stage's settings describe, and back.
 content::RunConfig to_run_config(const frontend::ImageSettings& s);

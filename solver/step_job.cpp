@@ -19,7 +19,8 @@ SolveRun::SolveRun(const frontend::BuildPlan& p, const SolveDeps& d, const Solve
       context(ctx),
       stats(st),
       progress(prog),
-      cpu(std::max(1u, std::thread::hardware_concurrency())) {
+      own_cpu(cpu_slots()),
+      cpu(d.cpu ? *d.cpu : own_cpu) {
     run.executor = d.executor;
     run.default_network = pol.network;
     run.secrets = pol.secrets;

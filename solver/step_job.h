@@ -46,9 +46,10 @@ struct SolveRun {
     Progress& progress;
     RunPolicy run;  // what every RUN shares
     // CPU-bound work (hashing, unpacking, copying, tar) takes one of these,
-    // one per core; a step waiting for its process does not, so ready steps
-    // are not limited by the number of cores.
-    std::counting_semaphore<> cpu;
+    // one per core (SolveDeps::cpu when solves share them); a step waiting for
+    // its process does not, so ready steps are not limited by the number of cores.
+    std::counting_semaphore<> own_cpu;
+    std::counting_semaphore<>& cpu;
     std::vector<std::unique_ptr<StageState>> states;
     std::atomic<size_t> run_count{0}, cached_count{0};
     // RUN steps still to run; the executor hears no_more_runs() when it drops to 0.

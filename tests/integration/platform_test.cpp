@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "harness.h"
 #include "registry_fixture.h"
 
@@ -385,4 +387,108 @@ TEST_F(MultiPlatform, DockerArchiveOutputOfSeveralPlatformsIsRefusedBeforeAnySte
         << r.err;
     EXPECT_EQ(r.err.find("RUN"), std::string::npos) << "a step ran:\n" << r.err;
     EXPECT_FALSE(fs::exists(dir / "img.tar"));
+}
+
+// As BuildKit transfers a context once for every platform: the two platforms' COPY
+// of the same sources read each file once between them.
+TEST_F(MultiPlatform, TheContextIsReadOnceForAllPlatforms) {
+    write(dir / "ctx/Dockerfile", "FROM scratch\nCOPY . /ctx/\n");
+    auto r = build_two({"-o", "type=local,dest=" + (dir / "local").string(), "--metadata-file",
+                        (dir / "meta.json").string()});
+    ASSERT_EQ(r.exit_code, 0) << joined(r);
+    auto meta = json::parse(slurp(dir / "meta.json"));
+    // Dockerfile, busybox-amd64, busybox-arm64.
+    EXPECT_EQ(meta["kiln.context.files_read"], 3) << meta.dump();
+    EXPECT_EQ(meta["kiln.steps.run"], 2) << r.err;  // one COPY per platform
+    EXPECT_EQ(slurp(dir / "local/linux_arm64/ctx/Dockerfile"), "FROM scratch\nCOPY . /ctx/\n");
+    EXPECT_TRUE(fs::exists(dir / "local/linux_amd64/ctx/busybox-arm64"));
+}
+
+// A two-platform build's --cache-to serves both platforms to an empty store: every
+// step is a hit and the index is the same one; a step both platforms share is one
+// record in the exported cache.
+TEST_F(MultiPlatform, ItsExportedCacheServesBothPlatformsInAnEmptyStore) {
+    const std::string cache = (dir / "cache").string();
+    auto a = build_two({"--cache-to", "type=local,dest=" + cache + ",mode=max", "-t", "multi:1",
+                        "-o", "type=oci,dest=" + (dir / "oci-a").string()});
+    ASSERT_EQ(a.exit_code, 0) << joined(a);
+    // skopeo's --config drops what it does not know: the config blob as the layout holds it.
+    auto manifest = json_of(run({"skopeo", "inspect", "--raw", "oci:" + cache + ":latest"}));
+    const std::string config_digest = manifest["config"]["digest"];
+    auto config = json::parse(slurp(dir / "cache/blobs/sha256" / config_digest.substr(7)));
+    const auto& records = config["kiln.cache"]["records"];
+    std::set<std::string> keys;
+    for (const auto& rec : records)
+        keys.insert(rec["key"].get<std::string>());
+    EXPECT_EQ(keys.size(), records.size()) << "a record is repeated: " << config.dump();
+    // The build stage's COPY (shared), its RUN (it reads TARGETARCH) and the
+    // output stage's three steps, for each platform.
+    EXPECT_EQ(records.size(), 9u) << config.dump();
+
+    auto b =
+        run_kiln(dir / "root-b", {"build", "--platform", "linux/amd64,linux/arm64", "--cache-from",
+                                  "type=local,src=" + cache, "-t", "multi:1", "-o",
+                                  "type=oci,dest=" + (dir / "oci-b").string(), "--metadata-file",
+                                  (dir / "meta-b.json").string(), (dir / "ctx").string()});
+    ASSERT_EQ(b.exit_code, 0) << joined(b);
+    auto meta = json::parse(slurp(dir / "meta-b.json"));
+    EXPECT_EQ(meta["kiln.steps.run"], 0) << b.err;
+    auto index_a = json::parse(slurp(dir / "oci-a/index.json"));
+    auto index_b = json::parse(slurp(dir / "oci-b/index.json"));
+    EXPECT_EQ(index_b["manifests"][0]["digest"], index_a["manifests"][0]["digest"]);
+    const std::string layout = "oci:" + (dir / "oci-b").string() + ":1";
+    EXPECT_EQ(slurp(unpack_platform(layout, "arm64") / "arch"), "aarch64\n");
+}
+
+// gc sees through a name that holds an index: prune keeps every platform's
+// manifest, config and layers while the name stands, and frees them once it goes.
+TEST_F(MultiPlatform, PruneKeepsEveryPlatformOfANamedIndexAndFreesThemAfterRmi) {
+    auto r = build_two({"-t", "multi:1"});
+    ASSERT_EQ(r.exit_code, 0) << joined(r);
+    const std::string name = "oci:" + (dir / "root").string() + ":multi:1";
+    auto arm = run({"skopeo", "--override-arch", "arm64", "inspect", "--raw", name});
+    ASSERT_EQ(arm.exit_code, 0) << joined(arm);
+    write(dir / "arm-manifest.json", arm.out);
+    const std::string arm_manifest =
+        run({"sha256sum", (dir / "arm-manifest.json").string()}).out.substr(0, 64);
+
+    auto prune = run_kiln(dir / "root", {"prune", "-a", "-f"});
+    ASSERT_EQ(prune.exit_code, 0) << joined(prune);
+    auto all = run({"skopeo", "copy", "--all", name, "oci:" + (dir / "copy").string() + ":1"});
+    EXPECT_EQ(all.exit_code, 0) << "prune removed part of a named index: " << joined(all);
+    EXPECT_TRUE(fs::exists(dir / "root/blobs/sha256" / arm_manifest));
+
+    ASSERT_EQ(run_kiln(dir / "root", {"rmi", "multi:1"}).exit_code, 0);
+    prune = run_kiln(dir / "root", {"prune", "-a", "-f"});
+    ASSERT_EQ(prune.exit_code, 0) << joined(prune);
+    EXPECT_FALSE(fs::exists(dir / "root/blobs/sha256" / arm_manifest));
+}
+
+// A stage that names an image of another platform, without --platform, runs that
+// image's binaries: BuildKit's InvalidBaseImagePlatform warning says so, and its RUN
+// goes through emulation.
+TEST_F(Platform, ABaseImageOfAnotherPlatformIsNamedInAWarningAndItsRunIsEmulated) {
+    if (auto why = arm64_emulation_skip_reason(); !why.empty())
+        GTEST_SKIP() << why;
+    const fs::path busybox = arm64_busybox();
+    if (!skip_.empty())
+        GTEST_SKIP() << skip_;
+    write(dir / "base/Dockerfile", "FROM scratch\nCOPY busybox /bin/busybox\n");
+    fs::copy_file(busybox, dir / "base/busybox");
+    auto base = run_kiln(dir / "root", {"build", "--platform", "linux/arm64", "-t", "armbase:1",
+                                        (dir / "base").string()});
+    ASSERT_EQ(base.exit_code, 0) << joined(base);
+
+    write(dir / "ctx/Dockerfile",
+          "FROM armbase:1\nRUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox uname -m > "
+          "/arch\"]\n");
+    auto r = run_kiln(dir / "root", {"build", "-o", "type=local,dest=" + (dir / "out").string(),
+                                     (dir / "ctx").string()});
+    ASSERT_EQ(r.exit_code, 0) << joined(r);
+    EXPECT_NE(r.err.find("Dockerfile:1: InvalidBaseImagePlatform: Base image armbase:1 was pulled "
+                         "with platform \"linux/arm64\", expected \"linux/amd64\" for current "
+                         "build"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(slurp(dir / "out/arch"), "aarch64\n");
 }
