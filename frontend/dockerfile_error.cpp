@@ -7,6 +7,22 @@
 namespace kiln::frontend {
 namespace {
 
+// A Dockerfile line may be a megabyte long: what an error shows of one is cut to
+// a width a terminal shows, at a UTF-8 character boundary, with what was left
+// out counted.
+constexpr std::size_t kShownLine = 160;
+constexpr std::size_t kShownMessage = 400;
+
+std::string cut(std::string_view text, std::size_t width) {
+    if (text.size() <= width)
+        return std::string(text);
+    std::size_t end = width;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
+        --end;  // not inside a multi-byte character
+    return std::string(text.substr(0, end)) + "... (" + std::to_string(text.size() - end) +
+           " more bytes)";
+}
+
 std::string compose_what(const std::string& file, int line, const std::string& message) {
     std::string out;
     if (!file.empty()) {
@@ -19,7 +35,7 @@ std::string compose_what(const std::string& file, int line, const std::string& m
     } else if (line > 0) {
         out += "line " + std::to_string(line) + ": ";
     }
-    out += message;
+    out += cut(message, kShownMessage);
     return out;
 }
 
@@ -83,7 +99,7 @@ std::string render_source_context(std::string_view source, int start_line, int e
         out += num;
         out += marked ? ">>>" : "   ";
         out += ' ';
-        out += lines[static_cast<size_t>(i - 1)];
+        out += cut(lines[static_cast<size_t>(i - 1)], kShownLine);
         out += '\n';
     }
     out += "--------------------\n";

@@ -634,6 +634,19 @@ TEST(ParserErrors, ContextPadsLikeBuildkit) {
     EXPECT_EQ(render_source_context("a\n", 9, 9), "");
 }
 
+// A megabyte line is shown cut to a terminal's width, never whole, and never
+// inside a UTF-8 character.
+TEST(ParserErrors, ALongLineIsCutInTheExcerpt) {
+    const std::string long_line =
+        "RUN " + std::string(155, 'x') + "\u00e9" + std::string(1 << 20, 'y');
+    const std::string excerpt = render_source_context("FROM a\n" + long_line + "\n", 2, 2);
+    const std::string shown = "RUN " + std::string(155, 'x') + "... (" +
+                              std::to_string(long_line.size() - 159) + " more bytes)";
+    EXPECT_NE(excerpt.find("   2 | >>> " + shown + "\n"), std::string::npos)
+        << excerpt.substr(0, 400);
+    EXPECT_LT(excerpt.size(), 500u);
+}
+
 TEST(ParserErrors, UnknownInstructionWithSuggestion) {
     const std::string text = "FROM alpine\n\nRUN a\nRUN b\nRUN c\nRUN d\nRUNN x\n";
     auto r = parse_dockerfile(text);
