@@ -19,6 +19,14 @@ class Error : public std::runtime_error {
     virtual std::string detail() const { return {}; }
 };
 
+// A mistake in how kiln was called: a flag's value, or a spec (`-o`,
+// `--cache-to`, `--secret`, `--filter`) it cannot take. The CLI exits 2 for
+// it, as for a flag it does not know; what() names the flag.
+class UsageError : public Error {
+  public:
+    using Error::Error;
+};
+
 // The user asked kiln to stop (Ctrl-C, SIGTERM) and the work was abandoned
 // part way. Code tells a cancellation from a failure by this type, never by
 // the message; the CLI exits 130 for it. The message is "interrupted" unless

@@ -345,10 +345,15 @@ BuildResult build(const BuildRequest& req) {
     Progress& progress = req.progress ? *req.progress : quiet;
     // Names first, as buildx: a bad -t fails before any step runs, with the
     // reference parser's reason (`invalid tag "X": ...`).
-    for (const auto& t : req.tags)
-        kiln::parse_reference(t, "tag");
+    for (const auto& t : req.tags) {
+        try {
+            kiln::parse_reference(t, "tag");
+        } catch (const Error& e) {
+            throw UsageError(std::string("-t: ") + e.what());
+        }
+    }
     if (req.network == "host" && !req.allow.network_host)
-        throw Error("--network host is not allowed: add --allow network.host");
+        throw UsageError("--network host is not allowed: add --allow network.host");
     std::error_code ec;
     if (!fs::is_directory(req.context, ec))
         throw Error("build context " + req.context + " is not a directory");

@@ -21,7 +21,7 @@ std::vector<exporter::OutputSpec> plan_outputs(const std::vector<std::string>& s
             kiln::parse_reference(name, "name");
     if (push) {
         if (tags.empty())
-            throw Error("--push needs a name to push to: add -t NAME");
+            throw UsageError("--push needs a name to push to: add -t NAME");
         bool pushed = false;
         for (auto& o : outputs)
             if (o.type == "image" || o.type == "registry") {
@@ -34,7 +34,10 @@ std::vector<exporter::OutputSpec> plan_outputs(const std::vector<std::string>& s
     for (const auto& o : outputs)
         if ((o.type == "registry" || o.get("push") == "true") && tags.empty() &&
             o.get("name").empty())
-            throw Error("pushing to a registry needs a name: -t NAME or -o type=registry,name=REF");
+            throw UsageError(
+                "pushing to a registry needs a name: -t NAME or -o type=registry,name=REF");
+    for (const auto& o : outputs)
+        exporter::check_destination(o);
     return outputs;
 }
 

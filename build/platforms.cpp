@@ -13,7 +13,12 @@ std::vector<Platforms> platforms_of(const std::vector<std::string>& requested) {
         return {Platforms{build, build, false}};
     std::vector<Platforms> out;
     for (const auto& text : requested) {
-        const auto target = registry::buildkit_form(registry::parse_platform(text));
+        registry::PlatformSpec target;
+        try {
+            target = registry::buildkit_form(registry::parse_platform(text));
+        } catch (const Error& e) {
+            throw UsageError(std::string("--platform: ") + e.what());
+        }
         if (std::none_of(out.begin(), out.end(),
                          [&](const Platforms& p) { return p.target.str() == target.str(); }))
             out.push_back({build, target, target.str() != build.str()});

@@ -9,6 +9,7 @@
 #include "base/limits.h"
 #include "cli/commands.h"
 #include "cli/units.h"
+#include "cli/usage.h"
 #include "gc/collect.h"
 #include "gc/duration.h"
 
@@ -60,11 +61,12 @@ int prune(const std::optional<std::string>& root_flag, const PruneArgs& a) {
         auto eq = f.find('=');
         const std::string key = f.substr(0, eq);
         if (eq == std::string::npos || (key != "until" && key != "unused-for"))
-            throw Error("--filter " + f + ": unknown filter (kiln prune knows until=DURATION)");
-        o.until = gc::parse_duration(f.substr(eq + 1));
+            throw UsageError("--filter " + f +
+                             ": unknown filter (kiln prune knows until=DURATION)");
+        o.until = as_usage("--filter", [&] { return gc::parse_duration(f.substr(eq + 1)); });
     }
     if (!a.keep_storage.empty()) {
-        std::uint64_t v = parse_size(a.keep_storage);
+        std::uint64_t v = as_usage("--keep-storage", [&] { return parse_size(a.keep_storage); });
         o.keep_bytes =
             v > static_cast<std::uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<std::int64_t>(v);
     }

@@ -10,6 +10,7 @@
 #include "build/store_ops.h"
 #include "cli/commands.h"
 #include "cli/registry_options.h"
+#include "cli/usage.h"
 #include "content/image_store.h"
 #include "content/state_root.h"
 #include "registry/credentials.h"
@@ -63,7 +64,7 @@ int pull(const std::optional<std::string>& root_flag, const std::string& ref_tex
     registry::PullOptions o;
     o.client = client_options(args.insecure_registries);
     if (!platform.empty())
-        o.platform = registry::parse_platform(platform);
+        o.platform = as_usage("--platform", [&] { return registry::parse_platform(platform); });
     o.log = stderr_logger("");
     auto r = build::pull_image(root, ref, o);
     // As docker pull: the digest the reference resolved to (the index's, for an index).
@@ -88,7 +89,7 @@ int login(const std::string& host, std::string username, std::string password, b
     const std::string domain = login_domain(host);
     if (password_stdin) {
         if (!password.empty())
-            throw Error("login: --password and --password-stdin are mutually exclusive");
+            throw UsageError("login: --password and --password-stdin are mutually exclusive");
         std::getline(std::cin, password);
         if (!password.empty() && password.back() == '\r')
             password.pop_back();

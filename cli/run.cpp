@@ -8,6 +8,7 @@
 #include "base/error.h"
 #include "base/limits.h"
 #include "cli/commands.h"
+#include "cli/usage.h"
 
 namespace kiln::cli {
 
@@ -37,6 +38,7 @@ int run(int argc, char** argv) {
     install_signal_handlers();
     CLI::App app{"kiln: a daemonless image builder (Dockerfile → OCI image)", "kiln"};
     app.require_subcommand(1);
+    app.set_version_flag("--version", std::string("kiln ") + KILN_VERSION);
     std::optional<std::string> root;
     app.add_option("--root", root, "state root (default /var/lib/kiln as root, $KILN_ROOT)");
     std::string max_layer;
@@ -179,11 +181,14 @@ int run(int argc, char** argv) {
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
-        return app.exit(e);
+        if (e.get_exit_code() == 0)  // --help, --version
+            return app.exit(e);
+        std::cerr << "error: " << usage_message(app, e, argc, argv) << "\n";
+        return kUsageExit;
     }
     try {
         if (!max_layer.empty())
-            set_max_layer_size(parse_size(max_layer));
+            set_max_layer_size(as_usage("--max-layer-size", [&] { return parse_size(max_layer); }));
         if (*build_cmd)
             return build(root, b);
         if (*images_cmd)
@@ -214,6 +219,9 @@ int run(int argc, char** argv) {
             return platforms();
         if (*dump_cmd)
             return dump_ast(file);
+    } catch (const UsageError& e) {
+        std::cerr << "error: " << e.what() << "\n";
+        return kUsageExit;
     } catch (const Error& e) {
         // A Dockerfile error's detail is its source excerpt.
         std::cerr << "error: " << e.what() << "\n" << e.detail();

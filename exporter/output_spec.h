@@ -23,7 +23,13 @@ struct OutputSpec {
     bool oci_media_types() const;
 };
 
-// Throws kiln::Error naming the spec for unknown types, missing dest, bad values.
+// Throws kiln::UsageError naming the spec for unknown types and keys, missing
+// dest, bad values.
 OutputSpec parse_output_spec(const std::string& text);
+
+// Throws kiln::UsageError when the spec's dest cannot be written (its parent
+// is not a directory, or not writable), so a build does not run only to fail
+// at its end. The exporters check again when they write.
+void check_destination(const OutputSpec& spec);
 
 }  // namespace kiln::exporter

@@ -51,8 +51,8 @@ const std::map<std::string, std::set<std::string>> kAttrs = {
 
 CacheSpec parse_cache_spec(const std::string& text, Direction direction) {
     const std::string flag = direction == Direction::to ? "--cache-to" : "--cache-from";
-    auto bad = [&](const std::string& why) -> Error {
-        return Error("invalid " + flag + " \"" + text + "\": " + why);
+    auto bad = [&](const std::string& why) -> UsageError {
+        return UsageError("invalid " + flag + " \"" + text + "\": " + why);
     };
     CacheSpec spec;
     spec.text = text;

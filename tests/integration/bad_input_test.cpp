@@ -89,7 +89,7 @@ TEST(BadInput, UnwritableOutputLeavesNothing) {
     auto target = dir / "no/such/dir/out.tar";
     auto r = run_kiln(dir / "root",
                       {"build", "-o", "type=oci,dest=" + target.string(), (dir / "ctx").string()});
-    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.exit_code, 2);  // found before the build: a usage error
     EXPECT_NE(error_line(r).find(target.string()), std::string::npos) << r.err;
     EXPECT_FALSE(fs::exists(dir / "no"));
     // An output path that is a directory where a file must go.
@@ -107,11 +107,11 @@ TEST(BadInput, BadOutputSpecFailsBeforeBuilding) {
     write(dir / "ctx/Dockerfile", "FROM scratch\nCOPY a /a\n");
     write(dir / "ctx/a", "a");
     auto r = run_kiln(dir / "root", {"build", "-o", "type=oci", (dir / "ctx").string()});
-    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.exit_code, 2);  // a usage error
     EXPECT_NE(error_line(r).find("dest= is required"), std::string::npos) << r.err;
     r = run_kiln(dir / "root",
                  {"build", "-o", "type=oci,dest=x,compression=lzma", (dir / "ctx").string()});
-    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.exit_code, 2);
     EXPECT_NE(error_line(r).find("lzma"), std::string::npos) << r.err;
 }
 

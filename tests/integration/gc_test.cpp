@@ -167,10 +167,10 @@ TEST_F(Gc, FilterUntilKeepsWhatWasUsedWithinIt) {
     EXPECT_EQ(cached_steps(old_again), 0) << old_again.err;
 
     auto bad = run_kiln(root, {"prune", "-f", "--filter", "label=x"});
-    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_EQ(bad.exit_code, 2);  // a usage error
     EXPECT_NE(bad.err.find("--filter label=x: unknown filter"), std::string::npos) << bad.err;
     auto bad_duration = run_kiln(root, {"prune", "-f", "--filter", "until=soon"});
-    EXPECT_EQ(bad_duration.exit_code, 1);
+    EXPECT_EQ(bad_duration.exit_code, 2);
     EXPECT_NE(bad_duration.err.find("invalid duration \"soon\""), std::string::npos)
         << bad_duration.err;
 }

@@ -192,7 +192,7 @@ TEST_F(Platform, ARunForAPlatformNothingHereRunsIsRefusedBeforeAnyStepStarts) {
 TEST_F(Platform, AMalformedPlatformIsRefusedNamingIt) {
     write(dir / "ctx/Dockerfile", "FROM scratch\n");
     auto bad = build(dir / "ctx", "linux/amd64,linux/", "oci");
-    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_EQ(bad.exit_code, 2);  // a usage error
     EXPECT_NE(bad.err.find("invalid platform \"linux/\""), std::string::npos) << bad.err;
     EXPECT_FALSE(fs::exists(dir / "oci"));
 }
