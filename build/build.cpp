@@ -14,6 +14,7 @@
 #include "build/base_images.h"
 #include "build/outputs.h"
 #include "build/platforms.h"
+#include "build/run_settings.h"
 #include "build/store_ops.h"
 #include "content/atomic_file.h"
 #include "content/image_store.h"
@@ -151,9 +152,12 @@ std::optional<frontend::BuildPlan> lower_plan(const BuildRequest& req, const Def
 // As buildx's --metadata-file: after a push, the digest is the one the
 // registry has (layers compressed); the local store's (uncompressed) is kiln's own key.
 void write_metadata(const BuildRequest& req, const BuildResult& result, std::size_t files_read) {
-    nlohmann::json meta{{"containerimage.digest",
-                         result.pushed_digest.empty() ? result.digest : result.pushed_digest},
-                        {"kiln.image.digest", result.digest}};
+    const std::string digest = result.pushed_digest.empty() ? result.digest : result.pushed_digest;
+    nlohmann::json meta{
+        {"containerimage.digest", digest},
+        {"containerimage.descriptor",
+         {{"mediaType", result.media_type}, {"digest", digest}, {"size", result.size}}},
+        {"kiln.image.digest", result.digest}};
     if (!result.config_digest.empty())
         meta["containerimage.config.digest"] = result.config_digest;
     std::string names;
@@ -224,7 +228,8 @@ solver::SolvedImage solve_plan(const BuildRequest& req, const frontend::BuildPla
                                const remote_cache::SharedCache& shared, Progress& progress,
                                std::optional<std::int64_t> epoch, snapshotter::Snapshotter& snaps,
                                const BuildSandbox& box, std::size_t platform_index,
-                               const std::string& vertex_prefix, Shared& together,
+                               const std::string& vertex_prefix,
+                               const sandbox::BuildSettings& run_settings, Shared& together,
                                solver::KeyClaims* claims, std::atomic<bool>* cancel) {
     const TempDir& work = box.work;
     solver::CacheStore cache(root.cache() / "steps", root.blobs());
@@ -267,6 +272,7 @@ solver::SolvedImage solve_plan(const BuildRequest& req, const frontend::BuildPla
         policy.secrets[id] = solver::SecretSource{s.file, s.value};
     policy.ssh_socket = req.ssh_socket;
     policy.cache_mounts = root.cache() / "mounts";
+    policy.run_settings = run_settings;
     policy.no_cache = req.no_cache;
     policy.no_cache_stages = req.no_cache_stages;
     policy.explain_cache = req.explain_cache;
@@ -349,11 +355,12 @@ BuildResult build(const BuildRequest& req) {
         try {
             kiln::parse_reference(t, "tag");
         } catch (const Error& e) {
-            throw UsageError(std::string("-t: ") + e.what());
+            throw UsageError(e.what());  // it names the tag
         }
     }
     if (req.network == "host" && !req.allow.network_host)
         throw UsageError("--network host is not allowed: add --allow network.host");
+    const auto run_settings = parse_run_settings(req.add_hosts, req.shm_size, req.ulimits);
     std::error_code ec;
     if (!fs::is_directory(req.context, ec))
         throw Error("build context " + req.context + " is not a directory");
@@ -437,7 +444,7 @@ BuildResult build(const BuildRequest& req) {
         [&](std::size_t i, solver::KeyClaims* claims, std::atomic<bool>* cancel) {
             return solve_plan(req, plans[i], def, ignore, root, bases, shared, progress, epoch,
                               *snapshots, *box, i, several ? platforms[i].target.str() + " " : "",
-                              together, claims, cancel);
+                              run_settings, together, claims, cancel);
         },
         req.cancel);
     // Taking the sandbox down waits for slirp4netns to exit (the kernel tearing
@@ -505,7 +512,12 @@ BuildResult build(const BuildRequest& req) {
     bases.name_complete();
     result.digest =
         index ? index->descriptor.digest.str() : images.front().manifest_descriptor.digest.str();
-    result.pushed_digest = pushed ? pushed->str() : "";
+    const content::Descriptor& named = pushed  ? *pushed
+                                       : index ? index->descriptor
+                                               : images.front().manifest_descriptor;
+    result.pushed_digest = pushed ? pushed->digest.str() : "";
+    result.media_type = named.media_type;
+    result.size = named.size;
     if (!index)  // as buildx, whose metadata for an index names no config
         result.config_digest = images.front().manifest.config.digest.str();
     if (!req.iidfile.empty())

@@ -44,13 +44,13 @@ std::vector<exporter::OutputSpec> plan_outputs(const std::vector<std::string>& s
 namespace {
 
 // Each output in its own progress vertex, written by `write`; returns the
-// digest a registry has after a push.
-std::optional<content::Digest> export_each(
+// manifest as a registry has it after a push.
+std::optional<content::Descriptor> export_each(
     const std::vector<exporter::OutputSpec>& outputs, const registry::ClientOptions& client,
     Progress& progress,
     const std::function<exporter::ExportResult(const exporter::OutputSpec&,
                                                const registry::PushOptions&)>& write) {
-    std::optional<content::Digest> pushed;
+    std::optional<content::Descriptor> pushed;
     for (const auto& spec : outputs) {
         const std::map<std::string, std::string> titles = {
             {"image", "naming image in the local store"},
@@ -65,8 +65,8 @@ std::optional<content::Digest> export_each(
         push.client = client;
         push.log = [&v](const std::string& line) { v.log(line); };
         auto result = write(spec, push);
-        if (spec.type == "registry" || spec.get("push") == "true")
-            pushed = result.manifest_digest;
+        if (result.pushed)
+            pushed = result.pushed;
         v.log(result.description + " done");
         v.done();
     }
@@ -75,18 +75,18 @@ std::optional<content::Digest> export_each(
 
 }  // namespace
 
-std::optional<content::Digest> export_outputs(const content::StateRoot& root,
-                                              const exporter::CommittedImage& image,
-                                              const std::vector<exporter::OutputSpec>& outputs,
-                                              const std::vector<std::string>& tags,
-                                              const registry::ClientOptions& client,
-                                              Progress& progress) {
+std::optional<content::Descriptor> export_outputs(const content::StateRoot& root,
+                                                  const exporter::CommittedImage& image,
+                                                  const std::vector<exporter::OutputSpec>& outputs,
+                                                  const std::vector<std::string>& tags,
+                                                  const registry::ClientOptions& client,
+                                                  Progress& progress) {
     return export_each(outputs, client, progress, [&](const auto& spec, const auto& push) {
         return exporter::export_output(root, image, spec, tags, push);
     });
 }
 
-std::optional<content::Digest> export_index_outputs(
+std::optional<content::Descriptor> export_index_outputs(
     const content::StateRoot& root, const exporter::CommittedIndex& index,
     const std::vector<exporter::OutputSpec>& outputs, const std::vector<std::string>& tags,
     const registry::ClientOptions& client, Progress& progress) {

@@ -22,15 +22,15 @@ std::vector<exporter::OutputSpec> plan_outputs(const std::vector<std::string>& s
                                                const std::vector<std::string>& tags, bool push);
 
 // Writes the image to every output, one progress vertex each; returns the
-// manifest digest a registry has after a push.
-std::optional<content::Digest> export_outputs(const content::StateRoot& root,
-                                              const exporter::CommittedImage& image,
-                                              const std::vector<exporter::OutputSpec>& outputs,
-                                              const std::vector<std::string>& tags,
-                                              const registry::ClientOptions& client,
-                                              Progress& progress);
+// manifest as a registry has it after a push.
+std::optional<content::Descriptor> export_outputs(const content::StateRoot& root,
+                                                  const exporter::CommittedImage& image,
+                                                  const std::vector<exporter::OutputSpec>& outputs,
+                                                  const std::vector<std::string>& tags,
+                                                  const registry::ClientOptions& client,
+                                                  Progress& progress);
 // The same for a multi-platform build's index (exporter::export_index_output).
-std::optional<content::Digest> export_index_outputs(
+std::optional<content::Descriptor> export_index_outputs(
     const content::StateRoot& root, const exporter::CommittedIndex& index,
     const std::vector<exporter::OutputSpec>& outputs, const std::vector<std::string>& tags,
     const registry::ClientOptions& client, Progress& progress);

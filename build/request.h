@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -56,6 +57,11 @@ struct BuildRequest {
     std::string snapshotter = "auto";  // auto | overlayfs | native
     std::string runtime = "runc";
     std::string network = "default";  // default | host | none
+    // buildx's --add-host NAME:IP, --shm-size SIZE, --ulimit TYPE=SOFT[:HARD]
+    // for every RUN, as given; checked before any step runs (build/run_settings.h).
+    std::vector<std::string> add_hosts;
+    std::string shm_size;
+    std::vector<std::string> ulimits;
     Entitlements allow;
     std::vector<std::string> outputs;  // -o specs; none = type=image
     bool push = false;                 // --push: image outputs also push
@@ -85,6 +91,10 @@ struct BuildRequest {
 struct BuildResult {
     std::string digest;         // the image manifest in the local store (kiln's own key)
     std::string pushed_digest;  // the manifest a registry has, "" when nothing was pushed
+    // The media type and size of what containerimage.digest names (the pushed
+    // manifest after a push), for buildx's containerimage.descriptor.
+    std::string media_type;
+    std::int64_t size = 0;
     std::string config_digest;
     // --check: how many warnings the checks reported (the build stopped there).
     std::optional<std::size_t> check_warnings;

@@ -44,6 +44,9 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     req.snapshotter = args.snapshotter;
     req.runtime = args.runtime;
     req.network = args.network;
+    req.add_hosts = args.add_hosts;
+    req.shm_size = args.shm_size;
+    req.ulimits = args.ulimits;
     req.allow = build::parse_allow(args.allow);
     req.outputs = args.outputs;
     req.push = args.push;

@@ -86,6 +86,13 @@ int run(int argc, char** argv) {
                      "network of RUN steps: default (private, with outbound access), host "
                      "(needs --allow network.host), none")
         ->check(CLI::IsMember({"default", "host", "none"}));
+    build_cmd->add_option("--add-host", b.add_hosts,
+                          "add NAME:IP to every RUN's /etc/hosts (repeatable)");
+    build_cmd->add_option("--shm-size", b.shm_size,
+                          "size of every RUN's /dev/shm, e.g. 128m (default 64m)");
+    build_cmd->add_option("--ulimit", b.ulimits,
+                          "a RUN's resource limit TYPE=SOFT[:HARD], e.g. nofile=1024:2048 "
+                          "(repeatable)");
     build_cmd->add_option("--allow", b.allow,
                           "entitlements: network.host, security.insecure (repeatable or "
                           "comma-separated)");
@@ -95,6 +102,9 @@ int run(int argc, char** argv) {
                           "output: type=image|oci|docker|local[,dest=PATH][,...] (repeatable)");
     build_cmd->add_option("--progress", b.progress, "progress output: auto, plain, quiet")
         ->check(CLI::IsMember({"auto", "plain", "tty", "quiet"}));
+    build_cmd->add_flag_callback(
+        "-q,--quiet", [&b] { b.progress = "quiet"; },
+        "print only the image digest (stdout); nothing but errors on stderr");
     build_cmd->add_option("--iidfile", b.iidfile, "write the image digest to a file");
     build_cmd->add_option("--metadata-file", b.metadata_file, "write build results as JSON");
     build_cmd->add_option("--label", b.labels, "set an image label K=V (repeatable)");

@@ -81,7 +81,7 @@ ExportResult push_to_names(const content::StateRoot& root, const OutputSpec& spe
                        (options.by_digest || ref.tag.empty() ? "" : ":" + ref.tag) + "@" +
                        r.digest.str();
     }
-    return {manifest.digest, description};
+    return {manifest.digest, description, manifest};
 }
 
 }  // namespace

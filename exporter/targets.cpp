@@ -41,14 +41,16 @@ ExportResult export_output(const content::StateRoot& root, const CommittedImage&
             return {pushed.manifest_digest,
                     pushed.description +
                         "; not named in the local store (its layers came from "
-                        "the shared cache and were not downloaded)"};
+                        "the shared cache and were not downloaded)",
+                    pushed.pushed};
         }
         fetch_layers(root, image);
         auto stored = export_to_store(root, image, all);
         if (spec.get("push") != "true")
             return stored;
         auto pushed = export_registry(root, image, spec, all, push);
-        return {pushed.manifest_digest, stored.description + "; " + pushed.description};
+        return {pushed.manifest_digest, stored.description + "; " + pushed.description,
+                pushed.pushed};
     }
     if (spec.type != "registry")
         fetch_layers(root, image);
@@ -92,7 +94,7 @@ ExportResult export_index_output(const content::StateRoot& root, const Committed
     if (spec.get("push") != "true")
         return {index.descriptor.digest, desc};
     auto pushed = export_registry_index(root, index, spec, all, push);
-    return {pushed.manifest_digest, desc + "; " + pushed.description};
+    return {pushed.manifest_digest, desc + "; " + pushed.description, pushed.pushed};
 }
 
 ExportResult export_to_store(const content::StateRoot& root, const CommittedImage& image,

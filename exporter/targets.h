@@ -7,7 +7,9 @@
 // store is verified against its digest on the way.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "content/state_root.h"
@@ -18,8 +20,15 @@
 namespace kiln::exporter {
 
 struct ExportResult {
+    ExportResult(content::Digest manifest, std::string what,
+                 std::optional<content::Descriptor> registry_has = std::nullopt)
+        : manifest_digest(std::move(manifest)),
+          description(std::move(what)),
+          pushed(std::move(registry_has)) {}
     content::Digest manifest_digest;  // of the manifest as written to the target
     std::string description;          // "exported to oci:out.tar", for the user
+    // After a push: the manifest (or index) as the registry has it.
+    std::optional<content::Descriptor> pushed;
 };
 
 // Dispatches on spec.type. `names` are the -t names (plus any name= attr).

@@ -297,8 +297,11 @@ std::string resolv_conf(bool private_network) {
 void write_etc_files(const fs::path& dir, const RunOptions& opts) {
     const std::string& hostname = opts.hostname;
     write_text(dir / "resolv.conf", resolv_conf(opts.network == RunOptions::Network::private_ns));
-    write_text(dir / "hosts", "127.0.0.1\tlocalhost " + hostname +
-                                  "\n::1\tlocalhost ip6-localhost ip6-loopback\n");
+    std::string hosts =
+        "127.0.0.1\tlocalhost " + hostname + "\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+    for (const auto& [name, ip] : opts.settings.extra_hosts)  // --add-host, as Docker writes them
+        hosts += ip + "\t" + name + "\n";
+    write_text(dir / "hosts", hosts);
     write_text(dir / "hostname", hostname + "\n");
 }
 

@@ -27,6 +27,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -67,6 +68,20 @@ struct User {
 // hostile image cannot make us read a host file.
 User resolve_user(const std::filesystem::path& rootfs, const std::string& spec);
 
+// What a build gives every RUN's sandbox, as buildx's --add-host, --shm-size
+// and --ulimit do (BuildKit keeps them in the exec op, so they are part of a
+// RUN's cache key: solver/op_exec.cpp).
+struct Rlimit {
+    std::string type;  // as OCI names it: "RLIMIT_NOFILE"
+    std::uint64_t soft = 0, hard = 0;
+};
+struct BuildSettings {
+    std::vector<std::pair<std::string, std::string>> extra_hosts;  // (name, IP) for /etc/hosts
+    std::uint64_t shm_size = 0;   // bytes of /dev/shm; 0 = 64 MiB, Docker's default
+    std::vector<Rlimit> ulimits;  // the process's rlimits; none given = inherited
+    bool empty() const { return extra_hosts.empty() && shm_size == 0 && ulimits.empty(); }
+};
+
 struct RunOptions {
     std::filesystem::path rootfs;   // already-mounted writable root (absolute)
     std::vector<std::string> args;  // argv (the caller applies SHELL / exec form)
@@ -85,6 +100,7 @@ struct RunOptions {
     // Docker's default capabilities under the ecosystem's default seccomp profile.
     bool insecure = false;
     std::string hostname = "buildkitsandbox";
+    BuildSettings settings;
     std::string runtime = "runc";  // runc-compatible CLI (runc, crun), looked up in PATH
     // Scratch for bundle/, runtime-state/ (the runtime's --root), etc/ (generated files)
     // and runtime.log; created if missing; the caller removes it. Must not be inside

@@ -135,17 +135,26 @@ json make_runtime_spec(const RunOptions& opts, const std::filesystem::path& gene
         {"env", opts.env},
         {"cwd", opts.cwd},
         {"capabilities", {{"bounding", caps}, {"effective", caps}, {"permitted", caps}}},
-        // No rlimits: the step inherits kiln's (as BuildKit resets them to its own).
+        // Rlimits not asked for are inherited from kiln's (as BuildKit resets
+        // them to its own).
         {"noNewPrivileges", false},
     };
+    if (!opts.settings.ulimits.empty()) {
+        json rlimits = json::array();
+        for (const auto& r : opts.settings.ulimits)
+            rlimits.push_back({{"type", r.type}, {"soft", r.soft}, {"hard", r.hard}});
+        process["rlimits"] = rlimits;
+    }
+    const std::string shm_size = opts.settings.shm_size
+                                     ? "size=" + std::to_string(opts.settings.shm_size)
+                                     : std::string("size=65536k");
 
     json mounts = json::array({
         mount("/proc", "proc", "proc", {"nosuid", "noexec", "nodev"}),
         mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}),
         mount("/dev/pts", "devpts", "devpts",
               {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}),
-        mount("/dev/shm", "tmpfs", "shm",
-              {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}),
+        mount("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", shm_size}),
         mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}),
         // Writable only for an insecure step (BuildKit's oci.WithWriteableSysfs).
         opts.insecure ? mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "rw"})

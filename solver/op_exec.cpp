@@ -66,7 +66,17 @@ nlohmann::json ExecOp::cache_key(OpEnv& env) {
         }
         return std::string();
     };
-    return {{"default_network", policy_.default_network}, {"op", run_key(step_, input)}};
+    nlohmann::json key = {{"default_network", policy_.default_network},
+                          {"op", run_key(step_, input)}};
+    // As BuildKit's exec op holds them; absent when unset, so keys stay as they were.
+    const auto& s = policy_.settings;
+    if (!s.extra_hosts.empty())
+        key["extra_hosts"] = s.extra_hosts;
+    if (s.shm_size)
+        key["shm_size"] = s.shm_size;
+    for (const auto& r : s.ulimits)
+        key["ulimits"].push_back({r.type, r.soft, r.hard});
+    return key;
 }
 
 bool ExecOp::execute(const fs::path& root, OpEnv& env) {
@@ -80,6 +90,7 @@ bool ExecOp::execute(const fs::path& root, OpEnv& env) {
     rc.ssh_socket = policy_.ssh_socket;
     rc.executor = policy_.executor;
     rc.default_network = policy_.default_network;
+    rc.settings = policy_.settings;
     rc.cancel = &env.cancel();
     rc.on_output = [&](std::string_view line) { env.log(line); };
     rc.mount_source = [&](const frontend::MountSpec& m) -> fs::path {

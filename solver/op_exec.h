@@ -26,6 +26,7 @@ struct RunPolicy {
     std::map<std::string, SecretSource> secrets;
     std::string ssh_socket;
     std::filesystem::path cache_mounts;
+    sandbox::BuildSettings settings;  // --add-host, --shm-size, --ulimit
 };
 
 class ExecOp : public Op {

@@ -188,6 +188,7 @@ void run_step(const frontend::Step& step, const RunContext& ctx) {
     opts.user = sandbox::resolve_user(ctx.root, step.user.empty() ? "0" : step.user);
     opts.network = network_of(spec, ctx);
     opts.insecure = spec.security == "insecure";
+    opts.settings = ctx.settings;
     opts.work_dir = ctx.work_dir / "sandbox";
     opts.on_output = ctx.on_output;
     opts.cancel = ctx.cancel;

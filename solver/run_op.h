@@ -39,7 +39,8 @@ struct RunContext {
     // Runs the process; "default" network is asked for as Network::private_ns
     // (the executor's own private network).
     sandbox::Executor* executor = nullptr;
-    std::string default_network;  // kiln build --network: for RUNs without --network
+    std::string default_network;      // kiln build --network: for RUNs without --network
+    sandbox::BuildSettings settings;  // kiln build --add-host, --shm-size, --ulimit
     std::function<void(std::string_view line)> on_output;
     const std::atomic<bool>* cancel = nullptr;
 };

@@ -117,6 +117,8 @@ struct SolvePolicy {
     std::map<std::string, SecretSource> secrets;
     std::string ssh_socket;
     std::filesystem::path cache_mounts;
+    // buildx's --add-host, --shm-size, --ulimit: every RUN's sandbox (part of its key).
+    sandbox::BuildSettings run_settings;
     // `no_cache` skips cache lookups (results are still recorded),
     // `no_cache_stages` does so for the named stages only.
     bool no_cache = false;

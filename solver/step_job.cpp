@@ -26,6 +26,7 @@ SolveRun::SolveRun(const frontend::BuildPlan& p, const SolveDeps& d, const Solve
     run.secrets = pol.secrets;
     run.ssh_socket = pol.ssh_socket;
     run.cache_mounts = pol.cache_mounts;
+    run.settings = pol.run_settings;
     for (size_t i = 0; i < p.stages.size(); ++i)
         states.push_back(std::make_unique<StageState>());
 }

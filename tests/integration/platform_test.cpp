@@ -284,6 +284,11 @@ TEST_F(MultiPlatform, TwoPlatformsGoToTheRegistryAsOneIndexThatSkopeoCopiesWhole
     auto meta = json::parse(slurp(dir / "meta.json"));
     EXPECT_EQ(meta["containerimage.digest"], "sha256:" + sum.out.substr(0, 64)) << meta.dump();
     EXPECT_FALSE(meta.contains("containerimage.config.digest")) << meta.dump();
+    EXPECT_EQ(meta["containerimage.descriptor"],
+              json({{"mediaType", "application/vnd.oci.image.index.v1+json"},
+                    {"digest", meta["containerimage.digest"]},
+                    {"size", fs::file_size(dir / "index.json")}}))
+        << meta.dump();
 
     // Each manifest's config says its platform.
     for (const std::string arch : {"amd64", "arm64"}) {

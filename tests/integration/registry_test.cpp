@@ -70,7 +70,12 @@ class Registry : public ::testing::Test {
         const std::string digest = pushed_digest_of_build(r);
         // As buildx: the metadata names the digest the registry has.
         if (r.exit_code == 0) {
-            EXPECT_EQ(json::parse(slurp(meta)).at("containerimage.digest"), digest);
+            const auto m = json::parse(slurp(meta));
+            EXPECT_EQ(m.at("containerimage.digest"), digest);
+            EXPECT_EQ(m.at("containerimage.descriptor").at("digest"), digest) << m.dump();
+            EXPECT_EQ(m.at("containerimage.descriptor").at("mediaType"),
+                      "application/vnd.oci.image.manifest.v1+json");
+            EXPECT_GT(m.at("containerimage.descriptor").at("size").get<int>(), 0) << m.dump();
         }
         return digest;
     }

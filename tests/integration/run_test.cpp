@@ -999,6 +999,64 @@ TEST_F(RunBuildFlags, NetworkNoneAppliesToEveryRun) {
     EXPECT_NE(r.err.find(" 1\n"), std::string::npos) << "only lo:\n" << r.err;
 }
 
+// buildx's --add-host, --shm-size and --ulimit reach every RUN, and are part of its
+// key (as in BuildKit's exec op): the same RUN without them runs again.
+TEST_F(RunBuildFlags, AddHostShmSizeAndUlimitReachEveryRun) {
+    auto ctx = context("flags",
+                       "FROM base:1\n"
+                       "RUN cat /etc/hosts > /hosts; grep ' /dev/shm ' /proc/mounts > "
+                       "/shm; ulimit -n > /nofile; ulimit -Hn > /nofile-hard\n");
+    const std::vector<std::string> flags = {"--add-host",    "db.internal:10.1.2.3", "--add-host",
+                                            "cache=fd00::9", "--shm-size",           "128m",
+                                            "--ulimit",      "nofile=1000:2000"};
+    auto with = flags;
+    with.insert(with.end(), {"-o", "type=local,dest=" + (dir / "out").string()});
+    auto r = build(ctx, with);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string hosts = slurp(dir / "out/hosts");
+    EXPECT_NE(hosts.find("\n10.1.2.3\tdb.internal\n"), std::string::npos) << hosts;
+    EXPECT_NE(hosts.find("\nfd00::9\tcache\n"), std::string::npos) << hosts;
+    EXPECT_NE(slurp(dir / "out/shm").find("size=131072k"), std::string::npos)
+        << slurp(dir / "out/shm");
+    EXPECT_EQ(slurp(dir / "out/nofile"), "1000\n");
+    EXPECT_EQ(slurp(dir / "out/nofile-hard"), "2000\n");
+
+    ASSERT_EQ(build(ctx, flags).exit_code, 0) << last.err;
+    EXPECT_EQ(steps_run(), 0) << "the same flags: the RUN is cached\n" << last.err;
+    ASSERT_EQ(build(ctx).exit_code, 0) << last.err;
+    EXPECT_EQ(steps_run(), 1) << "without them the RUN runs again\n" << last.err;
+    ASSERT_EQ(build(ctx, {"--shm-size", "256m"}).exit_code, 0) << last.err;
+    EXPECT_EQ(steps_run(), 1) << last.err;
+}
+
+TEST_F(RunBuildFlags, BadAddHostShmSizeOrUlimitIsAUsageErrorBeforeAnyStep) {
+    auto ctx = context("bad", "FROM base:1\nRUN true\n");
+    const std::vector<std::pair<std::vector<std::string>, std::string>> cases = {
+        {{"--add-host", "nohost"}, "invalid --add-host \"nohost\" (want NAME:IP)"},
+        {{"--add-host", "gw:host-gateway"}, "host-gateway is not supported"},
+        {{"--add-host", "db:999.1.1.1"}, "invalid --add-host \"db:999.1.1.1\""},
+        {{"--shm-size", "lots"}, "--shm-size: invalid size \"lots\""},
+        {{"--ulimit", "nofiles=1"}, "unknown type \"nofiles\""},
+        {{"--ulimit", "nofile=20:10"}, "the soft limit is above the hard one"},
+    };
+    for (const auto& [flags, message] : cases) {
+        auto r = build(ctx, flags);
+        EXPECT_EQ(r.exit_code, 2) << r.err;
+        EXPECT_NE(r.err.find("error: "), std::string::npos) << r.err;
+        EXPECT_NE(r.err.find(message), std::string::npos) << r.err;
+        EXPECT_EQ(r.err.find("RUN true"), std::string::npos) << "a step ran:\n" << r.err;
+    }
+}
+
+TEST_F(RunBuildFlags, QuietPrintsOnlyTheDigest) {
+    auto ctx = context("quiet", "FROM base:1\nRUN echo loud\n");
+    auto r = run_kiln(root, {"build", "-q", ctx.string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    EXPECT_EQ(r.out.size(), 72u) << r.out;  // sha256:<64 hex>\n
+    EXPECT_EQ(r.out.rfind("sha256:", 0), 0u) << r.out;
+}
+
 TEST_F(RunBuildFlags, SshMountForwardsTheAgentSocket) {
     // A listening unix socket stands in for ssh-agent.
     auto sock = dir / "agent.sock";
