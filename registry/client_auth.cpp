@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "registry/base64.h"
+#include "base/base64.h"
 #include "registry/client_impl.h"
 #include "registry/url.h"
 

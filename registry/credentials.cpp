@@ -13,11 +13,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/base64.h"
 #include "base/error.h"
 #include "base/process.h"
 #include "base/unique_fd.h"
 #include "content/atomic_file.h"
-#include "registry/base64.h"
 
 namespace kiln::registry {
 

@@ -5,9 +5,9 @@
 #include <deque>
 #include <filesystem>
 
+#include "base/base64.h"
 #include "content/state_root.h"
 #include "content/temp_dir.h"
-#include "registry/base64.h"
 #include "registry/client.h"
 #include "tests/unit/registry_fake_transport.h"
 

@@ -12,10 +12,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "base/base64.h"
 #include "base/error.h"
 #include "content/atomic_file.h"
 #include "content/temp_dir.h"
-#include "registry/base64.h"
 #include "registry/credentials.h"
 #include "tests/unit/scoped_env.h"
 

@@ -1,12 +1,13 @@
 // Base64 in RFC 4648's standard alphabet, as Docker's config.json "auth"
-// fields and HTTP Basic authentication spell it.
+// fields, HTTP Basic authentication and BuildKit's rawjson progress (its
+// log data) spell it.
 #pragma once
 
 #include <optional>
 #include <string>
 #include <string_view>
 
-namespace kiln::registry {
+namespace kiln {
 
 // Encodes with '=' padding.
 std::string base64_encode(std::string_view bytes);
@@ -16,4 +17,4 @@ std::string base64_encode(std::string_view bytes);
 // character, misplaced padding or a length no encoder produces.
 std::optional<std::string> base64_decode(std::string_view text);
 
-}  // namespace kiln::registry
+}  // namespace kiln

@@ -1,8 +1,8 @@
-#include "registry/base64.h"
+#include "base/base64.h"
 
 #include <cstdint>
 
-namespace kiln::registry {
+namespace kiln {
 
 namespace {
 
@@ -80,4 +80,4 @@ std::optional<std::string> base64_decode(std::string_view text) {
     return out;
 }
 
-}  // namespace kiln::registry
+}  // namespace kiln
