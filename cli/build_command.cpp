@@ -8,6 +8,7 @@
 #include "build/flags.h"
 #include "cli/commands.h"
 #include "cli/plain_progress.h"
+#include "cli/rawjson_progress.h"
 #include "cli/registry_options.h"
 #include "content/state_root.h"
 
@@ -18,6 +19,8 @@ namespace {
 std::unique_ptr<Progress> make_progress(const std::string& mode) {
     if (mode == "quiet")
         return std::make_unique<QuietProgress>();
+    if (mode == "rawjson")
+        return std::make_unique<RawJsonProgress>(std::cerr);
     // tty/auto fall back to plain until the live view exists.
     return std::make_unique<PlainProgress>(std::cerr);
 }

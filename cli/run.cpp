@@ -100,8 +100,11 @@ int run(int argc, char** argv) {
                         "only run the build checks; exit 1 when one reports a warning");
     build_cmd->add_option("-o,--output", b.outputs,
                           "output: type=image|oci|docker|local[,dest=PATH][,...] (repeatable)");
-    build_cmd->add_option("--progress", b.progress, "progress output: auto, plain, quiet")
-        ->check(CLI::IsMember({"auto", "plain", "tty", "quiet"}));
+    build_cmd
+        ->add_option("--progress", b.progress,
+                     "progress output: auto, plain, quiet, rawjson (BuildKit's SolveStatus "
+                     "stream, a JSON object a line)")
+        ->check(CLI::IsMember({"auto", "plain", "tty", "quiet", "rawjson"}));
     build_cmd->add_flag_callback(
         "-q,--quiet", [&b] { b.progress = "quiet"; },
         "print only the image digest (stdout); nothing but errors on stderr");
