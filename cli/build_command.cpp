@@ -1,15 +1,19 @@
 // `kiln build`: flags into a build::BuildRequest, the result printed.
+#include <unistd.h>
+
 #include <cstdlib>
 #include <iostream>
 #include <iterator>
 #include <memory>
 
+#include "base/error.h"
 #include "build/build.h"
 #include "build/flags.h"
 #include "cli/commands.h"
 #include "cli/plain_progress.h"
 #include "cli/rawjson_progress.h"
 #include "cli/registry_options.h"
+#include "cli/tty_progress.h"
 #include "content/state_root.h"
 
 namespace kiln::cli {
@@ -21,7 +25,13 @@ std::unique_ptr<Progress> make_progress(const std::string& mode) {
         return std::make_unique<QuietProgress>();
     if (mode == "rawjson")
         return std::make_unique<RawJsonProgress>(std::cerr);
-    // tty/auto fall back to plain until the live view exists.
+    // auto: the live display on a terminal (not a dumb one), plain otherwise.
+    const char* term = std::getenv("TERM");
+    const bool terminal = ::isatty(STDERR_FILENO) && !(term && std::string(term) == "dumb");
+    if (mode == "tty" && !terminal)
+        throw UsageError("--progress tty: stderr is not a terminal (use plain)");
+    if (terminal && (mode == "tty" || mode == "auto"))
+        return std::make_unique<TtyProgress>(STDERR_FILENO);
     return std::make_unique<PlainProgress>(std::cerr);
 }
 
@@ -74,6 +84,7 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     req.progress = progress.get();
 
     auto result = build::build(req);
+    progress.reset();  // its last frame before anything else is printed
     if (result.check_warnings) {
         // --check: report and stop, as `docker build --check` does.
         const auto n = *result.check_warnings;

@@ -102,8 +102,8 @@ int run(int argc, char** argv) {
                           "output: type=image|oci|docker|local[,dest=PATH][,...] (repeatable)");
     build_cmd
         ->add_option("--progress", b.progress,
-                     "progress output: auto, plain, quiet, rawjson (BuildKit's SolveStatus "
-                     "stream, a JSON object a line)")
+                     "progress output: auto (tty on a terminal, else plain), tty (live), plain, "
+                     "quiet, rawjson (BuildKit's SolveStatus stream, a JSON object a line)")
         ->check(CLI::IsMember({"auto", "plain", "tty", "quiet", "rawjson"}));
     build_cmd->add_flag_callback(
         "-q,--quiet", [&b] { b.progress = "quiet"; },

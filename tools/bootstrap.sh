@@ -18,6 +18,8 @@ packages=(
   # RUN for other platforms under emulation (tests/integration/platform_test.cpp registers
   # its binfmt_misc entries; kiln itself only reads them)
   qemu-user-static
+  # a real terminal for the live progress display's test (tests/integration/progress_test.cpp)
+  tmux
   # registries: the CNCF distribution registry, htpasswd, openssl for test CAs
   docker-registry apache2-utils openssl
 )
