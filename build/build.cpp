@@ -14,6 +14,7 @@
 #include "build/base_images.h"
 #include "build/outputs.h"
 #include "build/platforms.h"
+#include "build/remote_context.h"
 #include "build/run_settings.h"
 #include "build/store_ops.h"
 #include "content/atomic_file.h"
@@ -207,12 +208,11 @@ bool may_use_private_network(const frontend::ParseResult& parsed, const std::str
 // (`Shared`): the context and its stat cache (read once), the CPU slots, the
 // key claims and the cancel flag (a failing one stops the others).
 struct Shared {
-    Shared(const BuildRequest& req, const std::vector<std::string>& ignore,
-           const content::StateRoot& root, bool several)
-        : stats(
-              root.cache() / "stat" /
-              std::string(content::Digest::of(fs::absolute(req.context).lexically_normal().string())
-                              .hex())),
+    // `context_name`: what the user named the context (a directory's absolute
+    // path, a URL), so each has one stat cache however it is fetched.
+    Shared(const BuildRequest& req, const std::string& context_name,
+           const std::vector<std::string>& ignore, const content::StateRoot& root, bool several)
+        : stats(root.cache() / "stat" / std::string(content::Digest::of(context_name).hex())),
           cpu(solver::cpu_slots()) {
         if (several)
             context.emplace(req.context, ignore, true);
@@ -344,13 +344,24 @@ void collect_garbage(const content::StateRoot& root, gc::Lease& lease, std::int6
     v.done();
 }
 
-}  // namespace
+// Names first, as buildx: a bad -t fails before any step runs, with the
+// reference parser's reason (`invalid tag "X": ...`).
+void check_tags(const BuildRequest& req) {
+    for (const auto& t : req.tags) {
+        try {
+            kiln::parse_reference(t, "tag");
+        } catch (const Error& e) {
+            throw UsageError(e.what());  // it names the tag
+        }
+    }
+}
 
-BuildResult build(const BuildRequest& req) {
+// The build of a local context directory; `context_name` is the remote
+// context it was fetched from, "" for a directory given as one.
+BuildResult build_local(const BuildRequest& req, const std::string& context_name) {
     NullProgress quiet;
     Progress& progress = req.progress ? *req.progress : quiet;
-    // Names first, as buildx: a bad -t fails before any step runs, with the
-    // reference parser's reason (`invalid tag "X": ...`).
+    check_tags(req);
     for (const auto& t : req.tags) {
         try {
             kiln::parse_reference(t, "tag");
@@ -438,7 +449,10 @@ BuildResult build(const BuildRequest& req) {
         plans.push_back(std::move(*plan));
     }
     const bool several = platforms.size() > 1;
-    Shared together(req, ignore, root, several);
+    Shared together(
+        req,
+        context_name.empty() ? fs::absolute(req.context).lexically_normal().string() : context_name,
+        ignore, root, several);
     std::vector<solver::SolvedImage> solved = solve_platforms(
         plans.size(),
         [&](std::size_t i, solver::KeyClaims* claims, std::atomic<bool>* cancel) {
@@ -527,6 +541,37 @@ BuildResult build(const BuildRequest& req) {
     if (req.gc)
         collect_garbage(root, lease, keep_storage, started, progress);
     return result;
+}
+
+}  // namespace
+
+BuildResult build(const BuildRequest& req) {
+    if (!is_remote_context(req.context))
+        return build_local(req, "");
+    // A git repository, a tarball URL or stdin: the flags are checked before
+    // anything is fetched, then the build runs on the fetched directory.
+    check_tags(req);
+    plan_outputs(req.outputs, req.tags, req.push);
+    parse_run_settings(req.add_hosts, req.shm_size, req.ulimits);
+    if (req.context == "-" && req.dockerfile == "-")
+        throw UsageError("the build context and the Dockerfile cannot both come from stdin");
+    if (req.context == "-" && !req.context_stdin)
+        throw UsageError("a build context from stdin (-) needs standard input");
+    NullProgress quiet;
+    content::StateRoot root(req.state_root);
+    auto remote = fetch_context(req.context, req.context_stdin, root.tmp(),
+                                req.progress ? *req.progress : quiet, req.cancel);
+    BuildRequest local = req;
+    local.context = remote.context().string();
+    // -f names a file in the fetched context, as with docker build URL.
+    if (!req.dockerfile.empty() && req.dockerfile != "-" && fs::path(req.dockerfile).is_relative())
+        local.dockerfile = (remote.context() / req.dockerfile).string();
+    if (remote.dockerfile) {  // what came was the Dockerfile: the context is empty
+        std::filesystem::create_directories(local.context);
+        local.dockerfile = "-";
+        local.dockerfile_text = *remote.dockerfile;
+    }
+    return build_local(local, req.context);
 }
 
 }  // namespace kiln::build

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <istream>
 #include <map>
 #include <optional>
 #include <string>
@@ -39,7 +40,10 @@ struct Entitlements {
 
 struct BuildRequest {
     std::filesystem::path state_root;  // the store (content::resolve_state_root)
+    // A directory, or as buildx takes them: a git URL (#ref[:subdir]), a
+    // tarball URL, "-" for a tarball on `context_stdin` (build/remote_context.h).
     std::string context = ".";
+    std::istream* context_stdin = nullptr;
     std::string dockerfile;       // "" = CONTEXT/Dockerfile; "-" = dockerfile_text
     std::string dockerfile_text;  // the Dockerfile when `dockerfile` is "-" (stdin)
     std::vector<std::string> tags;

@@ -40,6 +40,8 @@ std::unique_ptr<Progress> make_progress(const std::string& mode) {
 int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     build::BuildRequest req;
     req.context = args.context;
+    if (args.context == "-")
+        req.context_stdin = &std::cin;
     req.dockerfile = args.file;
     req.tags = args.tags;
     req.build_args = build::parse_build_args(args.build_args);

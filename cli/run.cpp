@@ -51,7 +51,11 @@ int run(int argc, char** argv) {
                         "allow this registry host over plain HTTP (repeatable)");
     };
     auto* build_cmd = app.add_subcommand("build", "build an image from a Dockerfile");
-    build_cmd->add_option("context", b.context, "build context directory")->required();
+    build_cmd
+        ->add_option("context", b.context,
+                     "build context: a directory, a git URL (#ref[:dir]), a tarball URL, or - "
+                     "(a tarball on stdin)")
+        ->required();
     build_cmd->add_option("-f,--file", b.file,
                           "Dockerfile (default CONTEXT/Dockerfile, - for stdin)");
     build_cmd->add_option("-t,--tag", b.tags, "name the image (repeatable)");
