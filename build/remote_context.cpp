@@ -10,7 +10,11 @@ namespace kiln::build {
 namespace fs = std::filesystem;
 
 bool is_remote_context(const std::string& spec) {
-    return spec == "-" || classify_add_source(spec) != AddSourceKind::local;
+    if (spec == "-")
+        return true;
+    // A directory whose name reads as scp-like git ("team:app") is still a directory.
+    std::error_code ec;
+    return classify_add_source(spec) != AddSourceKind::local && !fs::is_directory(spec, ec);
 }
 
 namespace {

@@ -22,7 +22,8 @@
 
 namespace kiln::build {
 
-// Whether `spec` names a context that fetch_context() makes (not a directory).
+// Whether `spec` names a context that fetch_context() makes: "-", or a URL
+// that is not also the name of an existing directory.
 bool is_remote_context(const std::string& spec);
 
 struct RemoteContext {

@@ -133,3 +133,13 @@ TEST_F(RemoteContext, AGitUrlIsClonedAtItsRefAndSubdirectory) {
     EXPECT_EQ(slurp(dir / "out/ctx/app/hello.txt"), "on feature\n");
     EXPECT_EQ(slurp(dir / "out/ctx/README"), "not in app\n");
 }
+
+// A directory whose name reads as scp-like git ("team:app") is built as the directory.
+TEST_F(RemoteContext, ADirectoryNamedLikeAGitRemoteIsADirectory) {
+    make_context(dir / "team:app", "a directory\n");
+    auto r = run({"sh", "-c",
+                  "cd " + dir.path().string() + " && " + KILN_BINARY + " --root " +
+                      (dir / "root").string() + " build -o type=local,dest=out team:app"});
+    ASSERT_EQ(r.exit_code, 0) << joined(r);
+    EXPECT_EQ(slurp(dir / "out/ctx/hello.txt"), "a directory\n");
+}
