@@ -100,17 +100,31 @@ std::shared_ptr<const void> register_owner(const fs::path& root) {
         throw Error("cannot create " + dir.string() + ": " + ec.message());
     const std::string& token = process_token();
     fs::path fresh = dir / (".new-" + token), final = dir / token;
-    UniqueFd fd(::open(fresh.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-    if (!fd)
-        throw errno_error("cannot create " + fresh.string());
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
-        throw errno_error("cannot lock " + fresh.string());
-    if (::rename(fresh.c_str(), final.c_str()) != 0)
-        throw errno_error("cannot create " + final.string());
-    auto reg = std::make_shared<Registration>(final, std::move(fd));
-    r.roots[key] = reg;
-    r.any = true;
-    return reg;
+    // Between the open and the lock, another command's recovery may take the
+    // empty, unlocked file for one a killed registration left, lock it and
+    // unlink it (snapshotter/recovery.cpp): the lock is then refused, or the
+    // rename finds no file. Either way the file is made again.
+    for (int attempt = 1;; ++attempt) {
+        UniqueFd fd(::open(fresh.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+        if (!fd)
+            throw errno_error("cannot create " + fresh.string());
+        if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+            if (errno == EWOULDBLOCK && attempt < 20) {
+                ::usleep(1000);
+                continue;
+            }
+            throw errno_error("cannot lock " + fresh.string());
+        }
+        if (::rename(fresh.c_str(), final.c_str()) != 0) {
+            if (errno == ENOENT && attempt < 20)
+                continue;
+            throw errno_error("cannot create " + final.string());
+        }
+        auto reg = std::make_shared<Registration>(final, std::move(fd));
+        r.roots[key] = reg;
+        r.any = true;
+        return reg;
+    }
 }
 
 std::string temp_prefix(std::string_view prefix) {
