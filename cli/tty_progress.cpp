@@ -74,7 +74,7 @@ TtyProgress::TtyProgress(int fd)
         std::unique_lock lock(mu_);
         while (!stopping_) {
             changed_.wait_for(lock, kRedraw, [this] { return stopping_; });
-            if (!stopping_)
+            if (!stopping_ && !vertexes_.empty())
                 draw(false);
         }
     });
@@ -88,7 +88,8 @@ TtyProgress::~TtyProgress() {
     changed_.notify_all();
     painter_.join();
     std::lock_guard lock(mu_);
-    draw(true);
+    if (!vertexes_.empty())  // a build refused before its first step shows no frame
+        draw(true);
     std::string tail;
     for (const auto& w : warnings_)
         tail += "WARNING: " + w + "\n";

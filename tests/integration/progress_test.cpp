@@ -149,9 +149,9 @@ class TtyDisplay : public ::testing::Test {
             run({"tmux", "-L", socket_, "kill-server"});
     }
     // Runs `kiln build --progress tty CTX` (after `env`) in the pane.
-    void start(const std::string& env = "") {
+    void start(const std::string& env = "", const std::string& flags = "") {
         const std::string cmd = env + " " + std::string(KILN_BINARY) + " --root " +
-                                (dir / "root").string() + " build --progress tty " +
+                                (dir / "root").string() + " build --progress tty " + flags + " " +
                                 (dir / "ctx").string() + "; echo EXIT=$?; sleep 600";
         auto r = run(
             {"tmux", "-L", socket_, "new-session", "-d", "-s", "t", "-x", "100", "-y", "40", cmd});
@@ -247,4 +247,15 @@ TEST(ProgressAuto, PlainWhenStderrIsNotATerminal) {
     auto tty = run_kiln(dir / "root", {"build", "--progress", "tty", (dir / "ctx").string()});
     EXPECT_EQ(tty.exit_code, 2) << tty.err;
     EXPECT_EQ(tty.err, "error: --progress tty: stderr is not a terminal (use plain)\n");
+}
+
+// A build refused before its first step (here a bad -o) shows its one error line, no frame.
+TEST_F(TtyDisplay, ARefusedBuildShowsOnlyItsError) {
+    write(dir / "ctx/Dockerfile", "FROM scratch\n");
+    start("", "-o type=oci");
+    auto final = wait_for("EXIT=");
+    EXPECT_NE(final.find("EXIT=2"), std::string::npos) << final;
+    EXPECT_EQ(final.rfind("error: invalid --output \"type=oci\": dest= is required", 0), 0u)
+        << final;
+    EXPECT_EQ(final.find("[+] Building"), std::string::npos) << final;
 }
