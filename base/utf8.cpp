@@ -79,4 +79,13 @@ std::int32_t distinct_code(std::string_view s, std::size_t i, const Rune& r) {
                 : kInvalidByteBase + static_cast<unsigned char>(s[i]);
 }
 
+std::size_t prefix_length(std::string_view s, std::size_t max) {
+    if (s.size() <= max)
+        return s.size();
+    std::size_t end = max;
+    while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80)
+        --end;
+    return end;
+}
+
 }  // namespace kiln::utf8

@@ -23,6 +23,11 @@ struct Rune {
 
 Rune decode(std::string_view s, std::size_t i);
 
+// The longest prefix of `s` at most `max` bytes long that does not end inside a
+// multi-byte sequence (continuation bytes after the cut are left out whole), for
+// cutting text to a width without splitting a character.
+std::size_t prefix_length(std::string_view s, std::size_t max);
+
 // Go's unicode.IsSpace.
 bool is_go_space(char32_t r);
 

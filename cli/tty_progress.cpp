@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "base/utf8.h"
+
 namespace kiln::cli {
 
 namespace {
@@ -37,12 +39,7 @@ std::string printable(const std::string& line) {
 
 // At most `width` bytes, not ending inside a UTF-8 character.
 std::string fit(const std::string& text, std::size_t width) {
-    if (text.size() <= width)
-        return text;
-    std::size_t end = width;
-    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
-        --end;
-    return text.substr(0, end);
+    return text.substr(0, utf8::prefix_length(text, width));
 }
 
 // `text` on the left and `right` at the right edge of `width` columns.

@@ -4,6 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "base/utf8.h"
+
 namespace kiln::frontend {
 namespace {
 
@@ -16,9 +18,7 @@ constexpr std::size_t kShownMessage = 400;
 std::string cut(std::string_view text, std::size_t width) {
     if (text.size() <= width)
         return std::string(text);
-    std::size_t end = width;
-    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80)
-        --end;  // not inside a multi-byte character
+    const std::size_t end = utf8::prefix_length(text, width);
     return std::string(text.substr(0, end)) + "... (" + std::to_string(text.size() - end) +
            " more bytes)";
 }
