@@ -410,3 +410,25 @@ TEST_F(MergedUsr, UserNobodyWorkdirAndRun) {
     if (!out.empty())
         expect_same_as_buildah(out, buildah_build("nobody", ctx), {"/srv"});
 }
+
+// On a real Debian: glibc resolves an --add-host name through the generated
+// /etc/hosts, --ulimit and --shm-size reach the RUN, and the context came as a
+// tarball on stdin.
+TEST_F(MergedUsr, BuildxRunFlagsAndAStdinContextOnDebian) {
+    fs::path ctx = context("flags",
+                           "FROM bookworm:test\nRUN getent hosts db.internal > /hosts; ulimit -n "
+                           "> /nofile; df -k /dev/shm | tail -n 1 > /shm\n",
+                           {});
+    const fs::path tar = *dir_ / "flags" / "ctx.tar";
+    ASSERT_EQ(run({"tar", "-C", ctx.string(), "-cf", tar.string(), "."}).exit_code, 0);
+    const fs::path out = *dir_ / "flags" / "out";
+    auto r = run({"sh", "-c",
+                  std::string(KILN_BINARY) + " --root " + (*dir_ / "root").string() +
+                      " build --add-host db.internal:10.9.8.7 --ulimit nofile=512 --shm-size 32m "
+                      "-o type=local,dest=" +
+                      out.string() + " - < " + tar.string()});
+    ASSERT_EQ(r.exit_code, 0) << joined(r);
+    EXPECT_EQ(slurp(out / "hosts"), "10.9.8.7        db.internal\n");
+    EXPECT_EQ(slurp(out / "nofile"), "512\n");
+    EXPECT_NE(slurp(out / "shm").find(" 32768 "), std::string::npos) << slurp(out / "shm");
+}
