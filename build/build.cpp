@@ -12,6 +12,7 @@
 #include "base/reference.h"
 #include "base/thread_pool.h"
 #include "build/base_images.h"
+#include "build/named_contexts.h"
 #include "build/outputs.h"
 #include "build/platforms.h"
 #include "build/remote_context.h"
@@ -97,7 +98,7 @@ std::vector<std::string> read_dockerignore(const BuildRequest& req, const Defini
 std::optional<frontend::BuildPlan> lower_plan(const BuildRequest& req, const Definition& def,
                                               const std::vector<std::string>& ignore,
                                               const Platforms& platforms, BaseImages& bases,
-                                              Progress& progress,
+                                              const NamedContexts& named, Progress& progress,
                                               std::optional<std::size_t>& checked) {
     frontend::Linter linter(def.parsed, def.display_name);
     frontend::run_syntax_checks(def.parsed, linter);
@@ -118,6 +119,7 @@ std::optional<frontend::BuildPlan> lower_plan(const BuildRequest& req, const Def
         lo.default_platform = platforms.target.str();
     lo.linter = &linter;
     lo.ignore_patterns = ignore;
+    lo.named_contexts = named.for_lowering();
     lo.all_stages = req.check;  // --check looks at every stage, as BuildKit does
     lo.image_settings = [&](const std::string& ref,
                             const std::string& platform) -> std::optional<frontend::ImageSettings> {
@@ -211,15 +213,18 @@ struct Shared {
     // `context_name`: what the user named the context (a directory's absolute
     // path, a URL), so each has one stat cache however it is fetched.
     Shared(const BuildRequest& req, const std::string& context_name,
-           const std::vector<std::string>& ignore, const content::StateRoot& root, bool several)
+           const std::vector<std::string>& ignore, const content::StateRoot& root, bool several,
+           const NamedContexts& named_contexts)
         : stats(root.cache() / "stat" / std::string(content::Digest::of(context_name).hex())),
-          cpu(solver::cpu_slots()) {
+          cpu(solver::cpu_slots()),
+          named(named_contexts.for_solve()) {
         if (several)
             context.emplace(req.context, ignore, true);
     }
     solver::StatCache stats;  // one per context directory
     std::optional<solver::BuildContext> context;
     std::counting_semaphore<> cpu;
+    std::map<std::string, const solver::NamedContext*> named;  // --build-context directories
 };
 
 solver::SolvedImage solve_plan(const BuildRequest& req, const frontend::BuildPlan& plan,
@@ -253,6 +258,7 @@ solver::SolvedImage solve_plan(const BuildRequest& req, const frontend::BuildPla
     deps.stats = &together.stats;
     deps.context = together.context ? &*together.context : nullptr;
     deps.cpu = &together.cpu;
+    deps.named_contexts = together.named;
     if (shared.size()) {
         deps.shared_cache = [&](const content::Digest& key) { return shared.get(key); };
         deps.shared_records = [&] { return shared.all(); };
@@ -362,13 +368,7 @@ BuildResult build_local(const BuildRequest& req, const std::string& context_name
     NullProgress quiet;
     Progress& progress = req.progress ? *req.progress : quiet;
     check_tags(req);
-    for (const auto& t : req.tags) {
-        try {
-            kiln::parse_reference(t, "tag");
-        } catch (const Error& e) {
-            throw UsageError(e.what());  // it names the tag
-        }
-    }
+    const auto context_specs = parse_build_contexts(req.build_contexts);
     if (req.network == "host" && !req.allow.network_host)
         throw UsageError("--network host is not allowed: add --allow network.host");
     const auto run_settings = parse_run_settings(req.add_hosts, req.shm_size, req.ulimits);
@@ -402,6 +402,7 @@ BuildResult build_local(const BuildRequest& req, const std::string& context_name
     auto snapshots = snapshotter::open_snapshotter(root.snapshots(), req.snapshotter, root.tmp());
     BaseImages bases(root, progress, req.client, req.pull);
     bases.set_unpack(snapshots.get());
+    const NamedContexts named_contexts(context_specs, root, progress, req.cancel);
     // With a shared cache, layers (hits' and base images') are fetched only
     // when something reads them.
     registry::LayerFetcher fetcher(root, req.client);
@@ -439,7 +440,8 @@ BuildResult build_local(const BuildRequest& req, const std::string& context_name
     };
     std::vector<frontend::BuildPlan> plans;
     for (const auto& p : platforms) {
-        auto plan = lower_plan(req, def, ignore, p, bases, progress, result.check_warnings);
+        auto plan =
+            lower_plan(req, def, ignore, p, bases, named_contexts, progress, result.check_warnings);
         if (!plan)
             return result;
         for (const auto& w : base_platform_warnings(*plan, p, def.display_name, image_platform))
@@ -452,7 +454,7 @@ BuildResult build_local(const BuildRequest& req, const std::string& context_name
     Shared together(
         req,
         context_name.empty() ? fs::absolute(req.context).lexically_normal().string() : context_name,
-        ignore, root, several);
+        ignore, root, several, named_contexts);
     std::vector<solver::SolvedImage> solved = solve_platforms(
         plans.size(),
         [&](std::size_t i, solver::KeyClaims* claims, std::atomic<bool>* cancel) {
@@ -551,6 +553,7 @@ BuildResult build(const BuildRequest& req) {
     // A git repository, a tarball URL or stdin: the flags are checked before
     // anything is fetched, then the build runs on the fetched directory.
     check_tags(req);
+    parse_build_contexts(req.build_contexts);
     plan_outputs(req.outputs, req.tags, req.push);
     parse_run_settings(req.add_hosts, req.shm_size, req.ulimits);
     if (req.context == "-" && req.dockerfile == "-")

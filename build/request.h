@@ -44,6 +44,8 @@ struct BuildRequest {
     // tarball URL, "-" for a tarball on `context_stdin` (build/remote_context.h).
     std::string context = ".";
     std::istream* context_stdin = nullptr;
+    // --build-context NAME=VALUE, as given (build/named_contexts.h).
+    std::vector<std::string> build_contexts;
     std::string dockerfile;       // "" = CONTEXT/Dockerfile; "-" = dockerfile_text
     std::string dockerfile_text;  // the Dockerfile when `dockerfile` is "-" (stdin)
     std::vector<std::string> tags;

@@ -43,6 +43,7 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     if (args.context == "-")
         req.context_stdin = &std::cin;
     req.dockerfile = args.file;
+    req.build_contexts = args.build_contexts;
     req.tags = args.tags;
     req.build_args = build::parse_build_args(args.build_args);
     req.labels = build::parse_labels(args.labels);

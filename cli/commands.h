@@ -31,8 +31,9 @@ struct BuildArgs {
     std::string ssh;                   // "default" or "default=SOCKET"
     std::string snapshotter = "auto";  // auto | overlayfs | native
     std::string runtime = "runc";
-    std::string network = "default";     // default | host | none
-    std::vector<std::string> add_hosts;  // --add-host NAME:IP
+    std::string network = "default";          // default | host | none
+    std::vector<std::string> add_hosts;       // --add-host NAME:IP
+    std::vector<std::string> build_contexts;  // --build-context NAME=VALUE
     std::string shm_size;
     std::vector<std::string> ulimits;  // --ulimit TYPE=SOFT[:HARD]
     std::vector<std::string> allow;    // --allow network.host,security.insecure

@@ -90,6 +90,10 @@ int run(int argc, char** argv) {
                      "network of RUN steps: default (private, with outbound access), host "
                      "(needs --allow network.host), none")
         ->check(CLI::IsMember({"default", "host", "none"}));
+    build_cmd->add_option("--build-context", b.build_contexts,
+                          "an extra context NAME=VALUE for FROM NAME, COPY --from=NAME, RUN "
+                          "--mount from=NAME: a directory, docker-image://REF, a git or tarball "
+                          "URL, or target:STAGE (repeatable)");
     build_cmd->add_option("--add-host", b.add_hosts,
                           "add NAME:IP to every RUN's /etc/hosts (repeatable)");
     build_cmd->add_option("--shm-size", b.shm_size,

@@ -57,6 +57,9 @@ struct CopySpec {
     std::string from;                   // "" = build context; else as written after expansion
     int from_stage = -1;                // index of the stage --from names, or -1
     std::string from_image;             // --from names an image (not a stage), else ""
+    // --from names a local named context (LowerOptions::named_contexts): its
+    // name, which the solver reads like the build context; else "".
+    std::string from_context;
     bool link = false;
     bool parents = false;
     std::vector<std::string> excludes;
@@ -78,10 +81,11 @@ struct MountSpec {
     std::string type = "bind";  // bind | cache | tmpfs | secret | ssh
     std::string target;
     std::string source;
-    std::string from;        // stage name/index or image, "" = context (bind) or none
-    int from_stage = -1;     // resolved stage index, or -1
-    std::string from_image;  // from= names an image (not a stage), else ""
-    bool readonly = true;    // bind default ro; cache default rw
+    std::string from;          // stage name/index or image, "" = context (bind) or none
+    int from_stage = -1;       // resolved stage index, or -1
+    std::string from_image;    // from= names an image (not a stage), else ""
+    std::string from_context;  // from= names a local named context, else ""
+    bool readonly = true;      // bind default ro; cache default rw
     std::string id;
     std::string sharing;  // shared | private | locked
     std::string mode;     // octal string, "" = default
@@ -140,8 +144,15 @@ struct Step {
 struct Stage {
     std::string name;  // "" when unnamed
     int index = 0;
-    std::string base;      // "scratch" or an image / stage name, expanded
-    int base_stage = -1;   // index of the stage FROM names, or -1 (scratch or an image)
+    std::string base;     // "scratch" or an image / stage name, expanded
+    int base_stage = -1;  // index of the stage FROM names, or -1 (scratch or an image)
+    // FROM names a local named context: the stage is its files on scratch (its
+    // first step copies them to "/"); else "".
+    std::string base_context;
+    // A named context of the stage's own name stands for the stage: `base`
+    // (or base_stage, base_context) is that context, and none of the stage's
+    // instructions is built, as in BuildKit.
+    bool replaced = false;
     std::string platform;  // --platform, expanded ("" = default)
     int line = 0;          // of its FROM
     // Stages this one needs (FROM <stage>, COPY --from, RUN --mount from=),

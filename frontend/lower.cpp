@@ -78,6 +78,12 @@ BuildPlan lower(const ParseResult& parsed, const LowerOptions& options) {
             stage.base_stage >= 0 ? &plan.stages[static_cast<size_t>(stage.base_stage)] : nullptr;
         const StageState* base_state = base ? &states[stage.base_stage] : nullptr;
         StageLowerer lowerer(stage, base, base_state, tools);
+        if (!stage.base_context.empty())
+            lowerer.start_from_context(*split.stages[i].from);
+        if (stage.replaced) {  // a named context stands for it: nothing of it is built
+            states[index] = lowerer.state();
+            continue;
+        }
         for (const auto& trigger : graph.triggers(index))
             lowerer.lower(*trigger, true);
         for (const Node* node : split.stages[i].nodes)

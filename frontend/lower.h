@@ -40,6 +40,23 @@ namespace kiln::frontend {
 
 class Linter;
 
+// A --build-context NAME=VALUE as lowering sees it (build/ fetches local
+// ones and names the images of the others). Where a name is looked up,
+// BuildKit's precedence holds: a named context of a stage's own name replaces
+// the stage (Stage::replaced); FROM, COPY --from and RUN --mount from= naming
+// a stage use the stage, else a named context of that name, else an image.
+// A name is looked up as BuildKit does: an image reference's familiar form
+// without ":latest" ("docker.io/library/alpine:latest" finds "alpine").
+struct NamedContext {
+    enum class Kind {
+        image,  // value: an image reference, resolved like a FROM line's
+        local,  // value: the context's name; the solver reads its files
+        stage,  // value: a stage of this Dockerfile (buildx's target:STAGE)
+    };
+    Kind kind = Kind::image;
+    std::string value;
+};
+
 struct LowerOptions {
     std::string filename = "Dockerfile";
     std::string source;  // the Dockerfile text, for error excerpts
@@ -72,6 +89,8 @@ struct LowerOptions {
     std::function<std::optional<ImageSettings>(const std::string& image,
                                                const std::string& platform)>
         image_settings;
+    // --build-context, by lower-case name.
+    std::map<std::string, NamedContext> named_contexts;
     // Lower (and check) every stage, not only those the target needs
     // (`kiln build --check`).
     bool all_stages = false;

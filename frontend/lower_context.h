@@ -20,6 +20,8 @@ struct LowerContext {
     [[noreturn]] void fail_line(int line, const std::string& message) const;
     // Reports a build check when a linter is set; no-op otherwise.
     void lint(std::string_view rule, int line, std::string message) const;
+    // The named context `name` stands for (LowerOptions::named_contexts), null when none.
+    const NamedContext* named_context(const std::string& name) const;
 };
 
 // Expands one word with the stage's environment (reporting undefined variables).

@@ -105,16 +105,11 @@ void StageLowerer::apply(const Node& node, const CopyInstruction& in) {
     std::string dest = expand(node, node.args.back());
 
     if (in.from) {
-        spec.from = *in.from;
-        int idx = tools_.graph.is_stage_ref(spec.from)
-                      ? tools_.graph.resolve_from(node, spec.from, stage_.index, false)
-                      : -1;
-        if (idx >= 0) {
-            spec.from_stage = idx;
-            add_dep(idx);
-        } else {
-            spec.from_image = spec.from;
-        }
+        FromSource src = from_source(node, *in.from, false);
+        spec.from = src.image.empty() ? *in.from : src.image;
+        spec.from_stage = src.stage;
+        spec.from_image = std::move(src.image);
+        spec.from_context = std::move(src.context);
     }
     if (!spec.checksum.empty()) {
         if (sources.size() + spec.heredocs.size() != 1)

@@ -18,15 +18,12 @@ void StageLowerer::apply(const Node& node, const RunInstruction& in) {
             node, v, ssh_index, stage_.settings.working_dir,
             [&](const std::string& word) { return expand(node, word); }, ctx);
         if (!m.from.empty()) {
-            int idx = tools_.graph.is_stage_ref(m.from)
-                          ? tools_.graph.resolve_from(node, m.from, stage_.index, true, m.target)
-                          : -1;
-            if (idx >= 0) {
-                m.from_stage = idx;
-                add_dep(idx);
-            } else {
-                m.from_image = m.from;
-            }
+            FromSource src = from_source(node, m.from, true, m.target);
+            if (!src.image.empty())
+                m.from = src.image;
+            m.from_stage = src.stage;
+            m.from_image = std::move(src.image);
+            m.from_context = std::move(src.context);
         }
         if (m.type == "ssh")
             ++ssh_index;

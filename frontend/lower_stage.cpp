@@ -131,6 +131,31 @@ std::vector<std::string> StageLowerer::shell_words() const {
     return {"/bin/sh", "-c"};
 }
 
+void StageLowerer::start_from_context(const Node& from) {
+    Step& s = add_step(from, Step::Kind::copy, "COPY / / # named context " + stage_.base_context);
+    s.copy.from = stage_.base_context;
+    s.copy.from_context = stage_.base_context;
+    s.copy.sources = {"."};
+    s.copy.dest = "/";
+    s.copy.dest_is_dir = true;
+}
+
+StageLowerer::FromSource StageLowerer::from_source(const Node& node, const std::string& from,
+                                                   bool mount, const std::string& target) {
+    FromSource out;
+    out.stage = tools_.graph.resolve_stage(node, from, stage_.index, mount, target);
+    if (out.stage >= 0) {
+        add_dep(out.stage);
+        return out;
+    }
+    const NamedContext* nc = tools_.ctx.named_context(from);
+    if (nc && nc->kind == NamedContext::Kind::local)
+        out.context = nc->value;
+    else
+        out.image = nc ? nc->value : from;
+    return out;
+}
+
 void StageLowerer::add_dep(int index) {
     auto& deps = stage_.deps;
     if (std::find(deps.begin(), deps.end(), index) == deps.end()) {

@@ -56,6 +56,10 @@ class StageLowerer {
 
     const StageState& state() const { return state_; }
 
+    // The first step of a stage FROM a local named context (Stage::base_context): its files
+    // copied to "/", owned by root as COPY makes them. `from` is the stage's FROM line.
+    void start_from_context(const Node& from);
+
   private:
     // lower_stage.cpp
     std::string expand(const Node& node, std::string_view word, bool report = true);
@@ -67,6 +71,16 @@ class StageLowerer {
     std::vector<std::string> shell_words() const;
     // Records a dependency on stage index found while lowering (COPY --from, mount from=).
     void add_dep(int index);
+    // Where COPY --from / RUN --mount from= reads: a stage (named, by index or through a
+    // named context target:STAGE; recorded with add_dep), a local named context, or else an
+    // image (a named context's reference, or `from` itself). One of the three is set.
+    struct FromSource {
+        int stage = -1;
+        std::string image;
+        std::string context;
+    };
+    FromSource from_source(const Node& node, const std::string& from, bool mount,
+                           const std::string& target = "");
 
     // lower_settings.cpp
     void apply(const Node& node, const EnvInstruction& in);

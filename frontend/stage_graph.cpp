@@ -25,6 +25,38 @@ std::string invalid_default_arg_message(const std::string& base) {
     return "Default value for ARG " + base + " results in empty or invalid base image name";
 }
 
+// A named context standing for the stage st (one of its own name: the stage is replaced) or
+// for what its FROM names (when that is not a stage or scratch), as BuildKit's precedence.
+void apply_named_context(Stage& st, const std::vector<Stage>& earlier, const Node& node,
+                         const LowerContext& ctx) {
+    const NamedContext* nc = nullptr;
+    if (!st.name.empty() && (nc = ctx.named_context(st.name)))
+        st.replaced = true;
+    else if (st.base_stage < 0 && ascii_lower(st.base) != "scratch")
+        nc = ctx.named_context(st.base);
+    if (!nc)
+        return;
+    st.base_stage = -1;
+    switch (nc->kind) {
+        case NamedContext::Kind::image:
+            st.base = nc->value;
+            break;
+        case NamedContext::Kind::local:
+            st.base = "scratch";
+            st.base_context = nc->value;
+            break;
+        case NamedContext::Kind::stage:
+            for (const auto& s : earlier)
+                if (!s.name.empty() && s.name == ascii_lower(nc->value))
+                    st.base_stage = s.index;
+            if (st.base_stage < 0)
+                ctx.fail(node, "named context target:" + nc->value +
+                                   " must name a stage defined before this one");
+            st.base = nc->value;
+            break;
+    }
+}
+
 }  // namespace
 
 SplitDockerfile split_stages(const ParseResult& parsed, const LowerContext& ctx) {
@@ -133,6 +165,7 @@ std::vector<Stage> stages_from(const SplitDockerfile& split, const ArgScope& arg
             if (!s.name.empty() && s.name == lname)
                 st.base_stage = s.index;
         }
+        apply_named_context(st, stages, node, ctx);
         if (!from.platform)
             st.platform = st.base_stage >= 0 ? stages[static_cast<size_t>(st.base_stage)].platform
                                              : ctx.options.default_platform;
@@ -189,6 +222,19 @@ int StageGraph::resolve_from(const Node& node, const std::string& from, int curr
     return index;
 }
 
+int StageGraph::resolve_stage(const Node& node, const std::string& from, int current, bool mount,
+                              const std::string& target) const {
+    if (is_stage_ref(from))
+        return resolve_from(node, from, current, mount, target);
+    if (const NamedContext* nc = ctx_.named_context(from);
+        nc && nc->kind == NamedContext::Kind::stage) {
+        if (!is_stage_ref(nc->value))
+            ctx_.fail(node, "named context target:" + nc->value + " names no stage");
+        return resolve_from(node, nc->value, current, mount, target);
+    }
+    return -1;
+}
+
 bool StageGraph::is_stage_ref(const std::string& from) const {
     if (all_of_chars(from, "0123456789"))
         return true;
@@ -208,18 +254,12 @@ void StageGraph::node_deps(const Node& node, int current, std::set<int>& deps) c
         std::string name = ascii_lower(body.substr(0, eq));
         std::string value = body.substr(eq + 1);
         if (name == "from" && (node.keyword == "copy" || node.keyword == "add") && !value.empty()) {
-            if (!is_stage_ref(value))
-                continue;
-            int idx = resolve_from(node, value, current, false);
-            if (idx >= 0)
+            if (int idx = resolve_stage(node, value, current, false); idx >= 0)
                 deps.insert(idx);
         } else if (name == "mount" && node.keyword == "run") {
             std::string from = mount_from_raw(value);
-            if (!from.empty() && is_stage_ref(from)) {
-                int idx = resolve_from(node, from, current, true, "");
-                if (idx >= 0)
-                    deps.insert(idx);
-            }
+            if (int idx = from.empty() ? -1 : resolve_stage(node, from, current, true); idx >= 0)
+                deps.insert(idx);
         }
     }
 }
@@ -233,6 +273,10 @@ void StageGraph::link() {
         Stage& st = stages_[i];
         if (st.base_stage >= 0)
             deps.insert(st.base_stage);
+        if (st.replaced) {  // its instructions are not built
+            st.deps.assign(deps.begin(), deps.end());
+            continue;
+        }
         for (const Node* n : sources_[i].nodes) {
             try {
                 node_deps(*n, cur, deps);
@@ -261,7 +305,11 @@ const std::vector<std::shared_ptr<const Node>>& StageGraph::triggers(int i) {
     const Stage& st = stages_[static_cast<size_t>(i)];
     const Node& from = *sources_[static_cast<size_t>(i)].from;
     const LowerOptions& opt = ctx_.options;
-    if (st.base_stage >= 0) {
+    const bool base_replaced =
+        st.base_stage >= 0 && stages_[static_cast<size_t>(st.base_stage)].replaced;
+    if (st.replaced || base_replaced) {
+        // none: a named context stands for the stage or for its base stage
+    } else if (st.base_stage >= 0) {
         for (const Node* n : sources_[static_cast<size_t>(st.base_stage)].nodes) {
             if (n->keyword != "onbuild" || !n->onbuild)
                 continue;

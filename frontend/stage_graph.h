@@ -68,6 +68,12 @@ class StageGraph {
     // those its base image carries (options.onbuild_triggers), located at i's FROM line.
     const std::vector<std::shared_ptr<const Node>>& triggers(int i);
 
+    // The stage from (COPY --from, mount from=) names, directly or through a named context
+    // target:STAGE, resolved as resolve_from(); -1 when it names none (an image, a local
+    // named context).
+    int resolve_stage(const Node& node, const std::string& from, int current, bool mount,
+                      const std::string& target = "") const;
+
     // Whether from (COPY --from, mount from=) names a stage rather than an image.
     bool is_stage_ref(const std::string& from) const;
 

@@ -12,6 +12,7 @@
 #include <map>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "content/digest.h"
@@ -76,6 +77,17 @@ class BuildContext {
     bool shared_ = false;
     mutable std::mutex answers_mu_;
     mutable std::map<std::string, std::shared_future<Described>> answers_;
+};
+
+// A local named context (--build-context NAME=DIR, or a fetched URL): COPY
+// --from=NAME, RUN --mount from=NAME and FROM NAME read it as they read the
+// build context (its own .dockerignore applies), with a stat cache of its own.
+struct NamedContext {
+    NamedContext(std::filesystem::path root, const std::vector<std::string>& ignore_patterns,
+                 StatCache& stat_cache)
+        : context(std::move(root), ignore_patterns, true), stats(&stat_cache) {}
+    BuildContext context;  // shared: the platforms of a build read it once
+    StatCache* stats;
 };
 
 }  // namespace kiln::solver

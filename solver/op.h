@@ -36,6 +36,9 @@ class OpEnv {
     virtual ~OpEnv() = default;
     virtual const BuildContext& context() const = 0;
     virtual StatCache& stats() = 0;
+    // A local named context (SolveDeps::named_contexts); throws kiln::Error when
+    // the build has none of that name.
+    virtual const NamedContext& named_context(const std::string& name) const = 0;
     // The cache key of another stage's file system (a stage listed in reads():
     // it has finished when the step runs).
     virtual content::Digest stage_key(int stage) const = 0;

@@ -18,6 +18,10 @@ nlohmann::json copy_op_key(const frontend::CopySpec& c) {
 std::optional<std::string> copy_from_key(const frontend::CopySpec& c, OpEnv& env) {
     if (c.from_stage >= 0)
         return env.stage_key(c.from_stage).str();
+    if (!c.from_context.empty()) {
+        const NamedContext& named = env.named_context(c.from_context);
+        return named.context.sources_digest(c.sources, *named.stats, c.excludes).str();
+    }
     if (!c.from.empty()) {
         // Missing images were reported before the build started (check_images).
         if (auto image = env.resolve_image(c.from))
@@ -30,6 +34,8 @@ CopySource::CopySource(const frontend::CopySpec& c, OpEnv& env) : context_(&env.
     if (c.from_stage >= 0)
         owned_ = std::make_unique<BuildContext>(env.stage_view(c.from_stage),
                                                 std::vector<std::string>{});
+    else if (!c.from_context.empty())
+        context_ = &env.named_context(c.from_context).context;
     else if (!c.from.empty())  // --from=<image>
         owned_ = std::make_unique<BuildContext>(env.image_view(*env.resolve_image(c.from)),
                                                 std::vector<std::string>{});

@@ -52,6 +52,11 @@ nlohmann::json ExecOp::cache_key(OpEnv& env) {
     auto input = [&](const frontend::MountSpec& m) -> std::string {
         if (m.from_stage >= 0)
             return env.stage_key(m.from_stage).str();
+        if (!m.from_context.empty()) {
+            const NamedContext& named = env.named_context(m.from_context);
+            return named.context.sources_digest({m.source.empty() ? "." : m.source}, *named.stats)
+                .str();
+        }
         if (m.type == "bind" && m.from.empty())
             return env.context()
                 .sources_digest({m.source.empty() ? "." : m.source}, env.stats(), {},
@@ -97,6 +102,8 @@ bool ExecOp::execute(const fs::path& root, OpEnv& env) {
         fs::path base;
         if (m.from_stage >= 0)
             base = env.stage_view(m.from_stage);
+        else if (!m.from_context.empty())
+            base = env.named_context(m.from_context).context.root();
         else if (!m.from.empty())  // an image from the store
             base = env.image_view(*env.resolve_image(m.from));
         else

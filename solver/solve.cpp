@@ -113,7 +113,7 @@ void check_images(const frontend::BuildPlan& plan, const std::vector<int>& neede
             if (step.kind != frontend::Step::Kind::copy)
                 continue;
             const auto& c = step.copy;
-            if (!c.from.empty() && c.from_stage < 0 &&
+            if (!c.from.empty() && c.from_stage < 0 && c.from_context.empty() &&
                 !(o.resolve_image && o.resolve_image(c.from, st.platform))) {
                 std::string why = o.why_missing ? o.why_missing(c.from) : "";
                 throw Error(dockerfile_name + ":" + std::to_string(step.line) +

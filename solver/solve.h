@@ -48,6 +48,7 @@ struct LayerHints {
 // image resolver, the layer writer, the progress sink. Injected, so that tests
 // put in a native snapshotter, a temp store and a fake executor.
 class BuildContext;
+struct NamedContext;
 class KeyClaims;
 
 struct SolveDeps {
@@ -94,6 +95,8 @@ struct SolveDeps {
     // its root and ignore patterns then stand for policy's) and the slots of
     // CPU-bound work (one per core). Null: the solve makes its own.
     const BuildContext* context = nullptr;
+    // The local named contexts (frontend::CopySpec::from_context), by name.
+    std::map<std::string, const NamedContext*> named_contexts;
     std::counting_semaphore<>* cpu = nullptr;
 };
 

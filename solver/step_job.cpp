@@ -86,6 +86,13 @@ class StepEnv : public OpEnv {
 
     const BuildContext& context() const override { return run_.context; }
     StatCache& stats() override { return run_.stats; }
+    const NamedContext& named_context(const std::string& name) const override {
+        const auto& all = run_.deps.named_contexts;
+        auto it = all.find(name);
+        if (it == all.end())
+            throw Error("no build context named " + name);
+        return *it->second;
+    }
     content::Digest stage_key(int stage) const override { return state(stage).key; }
     std::optional<content::StoredImage> resolve_image(const std::string& ref) const override {
         return run_.deps.resolve_image(ref,

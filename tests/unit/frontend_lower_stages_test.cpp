@@ -403,5 +403,70 @@ TEST(LowerImageEnv, StageStartsFromTheImageConfig) {
     EXPECT_TRUE(st.settings.on_build.empty()) << "triggers are not inherited";
 }
 
+// --- named contexts (--build-context), with BuildKit's precedence ------------------------------
+
+LowerOptions with_contexts(std::map<std::string, NamedContext> contexts) {
+    LowerOptions o;
+    o.named_contexts = std::move(contexts);
+    return o;
+}
+
+TEST(LowerNamedContexts, AnImageContextMatchesTheFamiliarNameWithoutLatest) {
+    auto o = with_contexts({{"alpine", {NamedContext::Kind::image, "pinned:1"}}});
+    for (const char* from : {"alpine", "alpine:latest", "docker.io/library/alpine"}) {
+        auto plan = lower_text(std::string("FROM ") + from + "\n", o);
+        EXPECT_EQ(plan.stages[0].base, "pinned:1") << from;
+    }
+    // Another tag is another name.
+    EXPECT_EQ(lower_text("FROM alpine:3\n", o).stages[0].base, "alpine:3");
+}
+
+TEST(LowerNamedContexts, AContextOfAStagesNameReplacesItAndDropsItsDependencies) {
+    auto plan = lower_text(
+        "FROM scratch AS a\nCOPY x /\n"
+        "FROM scratch AS deps\nCOPY --from=a /x /x\nRUN false\n"
+        "FROM deps\n",
+        with_contexts({{"deps", {NamedContext::Kind::image, "pinned:1"}}}));
+    const Stage& deps = plan.stages[1];
+    EXPECT_TRUE(deps.replaced);
+    EXPECT_EQ(deps.base, "pinned:1");
+    EXPECT_TRUE(deps.steps.empty());
+    EXPECT_TRUE(deps.deps.empty());
+    EXPECT_EQ(plan.needed, (Ints{1, 2}));  // stage a is no longer needed
+}
+
+TEST(LowerNamedContexts, AStageOfTheNameComesBeforeTheContext) {
+    auto plan = lower_text("FROM scratch AS x\nFROM scratch AS y\nCOPY --from=x / /\n",
+                           with_contexts({{"z", {NamedContext::Kind::image, "i"}}}));
+    EXPECT_EQ(plan.stages[1].steps[0].copy.from_stage, 0);
+}
+
+TEST(LowerNamedContexts, ALocalContextIsReadByCopyMountAndFrom) {
+    auto plan = lower_text("FROM src\nCOPY --from=src a /a\nRUN --mount=from=src,target=/s true\n",
+                           with_contexts({{"src", {NamedContext::Kind::local, "src"}}}));
+    const Stage& st = plan.stages[0];
+    EXPECT_EQ(st.base, "scratch");
+    EXPECT_EQ(st.base_context, "src");
+    ASSERT_EQ(st.steps.size(), 3u);
+    EXPECT_EQ(st.steps[0].copy.from_context, "src");  // FROM: its files to "/"
+    EXPECT_EQ(st.steps[0].copy.dest, "/");
+    EXPECT_EQ(st.steps[1].copy.from_context, "src");
+    EXPECT_EQ(st.steps[1].copy.from_stage, -1);
+    EXPECT_EQ(st.steps[2].run.mounts.at(0).from_context, "src");
+}
+
+TEST(LowerNamedContexts, TargetNamesAStageForFromCopyAndItsDependencies) {
+    auto plan = lower_text(
+        "FROM scratch AS real\nFROM scratch AS unused\nFROM alias\nCOPY --from=alias / /\n",
+        with_contexts({{"alias", {NamedContext::Kind::stage, "real"}}}));
+    EXPECT_EQ(plan.stages[2].base_stage, 0);
+    EXPECT_EQ(plan.stages[2].steps[0].copy.from_stage, 0);
+    EXPECT_EQ(plan.needed, (Ints{0, 2}));
+    auto e = lower_error("FROM alias\nFROM scratch AS real\n",
+                         with_contexts({{"alias", {NamedContext::Kind::stage, "real"}}}));
+    EXPECT_EQ(e.line(), 1);
+    EXPECT_NE(e.message().find("must name a stage defined before"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace kiln::frontend
