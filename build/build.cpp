@@ -22,6 +22,7 @@
 #include "content/image_store.h"
 #include "content/temp_dir.h"
 #include "exporter/image_commit.h"
+#include "exporter/output_spec.h"
 #include "frontend/dockerignore.h"
 #include "frontend/lint.h"
 #include "frontend/lower.h"
@@ -532,6 +533,7 @@ BuildResult build_local(const BuildRequest& req, const std::string& context_name
                                        : index ? index->descriptor
                                                : images.front().manifest_descriptor;
     result.pushed_digest = pushed ? pushed->digest.str() : "";
+    result.wrote_stdout = std::any_of(outputs.begin(), outputs.end(), exporter::to_stdout);
     result.media_type = named.media_type;
     result.size = named.size;
     if (!index)  // as buildx, whose metadata for an index names no config

@@ -1,5 +1,6 @@
 #include "build/outputs.h"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 
@@ -36,6 +37,8 @@ std::vector<exporter::OutputSpec> plan_outputs(const std::vector<std::string>& s
             o.get("name").empty())
             throw UsageError(
                 "pushing to a registry needs a name: -t NAME or -o type=registry,name=REF");
+    if (std::count_if(outputs.begin(), outputs.end(), exporter::to_stdout) > 1)
+        throw UsageError("only one --output can go to standard output (dest=-)");
     for (const auto& o : outputs)
         exporter::check_destination(o);
     return outputs;
@@ -57,6 +60,7 @@ std::optional<content::Descriptor> export_each(
             {"oci", "exporting to oci image format"},
             {"docker", "exporting to docker image format"},
             {"local", "copying files to " + spec.get("dest")},
+            {"tar", "sending tarball"},
             {"registry", "pushing to registry"}};
         VertexScope v(progress, spec.get("push") == "true" && spec.type == "image"
                                     ? "naming image and pushing to registry"

@@ -106,6 +106,8 @@ struct BuildResult {
     std::optional<std::size_t> check_warnings;
     std::size_t steps_run = 0;
     std::size_t steps_cached = 0;
+    // An output went to standard output (-o -, dest=-): it holds nothing else.
+    bool wrote_stdout = false;
 };
 
 }  // namespace kiln::build

@@ -97,7 +97,8 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
                   << "\n";
         return n == 0 ? 0 : 1;
     }
-    std::cout << result.digest << "\n";
+    if (!result.wrote_stdout)  // else stdout holds the output alone
+        std::cout << result.digest << "\n";
     return 0;
 }
 

@@ -24,7 +24,8 @@ std::string repo_tag(const std::string& name) {
 ExportResult export_docker(const content::StateRoot& root, const CommittedImage& image,
                            const OutputSpec& spec, const std::vector<std::string>& names) {
     fs::path dest = spec.get("dest");
-    check_parent_writable(dest);
+    if (!to_stdout(spec))
+        check_parent_writable(dest);
     TempDir work(root.tmp(), ".kiln-docker-");
     // Layers stay uncompressed unless asked otherwise, as `docker save` writes them.
     CompressionOptions compression = spec.compression(Compression::none);
@@ -48,10 +49,9 @@ ExportResult export_docker(const content::StateRoot& root, const CommittedImage&
     entry["Layers"] = layers;
     write_file_atomic(work.path() / "manifest.json", nlohmann::json::array({entry}).dump());
 
-    AtomicFile out(dest, fs::absolute(dest).parent_path(), 0644);
-    write_tree_tar(work.path(), out.fd(), 0);
-    out.commit();
-    return {layout.manifest.digest, "docker archive " + dest.string()};
+    write_archive(dest, [&](int fd) { write_tree_tar(work.path(), fd, 0); });
+    return {layout.manifest.digest,
+            "docker archive " + (to_stdout(spec) ? "to standard output" : dest.string())};
 }
 
 }  // namespace kiln::exporter

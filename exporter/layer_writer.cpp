@@ -515,18 +515,18 @@ ArchivePtr new_tar_writer(Pipeline& pipe, const fs::path& dir) {
 
 }  // namespace
 
-LayerBlob write_layer(const fs::path& dir, const content::BlobStore& store,
-                      const LayerOptions& options) {
+namespace {
+
+// The tar of `dir` into `sink` (compressed per options); the diffID when `hash_diff`.
+content::Digest tar_tree(const fs::path& dir, const Sink& sink, const LayerOptions& options,
+                         bool hash_diff) {
     UniqueFd root(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root)
         throw errno_error("cannot open layer directory " + dir.string());
-
-    auto blob = store.writer();
     Pipeline pipe;
     pipe.pending.reserve(kChunk);
-    pipe.hash_diff = options.compression.kind != Compression::none;
-    pipe.compressor = make_compressor(options.compression,
-                                      [&blob](const void* d, std::size_t n) { blob.write(d, n); });
+    pipe.hash_diff = hash_diff;
+    pipe.compressor = make_compressor(options.compression, sink);
     {
         ArchivePtr a = new_tar_writer(pipe, dir);
         TreeWriter tw(a.get(), pipe, dir, options);
@@ -551,13 +551,29 @@ LayerBlob write_layer(const fs::path& dir, const content::BlobStore& store,
     }
     pipe.flush();
     pipe.compressor->finish();
+    return hash_diff ? pipe.diff_hash.finish() : content::Digest();
+}
+
+}  // namespace
+
+LayerBlob write_layer(const fs::path& dir, const content::BlobStore& store,
+                      const LayerOptions& options) {
+    auto blob = store.writer();
+    // Uncompressed, the blob store's own hash is the diffID.
+    const bool hash_diff = options.compression.kind != Compression::none;
+    content::Digest diff_id = tar_tree(
+        dir, [&blob](const void* d, std::size_t n) { blob.write(d, n); }, options, hash_diff);
     content::BlobInfo info = blob.commit();
     LayerBlob out;
-    out.diff_id = pipe.hash_diff ? pipe.diff_hash.finish() : info.digest;
+    out.diff_id = hash_diff ? diff_id : info.digest;
     out.digest = info.digest;
     out.size = info.size;
     out.compression = options.compression.kind;
     return out;
+}
+
+content::Digest write_tree(const fs::path& dir, const Sink& out, const LayerOptions& options) {
+    return tar_tree(dir, out, options, true);
 }
 
 LayerBlob compress_layer(const content::BlobStore& from, const content::Digest& diff_id,

@@ -66,6 +66,12 @@ struct LayerBlob {
 LayerBlob write_layer(const std::filesystem::path& dir, const content::BlobStore& store,
                       const LayerOptions& options);
 
+// The same tar as write_layer() (compressed per options.compression), into
+// `out` instead of a blob store: a root file system as one archive (-o
+// type=tar). Returns the diffID.
+content::Digest write_tree(const std::filesystem::path& dir, const Sink& out,
+                           const LayerOptions& options);
+
 // Compresses the uncompressed layer `diff_id` held in `from` into `to`,
 // verifying the source while reading it. `also`, when set, sees the
 // compressed bytes as they are made (a push streams them out).

@@ -1,7 +1,10 @@
 #include "base/error.h"
+#include "base/unique_fd.h"
 #include "content/temp_dir.h"
+#include "exporter/layer_writer.h"
 #include "exporter/layout_writer.h"
 #include "exporter/targets.h"
+#include "exporter/tree_tar.h"
 #include "snapshotter/layer_apply.h"
 
 namespace kiln::exporter {
@@ -38,7 +41,50 @@ std::string platform_dir(const content::Platform& p) {
     return p.os + "_" + p.architecture + (p.variant.empty() ? "" : "_" + p.variant);
 }
 
+// `tree` as one tar at dest ("-": standard output), in the layer format
+// (exporter/layer_writer.h): owners, modes, links and xattrs as the image has them.
+void write_tar_of(const fs::path& tree, const OutputSpec& spec) {
+    LayerOptions plain;
+    plain.compression.kind = Compression::none;
+    write_archive(spec.get("dest"), [&](int fd) {
+        write_tree(
+            tree, [fd](const void* d, std::size_t n) { write_all(fd, d, n, "the tar output"); },
+            plain);
+    });
+}
+
+std::string tar_description(const OutputSpec& spec) {
+    return to_stdout(spec) ? "tar to standard output" : "tar " + spec.get("dest");
+}
+
 }  // namespace
+
+ExportResult export_tar(const content::StateRoot& root, const CommittedImage& image,
+                        const OutputSpec& spec) {
+    if (!to_stdout(spec))
+        check_parent_writable(spec.get("dest"));
+    TempDir work(root.tmp(), ".kiln-tar-");
+    unpack_image(root, image, work.path());
+    write_tar_of(work.path(), spec);
+    return {image.manifest_descriptor.digest, tar_description(spec)};
+}
+
+ExportResult export_tar_platforms(const content::StateRoot& root, const CommittedIndex& index,
+                                  const OutputSpec& spec) {
+    if (!to_stdout(spec))
+        check_parent_writable(spec.get("dest"));
+    TempDir work(root.tmp(), ".kiln-tar-");
+    for (const auto& image : index.images) {
+        const fs::path dir =
+            work.path() /
+            platform_dir(image.manifest_descriptor.platform.value_or(content::Platform{
+                image.config.architecture, image.config.os, image.config.variant}));
+        fs::create_directory(dir);
+        unpack_image(root, image, dir);
+    }
+    write_tar_of(work.path(), spec);
+    return {index.descriptor.digest, tar_description(spec)};
+}
 
 ExportResult export_local(const content::StateRoot& root, const CommittedImage& image,
                           const OutputSpec& spec) {

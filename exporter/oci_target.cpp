@@ -36,14 +36,13 @@ std::map<std::string, std::string> name_annotations(const std::vector<std::strin
 void write_oci(const content::StateRoot& root, const OutputSpec& spec,
                const std::function<void(const fs::path&)>& fill) {
     fs::path dest = spec.get("dest");
-    check_parent_writable(dest);
-    bool to_tar = dest.extension() == ".tar" || spec.get("tar") == "true";
+    const bool to_tar = to_stdout(spec) || dest.extension() == ".tar" || spec.get("tar") == "true";
+    if (!to_stdout(spec))
+        check_parent_writable(dest);
     TempDir work(to_tar ? root.tmp() : parent_of(dest), ".kiln-oci-");
     fill(work.path());
     if (to_tar) {
-        AtomicFile out(dest, parent_of(dest), 0644);
-        write_tree_tar(work.path(), out.fd(), 0);
-        out.commit();
+        write_archive(dest, [&](int fd) { write_tree_tar(work.path(), fd, 0); });
     } else {
         move_into_place(work.path(), dest);
         work.release();

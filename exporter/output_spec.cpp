@@ -1,5 +1,7 @@
 #include "exporter/output_spec.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <sstream>
 #include <vector>
@@ -21,7 +23,7 @@ const std::vector<std::string>& keys_for(const std::string& type) {
     static const std::vector<std::string> local = {"dest"};
     if (type == "image" || type == "registry")
         return image;
-    if (type == "local")
+    if (type == "local" || type == "tar")
         return local;
     return archive;
 }
@@ -45,7 +47,8 @@ OutputSpec parse_output_spec(const std::string& text) {
     if (text.find('=') == std::string::npos) {
         if (text.empty())
             throw UsageError("empty --output");
-        spec.type = "local";
+        // buildx: a path is a local directory, "-" a tar on standard output.
+        spec.type = text == "-" ? "tar" : "local";
         spec.attrs["dest"] = text;
         return spec;
     }
@@ -67,9 +70,12 @@ OutputSpec parse_output_spec(const std::string& text) {
     if (spec.type.empty())
         throw UsageError("invalid --output \"" + text + "\": type= is missing");
     if (spec.type != "image" && spec.type != "oci" && spec.type != "docker" &&
-        spec.type != "local" && spec.type != "registry")
+        spec.type != "local" && spec.type != "tar" && spec.type != "registry")
         throw UsageError("invalid --output \"" + text + "\": unknown type \"" + spec.type +
-                         "\" (want image, oci, docker, local or registry)");
+                         "\" (want image, oci, docker, local, tar or registry)");
+    // A directory cannot go to standard output: its files go as a tar, as buildx.
+    if (spec.type == "local" && spec.get("dest") == "-")
+        spec.type = "tar";
     // buildx: type=image,push=true names the image locally and pushes it.
     if (auto v = spec.get("push"); !v.empty() && v != "true" && v != "false")
         throw UsageError("invalid push=\"" + v + "\" in --output (want true or false)");
@@ -93,10 +99,21 @@ OutputSpec parse_output_spec(const std::string& text) {
     return spec;
 }
 
+bool to_stdout(const OutputSpec& spec) {
+    return spec.get("dest") == "-";
+}
+
 void check_destination(const OutputSpec& spec) {
     const auto dest = spec.get("dest");
     if (dest.empty())
         return;
+    if (dest == "-") {
+        if (::isatty(STDOUT_FILENO))
+            throw UsageError("-o type=" + spec.type +
+                             ",dest=-: refusing to write a tar to the terminal (redirect "
+                             "standard output, or give dest=FILE)");
+        return;
+    }
     try {
         check_parent_writable(dest);
     } catch (const Error& e) {

@@ -62,6 +62,8 @@ ExportResult export_output(const content::StateRoot& root, const CommittedImage&
         return export_registry(root, image, spec, all, push);
     if (spec.type == "local")
         return export_local(root, image, spec);
+    if (spec.type == "tar")
+        return export_tar(root, image, spec);
     throw Error("unknown output type \"" + spec.type + "\"");
 }
 
@@ -83,6 +85,8 @@ ExportResult export_index_output(const content::StateRoot& root, const Committed
         return export_oci_index(root, index, spec, all);
     if (spec.type == "local")
         return export_local_platforms(root, index, spec);
+    if (spec.type == "tar")
+        return export_tar_platforms(root, index, spec);
     if (spec.type != "image")
         throw Error("unknown output type \"" + spec.type + "\"");
     content::ImageStore store(root);

@@ -61,12 +61,18 @@ ExportResult export_registry(const content::StateRoot& root, const CommittedImag
 ExportResult export_local(const content::StateRoot& root, const CommittedImage& image,
                           const OutputSpec& spec);
 
+// type=tar (and `-o -`): the image's root file system as one tar, at dest or
+// ("-") on standard output; device nodes are left out, as type=local does.
+ExportResult export_tar(const content::StateRoot& root, const CommittedImage& image,
+                        const OutputSpec& spec);
+
 // A multi-platform result (one image per platform under an index) to one
 // output, as buildx writes it: type=image names the index (and, with
 // push=true, pushes it); type=oci writes every platform's image and the
 // index, which index.json names; type=registry pushes each platform's image,
 // then the index; type=local gives each platform a directory of its own
-// (DEST/linux_arm64, ...). type=docker cannot hold an index: kiln::Error.
+// (DEST/linux_arm64, ...), as does type=tar inside its archive. type=docker
+// cannot hold an index: kiln::Error.
 ExportResult export_index_output(const content::StateRoot& root, const CommittedIndex& index,
                                  const OutputSpec& spec, const std::vector<std::string>& names,
                                  const registry::PushOptions& push = {});
@@ -78,5 +84,7 @@ ExportResult export_registry_index(const content::StateRoot& root, const Committ
                                    const registry::PushOptions& push);
 ExportResult export_local_platforms(const content::StateRoot& root, const CommittedIndex& index,
                                     const OutputSpec& spec);
+ExportResult export_tar_platforms(const content::StateRoot& root, const CommittedIndex& index,
+                                  const OutputSpec& spec);
 
 }  // namespace kiln::exporter

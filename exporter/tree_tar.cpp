@@ -4,6 +4,7 @@
 #include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <memory>
@@ -11,6 +12,7 @@
 
 #include "base/error.h"
 #include "base/unique_fd.h"
+#include "content/atomic_file.h"
 
 namespace kiln::exporter {
 
@@ -79,6 +81,16 @@ void write_tree_tar(const fs::path& dir, int fd, std::int64_t mtime) {
         add(a.get(), dir, n, mtime);
     if (archive_write_close(a.get()) != ARCHIVE_OK)
         throw Error("cannot write archive: " + std::string(archive_error_string(a.get())));
+}
+
+void write_archive(const fs::path& dest, const std::function<void(int fd)>& write) {
+    if (dest == "-") {
+        write(STDOUT_FILENO);
+        return;
+    }
+    AtomicFile out(dest, fs::absolute(dest).parent_path(), 0644);
+    write(out.fd());
+    out.commit();
 }
 
 }  // namespace kiln::exporter

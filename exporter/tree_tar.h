@@ -5,9 +5,15 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 
 namespace kiln::exporter {
 
 void write_tree_tar(const std::filesystem::path& dir, int fd, std::int64_t mtime);
+
+// Gives `write` the fd an archive output goes to: standard output for "-"
+// (written as it comes), else a file at `dest` that appears complete or not
+// at all (a temp file beside it, renamed).
+void write_archive(const std::filesystem::path& dest, const std::function<void(int fd)>& write);
 
 }  // namespace kiln::exporter

@@ -32,6 +32,18 @@ TEST(OutputSpec, Local) {
     EXPECT_EQ(s.get("dest"), "out/dir");
 }
 
+TEST(OutputSpec, DashIsATarOnStdout) {
+    for (const char* text : {"-", "type=tar,dest=-", "type=local,dest=-"}) {
+        OutputSpec s = parse_output_spec(text);
+        EXPECT_EQ(s.type, "tar") << text;
+        EXPECT_TRUE(to_stdout(s)) << text;
+    }
+    OutputSpec file = parse_output_spec("type=tar,dest=rootfs.tar");
+    EXPECT_EQ(file.type, "tar");
+    EXPECT_FALSE(to_stdout(file));
+    EXPECT_TRUE(to_stdout(parse_output_spec("type=oci,dest=-")));
+}
+
 TEST(OutputSpec, ImageNeedsNoDest) {
     OutputSpec s = parse_output_spec("type=image");
     EXPECT_EQ(s.type, "image");
