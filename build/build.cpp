@@ -21,6 +21,7 @@
 #include "content/atomic_file.h"
 #include "content/image_store.h"
 #include "content/temp_dir.h"
+#include "exporter/annotations.h"
 #include "exporter/image_commit.h"
 #include "exporter/output_spec.h"
 #include "frontend/dockerignore.h"
@@ -378,6 +379,8 @@ BuildResult build_local(const BuildRequest& req, const std::string& context_name
         throw Error("build context " + req.context + " is not a directory");
     const auto outputs = plan_outputs(req.outputs, req.tags, req.push);
     const auto platforms = platforms_of(req.platforms);
+    const auto annotations = exporter::parse_annotations(req.annotations);
+    exporter::check_annotations(annotations, platforms.size());
     if (platforms.size() > 1)
         for (const auto& o : outputs)
             if (o.type == "docker")
@@ -498,11 +501,11 @@ BuildResult build_local(const BuildRequest& req, const std::string& context_name
     {
         VertexScope v(progress, "exporting to image");
         for (const auto& s : solved) {
-            images.push_back(exporter::commit_image(root, s));
+            images.push_back(exporter::commit_image(root, s, annotations));
             v.log("writing image " + images.back().manifest_descriptor.digest.str() + " done");
         }
         if (several) {
-            index = exporter::commit_index(root, images);
+            index = exporter::commit_index(root, images, annotations);
             v.log("writing index " + index->descriptor.digest.str() + " done");
         }
         v.done();
@@ -557,6 +560,8 @@ BuildResult build(const BuildRequest& req) {
     check_tags(req);
     parse_build_contexts(req.build_contexts);
     plan_outputs(req.outputs, req.tags, req.push);
+    exporter::check_annotations(exporter::parse_annotations(req.annotations),
+                                platforms_of(req.platforms).size());
     parse_run_settings(req.add_hosts, req.shm_size, req.ulimits);
     if (req.context == "-" && req.dockerfile == "-")
         throw UsageError("the build context and the Dockerfile cannot both come from stdin");

@@ -70,8 +70,10 @@ struct BuildRequest {
     std::vector<std::string> ulimits;
     Entitlements allow;
     std::vector<std::string> outputs;  // -o specs; none = type=image
-    bool push = false;                 // --push: image outputs also push
-    bool pull = false;                 // re-check base images' tags in their registries
+    // --annotation [TYPE:]KEY=VALUE, as given (exporter/annotations.h).
+    std::vector<std::string> annotations;
+    bool push = false;  // --push: image outputs also push
+    bool pull = false;  // re-check base images' tags in their registries
     // The automatic collection after the build (gc/collect.h): the store's size
     // limit as buildx writes sizes ("10GB"); unset = a tenth of its file system.
     std::optional<std::string> gc_keep_storage;

@@ -61,8 +61,9 @@ std::string push_image(const std::filesystem::path& state_root, const std::strin
     o.log = log;
     const std::vector<std::string> names = {dest.empty() ? name : dest};
     if (content::is_index(*desc)) {  // a multi-platform image: every platform, then the index
-        exporter::CommittedIndex index{*desc, {}};
-        for (const auto& m : content::read_index(root.blobs(), *desc).manifests) {
+        const content::Index stored = content::read_index(root.blobs(), *desc);
+        exporter::CommittedIndex index{*desc, {}, stored.annotations};
+        for (const auto& m : stored.manifests) {
             index.images.push_back(exporter::load_image(root, m));
             index.images.back().manifest_descriptor.platform = m.platform;
         }

@@ -65,6 +65,7 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     req.ulimits = args.ulimits;
     req.allow = build::parse_allow(args.allow);
     req.outputs = args.outputs;
+    req.annotations = args.annotations;
     req.push = args.push;
     req.pull = args.pull;
     if (!args.gc_keep_storage.empty())

@@ -34,6 +34,7 @@ struct BuildArgs {
     std::string network = "default";          // default | host | none
     std::vector<std::string> add_hosts;       // --add-host NAME:IP
     std::vector<std::string> build_contexts;  // --build-context NAME=VALUE
+    std::vector<std::string> annotations;     // --annotation [TYPE:]KEY=VALUE
     std::string shm_size;
     std::vector<std::string> ulimits;  // --ulimit TYPE=SOFT[:HARD]
     std::vector<std::string> allow;    // --allow network.host,security.insecure

@@ -90,6 +90,10 @@ int run(int argc, char** argv) {
                      "network of RUN steps: default (private, with outbound access), host "
                      "(needs --allow network.host), none")
         ->check(CLI::IsMember({"default", "host", "none"}));
+    build_cmd->add_option("--annotation", b.annotations,
+                          "an OCI annotation [TYPE:]KEY=VALUE on the outputs; TYPE: manifest "
+                          "(default; manifest[os/arch] for one platform), index, "
+                          "manifest-descriptor, index-descriptor (repeatable)");
     build_cmd->add_option("--build-context", b.build_contexts,
                           "an extra context NAME=VALUE for FROM NAME, COPY --from=NAME, RUN "
                           "--mount from=NAME: a directory, docker-image://REF, a git or tarball "

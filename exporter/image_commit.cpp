@@ -67,7 +67,8 @@ std::string build_time(std::optional<std::int64_t> epoch) {
     return rfc3339(secs.count(), static_cast<long>(ns.count()));
 }
 
-CommittedImage commit_image(const content::StateRoot& root, const solver::SolvedImage& image) {
+CommittedImage commit_image(const content::StateRoot& root, const solver::SolvedImage& image,
+                            const Annotations& annotations) {
     CommittedImage out;
     out.config = image.config;
     out.manifest.media_type = content::media_type::kOciManifest;
@@ -90,23 +91,26 @@ CommittedImage commit_image(const content::StateRoot& root, const solver::Solved
     auto config_blob = root.blobs().put(content::canonical(nlohmann::json(out.config)));
     out.manifest.config = {
         content::media_type::kOciConfig, config_blob.digest, config_blob.size, {}, {}};
+    const content::Platform platform{out.config.architecture, out.config.os, out.config.variant};
+    out.manifest.annotations = annotations.for_manifest(platform);
     auto manifest_blob = root.blobs().put(content::canonical(nlohmann::json(out.manifest)));
-    out.manifest_descriptor = {
-        content::media_type::kOciManifest,
-        manifest_blob.digest,
-        manifest_blob.size,
-        {},
-        content::Platform{out.config.architecture, out.config.os, out.config.variant}};
+    out.manifest_descriptor = {content::media_type::kOciManifest, manifest_blob.digest,
+                               manifest_blob.size, annotations.for_manifest_descriptor(platform),
+                               platform};
     return out;
 }
 
-CommittedIndex commit_index(const content::StateRoot& root, std::vector<CommittedImage> images) {
+CommittedIndex commit_index(const content::StateRoot& root, std::vector<CommittedImage> images,
+                            const Annotations& annotations) {
     content::Index index;
     for (const auto& i : images)
         index.manifests.push_back(i.manifest_descriptor);
+    index.annotations = annotations.index;
     auto blob = root.blobs().put(content::canonical(nlohmann::json(index)));
-    return {{content::media_type::kOciIndex, blob.digest, blob.size, {}, std::nullopt},
-            std::move(images)};
+    return {{content::media_type::kOciIndex, blob.digest, blob.size, annotations.index_descriptor,
+             std::nullopt},
+            std::move(images),
+            annotations.index};
 }
 
 CommittedImage load_image(const content::StateRoot& root, const content::Descriptor& desc) {

@@ -9,10 +9,13 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
+#include <string>
 
 #include "content/oci.h"
 #include "content/state_root.h"
+#include "exporter/annotations.h"
 #include "solver/solve.h"
 
 namespace kiln::exporter {
@@ -26,11 +29,16 @@ struct CommittedImage {
 // A multi-platform result: one committed image per platform and the OCI
 // index over them, written to the store after them; entries in the order
 // given, each with its image's platform (CommittedImage's descriptor has it).
+// The index's own annotations (--annotation index:) are in `annotations`;
+// its descriptor's (index-descriptor:) in descriptor.annotations, and each
+// entry's (manifest-descriptor:) in its image's manifest_descriptor.
 struct CommittedIndex {
     content::Descriptor descriptor;  // of the index
     std::vector<CommittedImage> images;
+    std::map<std::string, std::string> annotations;
 };
-CommittedIndex commit_index(const content::StateRoot& root, std::vector<CommittedImage> images);
+CommittedIndex commit_index(const content::StateRoot& root, std::vector<CommittedImage> images,
+                            const Annotations& annotations = {});
 
 // A step's diff tree as an uncompressed layer in the store (what the solver
 // is given as its SolveDeps::write_layer).
@@ -43,7 +51,10 @@ content::Descriptor store_layer_tree(const content::StateRoot& root,
 // The history and "created" times are the solver's (see SolvePolicy::now).
 // Layer sizes are the stored blobs'; a layer known only lazily keeps the size
 // its record gave (build/ fetches layers first when an output names the image).
-CommittedImage commit_image(const content::StateRoot& root, const solver::SolvedImage& image);
+// `annotations`: the manifest's own (--annotation manifest:) and its
+// descriptor's (manifest-descriptor:), for the image's platform.
+CommittedImage commit_image(const content::StateRoot& root, const solver::SolvedImage& image,
+                            const Annotations& annotations = {});
 
 // The time a build dates what it makes: SOURCE_DATE_EPOCH when given, else now.
 std::string build_time(std::optional<std::int64_t> source_date_epoch);

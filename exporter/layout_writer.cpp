@@ -51,6 +51,7 @@ LayoutImage write_image(const content::StateRoot& root, const CommittedImage& im
     m.config = image.manifest.config;
     m.config.media_type = oci ? mt::kOciConfig : mt::kDockerConfig;
     m.layers = out.layers;
+    m.annotations = image.manifest.annotations;
     content::BlobStore target(layout_dir, layout_dir / "blobs");
     auto blob = target.put(content::canonical(nlohmann::json(m)));
     out.manifest_obj = m;
@@ -64,27 +65,35 @@ LayoutImage write_layout(const content::StateRoot& root, const CommittedImage& i
                          const fs::path& layout_dir, const CompressionOptions& compression,
                          bool oci, const std::map<std::string, std::string>& index_annotations) {
     auto out = write_image(root, image, layout_dir, compression, oci);
-    out.manifest.annotations = index_annotations;
+    // The entry's own (manifest-descriptor) annotations, then the names'.
+    out.manifest.annotations = image.manifest_descriptor.annotations;
+    for (const auto& [k, v] : index_annotations)
+        out.manifest.annotations[k] = v;
     write_index_json(layout_dir, out.manifest);
     return out;
 }
 
 content::Descriptor write_layout_index(
-    const content::StateRoot& root, const std::vector<CommittedImage>& images,
-    const fs::path& layout_dir, const CompressionOptions& compression, bool oci,
+    const content::StateRoot& root, const CommittedIndex& committed, const fs::path& layout_dir,
+    const CompressionOptions& compression, bool oci,
     const std::map<std::string, std::string>& index_annotations) {
     namespace mt = content::media_type;
     content::Index index;
     index.media_type = oci ? mt::kOciIndex : mt::kDockerManifestList;
-    for (const auto& image : images) {
+    index.annotations = committed.annotations;
+    for (const auto& image : committed.images) {
         auto written = write_image(root, image, layout_dir, compression, oci);
         written.manifest.platform = image.manifest_descriptor.platform;
+        written.manifest.annotations = image.manifest_descriptor.annotations;
         index.manifests.push_back(written.manifest);
     }
     content::BlobStore target(layout_dir, layout_dir / "blobs");
     auto blob = target.put(content::canonical(nlohmann::json(index)));
-    content::Descriptor top{index.media_type, blob.digest, blob.size, index_annotations,
-                            std::nullopt};
+    // The index-descriptor annotations, then the names'.
+    content::Descriptor top{index.media_type, blob.digest, blob.size,
+                            committed.descriptor.annotations, std::nullopt};
+    for (const auto& [k, v] : index_annotations)
+        top.annotations[k] = v;
     write_index_json(layout_dir, top);
     return top;
 }

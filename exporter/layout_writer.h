@@ -21,17 +21,19 @@ struct LayoutImage {
     std::vector<content::Descriptor> layers;
 };
 
+// index.json's entry carries the image's descriptor annotations, then
+// `index_annotations` (the names).
 LayoutImage write_layout(const content::StateRoot& root, const CommittedImage& image,
                          const std::filesystem::path& layout_dir,
                          const CompressionOptions& compression, bool oci_media_types,
                          const std::map<std::string, std::string>& index_annotations);
 
 // A multi-platform layout: each image's blobs and manifest (with its
-// platform), an image index over them, and index.json naming that index
-// with `index_annotations` (as BuildKit's OCI exporter writes one). Returns
-// the index's descriptor.
-content::Descriptor write_layout_index(const content::StateRoot& root,
-                                       const std::vector<CommittedImage>& images,
+// platform and descriptor annotations), an image index over them (with the
+// index's annotations), and index.json naming that index with its
+// descriptor's annotations and `index_annotations` (as BuildKit's OCI
+// exporter writes one). Returns the index's descriptor.
+content::Descriptor write_layout_index(const content::StateRoot& root, const CommittedIndex& index,
                                        const std::filesystem::path& layout_dir,
                                        const CompressionOptions& compression, bool oci_media_types,
                                        const std::map<std::string, std::string>& index_annotations);

@@ -66,7 +66,7 @@ ExportResult export_oci_index(const content::StateRoot& root, const CommittedInd
                               const OutputSpec& spec, const std::vector<std::string>& names) {
     content::Digest written;
     write_oci(root, spec, [&](const fs::path& dir) {
-        written = write_layout_index(root, index.images, dir, spec.compression(Compression::gzip),
+        written = write_layout_index(root, index, dir, spec.compression(Compression::gzip),
                                      spec.oci_media_types(), name_annotations(names))
                       .digest;
     });

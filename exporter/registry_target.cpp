@@ -101,9 +101,10 @@ ExportResult export_registry_index(const content::StateRoot& root, const Committ
         namespace mt = content::media_type;
         content::Index out;
         out.media_type = spec.oci_media_types() ? mt::kOciIndex : mt::kDockerManifestList;
+        out.annotations = index.annotations;
         for (const auto& image : index.images) {
             auto m = registry_form(root, image, spec, stream);
-            m.annotations.clear();
+            m.annotations = image.manifest_descriptor.annotations;
             m.platform = image.manifest_descriptor.platform;
             out.manifests.push_back(m);
         }
