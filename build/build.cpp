@@ -27,6 +27,7 @@
 #include "frontend/dockerignore.h"
 #include "frontend/lint.h"
 #include "frontend/lower.h"
+#include "frontend/outline.h"
 #include "frontend/parser.h"
 #include "gc/collect.h"
 #include "registry/lazy_fetch.h"
@@ -96,14 +97,9 @@ std::vector<std::string> read_dockerignore(const BuildRequest& req, const Defini
     return ignore;
 }
 
-// The lowered plan, or nullopt after --check (the warnings are counted in `checked`).
-std::optional<frontend::BuildPlan> lower_plan(const BuildRequest& req, const Definition& def,
-                                              const std::vector<std::string>& ignore,
-                                              const Platforms& platforms, BaseImages& bases,
-                                              const NamedContexts& named, Progress& progress,
-                                              std::optional<std::size_t>& checked) {
-    frontend::Linter linter(def.parsed, def.display_name);
-    frontend::run_syntax_checks(def.parsed, linter);
+// What every lowering of the request's Dockerfile for `platforms` starts from.
+frontend::LowerOptions lower_options(const BuildRequest& req, const Definition& def,
+                                     const Platforms& platforms) {
     frontend::LowerOptions lo;
     lo.filename = def.display_name;
     lo.source = def.text;
@@ -119,6 +115,18 @@ std::optional<frontend::BuildPlan> lower_plan(const BuildRequest& req, const Def
     // this machine's builds (and keys) exactly what no flag does.
     if (platforms.foreign)
         lo.default_platform = platforms.target.str();
+    return lo;
+}
+
+// The lowered plan, or nullopt after --check (the warnings are counted in `checked`).
+std::optional<frontend::BuildPlan> lower_plan(const BuildRequest& req, const Definition& def,
+                                              const std::vector<std::string>& ignore,
+                                              const Platforms& platforms, BaseImages& bases,
+                                              const NamedContexts& named, Progress& progress,
+                                              std::optional<std::size_t>& checked) {
+    frontend::Linter linter(def.parsed, def.display_name);
+    frontend::run_syntax_checks(def.parsed, linter);
+    frontend::LowerOptions lo = lower_options(req, def, platforms);
     lo.linter = &linter;
     lo.ignore_patterns = ignore;
     lo.named_contexts = named.for_lowering();
@@ -152,6 +160,19 @@ std::optional<frontend::BuildPlan> lower_plan(const BuildRequest& req, const Def
     if (linter.error_on_warning() && !linter.warnings().empty())
         throw Error(linter.violation_error());
     return plan;
+}
+
+// --call outline / targets: the Dockerfile described, nothing built (no base
+// image is resolved: a stage on an image starts from what the file says).
+std::string describe(const BuildRequest& req, const Definition& def, const Platforms& platforms,
+                     const std::map<std::string, BuildContextSpec>& contexts) {
+    if (req.call == "targets")
+        return frontend::format_targets(frontend::targets(def.parsed));
+    frontend::LowerOptions lo = lower_options(req, def, platforms);
+    for (const auto& [name, spec] : contexts)
+        lo.named_contexts[name] = {
+            spec.kind, spec.kind == frontend::NamedContext::Kind::local ? name : spec.value};
+    return frontend::format_outline(frontend::outline(def.parsed, lo));
 }
 
 // As buildx's --metadata-file: after a push, the digest is the one the
@@ -397,6 +418,11 @@ BuildResult build_local(const BuildRequest& req, const std::string& context_name
         cache_to.push_back(remote_cache::parse_cache_spec(s, remote_cache::Direction::to));
 
     const Definition def = read_definition(req, progress);
+    if (req.call == "outline" || req.call == "targets") {
+        BuildResult described;
+        described.call_output = describe(req, def, platforms.front(), context_specs);
+        return described;
+    }
     const auto ignore = read_dockerignore(req, def, progress);
     content::StateRoot root(req.state_root);
     const std::int64_t keep_storage = gc::keep_storage_limit(root.path(), req.gc_keep_storage);

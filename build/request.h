@@ -58,6 +58,9 @@ struct BuildRequest {
     bool no_cache = false;
     std::vector<std::string> no_cache_stages;
     bool check = false;  // run the build checks only
+    // buildx's --call: "build" (default), "outline" or "targets" (describe the
+    // Dockerfile in BuildResult::call_output, build nothing); "check" is `check`.
+    std::string call = "build";
     std::map<std::string, Secret> secrets;
     std::string ssh_socket;            // the agent RUN --mount=type=ssh forwards; "" = none
     std::string snapshotter = "auto";  // auto | overlayfs | native
@@ -108,6 +111,8 @@ struct BuildResult {
     std::optional<std::size_t> check_warnings;
     std::size_t steps_run = 0;
     std::size_t steps_cached = 0;
+    // --call outline / targets: what to print (nothing was built).
+    std::string call_output;
     // An output went to standard output (-o -, dest=-): it holds nothing else.
     bool wrote_stdout = false;
 };

@@ -54,7 +54,8 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     req.cache_from = args.cache_from;
     req.cache_to = args.cache_to;
     req.explain_cache = args.explain_cache;
-    req.check = args.check;
+    req.check = args.check || args.call == "check";
+    req.call = args.call == "check" ? "build" : args.call;
     req.secrets = build::parse_secrets(args.secrets);
     req.ssh_socket = build::parse_ssh(args.ssh);
     req.snapshotter = args.snapshotter;
@@ -88,7 +89,11 @@ int build(const std::optional<std::string>& root_flag, const BuildArgs& args) {
     req.progress = progress.get();
 
     auto result = build::build(req);
-    progress.reset();  // its last frame before anything else is printed
+    progress.reset();                   // its last frame before anything else is printed
+    if (!result.call_output.empty()) {  // --call outline / targets
+        std::cout << result.call_output;
+        return 0;
+    }
     if (result.check_warnings) {
         // --check: report and stop, as `docker build --check` does.
         const auto n = *result.check_warnings;

@@ -35,6 +35,7 @@ struct BuildArgs {
     std::vector<std::string> add_hosts;       // --add-host NAME:IP
     std::vector<std::string> build_contexts;  // --build-context NAME=VALUE
     std::vector<std::string> annotations;     // --annotation [TYPE:]KEY=VALUE
+    std::string call = "build";               // --call build|check|outline|targets
     std::string shm_size;
     std::vector<std::string> ulimits;  // --ulimit TYPE=SOFT[:HARD]
     std::vector<std::string> allow;    // --allow network.host,security.insecure

@@ -90,6 +90,11 @@ int run(int argc, char** argv) {
                      "network of RUN steps: default (private, with outbound access), host "
                      "(needs --allow network.host), none")
         ->check(CLI::IsMember({"default", "host", "none"}));
+    build_cmd
+        ->add_option("--call", b.call,
+                     "what to do: build (default), check (as --check), outline (the target's "
+                     "build args, secrets and ssh), targets (the stages)")
+        ->check(CLI::IsMember({"build", "check", "outline", "targets"}));
     build_cmd->add_option("--annotation", b.annotations,
                           "an OCI annotation [TYPE:]KEY=VALUE on the outputs; TYPE: manifest "
                           "(default; manifest[os/arch] for one platform), index, "

@@ -255,31 +255,6 @@ void check_empty_continuations(const ParseResult& parsed, Linter& linter) {
     }
 }
 
-// The first instruction's comments may begin with the parser directives (they are comment
-// lines too); BuildKit drops those from the description comments.
-std::vector<std::string> description_comments(const ParseResult& parsed, const Node& node) {
-    std::vector<std::string> comments = node.comments;
-    if (&node != &parsed.children.front()) {
-        return comments;
-    }
-    size_t drop = 0;
-    while (drop < comments.size()) {
-        std::string_view c = comments[drop];
-        size_t eq = c.find('=');
-        if (eq == std::string_view::npos) {
-            break;
-        }
-        std::string key = ascii_lower(trim(c.substr(0, eq)));
-        auto it = parsed.directives.find(key);
-        if (it == parsed.directives.end() || trim(c.substr(eq + 1)) != trim(it->second)) {
-            break;
-        }
-        ++drop;
-    }
-    comments.erase(comments.begin(), comments.begin() + static_cast<std::ptrdiff_t>(drop));
-    return comments;
-}
-
 void check_definition_description(std::string_view instruction,
                                   const std::vector<std::string>& keys,
                                   const std::vector<std::string>& comments, int line,
@@ -555,6 +530,31 @@ std::string kebab_case(std::string_view name) {
 }
 
 }  // namespace
+
+// The first instruction's comments may begin with the parser directives (they are comment
+// lines too); BuildKit drops those from the description comments.
+std::vector<std::string> description_comments(const ParseResult& parsed, const Node& node) {
+    std::vector<std::string> comments = node.comments;
+    if (&node != &parsed.children.front()) {
+        return comments;
+    }
+    size_t drop = 0;
+    while (drop < comments.size()) {
+        std::string_view c = comments[drop];
+        size_t eq = c.find('=');
+        if (eq == std::string_view::npos) {
+            break;
+        }
+        std::string key = ascii_lower(trim(c.substr(0, eq)));
+        auto it = parsed.directives.find(key);
+        if (it == parsed.directives.end() || trim(c.substr(eq + 1)) != trim(it->second)) {
+            break;
+        }
+        ++drop;
+    }
+    comments.erase(comments.begin(), comments.begin() + static_cast<std::ptrdiff_t>(drop));
+    return comments;
+}
 
 // ---- Linter ---------------------------------------------------------------------------------
 

@@ -77,6 +77,10 @@ class Linter {
 // here (WORKDIR path, EXPOSE port, FROM --platform): their value needs lowering.
 void run_syntax_checks(const ParseResult& parsed, Linter& linter);
 
+// The comment lines directly above `node` that describe it ("# NAME what it
+// is"), without the parser directives the first instruction's comments hold.
+std::vector<std::string> description_comments(const ParseResult& parsed, const Node& node);
+
 // Documentation URL of a rule (BuildKit's pages).
 std::string rule_url(std::string_view rule);
 
