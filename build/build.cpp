@@ -595,7 +595,7 @@ BuildResult build(const BuildRequest& req) {
         throw UsageError("a build context from stdin (-) needs standard input");
     NullProgress quiet;
     content::StateRoot root(req.state_root);
-    auto remote = fetch_context(req.context, req.context_stdin, root.tmp(),
+    auto remote = fetch_context(req.context, req.context_stdin, root,
                                 req.progress ? *req.progress : quiet, req.cancel);
     BuildRequest local = req;
     local.context = remote.context().string();

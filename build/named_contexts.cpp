@@ -103,8 +103,7 @@ NamedContexts::NamedContexts(const std::map<std::string, BuildContextSpec>& spec
         auto local = std::make_unique<Local>();
         fs::path dir = spec.value;
         if (spec.remote) {
-            local->fetched.emplace(
-                fetch_context(spec.value, nullptr, root.tmp(), progress, cancel));
+            local->fetched.emplace(fetch_context(spec.value, nullptr, root, progress, cancel));
             if (local->fetched->dockerfile)
                 throw Error("--build-context " + name + "=" + spec.value +
                             ": not an archive or a git repository");

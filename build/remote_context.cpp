@@ -1,5 +1,9 @@
 #include "build/remote_context.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <fstream>
 
 #include "base/add_source.h"
@@ -30,11 +34,45 @@ void take_download(RemoteContext& out, const fs::path& file) {
     out.dockerfile = std::string(std::istreambuf_iterator<char>(in), {});
 }
 
+// A git context at the commit its ref names: the checkout kept from an
+// earlier build, else a clone of that commit kept for the next one.
+void fetch_git_context(const std::string& spec, RemoteContext& out, const content::StateRoot& root,
+                       VertexScope& v, const CancelFlag* cancel) {
+    const auto commit = solver::resolve_git_commit(spec, cancel);
+    if (!commit) {  // the remote cannot say: fetched as asked, kept for this build only
+        solver::fetch_git(spec, out.context(), false, cancel);
+        return;
+    }
+    const auto git = solver::parse_git_url(spec);
+    const fs::path cached =
+        root.cache() / "git" /
+        std::string(content::Digest::of(git.remote + "#" + *commit + ":" + git.subdir).hex());
+    std::error_code ec;
+    if (fs::is_directory(cached, ec)) {
+        ::utimensat(AT_FDCWD, cached.c_str(), nullptr, 0);  // used now (gc)
+        v.log("commit " + *commit + ": checked out before");
+        out.cached = cached;
+        return;
+    }
+    // By the commit, not the ref: a branch that moves meanwhile cannot put another
+    // commit's files under this one's name.
+    solver::fetch_git(git.remote + "#" + *commit + (git.subdir.empty() ? "" : ":" + git.subdir),
+                      out.context(), false, cancel);
+    fs::create_directories(cached.parent_path());
+    // A concurrent build of the same commit may have kept its checkout first: either is it.
+    if (::rename(out.context().c_str(), cached.c_str()) != 0 && errno != EEXIST &&
+        errno != ENOTEMPTY)
+        throw errno_error("cannot keep the checkout of " + spec + " in " + cached.string());
+    v.log("commit " + *commit + ": fetched");
+    out.cached = cached;
+}
+
 }  // namespace
 
 RemoteContext fetch_context(const std::string& spec, std::istream* stdin_stream,
-                            const fs::path& tmp, Progress& progress, const CancelFlag* cancel) {
-    RemoteContext out{TempDir(tmp, "context-"), std::nullopt};
+                            const content::StateRoot& root, Progress& progress,
+                            const CancelFlag* cancel) {
+    RemoteContext out{TempDir(root.tmp(), "context-"), std::nullopt, std::nullopt};
     const fs::path download = out.dir.path() / "download";
     if (spec == "-") {
         if (!stdin_stream)
@@ -53,7 +91,7 @@ RemoteContext fetch_context(const std::string& spec, std::istream* stdin_stream,
     }
     if (is_git_source(spec)) {
         VertexScope v(progress, "[internal] load git source " + spec);
-        solver::fetch_git(spec, out.context(), false, cancel);
+        fetch_git_context(spec, out, root, v, cancel);
         v.done();
         return out;
     }

@@ -18,6 +18,7 @@
 
 #include "base/error.h"
 #include "base/progress.h"
+#include "content/state_root.h"
 #include "content/temp_dir.h"
 
 namespace kiln::build {
@@ -27,16 +28,23 @@ namespace kiln::build {
 bool is_remote_context(const std::string& spec);
 
 struct RemoteContext {
-    TempDir dir;  // holds the context, at dir.path() / "context"
-    std::filesystem::path context() const { return dir.path() / "context"; }
+    TempDir dir;  // holds the context, at dir.path() / "context", unless `cached`
+    // A git context checked out at a commit: its tree, kept under the state
+    // root (cache/git/<key>) for the next build of that commit.
+    std::optional<std::filesystem::path> cached;
+    std::filesystem::path context() const { return cached ? *cached : dir.path() / "context"; }
     // Set when what came was a Dockerfile rather than an archive or a repository.
     std::optional<std::string> dockerfile;
 };
 
 // Throws kiln::Error naming the URL (or stdin) when it cannot be fetched or
 // unpacked. `stdin_stream` is read for "-" only (and must then be given).
+// A git URL is keyed by the commit its ref names (`git ls-remote`, no
+// objects fetched): a commit checked out before is used as it is, so an
+// unchanged repository is not fetched again and its files keep their stat
+// cache entries. Work in progress lives under the root's tmp/.
 RemoteContext fetch_context(const std::string& spec, std::istream* stdin_stream,
-                            const std::filesystem::path& tmp, Progress& progress,
+                            const content::StateRoot& root, Progress& progress,
                             const CancelFlag* cancel);
 
 }  // namespace kiln::build

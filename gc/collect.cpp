@@ -76,6 +76,7 @@ Usage disk_usage(const content::StateRoot& root) {
                {"cache records", by_kind[Kind::record]},
                {"cache mounts", by_kind[Kind::cache_mount]},
                {"stat caches", by_kind[Kind::stat_cache]},
+               {"git checkouts", by_kind[Kind::git_checkout]},
                {"corrupt blobs", by_kind[Kind::quarantined]},
                {"temporary", tmp},
                {"other", other}};

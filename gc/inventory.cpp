@@ -30,6 +30,8 @@ const char* kind_name(Kind k) {
             return "stat cache";
         case Kind::cache_mount:
             return "cache mount";
+        case Kind::git_checkout:
+            return "git checkout";
         case Kind::quarantined:
             return "corrupt blob";
     }
@@ -288,7 +290,8 @@ void read_snapshots(const fs::path& root, Inventory& inv, const std::set<std::st
 void read_plain(const fs::path& dir, Kind kind, Inventory& inv) {
     for (const auto& [name, st] : entries(dir)) {
         const fs::path p = dir / name;
-        const bool unit = kind == Kind::cache_mount ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
+        const bool dirs = kind == Kind::cache_mount || kind == Kind::git_checkout;
+        const bool unit = dirs ? S_ISDIR(st.st_mode) : S_ISREG(st.st_mode);
         if (!unit || name.starts_with(".")) {
             inv.other_bytes += S_ISDIR(st.st_mode) ? disk_bytes(p) : share_of(st);
             continue;
@@ -335,6 +338,7 @@ Inventory take_inventory(const fs::path& root, Sizing sizing) {
     read_snapshots(root, inv, chains, sizing);
     read_plain(root / "cache" / "stat", Kind::stat_cache, inv);
     read_plain(root / "cache" / "mounts", Kind::cache_mount, inv);
+    read_plain(root / "cache" / "git", Kind::git_checkout, inv);
     // What is in tmp/ (the directory itself is the store's, not a leftover).
     inv.other_bytes += disk_bytes_of_dir_only(root / "tmp");
     for (const auto& [name, st] : entries(root / "tmp")) {

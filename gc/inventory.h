@@ -12,8 +12,10 @@
 //    when missing (their key is a chain ID). Last use: the directory's mtime,
 //    which prepare, view, edit and apply touch. Those in the chains of named
 //    images are marked, so a prune without --all keeps them.
-//  - stat caches (cache/stat/*), cache mounts (cache/mounts/*): last use is
-//    their mtime; a RUN using a cache mount touches it.
+//  - stat caches (cache/stat/*), cache mounts (cache/mounts/*), git checkouts
+//    (cache/git/*, the trees of git build contexts by commit): last use is
+//    their mtime; a RUN using a cache mount touches it, as a build of a kept
+//    git commit does its checkout.
 //  - quarantined blobs (tmp/corrupt-*): blobs found corrupt when read, kept
 //    for a look; collected as units.
 //  - other temporaries (tmp/): reclaimed by the recovery pass, counted here.
@@ -35,7 +37,7 @@
 
 namespace kiln::gc {
 
-enum class Kind { record, snapshot, stat_cache, cache_mount, quarantined };
+enum class Kind { record, snapshot, stat_cache, cache_mount, git_checkout, quarantined };
 const char* kind_name(Kind k);
 
 // Something collected as a whole, least recently used first.

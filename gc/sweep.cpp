@@ -58,6 +58,7 @@ void sweep(const fs::path& root, const Plan& plan) {
                     unlink_file(r.path);
                     break;
                 case Kind::cache_mount:
+                case Kind::git_checkout:
                     remove_mount_dir(root, r.path);
                     break;
                 case Kind::snapshot: {

@@ -4,7 +4,7 @@
 // half way leaves nothing the next command trips on: units first (a cache
 // record goes before the blob it names), then twin and sources records, then
 // blobs. Snapshots go through their snapshotter (renamed away, then removed);
-// cache mounts are renamed into tmp/ under this process's owner token before
+// cache mounts and git checkouts are renamed into tmp/ under this process's owner token before
 // they are removed, so the recovery pass finishes what a killed sweep began.
 #pragma once
 

@@ -9,7 +9,9 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -71,10 +73,12 @@ ArchivePtr open_tar(const fs::path& file) {
 struct RunResult {
     int status = -1;  // exit code, or 128 + signal
     std::string err;
+    std::string out;  // when asked for
 };
 
 // Runs git with a clean, non-interactive environment; stderr kept for messages.
-RunResult run_process(const std::vector<std::string>& args, const CancelFlag* cancel) {
+RunResult run_process(const std::vector<std::string>& args, const CancelFlag* cancel,
+                      bool capture_out = false) {
     ProcessOptions p;
     p.argv = args;
     p.env.emplace();
@@ -88,7 +92,7 @@ RunResult run_process(const std::vector<std::string>& args, const CancelFlag* ca
     p.env->emplace_back("GIT_ASKPASS=/bin/true");
     p.env->emplace_back("LC_ALL=C");
     p.in = Stdio::dev_null();
-    p.out = Stdio::dev_null();
+    p.out = capture_out ? Stdio::piped() : Stdio::dev_null();
     p.err = Stdio::piped();
     RunOptions run;
     run.cancel = cancel;
@@ -100,7 +104,7 @@ RunResult run_process(const std::vector<std::string>& args, const CancelFlag* ca
         errno = e.error;
         throw errno_error("cannot run " + args[0]);
     }
-    return {result.exit_code, std::move(result.err)};
+    return {result.exit_code, std::move(result.err), std::move(result.out)};
 }
 
 bool ok(const RunResult& r) {
@@ -268,17 +272,51 @@ content::Digest fetch_url(const std::string& url, const fs::path& file, const st
     return got;
 }
 
-void fetch_git(const std::string& url, const fs::path& dir, bool keep_git_dir,
-               const CancelFlag* cancel) {
-    std::string remote = url, ref, subdir;
+GitUrl parse_git_url(const std::string& url) {
+    GitUrl out{url, "", ""};
     if (auto hash = url.rfind('#'); hash != std::string::npos) {
-        remote = url.substr(0, hash);
+        out.remote = url.substr(0, hash);
         std::string frag = url.substr(hash + 1);
         auto colon = frag.find(':');
-        ref = frag.substr(0, colon);
+        out.ref = frag.substr(0, colon);
         if (colon != std::string::npos)
-            subdir = frag.substr(colon + 1);
+            out.subdir = frag.substr(colon + 1);
     }
+    return out;
+}
+
+std::optional<std::string> resolve_git_commit(const std::string& url, const CancelFlag* cancel) {
+    const GitUrl g = parse_git_url(url);
+    auto is_commit = [](std::string_view s) {
+        return s.size() == 40 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos;
+    };
+    if (is_commit(g.ref))
+        return g.ref;
+    if (g.remote.empty() || g.remote[0] == '-' || (!g.ref.empty() && g.ref[0] == '-'))
+        return std::nullopt;  // fetch_git says why
+    const std::string want = g.ref.empty() ? "HEAD" : g.ref;
+    RunResult r = run_process({"git", "ls-remote", "--", g.remote, want}, cancel, true);
+    if (!ok(r))
+        return std::nullopt;
+    // A branch before a tag of the same name (as git checkout), a tag's commit (^{}) before
+    // the tag object.
+    std::map<std::string, std::string> by_ref;
+    std::istringstream lines(r.out);
+    for (std::string line; std::getline(lines, line);) {
+        auto tab = line.find('\t');
+        if (tab != std::string::npos && is_commit(line.substr(0, tab)))
+            by_ref[line.substr(tab + 1)] = line.substr(0, tab);
+    }
+    for (const std::string& name :
+         {want, "refs/heads/" + want, "refs/tags/" + want + "^{}", "refs/tags/" + want})
+        if (auto it = by_ref.find(name); it != by_ref.end())
+            return it->second;
+    return std::nullopt;
+}
+
+void fetch_git(const std::string& url, const fs::path& dir, bool keep_git_dir,
+               const CancelFlag* cancel) {
+    auto [remote, ref, subdir] = parse_git_url(url);
     const std::string shown = redact(url);
     auto fail = [&](const std::string& what, const RunResult* r) -> Error {
         std::string detail = r ? last_line(r->err) : "";

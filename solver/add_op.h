@@ -65,6 +65,19 @@ content::Digest fetch_url(const std::string& url, const std::filesystem::path& f
 // "https://host/"; the caller then picks a name).
 std::string url_filename(const std::string& url);
 
+// A git URL's parts: "REMOTE#REF:SUBDIR" (REF and SUBDIR may be empty).
+struct GitUrl {
+    std::string remote, ref, subdir;
+};
+GitUrl parse_git_url(const std::string& url);
+
+// The commit `url`'s ref (HEAD when none) names on its remote, asked with
+// `git ls-remote` (no objects fetched); the ref itself when it is a full
+// commit id. nullopt when the remote cannot say (unreachable, or a ref
+// ls-remote does not list, such as an abbreviated commit).
+std::optional<std::string> resolve_git_commit(const std::string& url,
+                                              const CancelFlag* cancel = nullptr);
+
 // Clones `url` (with #ref[:subdir]) into `dir` (which must not exist, or be
 // an empty directory); keep_git_dir keeps .git (ignored with a subdir, as
 // BuildKit). Throws kiln::Error naming the URL; a set `cancel` kills git

@@ -143,3 +143,54 @@ TEST_F(RemoteContext, ADirectoryNamedLikeAGitRemoteIsADirectory) {
     ASSERT_EQ(r.exit_code, 0) << joined(r);
     EXPECT_EQ(slurp(dir / "out/ctx/hello.txt"), "a directory\n");
 }
+
+// A git context is keyed by the commit its ref names: unchanged, it is not fetched again
+// (the checkout kept under the store is used); a new commit on the branch is fetched.
+TEST_F(RemoteContext, AGitContextIsFetchedOncePerCommit) {
+    if (!have_tool("git"))
+        GTEST_SKIP() << "git not installed";
+    const std::string work = (dir / "work").string(), bare = (dir / "www/repo.git").string();
+    make_context(dir / "work", "first\n");
+    auto g =
+        run({"sh", "-c",
+             "set -e; git init -q -b main " + work + "; git -C " + work + " add -A; git -C " +
+                 work + " -c user.name=t -c user.email=t@e commit -q -m one; git clone -q --bare " +
+                 work + " " + bare + "; git -C " + bare + " update-server-info"});
+    ASSERT_EQ(g.exit_code, 0) << joined(g);
+    HttpServer server(dir / "www", dir / "port");
+    ASSERT_NE(server.port(), 0);
+    const std::string url = server.url("repo.git") + "#main";
+
+    auto r = build_sh(url);
+    ASSERT_EQ(r.exit_code, 0) << joined(r);
+    EXPECT_NE(r.err.find(": fetched"), std::string::npos) << r.err;
+    r = build_sh(url);
+    ASSERT_EQ(r.exit_code, 0) << joined(r);
+    EXPECT_NE(r.err.find(": checked out before"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("CACHED"), std::string::npos) << r.err;  // same files, same stat cache
+    EXPECT_EQ(slurp(dir / "out/ctx/hello.txt"), "first\n");
+
+    write(dir / "work/hello.txt", "second\n");
+    g = run({"sh", "-c",
+             "set -e; git -C " + work +
+                 " -c user.name=t -c user.email=t@e commit -q -am two; git -C " + work +
+                 " push -q " + bare + " main; git -C " + bare + " update-server-info"});
+    ASSERT_EQ(g.exit_code, 0) << joined(g);
+    r = build_sh(url);
+    ASSERT_EQ(r.exit_code, 0) << joined(r);
+    EXPECT_NE(r.err.find(": fetched"), std::string::npos) << r.err;
+    EXPECT_EQ(slurp(dir / "out/ctx/hello.txt"), "second\n");
+    // The checkouts are build cache: kiln du counts them, kiln prune removes them.
+    auto du = run_kiln(dir / "root", {"du"});
+    EXPECT_NE(du.out.find("git checkouts"), std::string::npos) << joined(du);
+    auto prune = run_kiln(dir / "root", {"prune", "-f"});
+    ASSERT_EQ(prune.exit_code, 0) << joined(prune);
+    EXPECT_TRUE(fs::is_empty(dir / "root/cache/git"));
+    r = build_sh(url);
+    ASSERT_EQ(r.exit_code, 0) << joined(r);
+    EXPECT_NE(r.err.find(": fetched"), std::string::npos) << r.err;
+    // A ref the remote does not have fails naming it; nothing is kept for it.
+    auto missing = build_sh(server.url("repo.git") + "#nosuchbranch");
+    EXPECT_EQ(missing.exit_code, 1) << joined(missing);
+    EXPECT_NE(missing.err.find("nosuchbranch"), std::string::npos) << missing.err;
+}
