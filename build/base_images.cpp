@@ -34,6 +34,11 @@ BaseImages::BaseImages(const content::StateRoot& root, Progress& progress,
                        registry::ClientOptions client, bool pull)
     : root_(root), images_(root), progress_(progress), client_(std::move(client)), pull_(pull) {}
 
+void BaseImages::pin(const std::string& ref, const content::Descriptor& manifest) {
+    std::lock_guard lock(mu_);
+    pinned_[ref] = manifest;
+}
+
 std::optional<content::StoredImage> BaseImages::resolve(const std::string& ref,
                                                         const std::string& platform) {
     std::lock_guard lock(mu_);
@@ -43,6 +48,8 @@ std::optional<content::StoredImage> BaseImages::resolve(const std::string& ref,
     std::optional<content::StoredImage> found;
     if (ref == "scratch")
         return found;
+    if (auto it = pinned_.find(ref); it != pinned_.end())
+        return resolved_[key] = content::read_image(root_.blobs(), it->second);
     std::optional<content::Descriptor> d;
     try {
         d = images_.get(ref);

@@ -35,6 +35,10 @@ class BaseImages {
     BaseImages(const content::StateRoot& root, Progress& progress, registry::ClientOptions client,
                bool pull);
 
+    // `ref` is this image from now on, for every platform, without a look at
+    // the store's names or a registry (an oci-layout:// named context).
+    void pin(const std::string& ref, const content::Descriptor& manifest);
+
     // nullopt: `scratch`, or not in the store and not pullable (why_missing says why).
     std::optional<content::StoredImage> resolve(const std::string& ref,
                                                 const std::string& platform = "");
@@ -68,6 +72,7 @@ class BaseImages {
     // By (reference, platform).
     std::map<std::pair<std::string, std::string>, std::optional<content::StoredImage>> resolved_;
     std::map<std::string, std::string> pull_errors_;
+    std::map<std::string, content::Descriptor> pinned_;
     content::LazyLayers* lazy_ = nullptr;
     snapshotter::Snapshotter* unpack_ = nullptr;
     std::function<void()> on_pull_;

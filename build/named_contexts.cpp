@@ -6,6 +6,7 @@
 
 #include "build/remote_context.h"
 #include "content/atomic_file.h"
+#include "exporter/archive_import.h"
 #include "frontend/dockerignore.h"
 #include "solver/stat_cache.h"
 
@@ -32,26 +33,43 @@ BuildContextSpec parse_value(const std::string& name, const std::string& value) 
         std::string ref = value.substr(15);
         if (ref.empty())
             throw UsageError(flag + ": docker-image:// names no image");
-        return {Kind::image, ref, false};
+        return {Kind::image, ref, false, "", ""};
     }
     if (value.starts_with("target:")) {
         std::string stage = value.substr(7);
         if (stage.empty())
             throw UsageError(flag + ": target: names no stage");
-        return {Kind::stage, stage, false};
+        return {Kind::stage, stage, false, "", ""};
     }
-    if (value.starts_with("oci-layout://"))
-        throw UsageError(flag +
-                         ": oci-layout:// contexts are not supported yet: kiln load the "
-                         "layout as a tar and use docker-image://NAME");
+    if (value.starts_with("oci-layout://")) {
+        // DIR[:TAG|@DIGEST]: a tag is after the last ':' that follows the last '/'.
+        std::string dir = value.substr(13), ref;
+        if (auto at = dir.rfind('@'); at != std::string::npos) {
+            ref = dir.substr(at + 1);
+            dir.resize(at);
+        } else if (auto colon = dir.rfind(':');
+                   colon != std::string::npos &&
+                   (dir.rfind('/') == std::string::npos || colon > dir.rfind('/'))) {
+            ref = dir.substr(colon + 1);
+            dir.resize(colon);
+        }
+        std::error_code ec;
+        if (dir.empty() || !fs::is_regular_file(fs::path(dir) / "index.json", ec))
+            throw UsageError(flag + ": " + (dir.empty() ? std::string("no directory") : dir) +
+                             " is not an OCI image layout (no index.json)");
+        BuildContextSpec spec{Kind::image, "oci-layout://" + value.substr(13), false, "", ""};
+        spec.layout = fs::absolute(dir).lexically_normal().string();
+        spec.layout_ref = ref;
+        return spec;
+    }
     if (value == "-")
         throw UsageError(flag + ": standard input can hold only the main build context");
     if (is_remote_context(value))
-        return {Kind::local, value, true};
+        return {Kind::local, value, true, "", ""};
     std::error_code ec;
     if (!fs::is_directory(value, ec))
         throw UsageError(flag + ": " + value + " is not a directory");
-    return {Kind::local, fs::absolute(value).lexically_normal().string(), false};
+    return {Kind::local, fs::absolute(value).lexically_normal().string(), false, "", ""};
 }
 
 }  // namespace
@@ -93,9 +111,16 @@ std::vector<std::string> dockerignore_of(const fs::path& dir) {
 }  // namespace
 
 NamedContexts::NamedContexts(const std::map<std::string, BuildContextSpec>& specs,
-                             const content::StateRoot& root, Progress& progress,
+                             const content::StateRoot& root, BaseImages& bases,
+                             const content::Platform& platform, Progress& progress,
                              const CancelFlag* cancel) {
     for (const auto& [name, spec] : specs) {
+        if (!spec.layout.empty()) {  // its image into the store, pinned to the context's value
+            VertexScope v(progress, "[context " + name + "] load " + spec.value);
+            bases.pin(spec.value,
+                      exporter::import_layout_image(root, spec.layout, spec.layout_ref, platform));
+            v.done();
+        }
         if (spec.kind != Kind::local) {
             lower_[name] = {spec.kind, spec.value};
             continue;

@@ -1,7 +1,6 @@
 // buildx's --build-context NAME=VALUE: a directory, docker-image://REF,
-// oci-layout://DIR[:TAG|@DIGEST] (not yet), a git or tarball URL, or
-// target:STAGE, made into what lowering and the solver read
-// (frontend::NamedContext, solver::NamedContext). Lowering applies BuildKit's
+// oci-layout://DIR[:TAG|@DIGEST], a git or tarball URL, or target:STAGE, made into what lowering
+// and the solver read (frontend::NamedContext, solver::NamedContext). Lowering applies BuildKit's
 // precedence (frontend/lower.h).
 //
 // Invariants: every spec is checked (parse_build_contexts) before any work,
@@ -18,6 +17,7 @@
 
 #include "base/error.h"
 #include "base/progress.h"
+#include "build/base_images.h"
 #include "content/state_root.h"
 #include "frontend/lower.h"
 #include "solver/build_context.h"
@@ -28,6 +28,10 @@ struct BuildContextSpec {
     frontend::NamedContext::Kind kind = frontend::NamedContext::Kind::local;
     std::string value;    // a path, a reference, a URL or a stage
     bool remote = false;  // local kind: a URL to fetch
+    // oci-layout://: the layout directory and the tag or digest in it ("" =
+    // its one image); the image is imported and pinned (BaseImages::pin) as
+    // `value`, the name lowering gives the image.
+    std::string layout, layout_ref;
 };
 
 // By lower-case name. Throws kiln::UsageError naming the flag for a spec
@@ -37,10 +41,13 @@ std::map<std::string, BuildContextSpec> parse_build_contexts(const std::vector<s
 
 class NamedContexts {
   public:
-    // Fetches the URLs (progress lines, as the build context's) and opens the
-    // directories. Throws kiln::Error naming the context that failed.
+    // Fetches the URLs (progress lines, as the build context's), opens the
+    // directories and imports the oci-layout images (the entry for `platform`
+    // of an index) into the store, pinned in `bases`. Throws kiln::Error
+    // naming the context that failed.
     NamedContexts(const std::map<std::string, BuildContextSpec>& specs,
-                  const content::StateRoot& root, Progress& progress, const CancelFlag* cancel);
+                  const content::StateRoot& root, BaseImages& bases,
+                  const content::Platform& platform, Progress& progress, const CancelFlag* cancel);
     ~NamedContexts();
     NamedContexts(const NamedContexts&) = delete;
     NamedContexts& operator=(const NamedContexts&) = delete;

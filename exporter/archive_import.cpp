@@ -3,6 +3,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -243,7 +244,105 @@ std::vector<Candidate> oci_candidates(const Collected& c, const content::BlobSto
     return out;
 }
 
+// The OCI manifest (uncompressed layers, named by diffID) of an image whose
+// config and layer blobs are in `scratch`, written to the store with them.
+content::Descriptor store_image(const content::StateRoot& root, const content::BlobStore& scratch,
+                                const content::Digest& config_digest,
+                                const std::vector<content::Digest>& layers,
+                                const std::string& where) {
+    std::string config_text = scratch.read_all(config_digest);
+    auto config = content::parse_json_as<content::ImageConfig>(
+        config_text, where + ": config " + config_digest.str());
+    if (config.diff_ids.size() != layers.size())
+        throw Error(where + ": config " + config_digest.str() + " lists " +
+                    std::to_string(config.diff_ids.size()) + " layers, the manifest " +
+                    std::to_string(layers.size()));
+    content::Manifest m;
+    for (size_t i = 0; i < layers.size(); ++i)
+        m.layers.push_back(store_layer(scratch, layers[i], config.diff_ids[i], root, where));
+    auto config_blob = root.blobs().put(config_text);
+    m.config = {content::media_type::kOciConfig, config_blob.digest, config_blob.size, {}, {}};
+    auto mblob = root.blobs().put(content::canonical(nlohmann::json(m)));
+    return {content::media_type::kOciManifest,
+            mblob.digest,
+            mblob.size,
+            {},
+            content::Platform{config.architecture, config.os, config.variant}};
+}
+
 }  // namespace
+
+content::Descriptor import_layout_image(const content::StateRoot& root, const fs::path& layout,
+                                        const std::string& reference,
+                                        const content::Platform& platform) {
+    const std::string where = "oci-layout://" + layout.string();
+    auto read_text = [&](const fs::path& p) {
+        std::ifstream in(p, std::ios::binary);
+        if (!in)
+            throw Error(where + ": cannot read " + p.lexically_relative(layout).string());
+        return std::string(std::istreambuf_iterator<char>(in), {});
+    };
+    TempDir scratch_dir(root.tmp(), "layout-");
+    content::BlobStore scratch(scratch_dir.path(), scratch_dir.path() / "tmp");
+    // A blob of the layout into the scratch store, verified against its name.
+    auto take = [&](const content::Digest& d) {
+        const fs::path file = layout / "blobs" / "sha256" / std::string(d.hex());
+        std::ifstream in(file, std::ios::binary);
+        if (!in)
+            throw Error(where + ": blob " + d.str() + " is missing");
+        auto w = scratch.writer();
+        char buf[1 << 16];
+        while (in.read(buf, sizeof buf) || in.gcount() > 0)
+            w.write(buf, static_cast<std::size_t>(in.gcount()));
+        try {
+            w.commit(d);
+        } catch (const Error&) {
+            throw Error(where + ": blob " + d.str() + " does not match its digest");
+        }
+    };
+    auto index = content::parse_json_as<content::Index>(read_text(layout / "index.json"),
+                                                        where + ": index.json");
+    std::optional<content::Descriptor> chosen;
+    for (const auto& d : index.manifests) {
+        auto tag = d.annotations.find(content::kRefNameAnnotation);
+        if (reference.empty() ? index.manifests.size() == 1
+                              : (reference.starts_with("sha256:")
+                                     ? d.digest.str() == reference
+                                     : tag != d.annotations.end() && tag->second == reference))
+            chosen = d;
+    }
+    if (!chosen)
+        throw Error(where + ": " +
+                    (reference.empty()
+                         ? "index.json names " + std::to_string(index.manifests.size()) +
+                               " images; pick one with :TAG or @DIGEST"
+                         : "no image " + reference));
+    take(chosen->digest);
+    if (content::is_index(*chosen)) {
+        auto inner = content::parse_json_as<content::Index>(
+            scratch.read_all(chosen->digest), where + ": index " + chosen->digest.str());
+        if (inner.manifests.empty())
+            throw Error(where + ": index " + chosen->digest.str() + " holds no image");
+        chosen = inner.manifests.front();
+        for (const auto& m : inner.manifests)
+            if (m.platform && m.platform->os == platform.os &&
+                m.platform->architecture == platform.architecture &&
+                (platform.variant.empty() || m.platform->variant == platform.variant)) {
+                chosen = m;
+                break;
+            }
+        take(chosen->digest);
+    }
+    auto manifest = content::parse_json_as<content::Manifest>(
+        scratch.read_all(chosen->digest), where + ": manifest " + chosen->digest.str());
+    take(manifest.config.digest);
+    std::vector<content::Digest> layers;
+    for (const auto& l : manifest.layers) {
+        take(l.digest);
+        layers.push_back(l.digest);
+    }
+    return store_image(root, scratch, manifest.config.digest, layers, where);
+}
 
 std::vector<ImportedImage> import_archive(const content::StateRoot& root, const fs::path& archive,
                                           const std::vector<std::string>& names) {
@@ -279,25 +378,8 @@ std::vector<ImportedImage> import_archive(const content::StateRoot& root, const 
     std::vector<ImportedImage> out;
     content::ImageStore store(root);
     for (const auto& cand : candidates) {
-        std::string config_text = scratch.read_all(cand.config);
-        auto config = content::parse_json_as<content::ImageConfig>(
-            config_text, archive.string() + ": config " + cand.config.str());
-        if (config.diff_ids.size() != cand.layers.size())
-            throw Error(archive.string() + ": config " + cand.config.str() + " lists " +
-                        std::to_string(config.diff_ids.size()) + " layers, the manifest " +
-                        std::to_string(cand.layers.size()));
-        content::Manifest m;
-        for (size_t i = 0; i < cand.layers.size(); ++i)
-            m.layers.push_back(
-                store_layer(scratch, cand.layers[i], config.diff_ids[i], root, archive.string()));
-        auto config_blob = root.blobs().put(config_text);
-        m.config = {content::media_type::kOciConfig, config_blob.digest, config_blob.size, {}, {}};
-        auto mblob = root.blobs().put(content::canonical(nlohmann::json(m)));
-        content::Descriptor desc{content::media_type::kOciManifest,
-                                 mblob.digest,
-                                 mblob.size,
-                                 {},
-                                 content::Platform{config.architecture, config.os, config.variant}};
+        const content::Descriptor desc =
+            store_image(root, scratch, cand.config, cand.layers, archive.string());
         ImportedImage img;
         img.manifest = desc;
         for (const auto& n : names.empty() ? cand.names : names) {

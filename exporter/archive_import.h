@@ -24,6 +24,19 @@ struct ImportedImage {
     content::Descriptor manifest;
 };
 
+// One image of an OCI image layout directory (--build-context
+// NAME=oci-layout://DIR[:TAG|@DIGEST]) into the store, unnamed: `reference` is
+// a tag (index.json's org.opencontainers.image.ref.name), a digest
+// ("sha256:..."), or "" when index.json names one image; an index picks
+// `platform`'s entry (else its first). Only the blobs that image needs are
+// read, each verified, its layers stored uncompressed and checked against
+// the config's diffIDs. Returns the manifest's descriptor. Throws kiln::Error
+// naming the layout.
+content::Descriptor import_layout_image(const content::StateRoot& root,
+                                        const std::filesystem::path& layout,
+                                        const std::string& reference,
+                                        const content::Platform& platform);
+
 // `names` replaces the archive's own names when not empty (for one image).
 // Throws kiln::Error naming the archive and what is wrong with it.
 std::vector<ImportedImage> import_archive(const content::StateRoot& root,

@@ -201,3 +201,60 @@ TEST_F(NamedContext, BadSpecsAreUsageErrors) {
     EXPECT_EQ(twice.exit_code, 2) << joined(twice);
     EXPECT_NE(twice.err.find("given twice"), std::string::npos) << twice.err;
 }
+
+TEST_F(NamedContext, OciLayoutByTagOrDigestIntoAnEmptyStore) {
+    // The layout, written by kiln into another store, holds a gzip-compressed image.
+    write(dir / "img/Dockerfile", "FROM scratch\nCOPY m /m\nENV FROM_LAYOUT=1\n");
+    write(dir / "img/m", "from the layout\n");
+    auto made = run_kiln(dir / "other-root",
+                         {"build", "-t", "lib:v1", "-o",
+                          "type=oci,dest=" + (dir / "layout").string(), (dir / "img").string()});
+    ASSERT_EQ(made.exit_code, 0) << joined(made);
+    dockerfile("FROM lib\nCOPY --from=lib /m /copied\n");
+    auto r = build({"--build-context", "lib=oci-layout://" + (dir / "layout").string() + ":v1"});
+    ASSERT_EQ(r.exit_code, 0) << joined(r);
+    EXPECT_EQ(slurp(dir / "out/m"), "from the layout\n");
+    EXPECT_EQ(slurp(dir / "out/copied"), "from the layout\n");
+
+    auto index = nlohmann::json::parse(slurp(dir / "layout/index.json"));
+    const std::string by_digest = index["manifests"][0]["digest"];
+    r = build(
+        {"--build-context", "lib=oci-layout://" + (dir / "layout").string() + "@" + by_digest});
+    ASSERT_EQ(r.exit_code, 0) << joined(r);
+    EXPECT_EQ(slurp(dir / "out/copied"), "from the layout\n");
+
+    auto missing =
+        build({"--build-context", "lib=oci-layout://" + (dir / "layout").string() + ":v2"});
+    EXPECT_EQ(missing.exit_code, 1) << joined(missing);
+    EXPECT_NE(missing.err.find("no image v2"), std::string::npos) << missing.err;
+    auto not_layout = build({"--build-context", "lib=oci-layout://" + (dir / "img").string()});
+    EXPECT_EQ(not_layout.exit_code, 2) << joined(not_layout);
+    EXPECT_NE(not_layout.err.find("is not an OCI image layout"), std::string::npos)
+        << not_layout.err;
+    // A blob that is not what its name says is refused, naming the layout.
+    const std::string config = nlohmann::json::parse(
+        slurp(dir / "layout/blobs/sha256" / by_digest.substr(7)))["config"]["digest"];
+    write(dir / "layout/blobs/sha256" / config.substr(7), "{}");
+    fs::remove_all(dir / "root");
+    auto corrupt =
+        build({"--build-context", "lib=oci-layout://" + (dir / "layout").string() + ":v1"});
+    EXPECT_EQ(corrupt.exit_code, 1) << joined(corrupt);
+    EXPECT_NE(corrupt.err.find("does not match its digest"), std::string::npos) << corrupt.err;
+}
+
+TEST_F(NamedContext, OciLayoutOfAnIndexGivesTheBuildsPlatform) {
+    write(dir / "img/Dockerfile", "FROM scratch\nARG TARGETARCH\nCOPY $TARGETARCH /arch\n");
+    write(dir / "img/amd64", "amd64\n");
+    write(dir / "img/arm64", "arm64\n");
+    auto made = run_kiln(dir / "other-root",
+                         {"build", "--platform", "linux/amd64,linux/arm64", "-o",
+                          "type=oci,dest=" + (dir / "layout").string(), (dir / "img").string()});
+    ASSERT_EQ(made.exit_code, 0) << joined(made);
+    dockerfile("FROM lib\n");
+    for (const std::string arch : {"amd64", "arm64"}) {
+        auto r = build({"--platform", "linux/" + arch, "--build-context",
+                        "lib=oci-layout://" + (dir / "layout").string()});
+        ASSERT_EQ(r.exit_code, 0) << arch << "\n" << joined(r);
+        EXPECT_EQ(slurp(dir / "out/arch"), arch + "\n");
+    }
+}
