@@ -98,11 +98,9 @@ void ChildProcess::stop(int grace_ms) {
 
 // ---- helpers -----------------------------------------------------------------------
 
-namespace {
-
 // A port that was free a moment ago. Another process may take it before the server
 // binds it; start_registry() retries when that happens.
-int free_port() {
+int free_loopback_port() {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         throw std::runtime_error("socket failed");
@@ -119,6 +117,8 @@ int free_port() {
     close(fd);
     return ntohs(addr.sin_port);
 }
+
+namespace {
 
 // Sends a bare HTTP/1.0 GET /v2/ and returns what came back (empty when nothing
 // listens). A TLS port answers this too: Go's TLS server replies 400 to plain HTTP,
@@ -417,7 +417,7 @@ void RegistryFixture::start_registry() {
     const fs::path d = scratch_.path();
     const fs::path log = d / "registry.log";
     for (int attempt = 0; attempt < 5; ++attempt) {
-        port_ = free_port();
+        port_ = free_loopback_port();
         std::ostringstream y;
         y << "version: 0.1\n"
           << "log:\n  level: warn\n  accesslog:\n    disabled: true\n"

@@ -45,6 +45,10 @@ class ChildProcess {
     int status_ = -1;
 };
 
+// A TCP port on 127.0.0.1 that was free a moment ago (another process may take it
+// before a server binds it).
+int free_loopback_port();
+
 enum class RegistryMode {
     plain,      // http, no auth
     basic,      // http, htpasswd (bcrypt) basic auth

@@ -41,21 +41,6 @@ std::string host_arch() {
     return "";
 }
 
-// A TCP port on 127.0.0.1 with nothing listening on it (free a moment ago).
-int unused_port() {
-    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof addr;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
-        throw std::runtime_error("cannot find a free port");
-    int port = ntohs(addr.sin_port);
-    ::close(fd);
-    return port;
-}
-
 class RegistryIndex : public ::testing::Test {
   protected:
     void SetUp() override {
@@ -412,7 +397,7 @@ TEST_F(RegistryIndex, ErrorsNameTheRegistryRepositoryAndReference) {
     EXPECT_EQ(lines(absent.err), 1u) << "one line: " << absent.err;
 
     // Nothing listening: retried briefly, then an error naming the host.
-    const std::string nobody = "127.0.0.1:" + std::to_string(unused_port());
+    const std::string nobody = "127.0.0.1:" + std::to_string(free_loopback_port());
     auto refused = run_kiln(dir / "root", {"pull", nobody + "/app:1"},
                             {{"KILN_REGISTRY_RETRY_BASE_MS", "1"},
                              {"DOCKER_CONFIG", reg->docker_config_dir().string()}});

@@ -3,9 +3,12 @@
 // tarball URL and a git repository served over HTTP on loopback (python3's
 // http.server; git's dumb HTTP protocol), "#ref:subdir" picking the branch and
 // the directory. Results are read from -o type=local directories.
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "harness.h"
+#include "registry_fixture.h"
 
 namespace fs = std::filesystem;
 using namespace kiln::test;
@@ -193,4 +196,43 @@ TEST_F(RemoteContext, AGitContextIsFetchedOncePerCommit) {
     auto missing = build_sh(server.url("repo.git") + "#nosuchbranch");
     EXPECT_EQ(missing.exit_code, 1) << joined(missing);
     EXPECT_NE(missing.err.find("nosuchbranch"), std::string::npos) << missing.err;
+}
+
+// git's own protocol: a git:// URL served by `git daemon` on loopback, as a context and as a
+// named context, keyed by its commit (ls-remote over the smart protocol).
+TEST_F(RemoteContext, AGitDaemonServesGitUrls) {
+    if (!have_tool("git") || !fs::exists("/usr/lib/git-core/git-daemon"))
+        GTEST_SKIP() << "git daemon not installed";
+    const std::string work = (dir / "work").string(), bare = (dir / "served/repo.git").string();
+    make_context(dir / "work/app", "over git://\n");
+    auto g =
+        run({"sh", "-c",
+             "set -e; git init -q -b main " + work + "; git -C " + work + " add -A; git -C " +
+                 work + " -c user.name=t -c user.email=t@e commit -q -m one; git clone -q --bare " +
+                 work + " " + bare});
+    ASSERT_EQ(g.exit_code, 0) << joined(g);
+    const int port = free_loopback_port();
+    ChildProcess daemon({"git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
+                         "--port=" + std::to_string(port),
+                         "--base-path=" + (dir / "served").string(), (dir / "served").string()},
+                        dir / "daemon.log");
+    const std::string url = "git://127.0.0.1:" + std::to_string(port) + "/repo.git";
+    bool up = false;
+    for (int i = 0; i < 100 && !up; ++i) {
+        up = run({"git", "ls-remote", url}).exit_code == 0;
+        if (!up)
+            ::usleep(50 * 1000);
+    }
+    ASSERT_TRUE(up) << slurp(dir / "daemon.log");
+
+    auto r = build_sh(url + "#main:app");
+    ASSERT_EQ(r.exit_code, 0) << joined(r);
+    EXPECT_EQ(slurp(dir / "out/ctx/hello.txt"), "over git://\n");
+    EXPECT_NE(r.err.find(": fetched"), std::string::npos) << r.err;
+
+    write(dir / "local/Dockerfile", "FROM scratch\nCOPY --from=src hello.txt /from-daemon\n");
+    r = build_sh((dir / "local").string(), "", "--build-context src=" + url + "#main:app");
+    ASSERT_EQ(r.exit_code, 0) << joined(r);
+    EXPECT_EQ(slurp(dir / "out/from-daemon"), "over git://\n");
+    EXPECT_NE(r.err.find(": checked out before"), std::string::npos) << r.err;
 }
