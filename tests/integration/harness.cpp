@@ -230,4 +230,12 @@ std::string pushed_digest(const std::string& text) {
     return at == std::string::npos ? "" : text.substr(at + 1, 71);
 }
 
+Result make_git_repo(const fs::path& work, const fs::path& bare) {
+    const std::string w = work.string(), b = bare.string();
+    return run({"sh", "-c",
+                "set -e; git init -q -b main " + w + "; git -C " + w + " add -A; git -C " + w +
+                    " -c user.name=t -c user.email=t@e commit -q -m one; git clone -q --bare " + w +
+                    " " + b + "; git -C " + b + " update-server-info"});
+}
+
 }  // namespace kiln::test

@@ -59,6 +59,11 @@ class HttpServer {
     int port_ = 0;
 };
 
+// `work` (its files already written) made a git repository on branch main with one
+// commit of everything, and cloned bare to `bare`, ready for git's dumb HTTP protocol
+// (update-server-info) and for git daemon.
+Result make_git_repo(const std::filesystem::path& work, const std::filesystem::path& bare);
+
 // A fresh directory under /tmp removed at scope exit.
 class Scratch {
   public:

@@ -152,13 +152,7 @@ TEST_F(NamedContext, TarballAndGitUrlsAreFetched) {
     const bool git = have_tool("git");
     if (git) {  // a repository served with git's dumb HTTP protocol
         write(dir / "work/sub/lib.txt", "from git\n");
-        const std::string w = (dir / "work").string(), bare = (dir / "www/repo.git").string();
-        auto g =
-            run({"sh", "-c",
-                 "set -e; git init -q -b main " + w + "; git -C " + w + " add -A; git -C " + w +
-                     " -c user.name=t -c user.email=t@e commit -q -m one; git clone -q "
-                     "--bare " +
-                     w + " " + bare + "; git -C " + bare + " update-server-info"});
+        auto g = make_git_repo(dir / "work", dir / "www/repo.git");
         ASSERT_EQ(g.exit_code, 0) << joined(g);
     }
     HttpServer server(dir / "www", dir / "port");

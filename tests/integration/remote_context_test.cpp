@@ -154,11 +154,7 @@ TEST_F(RemoteContext, AGitContextIsFetchedOncePerCommit) {
         GTEST_SKIP() << "git not installed";
     const std::string work = (dir / "work").string(), bare = (dir / "www/repo.git").string();
     make_context(dir / "work", "first\n");
-    auto g =
-        run({"sh", "-c",
-             "set -e; git init -q -b main " + work + "; git -C " + work + " add -A; git -C " +
-                 work + " -c user.name=t -c user.email=t@e commit -q -m one; git clone -q --bare " +
-                 work + " " + bare + "; git -C " + bare + " update-server-info"});
+    auto g = make_git_repo(work, bare);
     ASSERT_EQ(g.exit_code, 0) << joined(g);
     HttpServer server(dir / "www", dir / "port");
     ASSERT_NE(server.port(), 0);
@@ -205,11 +201,7 @@ TEST_F(RemoteContext, AGitDaemonServesGitUrls) {
         GTEST_SKIP() << "git daemon not installed";
     const std::string work = (dir / "work").string(), bare = (dir / "served/repo.git").string();
     make_context(dir / "work/app", "over git://\n");
-    auto g =
-        run({"sh", "-c",
-             "set -e; git init -q -b main " + work + "; git -C " + work + " add -A; git -C " +
-                 work + " -c user.name=t -c user.email=t@e commit -q -m one; git clone -q --bare " +
-                 work + " " + bare});
+    auto g = make_git_repo(work, bare);
     ASSERT_EQ(g.exit_code, 0) << joined(g);
     const int port = free_loopback_port();
     ChildProcess daemon({"git", "daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1",
