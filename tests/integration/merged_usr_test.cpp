@@ -432,3 +432,43 @@ TEST_F(MergedUsr, BuildxRunFlagsAndAStdinContextOnDebian) {
     EXPECT_EQ(slurp(out / "nofile"), "512\n");
     EXPECT_NE(slurp(out / "shm").find(" 32768 "), std::string::npos) << slurp(out / "shm");
 }
+
+// Named contexts and `-o -` on a real base: the image pinned by a named context of its
+// familiar name, a directory context copied into merged /usr and mounted into a RUN, and
+// the root file system as a tar on stdout that keeps Debian's links (read by Python's
+// tarfile, not by kiln).
+TEST_F(MergedUsr, NamedContextsAndATarOnStdoutOnDebian) {
+    fs::path ctx = context("named",
+                           "FROM debian\n"
+                           "COPY --from=src tool /bin/tool\n"
+                           "RUN --mount=from=src,target=/src cp /src/data /etc/data && "
+                           "ln /etc/data /etc/data-link\n",
+                           {});
+    const fs::path src = *dir_ / "named" / "src";
+    write(src / "tool", kTool, 0755);
+    write(src / "data", "from a named context\n");
+    const fs::path tar = *dir_ / "named" / "rootfs.tar";
+    auto r = run({"sh", "-c",
+                  std::string(KILN_BINARY) + " --root " + (*dir_ / "root").string() +
+                      " build --build-context debian=docker-image://bookworm:test "
+                      "--build-context src=" +
+                      src.string() + " -o - " + ctx.string() + " > " + tar.string()});
+    ASSERT_EQ(r.exit_code, 0) << joined(r);
+    auto list = run({"python3", "-c",
+                     "import sys, tarfile\n"
+                     "t = tarfile.open(sys.argv[1])\n"
+                     "m = {x.name: x for x in t}\n"
+                     "print('bin', m['bin'].issym(), m['bin'].linkname)\n"
+                     "print('tool', m['usr/bin/tool'].isfile(), oct(m['usr/bin/tool'].mode))\n"
+                     "print('link', m['etc/data-link'].islnk(), m['etc/data-link'].linkname)\n"
+                     "print('passwd', m['etc/passwd'].isfile())\n"
+                     "print(t.extractfile('etc/data').read().decode(), end='')\n",
+                     tar.string()});
+    ASSERT_EQ(list.exit_code, 0) << joined(list);
+    EXPECT_EQ(list.out,
+              "bin True usr/bin\n"
+              "tool True 0o755\n"
+              "link True etc/data\n"
+              "passwd True\n"
+              "from a named context\n");
+}
