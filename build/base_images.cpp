@@ -34,9 +34,9 @@ BaseImages::BaseImages(const content::StateRoot& root, Progress& progress,
                        registry::ClientOptions client, bool pull)
     : root_(root), images_(root), progress_(progress), client_(std::move(client)), pull_(pull) {}
 
-void BaseImages::pin(const std::string& ref, const content::Descriptor& manifest) {
+void BaseImages::pin(const std::string& ref, Pinned image) {
     std::lock_guard lock(mu_);
-    pinned_[ref] = manifest;
+    pinned_[ref] = std::move(image);
 }
 
 std::optional<content::StoredImage> BaseImages::resolve(const std::string& ref,
@@ -49,7 +49,10 @@ std::optional<content::StoredImage> BaseImages::resolve(const std::string& ref,
     if (ref == "scratch")
         return found;
     if (auto it = pinned_.find(ref); it != pinned_.end())
-        return resolved_[key] = content::read_image(root_.blobs(), it->second);
+        return resolved_[key] = content::read_image(
+                   root_.blobs(),
+                   it->second(platform.empty() ? registry::host_platform()
+                                               : registry::parse_platform(platform)));
     std::optional<content::Descriptor> d;
     try {
         d = images_.get(ref);

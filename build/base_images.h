@@ -35,9 +35,11 @@ class BaseImages {
     BaseImages(const content::StateRoot& root, Progress& progress, registry::ClientOptions client,
                bool pull);
 
-    // `ref` is this image from now on, for every platform, without a look at
-    // the store's names or a registry (an oci-layout:// named context).
-    void pin(const std::string& ref, const content::Descriptor& manifest);
+    // `ref` is, for each platform asked, the image `image` gives for it (called
+    // once per platform, under this object's lock), never a store name or a
+    // registry's: an oci-layout:// named context.
+    using Pinned = std::function<content::Descriptor(const registry::PlatformSpec& platform)>;
+    void pin(const std::string& ref, Pinned image);
 
     // nullopt: `scratch`, or not in the store and not pullable (why_missing says why).
     std::optional<content::StoredImage> resolve(const std::string& ref,
@@ -72,7 +74,7 @@ class BaseImages {
     // By (reference, platform).
     std::map<std::pair<std::string, std::string>, std::optional<content::StoredImage>> resolved_;
     std::map<std::string, std::string> pull_errors_;
-    std::map<std::string, content::Descriptor> pinned_;
+    std::map<std::string, Pinned> pinned_;
     content::LazyLayers* lazy_ = nullptr;
     snapshotter::Snapshotter* unpack_ = nullptr;
     std::function<void()> on_pull_;

@@ -432,10 +432,7 @@ BuildResult build_local(const BuildRequest& req, const std::string& context_name
     auto snapshots = snapshotter::open_snapshotter(root.snapshots(), req.snapshotter, root.tmp());
     BaseImages bases(root, progress, req.client, req.pull);
     bases.set_unpack(snapshots.get());
-    const auto& first = platforms.front().target;
-    const NamedContexts named_contexts(context_specs, root, bases,
-                                       {first.architecture, first.os, first.variant}, progress,
-                                       req.cancel);
+    const NamedContexts named_contexts(context_specs, root, bases, progress, req.cancel);
     // With a shared cache, layers (hits' and base images') are fetched only
     // when something reads them.
     registry::LayerFetcher fetcher(root, req.client);

@@ -111,16 +111,17 @@ std::vector<std::string> dockerignore_of(const fs::path& dir) {
 }  // namespace
 
 NamedContexts::NamedContexts(const std::map<std::string, BuildContextSpec>& specs,
-                             const content::StateRoot& root, BaseImages& bases,
-                             const content::Platform& platform, Progress& progress,
+                             const content::StateRoot& root, BaseImages& bases, Progress& progress,
                              const CancelFlag* cancel) {
     for (const auto& [name, spec] : specs) {
-        if (!spec.layout.empty()) {  // its image into the store, pinned to the context's value
-            VertexScope v(progress, "[context " + name + "] load " + spec.value);
-            bases.pin(spec.value,
-                      exporter::import_layout_image(root, spec.layout, spec.layout_ref, platform));
-            v.done();
-        }
+        if (!spec.layout.empty())  // read into the store for each platform a stage asks for
+            bases.pin(spec.value, [&root, &progress, name, spec](const registry::PlatformSpec& p) {
+                VertexScope v(progress,
+                              "[context " + name + "] load " + spec.value + " for " + p.str());
+                auto image = exporter::import_layout_image(root, spec.layout, spec.layout_ref, p);
+                v.done();
+                return image;
+            });
         if (spec.kind != Kind::local) {
             lower_[name] = {spec.kind, spec.value};
             continue;

@@ -41,13 +41,14 @@ std::map<std::string, BuildContextSpec> parse_build_contexts(const std::vector<s
 
 class NamedContexts {
   public:
-    // Fetches the URLs (progress lines, as the build context's), opens the
-    // directories and imports the oci-layout images (the entry for `platform`
-    // of an index) into the store, pinned in `bases`. Throws kiln::Error
-    // naming the context that failed.
+    // Fetches the URLs (progress lines, as the build context's) and opens the
+    // directories. An oci-layout image is pinned in `bases`: read into the
+    // store when a stage first asks for it, for that stage's platform (an
+    // index's entry for it). `root`, `bases` and `progress` must outlive the
+    // build. Throws kiln::Error naming the context that failed.
     NamedContexts(const std::map<std::string, BuildContextSpec>& specs,
-                  const content::StateRoot& root, BaseImages& bases,
-                  const content::Platform& platform, Progress& progress, const CancelFlag* cancel);
+                  const content::StateRoot& root, BaseImages& bases, Progress& progress,
+                  const CancelFlag* cancel);
     ~NamedContexts();
     NamedContexts(const NamedContexts&) = delete;
     NamedContexts& operator=(const NamedContexts&) = delete;

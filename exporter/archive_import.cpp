@@ -274,7 +274,7 @@ content::Descriptor store_image(const content::StateRoot& root, const content::B
 
 content::Descriptor import_layout_image(const content::StateRoot& root, const fs::path& layout,
                                         const std::string& reference,
-                                        const content::Platform& platform) {
+                                        const registry::PlatformSpec& platform) {
     const std::string where = "oci-layout://" + layout.string();
     auto read_text = [&](const fs::path& p) {
         std::ifstream in(p, std::ios::binary);
@@ -325,9 +325,7 @@ content::Descriptor import_layout_image(const content::StateRoot& root, const fs
             throw Error(where + ": index " + chosen->digest.str() + " holds no image");
         chosen = inner.manifests.front();
         for (const auto& m : inner.manifests)
-            if (m.platform && m.platform->os == platform.os &&
-                m.platform->architecture == platform.architecture &&
-                (platform.variant.empty() || m.platform->variant == platform.variant)) {
+            if (m.platform && registry::platform_matches(*m.platform, platform)) {
                 chosen = m;
                 break;
             }

@@ -16,6 +16,7 @@
 
 #include "content/oci.h"
 #include "content/state_root.h"
+#include "registry/platform.h"
 
 namespace kiln::exporter {
 
@@ -35,7 +36,7 @@ struct ImportedImage {
 content::Descriptor import_layout_image(const content::StateRoot& root,
                                         const std::filesystem::path& layout,
                                         const std::string& reference,
-                                        const content::Platform& platform);
+                                        const registry::PlatformSpec& platform);
 
 // `names` replaces the archive's own names when not empty (for one image).
 // Throws kiln::Error naming the archive and what is wrong with it.

@@ -250,5 +250,10 @@ TEST_F(NamedContext, OciLayoutOfAnIndexGivesTheBuildsPlatform) {
                         "lib=oci-layout://" + (dir / "layout").string()});
         ASSERT_EQ(r.exit_code, 0) << arch << "\n" << joined(r);
         EXPECT_EQ(slurp(dir / "out/arch"), arch + "\n");
-    }
+    }  // Both at once: each platform gets its own entry of the index.
+    auto r = build({"--platform", "linux/amd64,linux/arm64", "--build-context",
+                    "lib=oci-layout://" + (dir / "layout").string()});
+    ASSERT_EQ(r.exit_code, 0) << joined(r);
+    EXPECT_EQ(slurp(dir / "out/linux_amd64/arch"), "amd64\n");
+    EXPECT_EQ(slurp(dir / "out/linux_arm64/arch"), "arm64\n");
 }
