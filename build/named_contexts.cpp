@@ -27,8 +27,8 @@ BuildContextSpec parse_value(const std::string& name, const std::string& value) 
     const std::string flag = "--build-context " + name + "=" + value;
     if (value.empty())
         throw UsageError(flag +
-                         ": the value is empty (a directory, docker-image://REF, a URL "
-                         "or target:STAGE)");
+                         ": the value is empty (a directory, docker-image://REF, "
+                         "oci-layout://DIR, a URL or target:STAGE)");
     if (value.starts_with("docker-image://")) {
         std::string ref = value.substr(15);
         if (ref.empty())

@@ -101,8 +101,9 @@ int run(int argc, char** argv) {
                           "manifest-descriptor, index-descriptor (repeatable)");
     build_cmd->add_option("--build-context", b.build_contexts,
                           "an extra context NAME=VALUE for FROM NAME, COPY --from=NAME, RUN "
-                          "--mount from=NAME: a directory, docker-image://REF, a git or tarball "
-                          "URL, or target:STAGE (repeatable)");
+                          "--mount from=NAME: a directory, docker-image://REF, "
+                          "oci-layout://DIR[:TAG|@DIGEST], a git or tarball URL, or target:STAGE "
+                          "(repeatable)");
     build_cmd->add_option("--add-host", b.add_hosts,
                           "add NAME:IP to every RUN's /etc/hosts (repeatable)");
     build_cmd->add_option("--shm-size", b.shm_size,
