@@ -8,6 +8,7 @@
 #include "content/atomic_file.h"
 #include "exporter/archive_import.h"
 #include "frontend/dockerignore.h"
+#include "solver/add_op.h"
 #include "solver/stat_cache.h"
 
 namespace kiln::build {
@@ -131,7 +132,7 @@ NamedContexts::NamedContexts(const std::map<std::string, BuildContextSpec>& spec
         if (spec.remote) {
             local->fetched.emplace(fetch_context(spec.value, nullptr, root, progress, cancel));
             if (local->fetched->dockerfile)
-                throw Error("--build-context " + name + "=" + spec.value +
+                throw Error("--build-context " + name + "=" + solver::redact_url(spec.value) +
                             ": not an archive or a git repository");
             dir = local->fetched->context();
         }

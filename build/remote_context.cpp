@@ -62,7 +62,8 @@ void fetch_git_context(const std::string& spec, RemoteContext& out, const conten
     // A concurrent build of the same commit may have kept its checkout first: either is it.
     if (::rename(out.context().c_str(), cached.c_str()) != 0 && errno != EEXIST &&
         errno != ENOTEMPTY)
-        throw errno_error("cannot keep the checkout of " + spec + " in " + cached.string());
+        throw errno_error("cannot keep the checkout of " + solver::redact_url(spec) + " in " +
+                          cached.string());
     v.log("commit " + *commit + ": fetched");
     out.cached = cached;
 }
@@ -90,12 +91,12 @@ RemoteContext fetch_context(const std::string& spec, std::istream* stdin_stream,
         return out;
     }
     if (is_git_source(spec)) {
-        VertexScope v(progress, "[internal] load git source " + spec);
+        VertexScope v(progress, "[internal] load git source " + solver::redact_url(spec));
         fetch_git_context(spec, out, root, v, cancel);
         v.done();
         return out;
     }
-    VertexScope v(progress, "[internal] load remote build context " + spec);
+    VertexScope v(progress, "[internal] load remote build context " + solver::redact_url(spec));
     solver::fetch_url(spec, download, "", cancel);
     v.log("transferring context: " + std::to_string(fs::file_size(download)) + "B done");
     take_download(out, download);

@@ -31,10 +31,7 @@ namespace kiln::solver {
 
 namespace fs = std::filesystem;
 
-namespace {
-
-// "https://user:secret@host/x" → "https://***@host/x", for messages.
-std::string redact(const std::string& url) {
+std::string redact_url(const std::string& url) {
     auto scheme = url.find("://");
     if (scheme == std::string::npos)
         return url;
@@ -45,6 +42,8 @@ std::string redact(const std::string& url) {
         return url;
     return url.substr(0, start) + "***" + url.substr(at);
 }
+
+namespace {
 
 // ---------------------------------------------------------------------------
 // Archive extraction
@@ -210,7 +209,7 @@ std::string url_filename(const std::string& url) {
 
 content::Digest fetch_url(const std::string& url, const fs::path& file, const std::string& checksum,
                           const CancelFlag* cancel) {
-    const std::string shown = redact(url);
+    const std::string shown = redact_url(url);
     std::optional<content::Digest> want;
     if (!checksum.empty()) {
         try {
@@ -317,13 +316,13 @@ std::optional<std::string> resolve_git_commit(const std::string& url, const Canc
 void fetch_git(const std::string& url, const fs::path& dir, bool keep_git_dir,
                const CancelFlag* cancel) {
     auto [remote, ref, subdir] = parse_git_url(url);
-    const std::string shown = redact(url);
+    const std::string shown = redact_url(url);
     auto fail = [&](const std::string& what, const RunResult* r) -> Error {
         std::string detail = r ? last_line(r->err) : "";
         // git echoes the remote in its messages: keep credentials out.
-        if (!detail.empty() && remote != redact(remote)) {
+        if (!detail.empty() && remote != redact_url(remote)) {
             for (auto p = detail.find(remote); p != std::string::npos; p = detail.find(remote))
-                detail.replace(p, remote.size(), redact(remote));
+                detail.replace(p, remote.size(), redact_url(remote));
         }
         return Error("ADD " + shown + ": " + what + (detail.empty() ? "" : ": " + detail));
     };

@@ -65,6 +65,10 @@ content::Digest fetch_url(const std::string& url, const std::filesystem::path& f
 // "https://host/"; the caller then picks a name).
 std::string url_filename(const std::string& url);
 
+// `url` with its credentials replaced, for messages and progress lines:
+// "https://user:secret@host/x" → "https://***@host/x".
+std::string redact_url(const std::string& url);
+
 // A git URL's parts: "REMOTE#REF:SUBDIR" (REF and SUBDIR may be empty).
 struct GitUrl {
     std::string remote, ref, subdir;

@@ -228,3 +228,26 @@ TEST_F(RemoteContext, AGitDaemonServesGitUrls) {
     EXPECT_EQ(slurp(dir / "out/from-daemon"), "over git://\n");
     EXPECT_NE(r.err.find(": checked out before"), std::string::npos) << r.err;
 }
+
+// Credentials in a context URL never reach the progress or the error lines.
+TEST_F(RemoteContext, CredentialsInAContextUrlAreNotPrinted) {
+    if (!have_tool("git"))
+        GTEST_SKIP() << "git not installed";
+    make_context(dir / "work", "with credentials\n");
+    auto g = make_git_repo(dir / "work", dir / "www/repo.git");
+    ASSERT_EQ(g.exit_code, 0) << joined(g);
+    HttpServer server(dir / "www", dir / "port");
+    ASSERT_NE(server.port(), 0);
+    const std::string url = server.url("repo.git");
+    const std::string with_secret = "http://user:s3cr3t@" + url.substr(7);
+    auto r = build_sh(with_secret + "#main");
+    ASSERT_EQ(r.exit_code, 0) << joined(r);
+    EXPECT_EQ(slurp(dir / "out/ctx/hello.txt"), "with credentials\n");
+    EXPECT_EQ(r.err.find("s3cr3t"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("http://***@"), std::string::npos) << r.err;
+    auto missing =
+        build_sh("http://user:s3cr3t@" + server.url("nothing.tar.gz").substr(7), "",
+                 "--build-context x=http://user:s3cr3t@" + server.url("nothing.tar.gz").substr(7));
+    EXPECT_EQ(missing.exit_code, 1) << joined(missing);
+    EXPECT_EQ(missing.err.find("s3cr3t"), std::string::npos) << missing.err;
+}
