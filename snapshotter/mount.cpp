@@ -5,8 +5,10 @@
 #include <sys/mount.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -46,8 +48,20 @@ Mount& Mount::operator=(Mount&& o) noexcept {
 void Mount::unmount() {
     if (target_.empty())
         return;
-    if (::umount2(target_.c_str(), 0) != 0 && errno != EINVAL && errno != ENOENT) {
-        throw errno_error("cannot unmount " + target_.string());
+    // EBUSY can be brief: a process spawned by another thread holds a copy of
+    // every fd open at that moment until its exec closes them, so a step's
+    // mount is busy for that while. Wait it out; a real user (a process still
+    // inside) outlasts the wait and is an error.
+    auto pause = std::chrono::milliseconds(1);
+    auto waited = std::chrono::milliseconds(0);
+    while (::umount2(target_.c_str(), 0) != 0) {
+        if (errno == EINVAL || errno == ENOENT)
+            break;
+        if (errno != EBUSY || waited >= kBusyWait)
+            throw errno_error("cannot unmount " + target_.string());
+        std::this_thread::sleep_for(pause);
+        waited += pause;
+        pause = std::min(pause * 2, std::chrono::milliseconds(100));
     }
     target_.clear();
 }

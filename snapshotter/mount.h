@@ -1,6 +1,7 @@
 // overlayfs mounts owned by an object (internal to snapshotter/).
 #pragma once
 
+#include <chrono>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -22,8 +23,10 @@ class Mount {
     Mount& operator=(const Mount&) = delete;
 
     bool mounted() const { return !target_.empty(); }
-    // Unmounts now; throws kiln::Error naming the mount point when it cannot.
+    // Unmounts now, waiting up to kBusyWait while the mount is busy; throws
+    // kiln::Error naming the mount point when it cannot.
     void unmount();
+    static constexpr std::chrono::milliseconds kBusyWait{3000};
 
   private:
     std::filesystem::path target_;

@@ -1,6 +1,10 @@
 // The overlayfs snapshotter on real mounts (root): the same scenarios as the
 // native one, plus what only mounts have (option length, busy unmounts).
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "tests/unit/snapshotter_testing.h"
 
@@ -71,6 +75,53 @@ TEST_F(SnapshotterOverlay, WritableOverlaysAreVolatileAndViewsAreNot) {
     snap_->commit(*a, "c");
     auto b = snap_->prepare({"base", "c"});
     EXPECT_TRUE(fs::exists(b->root() / "new"));
+}
+
+// Forks a child that holds an fd on `dir` (inherited, as a process spawned by
+// another thread holds it until its exec) for `ms` milliseconds, then exits.
+pid_t hold_briefly(const fs::path& dir, int ms) {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);  // no O_CLOEXEC: the child keeps it
+    if (fd < 0)
+        return -1;
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        ::usleep(static_cast<useconds_t>(ms) * 1000);
+        ::_exit(0);
+    }
+    ::close(fd);
+    return pid;
+}
+
+// A step's mount is busy while a process spawned meanwhile by another step
+// still holds its fds: the commit waits that out instead of failing the step.
+TEST_F(SnapshotterOverlay, ACommitWaitsOutAProcessHoldingTheMountBriefly) {
+    snap_->apply("base", string_reader(base_layer()), "base.tar");
+    auto a = snap_->prepare({"base"});
+    std::ofstream(a->root() / "new") << "x";
+    pid_t holder = hold_briefly(a->root(), 300);
+    ASSERT_GT(holder, 0);
+    EXPECT_NO_THROW(snap_->commit(*a, "c"));
+    ::waitpid(holder, nullptr, 0);
+    EXPECT_TRUE(fs::exists(snap_->path("c") / "new"));
+    EXPECT_TRUE(mounts_under(dir_->path()).empty());
+}
+
+// A process that stays inside is a real user: the commit fails naming the
+// mount point, and the snapshot is not made.
+TEST_F(SnapshotterOverlay, ACommitFailsNamingTheMountWhileAProcessStaysInside) {
+    snap_->apply("base", string_reader(base_layer()), "base.tar");
+    auto a = snap_->prepare({"base"});
+    pid_t holder = hold_briefly(a->root(), 60000);
+    ASSERT_GT(holder, 0);
+    try {
+        snap_->commit(*a, "c");
+        ADD_FAILURE() << "committed a busy mount";
+    } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("cannot unmount"), std::string::npos) << e.what();
+    }
+    ::kill(holder, SIGKILL);
+    ::waitpid(holder, nullptr, 0);
+    EXPECT_FALSE(snap_->exists("c"));
 }
 
 // 150 lowers with absolute paths would be ~15 KB of options; short links keep it small.
