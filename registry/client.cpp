@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "registry/client_impl.h"
+#include "registry/response_text.h"
 #include "registry/url.h"
 
 namespace kiln::registry {
@@ -24,19 +25,6 @@ constexpr const char* kManifestAccept =
     "application/vnd.docker.distribution.manifest.list.v2+json, "
     "application/vnd.docker.distribution.manifest.v1+prettyjws, "
     "application/vnd.docker.distribution.manifest.v1+json";
-
-// The first byte of a 206's "Content-Range: bytes START-END/TOTAL".
-std::optional<std::int64_t> content_range_start(const std::string& v) {
-    std::size_t i = v.find_first_of("0123456789");
-    if (i == std::string::npos) {
-        return std::nullopt;
-    }
-    try {
-        return std::stoll(v.substr(i));
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-}
 
 }  // namespace
 

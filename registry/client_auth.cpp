@@ -3,13 +3,13 @@
 // fetched from the challenge's realm and cached per scope set.
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
 #include <vector>
 
 #include "base/base64.h"
 #include "registry/client_impl.h"
+#include "registry/response_text.h"
 #include "registry/url.h"
 
 namespace kiln::registry {
@@ -135,28 +135,15 @@ std::string Client::Impl::fetch_token(const Op& op, const AuthChallenge& ch) {
         throw Error(repo_prefix(op) + ": token server " + strip_query(realm) + ": " +
                     status_detail(resp));
     }
-    auto j = nlohmann::json::parse(resp.body, nullptr, false);
-    std::string token;
-    if (j.is_object()) {
-        if (j.contains("token") && j["token"].is_string()) {
-            token = j["token"].get<std::string>();
-        }
-        if (token.empty() && j.contains("access_token") && j["access_token"].is_string()) {
-            token = j["access_token"].get<std::string>();
-        }
-    }
-    if (token.empty()) {
+    auto answer = parse_token_answer(resp.body);
+    if (!answer) {
         throw Error(repo_prefix(op) + ": token server " + strip_query(realm) + " sent no token");
-    }
-    long expires_in = 60;  // the distribution spec's default
-    if (j.contains("expires_in") && j["expires_in"].is_number_integer()) {
-        expires_in = std::max<long>(j["expires_in"].get<long>(), 10);
     }
     std::lock_guard lock(mu);
     // Renew a little early: a token that expires in flight costs a 401 round trip.
     tokens[scope_key(op.scopes)] =
-        Token{token, Clock::now() + std::chrono::seconds(expires_in * 9 / 10)};
-    return token;
+        Token{answer->token, Clock::now() + std::chrono::seconds(answer->expires_in * 9 / 10)};
+    return answer->token;
 }
 
 std::string Client::Impl::upfront_authorization(const Op& op) {

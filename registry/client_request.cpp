@@ -6,11 +6,11 @@
 
 #include <algorithm>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
 #include "registry/client_impl.h"
+#include "registry/response_text.h"
 #include "registry/url.h"
 
 namespace kiln::registry {
@@ -41,26 +41,10 @@ std::string reason_phrase(long status) {
 }  // namespace
 
 std::string status_detail(const Response& r) {
-    std::string msg;
-    auto j = nlohmann::json::parse(r.body, nullptr, /*allow_exceptions=*/false);
-    if (j.is_object() && j.contains("errors") && j["errors"].is_array() && !j["errors"].empty()) {
-        const auto& e = j["errors"][0];
-        if (e.is_object()) {
-            if (e.contains("message") && e["message"].is_string()) {
-                msg = e["message"].get<std::string>();
-            } else if (e.contains("code") && e["code"].is_string()) {
-                msg = e["code"].get<std::string>();
-            }
-        }
-    } else if (j.is_object() && j.contains("details") && j["details"].is_string()) {
-        msg = j["details"].get<std::string>();  // Docker Hub's token server
-    }
+    std::string msg = error_body_message(r.body);  // one line, whatever the registry sent
     if (msg.empty()) {
         msg = reason_phrase(r.status);
     }
-    // One line, whatever the registry sent.
-    std::replace(msg.begin(), msg.end(), '\n', ' ');
-    std::replace(msg.begin(), msg.end(), '\r', ' ');
     return std::to_string(r.status) + " " + msg;
 }
 

@@ -13,6 +13,7 @@
 
 #include "base/unique_fd.h"
 #include "registry/client_impl.h"
+#include "registry/response_text.h"
 #include "registry/url.h"
 
 namespace kiln::registry {
@@ -20,25 +21,6 @@ namespace kiln::registry {
 namespace {
 
 using content::Digest;
-
-// "0-1023" → 1024 bytes received. Distribution reports "0-0" for an empty
-// upload too, so that reads as nothing received.
-std::optional<std::int64_t> range_next(const std::string& range) {
-    std::string v = range;
-    if (v.starts_with("bytes=")) {
-        v = v.substr(6);
-    }
-    auto dash = v.find('-');
-    if (dash == std::string::npos) {
-        return std::nullopt;
-    }
-    try {
-        std::int64_t end = std::stoll(v.substr(dash + 1));
-        return end <= 0 ? 0 : end + 1;
-    } catch (const std::exception&) {
-        return std::nullopt;
-    }
-}
 
 bool falls_back(long status) {
     return status >= 400 && status < 500 && status != 401 && status != 403 && status != 429;
@@ -148,7 +130,7 @@ std::optional<std::int64_t> Client::Impl::upload_offset(const Op& op, const std:
     if (!is_2xx(resp.status)) {
         return std::nullopt;
     }
-    return range_next(resp.header("range")).value_or(0);
+    return upload_range_next(resp.header("range")).value_or(0);
 }
 
 void Client::Impl::push_chunked(const Op& op, const std::string& repo, const Digest& d,
@@ -209,7 +191,7 @@ void Client::Impl::push_chunked(const Op& op, const std::string& repo, const Dig
             if (!next_loc.empty()) {
                 loc = next_loc;
             }
-            auto next = range_next(resp->header("range"));
+            auto next = upload_range_next(resp->header("range"));
             offset = next && *next > offset && *next <= offset + n ? *next : offset + n;
             failures = 0;
             continue;
