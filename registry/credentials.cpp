@@ -156,7 +156,7 @@ Config load_config(const fs::path& path) {
         return cfg;  // Docker accepts an empty file as an empty configuration
     try {
         cfg.doc = Json::parse(text);
-    } catch (const Json::parse_error& e) {
+    } catch (const Json::exception& e) {  // parse_error, or out_of_range for a huge number
         throw Error("Docker config file " + path.string() + " is not valid JSON: " + e.what());
     }
     if (!cfg.doc.is_object())
@@ -205,30 +205,8 @@ std::optional<Credentials> helper_get(const Helper& h, const std::string& domain
         throw Error("credential helper docker-credential-" + h.name + " (" + h.origin +
                     ") failed to get credentials for " + server + ": " + helper_message(r));
     }
-    Json answer;
-    try {
-        answer = Json::parse(r.out);
-    } catch (const Json::parse_error&) {
-        throw Error("credential helper docker-credential-" + h.name + " (" + h.origin +
-                    ") answered get for " + server + " with something other than JSON");
-    }
-    auto field = [&](const char* name) {
-        return answer.is_object() && answer.contains(name) && answer[name].is_string()
-                   ? answer[name].get<std::string>()
-                   : std::string();
-    };
-    Credentials c;
-    std::string user = field("Username");
-    std::string secret = field("Secret");
-    if (user.empty() && secret.empty())
-        return std::nullopt;
-    if (user == kTokenUsername) {
-        c.identity_token = secret;
-    } else {
-        c.username = user;
-        c.password = secret;
-    }
-    return c;
+    return parse_helper_answer(r.out, "credential helper docker-credential-" + h.name + " (" +
+                                          h.origin + ") answered get for " + server);
 }
 
 std::optional<Credentials> file_entry(const Json& entry, const std::string& key,
@@ -293,6 +271,29 @@ void save_config(const fs::path& path, const Json& doc) {
 }
 
 }  // namespace
+
+std::optional<Credentials> parse_helper_answer(std::string_view out, const std::string& who) {
+    Json answer = Json::parse(out, nullptr, /*allow_exceptions=*/false);
+    if (answer.is_discarded())
+        throw Error(who + " with something other than JSON");
+    auto field = [&](const char* name) {
+        auto it = answer.is_object() ? answer.find(name) : answer.end();
+        return it != answer.end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    Credentials c;
+    std::string user = field("Username");
+    std::string secret = field("Secret");
+    // "<token>" with no secret is no identity token: no credentials, not empty ones.
+    if (secret.empty() && (user.empty() || user == kTokenUsername))
+        return std::nullopt;
+    if (user == kTokenUsername) {
+        c.identity_token = secret;
+    } else {
+        c.username = user;
+        c.password = secret;
+    }
+    return c;
+}
 
 std::string credential_key(const std::string& domain) {
     return domain == kDockerHub ? std::string("https://index.docker.io/v1/") : domain;

@@ -28,6 +28,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace kiln::registry {
 
@@ -38,6 +39,11 @@ struct Credentials {
 };
 
 std::filesystem::path docker_config_path();
+
+// What `docker-credential-<helper> get` printed, read as lookup() reads it:
+// nullopt when it names neither a user nor a secret; throws kiln::Error
+// "<who> with something other than JSON" when it is not JSON.
+std::optional<Credentials> parse_helper_answer(std::string_view out, const std::string& who);
 
 // The key Docker uses for a registry in config.json "auths"
 // ("https://index.docker.io/v1/" for docker.io, the host otherwise).

@@ -383,7 +383,7 @@ std::optional<json> load_seccomp_profile(const fs::path& path) {
     }
     try {
         return json::parse(text.str());
-    } catch (const json::parse_error& e) {
+    } catch (const json::exception& e) {
         throw SandboxError("seccomp profile " + path.string() +
                            " is not valid JSON: " + without_exception_tag(e.what()));
     }

@@ -207,6 +207,34 @@ TEST_F(CredentialStoreTest, MalformedFileIsAnErrorNamingIt) {
     EXPECT_NE(msg.find(config_.string()), std::string::npos) << msg;
 }
 
+// Found by tests/fuzz/credentials_fuzzer: a number too large for any integer type
+// made the JSON reader throw its out_of_range, which escaped as no kiln::Error. The
+// input (after the fuzzer's selector byte) is the file.
+TEST_F(CredentialStoreTest, AHugeNumberIsAnErrorNamingTheFile) {
+    std::string input =
+        read_file(std::string(KILN_TESTDATA_DIR) + "/fuzz/credentials/crash-number-overflow");
+    ASSERT_FALSE(input.empty());
+    write(config_, input.substr(1));
+    std::string msg = thrown_by([&] { CredentialStore(config_).lookup("ghcr.io"); });
+    EXPECT_NE(msg.find(config_.string()), std::string::npos) << msg;
+    EXPECT_NE(msg.find("not valid JSON"), std::string::npos) << msg;
+}
+
+// Found by tests/fuzz/credentials_fuzzer: a helper answering "<token>" with no secret
+// gave empty credentials instead of none. The input (after the selector byte) is the
+// helper's answer.
+TEST(HelperAnswer, ATokenUserWithoutASecretIsNoCredentials) {
+    std::string input =
+        read_file(std::string(KILN_TESTDATA_DIR) + "/fuzz/credentials/crash-token-without-secret");
+    ASSERT_FALSE(input.empty());
+    EXPECT_EQ(parse_helper_answer(input.substr(1), "helper"), std::nullopt);
+    auto c = parse_helper_answer(R"({"Username":"<token>","Secret":"refresh"})", "helper");
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->identity_token, "refresh");
+    EXPECT_EQ(thrown_by([] { parse_helper_answer("not json", "docker-credential-x answered"); }),
+              "docker-credential-x answered with something other than JSON");
+}
+
 TEST_F(CredentialStoreTest, BadAuthFieldIsAnErrorNamingFile) {
     write(config_, R"({"auths": {"ghcr.io": {"auth": "not base64!"}}})");
     std::string msg = thrown_by([&] { CredentialStore(config_).lookup("ghcr.io"); });
