@@ -373,15 +373,17 @@ std::vector<ImportedImage> import_archive(const content::StateRoot& root, const 
         throw Error(archive.string() + " holds " + std::to_string(candidates.size()) +
                     " images; -t names one");
 
+    // Every image is stored before any is named, so a load that fails names nothing.
+    std::vector<content::Descriptor> stored;
+    for (const auto& cand : candidates)
+        stored.push_back(store_image(root, scratch, cand.config, cand.layers, archive.string()));
     std::vector<ImportedImage> out;
     content::ImageStore store(root);
-    for (const auto& cand : candidates) {
-        const content::Descriptor desc =
-            store_image(root, scratch, cand.config, cand.layers, archive.string());
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
         ImportedImage img;
-        img.manifest = desc;
-        for (const auto& n : names.empty() ? cand.names : names) {
-            store.set(n, desc);
+        img.manifest = stored[i];
+        for (const auto& n : names.empty() ? candidates[i].names : names) {
+            store.set(n, stored[i]);
             img.names.push_back(content::normalize_name(n));
         }
         out.push_back(std::move(img));

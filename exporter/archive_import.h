@@ -7,7 +7,8 @@
 // its config lists. Layers are stored uncompressed (named by diffID), as all
 // layers in the store are, so an imported image gets a new manifest (OCI,
 // uncompressed layers) while its config — and so its image ID — is kept.
-// Names are set only after everything an image needs is in the store.
+// Names are set only after everything every image of the archive needs is in
+// the store, so a load that fails names nothing.
 #pragma once
 
 #include <filesystem>

@@ -113,6 +113,31 @@ TEST_F(LoadAndBase, ArchiveWithCorruptBlobNamesNothing) {
     EXPECT_EQ(images.out.find("bad:1"), std::string::npos) << images.out;
 }
 
+// A docker-archive whose second image's layer is not the one its config lists:
+// the load fails and names neither image, not the first one that was whole.
+TEST_F(LoadAndBase, AnArchiveWithOneBrokenImageNamesNone) {
+    auto x = dir / "y";
+    fs::create_directories(x);
+    ASSERT_EQ(run({"tar", "-xf", (dir / "base.tar").string(), "-C", x.string()}).exit_code, 0);
+    auto manifest = json::parse(slurp(x / "manifest.json"));
+    ASSERT_EQ(manifest.size(), 1u);
+    auto config = json::parse(slurp(x / manifest[0].at("Config").get<std::string>()));
+    config["rootfs"]["diff_ids"][0] = "sha256:" + std::string(64, '0');
+    write(x / "bad-config.json", config.dump());
+    auto second = manifest[0];
+    second["Config"] = "bad-config.json";
+    second["RepoTags"] = {"other:2"};
+    manifest.push_back(second);
+    write(x / "manifest.json", manifest.dump());
+    ASSERT_EQ(run({"tar", "-cf", (dir / "two.tar").string(), "-C", x.string(), "."}).exit_code, 0);
+    auto r = run_kiln(dir / "root4", {"load", "-i", (dir / "two.tar").string()});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find(std::string(64, '0')), std::string::npos) << r.err;
+    auto images = run_kiln(dir / "root4", {"images"});
+    EXPECT_EQ(images.out.find("base"), std::string::npos) << images.out;
+    EXPECT_EQ(images.out.find("other"), std::string::npos) << images.out;
+}
+
 TEST_F(LoadAndBase, CopyFromAnImageInTheStore) {
     ASSERT_EQ(run_kiln(dir / "root2", {"load", "-i", (dir / "base.tar").string()}).exit_code, 0);
     write(dir / "app/Dockerfile", "FROM scratch\nCOPY --from=base:1 /etc/base.txt /got.txt\n");
