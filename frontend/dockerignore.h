@@ -82,9 +82,14 @@ class PatternMatcher {
     // pattern that has to be evaluated cannot be compiled.
     bool matches(std::string_view path) const;
 
-    // Same answer as matches(), computed from the parent directory's `parent` info (pass an
-    // empty MatchInfo for a path whose parent was not evaluated, or for a top-level path).
-    // Stores this path's info in *info (if non-null) for its own children.
+    // Upstream's MatchesUsingParentResults: matches()'s answer computed from the parent
+    // directory's `parent` info (pass an empty MatchInfo for a path whose parent was not
+    // evaluated, or for a top-level path). Stores this path's info in *info (if non-null)
+    // for its own children. Like upstream's (deprecated there for this, buildx#850), it
+    // can differ from matches() when an inclusion pattern that matches an ancestor comes
+    // again after an exclusion (`*`, `!a/b/**`, `*` on a/b/c: matches() ignores it, this
+    // does not), since a pattern skipped at the parent is not carried down. The context
+    // walker and the copier use matches(), never this (tests/fuzz/dockerignore_fuzzer).
     bool matches_using_parent_results(std::string_view path, const MatchInfo& parent,
                                       MatchInfo* info = nullptr) const;
 

@@ -393,5 +393,17 @@ TEST(Dockerignore, ChoosingTheIgnoreFile) {
     EXPECT_EQ(choose_dockerignore("ctx/Dockerfile", "ctx", exists), "ctx/Dockerfile.dockerignore");
 }
 
+// The incremental form keeps upstream's quirk (dockerignore.h): an inclusion pattern
+// skipped at a parent is not carried down, so `*` coming again after `!a/b/**` does not
+// ignore a/b/c there, while matches() (what the context walker and the copier use) does.
+TEST(DockerignoreParentResults, DifferFromMatchesLikeUpstreamWhenAnInclusionComesAgain) {
+    const PatternMatcher m({"*", "!a/b/**", "*"});
+    PatternMatcher::MatchInfo a, ab;
+    EXPECT_TRUE(m.matches_using_parent_results("a", {}, &a));
+    EXPECT_TRUE(m.matches_using_parent_results("a/b", a, &ab));
+    EXPECT_FALSE(m.matches_using_parent_results("a/b/c", ab));
+    EXPECT_TRUE(m.matches("a/b/c"));
+}
+
 }  // namespace
 }  // namespace kiln::frontend
