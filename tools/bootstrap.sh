@@ -2,6 +2,7 @@
 # Installs the Debian packages kiln needs (only those missing; nothing but
 # Debian packages is downloaded), then configures and builds kiln in out/.
 # Idempotent: a second run installs nothing and rebuilds only what changed.
+# Usage: bootstrap.sh [--with-fuzz]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,10 @@ packages=(
   # registries: the CNCF distribution registry, htpasswd, openssl for test CAs
   docker-registry apache2-utils openssl
 )
+# --with-fuzz: also clang and its libFuzzer runtime, for tests/fuzz (README command 2).
+if [ "${1:-}" = --with-fuzz ]; then
+  packages+=(clang libclang-rt-14-dev)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -3,7 +3,9 @@
 // apply_layer detects which) applied into a scratch root with the product's options. The
 // property: whatever the layer holds (`../`, absolute paths, links out, whiteouts of
 // outside paths), nothing beside the root changes — a sentinel directory next to it keeps
-// exactly its one file, and nothing else appears in the scratch directory. A refusal is
+// exactly its one file, and nothing else appears in the scratch directory. Then the same
+// layer goes through the snapshotter as a pull's does: a refused layer leaves the
+// snapshotter's directory as it was, an accepted one is a snapshot. A refusal is
 // kiln::Error; any other exception, a crash or a sanitizer report is a finding.
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,11 +16,14 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <string>
 
 #include "base/error.h"
 #include "snapshotter/layer_apply.h"
+#include "snapshotter/snapshotter.h"
+#include "tests/fuzz/scratch_dir.h"
 
 namespace fs = std::filesystem;
 
@@ -43,10 +48,7 @@ std::set<std::string> listing(const fs::path& dir) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    static const fs::path base = [] {
-        char tmpl[] = "/tmp/kiln-layer-fuzz-XXXXXX";
-        return fs::path(::mkdtemp(tmpl));
-    }();
+    static const fs::path base = kiln::fuzz::scratch_dir("layer-fuzz");
     // base/case/{root, outside/sentinel}: the layer goes into root.
     const fs::path scratch = base / "case", root = scratch / "root";
     std::error_code ec;
@@ -84,5 +86,33 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string text((std::istreambuf_iterator<char>(in)), {});
     if (text != "untouched")
         finding("the sentinel beside the root was written");
+
+    // The product's path: the snapshotter unpacks a layer as a snapshot. A
+    // refused layer leaves its directory exactly as it was (no snapshot, no
+    // temporary); an accepted one adds the snapshot.
+    static const std::unique_ptr<kiln::snapshotter::Snapshotter> snap =
+        kiln::snapshotter::open_snapshotter(base / "snapshots", "native", base / "snapshots-tmp");
+    // Lock files stay by design (one per key, reused): leave them out of the picture.
+    auto snapshots_listing = [&] {
+        std::set<std::string> out;
+        for (const auto& name : listing(base / "snapshots"))
+            if (!name.starts_with("native/locks"))
+                out.insert(name);
+        return out;
+    };
+    const std::set<std::string> snaps_before = snapshots_listing();
+    at = 0;
+    try {
+        snap->apply("fuzz", read, "fuzz input");
+    } catch (const kiln::Error&) {
+        if (snapshots_listing() != snaps_before)
+            finding("a refused layer changed the snapshotter's directory");
+        return 0;
+    }
+    if (!snap->exists("fuzz"))
+        finding("an applied layer is not a snapshot");
+    snap->remove("fuzz");
+    if (snapshots_listing() != snaps_before)
+        finding("removing the snapshot left something behind");
     return 0;
 }

@@ -8,13 +8,11 @@
 #include <filesystem>
 
 #include "tests/fuzz/root_dir_check.h"
+#include "tests/fuzz/scratch_dir.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     namespace fs = std::filesystem;
-    static const fs::path base = [] {
-        char tmpl[] = "/tmp/kiln-rootdir-fuzz-XXXXXX";
-        return fs::path(::mkdtemp(tmpl));
-    }();
+    static const fs::path base = kiln::fuzz::scratch_dir("rootdir-fuzz");
     fs::path scratch = base / "case";
     std::error_code ec;
     fs::remove_all(scratch, ec);
