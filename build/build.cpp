@@ -91,8 +91,14 @@ std::vector<std::string> read_dockerignore(const BuildRequest& req, const Defini
         std::error_code e;
         return fs::is_regular_file(p, e);
     });
-    if (chosen)
+    if (chosen) {
         ignore = frontend::parse_dockerignore(read_file(*chosen));
+        try {
+            frontend::PatternMatcher check(ignore);  // refused here, naming the file
+        } catch (const frontend::PatternError& e) {
+            throw Error(*chosen + ": " + e.what());
+        }
+    }
     v.done();
     return ignore;
 }

@@ -517,6 +517,12 @@ PatternMatcher::PatternMatcher(const std::vector<std::string>& patterns) {
         if (trimmed.empty()) {
             continue;
         }
+        if (trimmed.size() > kMaxPatternSize) {
+            // Docker's reader stops at a longer line (bufio.Scanner: token too long); a
+            // pattern of megabytes would cost that much for every path of the context.
+            throw PatternError("pattern longer than " + std::to_string(kMaxPatternSize) +
+                               " bytes: " + std::string(trimmed.substr(0, 60)) + "...");
+        }
         std::string p = clean_path(trimmed);
         Compiled c;
         if (p[0] == '!') {
@@ -528,7 +534,8 @@ PatternMatcher::PatternMatcher(const std::vector<std::string>& patterns) {
             p.erase(0, 1);
         }
         if (!valid_glob_syntax(p)) {
-            throw PatternError("syntax error in pattern: " + p);
+            throw PatternError("syntax error in pattern: " +
+                               (p.size() > 200 ? p.substr(0, 200) + "..." : p));
         }
         c.text = std::move(p);
         c.compile();

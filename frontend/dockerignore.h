@@ -16,7 +16,8 @@
 // translates patterns to a Go regexp textually, so `*` or `?` inside a class, POSIX classes
 // such as `[[:alpha:]]` and escaped letters such as `\d` take regexp meanings there; here a
 // class holds exactly the characters written, and `\c` is always the literal `c`.
-// The reader does not enforce bufio.Scanner's 64 KiB line limit.
+// The reader does not enforce bufio.Scanner's 64 KiB line limit; the matcher refuses a
+// pattern longer than that instead (kMaxPatternSize), so a comment line may be longer.
 #pragma once
 
 #include <functional>
@@ -46,6 +47,9 @@ std::string clean_path(std::string_view path);
 
 class PatternMatcher {
   public:
+    // Docker's ignore-file reader refuses longer lines (bufio.Scanner's limit).
+    static constexpr std::size_t kMaxPatternSize = 65536;
+
     // How a pattern is evaluated (upstream's classification; observable only through speed).
     enum class Kind {
         kExact,   // no wildcard: string equality
@@ -66,7 +70,8 @@ class PatternMatcher {
     };
 
     // Trims and cleans each pattern, drops empty ones, checks their syntax. Throws
-    // PatternError for a bare `!` or a malformed pattern. A pattern that passes this check
+    // PatternError for a bare `!`, a malformed pattern or one longer than
+    // kMaxPatternSize bytes. A pattern that passes this check
     // but cannot be compiled (a class range such as `[z-a]`) throws only when evaluated,
     // every time, exactly like upstream.
     explicit PatternMatcher(const std::vector<std::string>& patterns);

@@ -171,6 +171,18 @@ TEST_F(Build, ADockerfileErrorCarriesItsSourceExcerpt) {
     }
 }
 
+TEST_F(Build, AMalformedDockerignoreIsAnErrorNamingTheFileBeforeAnyStep) {
+    context_file(".dockerignore", "ok\nb[\n");
+    try {
+        build(request(kDockerfile));
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  (context_ / ".dockerignore").string() + ": syntax error in pattern: b[");
+    }
+    EXPECT_EQ(exec_.calls(), 0u);
+}
+
 TEST_F(Build, AStoredImageIsPushedByName) {
     context_file("app.txt", "app v1\n");
     auto req = request(kDockerfile);

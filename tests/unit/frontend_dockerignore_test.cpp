@@ -405,5 +405,25 @@ TEST(DockerignoreParentResults, DifferFromMatchesLikeUpstreamWhenAnInclusionCome
     EXPECT_TRUE(m.matches("a/b/c"));
 }
 
+// Docker's reader stops at a line over 64 KiB; a pattern that long would cost as much
+// for every path of the context. The error shows its start, not all of it.
+TEST(DockerignoreLimits, APatternOver64KiBIsRefusedWithAShortMessage) {
+    const std::string huge(PatternMatcher::kMaxPatternSize + 1, '*');
+    try {
+        PatternMatcher m({huge});
+        ADD_FAILURE() << "a pattern of " << huge.size() << " bytes was taken";
+    } catch (const PatternError& e) {
+        EXPECT_LT(std::string(e.what()).size(), 200u) << e.what();
+        EXPECT_NE(std::string(e.what()).find("longer than 65536 bytes"), std::string::npos);
+    }
+    EXPECT_NO_THROW(PatternMatcher({std::string(PatternMatcher::kMaxPatternSize, '*')}));
+    try {
+        PatternMatcher m({"[" + std::string(1000, 'a')});
+        ADD_FAILURE() << "a malformed pattern was taken";
+    } catch (const PatternError& e) {
+        EXPECT_LT(std::string(e.what()).size(), 300u);
+    }
+}
+
 }  // namespace
 }  // namespace kiln::frontend
