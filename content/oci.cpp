@@ -192,4 +192,20 @@ void throw_bad_json(const std::string& where, const std::string& why) {
     throw Error("malformed JSON in " + where + ": " + why);
 }
 
+json parse_json(const std::string& text, const std::string& where) {
+    // The callback sees each value's depth as it starts: stop there, before
+    // the rest is read or built.
+    auto bounded = [&](int depth, json::parse_event_t, json&) {
+        if (depth > kMaxJsonDepth)
+            throw_bad_json(where,
+                           "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+        return true;
+    };
+    try {
+        return json::parse(text, bounded);
+    } catch (const json::exception& e) {
+        throw_bad_json(where, e.what());
+    }
+}
+
 }  // namespace kiln::content

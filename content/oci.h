@@ -129,12 +129,20 @@ std::string canonical(const nlohmann::json& j);
 
 [[noreturn]] void throw_bad_json(const std::string& where, const std::string& why);
 
-// Parses JSON read from `where` (a file or blob name), turning any parse or
-// shape error into a kiln::Error that names it.
+// No OCI or Docker document nests deeper than a handful of levels; a stranger's
+// `[[[[…` of megabytes would otherwise cost seconds and hundreds of megabytes.
+constexpr int kMaxJsonDepth = 64;
+
+// Parses JSON read from `where` (a file or blob name); a parse error or a
+// value nested deeper than kMaxJsonDepth is a kiln::Error that names it.
+nlohmann::json parse_json(const std::string& text, const std::string& where);
+
+// parse_json(), then the value as T; a shape error is a kiln::Error naming `where`.
 template <typename T>
 T parse_json_as(const std::string& text, const std::string& where) {
+    nlohmann::json j = parse_json(text, where);
     try {
-        return nlohmann::json::parse(text).get<T>();
+        return j.get<T>();
     } catch (const nlohmann::json::exception& e) {
         throw_bad_json(where, e.what());
     }

@@ -14,6 +14,7 @@
 #include "content/atomic_file.h"
 #include "content/blob_store.h"
 #include "content/image_store.h"
+#include "content/oci.h"
 #include "content/state_root.h"
 #include "content/temp_dir.h"
 
@@ -42,6 +43,22 @@ TEST(Digest, RejectsMalformed) {
     EXPECT_THROW(Digest::parse("md5:" + std::string(64, 'a')), Error);
     EXPECT_THROW(Digest::parse("sha256:" + std::string(64, 'A')), Error);
     EXPECT_THROW(Digest::parse("sha256:../../" + std::string(58, 'a')), Error);
+}
+
+// A stranger's document nested a million levels deep is refused at level 65, before
+// the rest is read or built; real OCI documents nest a few levels.
+TEST(ParseJson, ADocumentNestedDeeperThan64LevelsIsRefusedNamingIt) {
+    const std::string deep(1 << 20, '[');
+    try {
+        (void)content::parse_json_as<content::Manifest>(deep, "blob sha256:abc");
+        ADD_FAILURE() << "parsed";
+    } catch (const Error& e) {
+        EXPECT_STREQ(e.what(), "malformed JSON in blob sha256:abc: nested deeper than 64 levels");
+    }
+    std::string ok = "1";
+    for (int i = 0; i < content::kMaxJsonDepth; ++i)
+        ok = "[" + ok + "]";
+    EXPECT_EQ(content::parse_json(ok, "x").dump().size(), ok.size());
 }
 
 TEST(BlobStore, WriteNamesBlobByContent) {
