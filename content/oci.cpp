@@ -12,6 +12,23 @@ void get_opt(const json& j, const char* key, T& out) {
     if (auto it = j.find(key); it != j.end() && !it->is_null())
         it->get_to(out);
 }
+
+// A count or size: an integer from 0 to INT64_MAX. A float or a larger number is a
+// shape error, never a conversion (a double beyond int64 cast to it is undefined).
+std::int64_t count_at(const json& j, const char* key) {
+    const json& v = j.at(key);
+    if (!v.is_number_integer())
+        throw json::type_error::create(302, std::string(key) + " is not an integer", &v);
+    if (v.is_number_unsigned() ? v.get<std::uint64_t>() > INT64_MAX : v.get<std::int64_t>() < 0)
+        throw json::out_of_range::create(406, std::string(key) + " is out of range", &v);
+    return v.get<std::int64_t>();
+}
+
+// schemaVersion 2, compared as JSON (no conversion of whatever number is there).
+bool schema_version_2(const json& j) {
+    auto it = j.find("schemaVersion");
+    return it != j.end() && it->is_number_integer() && *it == 2;
+}
 }  // namespace
 
 std::string chain_id(const std::string& parent, const Digest& diff_id) {
@@ -39,7 +56,7 @@ void to_json(json& j, const Descriptor& d) {
 void from_json(const json& j, Descriptor& d) {
     get_opt(j, "mediaType", d.media_type);
     d.digest = Digest::parse(j.at("digest").get<std::string>());
-    d.size = j.at("size").get<std::int64_t>();
+    d.size = count_at(j, "size");
     get_opt(j, "annotations", d.annotations);
     if (j.contains("platform"))
         d.platform = j.at("platform").get<Platform>();
@@ -160,7 +177,7 @@ void to_json(json& j, const Manifest& m) {
         j["annotations"] = m.annotations;
 }
 void from_json(const json& j, Manifest& m) {
-    if (j.value("schemaVersion", 0) != 2)
+    if (!schema_version_2(j))
         throw json::other_error::create(501, "schemaVersion is not 2", &j);
     get_opt(j, "mediaType", m.media_type);
     get_opt(j, "artifactType", m.artifact_type);
@@ -175,7 +192,7 @@ void to_json(json& j, const Index& i) {
         j["annotations"] = i.annotations;
 }
 void from_json(const json& j, Index& i) {
-    if (j.value("schemaVersion", 0) != 2)
+    if (!schema_version_2(j))
         throw json::other_error::create(501, "schemaVersion is not 2", &j);
     get_opt(j, "mediaType", i.media_type);
     get_opt(j, "manifests", i.manifests);

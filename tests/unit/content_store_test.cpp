@@ -61,6 +61,24 @@ TEST(ParseJson, ADocumentNestedDeeperThan64LevelsIsRefusedNamingIt) {
     EXPECT_EQ(content::parse_json(ok, "x").dump().size(), ok.size());
 }
 
+// Found by oci_json_fuzzer: a descriptor's size of 2.2e115 was converted to int64
+// (undefined behaviour); a float, a negative or an oversized size is a shape error.
+TEST(ParseJson, ASizeThatIsNoInt64IsRefused) {
+    std::ifstream in(std::string(KILN_TESTDATA_DIR) + "/fuzz/oci-json/crash-size-float.json");
+    const std::string found((std::istreambuf_iterator<char>(in)), {});
+    ASSERT_FALSE(found.empty());
+    EXPECT_THROW((void)parse_json_as<Index>(found, "index"), Error);
+    const std::string digest = "sha256:" + std::string(64, 'a');
+    for (const char* size : {"2.2e115", "-1", "18446744073709551615", "1.0", "\"1\""}) {
+        const std::string text =
+            R"({"mediaType":"x","digest":")" + digest + R"(","size":)" + size + "}";
+        EXPECT_THROW((void)parse_json_as<Descriptor>(text, "descriptor"), Error) << size;
+    }
+    const std::string ok =
+        R"({"mediaType":"x","digest":")" + digest + R"(","size":9223372036854775807})";
+    EXPECT_EQ(parse_json_as<Descriptor>(ok, "descriptor").size, INT64_MAX);
+}
+
 TEST(BlobStore, WriteNamesBlobByContent) {
     TempDir t(fs::temp_directory_path(), "kiln-test-");
     StateRoot root(t.path() / "root");
