@@ -28,6 +28,11 @@ using ReadPtr = std::unique_ptr<archive, ReadFree>;
 
 constexpr la_int64_t kMaxJson = 16 << 20;
 
+// libarchive's strings may be null: no message, an entry without a name or target.
+std::string la_text(const char* s, const char* none = "") {
+    return s != nullptr ? s : none;
+}
+
 std::string clean(std::string p) {
     while (p.starts_with("./"))
         p.erase(0, 2);
@@ -55,7 +60,8 @@ Collected collect(const fs::path& archive_path, const content::BlobStore& scratc
     archive_read_support_filter_all(a.get());
     archive_read_support_format_tar(a.get());
     if (archive_read_open_filename(a.get(), archive_path.c_str(), 1 << 16) != ARCHIVE_OK)
-        throw Error("cannot read " + archive_path.string() + ": " + archive_error_string(a.get()));
+        throw Error("cannot read " + archive_path.string() + ": " +
+                    la_text(archive_error_string(a.get()), "malformed archive"));
     Collected c;
     archive_entry* e = nullptr;
     for (;;) {
@@ -64,11 +70,11 @@ Collected collect(const fs::path& archive_path, const content::BlobStore& scratc
             break;
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
             throw Error("cannot read " + archive_path.string() + ": " +
-                        archive_error_string(a.get()));
-        std::string path = clean(archive_entry_pathname(e));
+                        la_text(archive_error_string(a.get()), "malformed archive"));
+        std::string path = clean(la_text(archive_entry_pathname(e)));
         auto type = archive_entry_filetype(e);
         if (type == AE_IFLNK) {
-            c.links[path] = resolve_link(path, archive_entry_symlink(e));
+            c.links[path] = resolve_link(path, la_text(archive_entry_symlink(e)));
             continue;
         }
         if (const char* hl = archive_entry_hardlink(e)) {
@@ -103,7 +109,7 @@ Collected collect(const fs::path& archive_path, const content::BlobStore& scratc
             la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
             if (n < 0)
                 throw Error("cannot read " + path + " in " + archive_path.string() + ": " +
-                            archive_error_string(a.get()));
+                            la_text(archive_error_string(a.get()), "malformed archive"));
             if (n == 0)
                 break;
             w.write(buf, static_cast<size_t>(n));
@@ -158,7 +164,8 @@ content::Descriptor store_layer(const content::BlobStore& scratch, const content
         }
     };
     if (archive_read_open(a.get(), &src, nullptr, read_cb, nullptr) != ARCHIVE_OK)
-        throw Error(where + ": cannot read layer: " + archive_error_string(a.get()));
+        throw Error(where + ": cannot read layer: " +
+                    la_text(archive_error_string(a.get()), "malformed archive"));
     archive_entry* e = nullptr;
     auto w = root.blobs().writer();
     if (archive_read_next_header(a.get(), &e) == ARCHIVE_OK) {
@@ -167,7 +174,8 @@ content::Descriptor store_layer(const content::BlobStore& scratch, const content
         for (;;) {
             la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
             if (n < 0)
-                throw Error(where + ": cannot read layer: " + archive_error_string(a.get()));
+                throw Error(where + ": cannot read layer: " +
+                            la_text(archive_error_string(a.get()), "malformed archive"));
             if (n == 0)
                 break;
             total += static_cast<std::uint64_t>(n);

@@ -19,6 +19,13 @@ namespace kiln::exporter {
 namespace fs = std::filesystem;
 
 namespace {
+
+// libarchive's message, which may be null.
+std::string archive_message(struct archive* a) {
+    const char* m = archive_error_string(a);
+    return m != nullptr ? m : "unknown error";
+}
+
 struct ArchiveFree {
     void operator()(archive* a) const { archive_write_free(a); }
 };
@@ -40,7 +47,7 @@ void add(archive* a, const fs::path& root, const fs::path& rel, std::int64_t mti
     archive_entry_set_mtime(e.get(), mtime, 0);
     archive_entry_set_size(e.get(), S_ISREG(st.st_mode) ? st.st_size : 0);
     if (archive_write_header(a, e.get()) != ARCHIVE_OK)
-        throw Error("cannot write archive: " + std::string(archive_error_string(a)));
+        throw Error("cannot write archive: " + archive_message(a));
     if (S_ISREG(st.st_mode)) {
         UniqueFd fd(::open(full.c_str(), O_RDONLY | O_CLOEXEC));
         if (!fd)
@@ -53,7 +60,7 @@ void add(archive* a, const fs::path& root, const fs::path& rel, std::int64_t mti
             if (n == 0)
                 break;
             if (archive_write_data(a, buf.data(), static_cast<size_t>(n)) < 0)
-                throw Error("cannot write archive: " + std::string(archive_error_string(a)));
+                throw Error("cannot write archive: " + archive_message(a));
         }
     }
     if (S_ISDIR(st.st_mode)) {
@@ -72,7 +79,7 @@ void write_tree_tar(const fs::path& dir, int fd, std::int64_t mtime) {
     archive_write_set_format_pax_restricted(a.get());
     archive_write_set_bytes_per_block(a.get(), 10240);
     if (archive_write_open_fd(a.get(), fd) != ARCHIVE_OK)
-        throw Error("cannot write archive: " + std::string(archive_error_string(a.get())));
+        throw Error("cannot write archive: " + archive_message(a.get()));
     std::vector<std::string> names;
     for (auto& d : fs::directory_iterator(dir))
         names.push_back(d.path().filename());
@@ -80,7 +87,7 @@ void write_tree_tar(const fs::path& dir, int fd, std::int64_t mtime) {
     for (auto& n : names)
         add(a.get(), dir, n, mtime);
     if (archive_write_close(a.get()) != ARCHIVE_OK)
-        throw Error("cannot write archive: " + std::string(archive_error_string(a.get())));
+        throw Error("cannot write archive: " + archive_message(a.get()));
 }
 
 void write_archive(const fs::path& dest, const std::function<void(int fd)>& write) {

@@ -138,6 +138,18 @@ TEST_F(LoadAndBase, AnArchiveWithOneBrokenImageNamesNone) {
     EXPECT_EQ(images.out.find("other"), std::string::npos) << images.out;
 }
 
+// Found by archive_import_fuzzer: an archive on which libarchive fails without a message
+// crashed kiln load (a null string appended). It is a one-line error now, naming nothing
+// in the store.
+TEST_F(LoadAndBase, AnArchiveLibarchiveFailsOnSilentlyIsAClearError) {
+    const std::string input =
+        std::string(KILN_TESTDATA_DIR) + "/fuzz/archives/crash-null-error-message.tar.gz";
+    auto r = run_kiln(dir / "root5", {"load", "-i", input});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_EQ(r.err, "error: cannot read " + input + ": malformed archive\n");
+    EXPECT_EQ(run_kiln(dir / "root5", {"images"}).out.find("sha256"), std::string::npos);
+}
+
 TEST_F(LoadAndBase, CopyFromAnImageInTheStore) {
     ASSERT_EQ(run_kiln(dir / "root2", {"load", "-i", (dir / "base.tar").string()}).exit_code, 0);
     write(dir / "app/Dockerfile", "FROM scratch\nCOPY --from=base:1 /etc/base.txt /got.txt\n");
