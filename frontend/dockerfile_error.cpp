@@ -1,8 +1,8 @@
 #include "frontend/dockerfile_error.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
-#include <vector>
 
 #include "base/utf8.h"
 
@@ -14,6 +14,9 @@ namespace {
 // out counted.
 constexpr std::size_t kShownLine = 160;
 constexpr std::size_t kShownMessage = 400;
+// Lines shown of a longer marked range: its first and its last ones.
+constexpr int kShownRangeHead = 40;
+constexpr int kShownRangeTail = 10;
 
 std::string cut(std::string_view text, std::size_t width) {
     if (text.size() <= width)
@@ -54,20 +57,10 @@ DockerfileError::DockerfileError(std::string file, int line, std::string message
 }
 
 std::string render_source_context(std::string_view source, int start_line, int end_line) {
-    // Split exactly like Go's strings.Split(data, "\n"): a trailing newline yields a final
-    // empty line, which BuildKit shows as padding too.
-    std::vector<std::string_view> lines;
-    size_t pos = 0;
-    while (true) {
-        size_t nl = source.find('\n', pos);
-        if (nl == std::string_view::npos) {
-            lines.push_back(source.substr(pos));
-            break;
-        }
-        lines.push_back(source.substr(pos, nl - pos));
-        pos = nl + 1;
-    }
-    const int count = static_cast<int>(lines.size());
+    // Lines as Go's strings.Split(data, "\n") gives them: a trailing newline yields a final
+    // empty line, which BuildKit shows as padding too. Only the shown lines are looked at
+    // (the source may be megabytes).
+    const int count = 1 + static_cast<int>(std::count(source.begin(), source.end(), '\n'));
     if (end_line < start_line) {
         end_line = start_line;
     }
@@ -91,15 +84,35 @@ std::string render_source_context(std::string_view source, int start_line, int e
         }
         ++p;
     }
+    // BuildKit shows every line of the range; an instruction continued over thousands of
+    // lines is shown by its head and its tail instead.
+    const int marked = std::min(mark_end, end) - mark_start + 1;
+    const int skip_from =
+        marked > kShownRangeHead + kShownRangeTail ? mark_start + kShownRangeHead : end + 1;
+    const int skip_to = mark_start + marked - kShownRangeTail;  // first line shown again
+
+    size_t pos = 0;
+    for (int i = 1; i < start; ++i) {
+        pos = source.find('\n', pos) + 1;
+    }
     std::string out = "--------------------\n";
     for (int i = start; i <= end; ++i) {
-        const bool marked = i >= mark_start && i <= mark_end;
+        const size_t nl = source.find('\n', pos);
+        const std::string_view line =
+            source.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+        pos = nl == std::string_view::npos ? source.size() : nl + 1;
+        if (i == skip_from) {
+            out += "     | ... (" + std::to_string(skip_to - skip_from) + " more lines)\n";
+        }
+        if (i >= skip_from && i < skip_to) {
+            continue;
+        }
         char num[32];
         std::snprintf(num, sizeof num, " %3d | ", i);
         out += num;
-        out += marked ? ">>>" : "   ";
+        out += (i >= mark_start && i <= mark_end) ? ">>>" : "   ";
         out += ' ';
-        out += cut(lines[static_cast<size_t>(i - 1)], kShownLine);
+        out += cut(line, kShownLine);
         out += '\n';
     }
     out += "--------------------\n";

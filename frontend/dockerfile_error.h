@@ -45,8 +45,10 @@ class DockerfileError : public Error {
 // The excerpt used by DockerfileError::context(): lines start..end marked with ">>>", padded
 // with neighbouring lines the way BuildKit's errdefs.Source.Print does (4 extra lines for a
 // one-line range, 2 otherwise, split before/after as room allows). "" if start is out of
-// range. A line longer than 160 bytes is cut there ("... (N more bytes)"), and what()
-// shows at most 400 bytes of the message: an error never echoes a huge line back whole.
+// range. A line longer than 160 bytes is cut there ("... (N more bytes)"), a range of more
+// than 50 lines shows its first 40 and last 10 ("     | ... (N more lines)" between), and
+// what() shows at most 400 bytes of the message: an error never echoes a huge line or
+// instruction back whole.
 std::string render_source_context(std::string_view source, int start_line, int end_line);
 
 }  // namespace kiln::frontend

@@ -248,6 +248,11 @@ ParseResult parse_dockerfile(std::string_view text, std::string_view filename) {
         if (end_of_line && head.empty()) {
             continue;
         }
+        if (result.children.size() == kMaxInstructions) {
+            throw DockerfileError(file, start_line,
+                                  "more than " + std::to_string(kMaxInstructions) + " instructions",
+                                  0, text);
+        }
         std::string line(head);
         bool empty_continuation = false;
         while (!end_of_line && reader.next(token)) {

@@ -72,10 +72,18 @@ struct ParseResult {
 // Longest physical line accepted, in bytes without the line ending (BuildKit's limit).
 inline constexpr size_t kMaxLineLength = 65535;
 
+// Most instructions a Dockerfile may hold (ONBUILD's nested one not counted apart).
+// BuildKit has no such limit; kiln has one so that a hostile or runaway file (a context
+// fetched from a URL, a generated file gone wrong) costs milliseconds and megabytes,
+// not seconds and gigabytes: every instruction becomes a node and a step, and some
+// lowering work grows with the instructions before it (ENV looks names up in the stage's
+// list). Real Dockerfiles hold hundreds at most; an image has at most 127 layers.
+inline constexpr size_t kMaxInstructions = 10000;
+
 // Parses a whole Dockerfile. Throws DockerfileError (with filename, line and source context)
-// for: a line longer than kMaxLineLength, a repeated or invalid directive, ENV/LABEL without a
-// value or with a word lacking '=', a JSON array with a non-string element, an unterminated
-// heredoc, a file with no instructions.
+// for: a line longer than kMaxLineLength, more than kMaxInstructions instructions, a repeated or
+// invalid directive, ENV/LABEL without a value or with a word lacking '=', a JSON array with a
+// non-string element, an unterminated heredoc, a file with no instructions.
 ParseResult parse_dockerfile(std::string_view text, std::string_view filename = "Dockerfile");
 
 // Throws DockerfileError "unknown instruction: RUNN (did you mean RUN?)" for the first node

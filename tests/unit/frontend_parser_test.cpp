@@ -166,6 +166,25 @@ TEST(ParserLines, LineOf65536BytesIsRejected) {
     }
 }
 
+// Every instruction becomes a node, a step and a key: a file of millions of one-word
+// lines (10 MB) cost seconds and gigabytes before this limit.
+TEST(ParserLines, MoreThan10000InstructionsAreRefusedAtTheFirstOneOver) {
+    std::string text = "FROM a\n";
+    for (size_t i = 1; i < kMaxInstructions; ++i) {
+        text += "# note\nRUN b\n";
+    }
+    EXPECT_EQ(parse_dockerfile(text).children.size(), kMaxInstructions);
+    text += "\n  RUN c\n";
+    try {
+        parse_dockerfile(text);
+        FAIL() << "expected an error";
+    } catch (const DockerfileError& e) {
+        EXPECT_EQ(e.message(), "more than 10000 instructions");
+        EXPECT_EQ(e.line(), 2 * static_cast<int>(kMaxInstructions) + 1);
+        EXPECT_NE(e.context().find(">>>   RUN c"), std::string::npos) << e.context();
+    }
+}
+
 TEST(ParserLines, LongLineWithoutFinalNewlineIsRejected) {
     EXPECT_NE(parse_error("RUN " + std::string(70000, 'x')), "");
 }
@@ -645,6 +664,32 @@ TEST(ParserErrors, ALongLineIsCutInTheExcerpt) {
     EXPECT_NE(excerpt.find("   2 | >>> " + shown + "\n"), std::string::npos)
         << excerpt.substr(0, 400);
     EXPECT_LT(excerpt.size(), 500u);
+}
+
+// An instruction continued over thousands of lines is shown by its first 40 and last 10
+// lines, not whole (BuildKit prints every one).
+TEST(ParserErrors, ALongRangeShowsItsHeadAndTail) {
+    std::string text = "FROM a\n";
+    for (int i = 0; i < 200; ++i) {
+        text += "RUN x \\\n";
+    }
+    text += "y\nCMD z\n";
+    const std::string excerpt = render_source_context(text, 2, 202);
+    EXPECT_EQ(excerpt.rfind("--------------------\n"
+                            "   1 |     FROM a\n"
+                            "   2 | >>> RUN x \\\n",
+                            0),
+              0u)
+        << excerpt;
+    EXPECT_NE(excerpt.find("  41 | >>> RUN x \\\n     | ... (151 more lines)\n 193 | >>> "),
+              std::string::npos)
+        << excerpt;
+    EXPECT_NE(excerpt.find(" 202 | >>> y\n 203 |     CMD z\n---"), std::string::npos) << excerpt;
+    EXPECT_EQ(std::count(excerpt.begin(), excerpt.end(), '\n'), 2 + 1 + 40 + 1 + 10 + 1);
+    // 50 lines are shown whole.
+    const std::string fifty = render_source_context(text, 2, 51);
+    EXPECT_EQ(fifty.find("more lines"), std::string::npos);
+    EXPECT_NE(fifty.find("  51 | >>> "), std::string::npos);
 }
 
 TEST(ParserErrors, UnknownInstructionWithSuggestion) {
