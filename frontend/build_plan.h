@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "frontend/env_snapshot.h"
+
 namespace kiln::frontend {
 
 // What a container of the image starts with (mirrors an OCI image config's
@@ -130,13 +132,14 @@ struct Step {
     CopySpec copy;           // for Kind::copy
     RunSpec run;             // for Kind::run
     std::string workdir;     // for Kind::workdir
-    // The environment the step runs with, as BuildKit's state env: the stage's
+    // For Kind::run (empty for the others, which run nothing): the environment the step
+    // runs with, as BuildKit's state env: the stage's
     // ENV values and the values of the ARGs declared in the stage (a later
     // definition of a name replaces the earlier one in place). Proxy args are
     // not here (see RunSpec::build_args). For a stage built on an image, the
     // image's own ENV is not included unless LowerOptions::image_settings gave it:
     // the solver puts the base image's ENV first and this on top.
-    std::vector<std::pair<std::string, std::string>> env;
+    EnvSnapshot env;
     std::string user;               // USER in effect, for RUN and COPY --chown defaults
     std::string workdir_in_effect;  // "/" when no WORKDIR was set
 };

@@ -65,7 +65,7 @@ std::string StageLowerer::expand_with(const ShellLex& lex, const Node& node, std
 }
 
 void StageLowerer::report_unmatched(const Node& node, const std::set<std::string>& unmatched) {
-    if (!tools_.ctx.options.linter || !state_.env_known)
+    if (unmatched.empty() || !tools_.ctx.options.linter || !state_.env_known)
         return;
     std::vector<std::string> keys;
     for (const auto& [k, v] : state_.env.entries())
@@ -117,7 +117,9 @@ Step& StageLowerer::add_step(const Node& node, Step::Kind kind, std::string crea
     s.text = (trigger_ ? "ONBUILD " : "") + node.original;
     s.created_by = std::move(created_by);
     s.line = node.start_line;
-    s.env = state_.env.entries();
+    if (kind == Step::Kind::run) {
+        s.env = state_.env.snapshot();  // only a process sees it
+    }
     s.user = stage_.settings.user;
     s.workdir_in_effect = stage_.settings.working_dir.empty() ? "/" : stage_.settings.working_dir;
     stage_.steps.push_back(std::move(s));

@@ -718,6 +718,7 @@ Environment Environment::from_strings(const std::vector<std::string>& entries) {
 }
 
 void Environment::set(std::string name, std::string value) {
+    snapshot_ = snapshot_.with_set(name, value);
     for (auto& [k, v] : vars_) {
         if (k == name) {
             v = std::move(value);
@@ -734,6 +735,7 @@ bool Environment::erase(std::string_view name) {
         return false;
     }
     vars_.erase(it);
+    snapshot_ = snapshot_.with_erased(std::string(name));
     return true;
 }
 

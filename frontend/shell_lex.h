@@ -29,6 +29,8 @@
 #include <utility>
 #include <vector>
 
+#include "frontend/env_snapshot.h"
+
 namespace kiln::frontend {
 
 // Thrown for malformed words (unterminated quote, bad ${...} syntax, bad pattern) and for
@@ -58,9 +60,12 @@ class Environment {
 
     const std::vector<std::pair<std::string, std::string>>& entries() const { return vars_; }
     bool empty() const { return vars_.empty(); }
+    // entries() as they are now, in O(1); later set() and erase() calls leave it as it is.
+    const EnvSnapshot& snapshot() const { return snapshot_; }
 
   private:
     std::vector<std::pair<std::string, std::string>> vars_;
+    EnvSnapshot snapshot_;  // the same variables, kept as a persistent list
 };
 
 struct ShellLexOptions {

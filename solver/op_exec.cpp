@@ -30,7 +30,7 @@ nlohmann::json run_key(const frontend::Step& step,
     for (const auto& h : r.heredocs)
         heredocs.push_back(h.name + "\n" + h.content);
     return {{"run", r.args},
-            {"env", step.env},
+            {"env", step.env.entries()},
             {"args", r.build_args},
             {"user", step.user},
             {"cwd", step.workdir_in_effect},

@@ -48,11 +48,12 @@ unsigned parse_id(const std::string& s) {
 // ENV, then the build args a RUN can see, ENV winning.
 std::vector<std::string> process_env(const frontend::Step& step) {
     std::vector<std::string> env;
-    for (const auto& [k, v] : step.env)
+    const auto step_env = step.env.entries();
+    for (const auto& [k, v] : step_env)
         env.push_back(k + "=" + v);
     for (const auto& [k, v] : step.run.build_args) {
         bool shadowed = false;
-        for (const auto& [ek, ev] : step.env)
+        for (const auto& [ek, ev] : step_env)
             shadowed |= ek == k;
         if (!shadowed)
             env.push_back(k + "=" + v);

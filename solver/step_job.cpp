@@ -158,7 +158,7 @@ nlohmann::json step_summary(const SolveRun& run, const StepJob& job, const StepE
         s["stages"][stage_name(run.plan, r)] = env.stage_key(r).str();
     if (step.kind == frontend::Step::Kind::run) {
         nlohmann::json e = nlohmann::json::object();
-        for (const auto& [k, v] : step.env)
+        for (const auto& [k, v] : step.env.entries())
             e[k] = v;
         for (const auto& [k, v] : step.run.build_args)
             e[k] = v;

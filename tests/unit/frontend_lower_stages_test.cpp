@@ -285,7 +285,7 @@ TEST(LowerArgScope, ArgAfterEnvOfSameNameWinsForExpansion) {
 TEST(LowerArgScope, StepEnvHoldsArgValues) {
     BuildPlan plan = lower_text("FROM scratch\nARG A=1\nENV B=2\nRUN true\n");
     const Step& s = plan.stages[0].steps.back();
-    EXPECT_EQ(s.env,
+    EXPECT_EQ(s.env.entries(),
               (Pairs{{"PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
                      {"A", "1"},
                      {"B", "2"}}));
