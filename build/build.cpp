@@ -92,8 +92,8 @@ std::vector<std::string> read_dockerignore(const BuildRequest& req, const Defini
         return fs::is_regular_file(p, e);
     });
     if (chosen) {
-        ignore = frontend::parse_dockerignore(read_file(*chosen));
         try {
+            ignore = frontend::parse_dockerignore(read_file(*chosen));
             frontend::PatternMatcher check(ignore);  // refused here, naming the file
         } catch (const frontend::PatternError& e) {
             throw Error(*chosen + ": " + e.what());

@@ -1,6 +1,8 @@
 #include "frontend/dockerignore.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <utility>
 
 #include "base/utf8.h"
 
@@ -173,86 +175,93 @@ bool class_matches(const Token& t, int32_t cp) {
 // inside flag marks a `**/` that has consumed characters and so may only end at a `/`.
 class Nfa {
   public:
-    explicit Nfa(const std::vector<Token>& toks) : toks_(toks), cur_(2 * (toks.size() + 1), 0) {
-        cur_[0] = 1;
-        close();
-    }
+    explicit Nfa(const std::vector<Token>& toks) : toks_(toks) { add(cur_, 0); }
 
+    // Only the live states are visited: a step costs what is alive, not the pattern's
+    // length (a pattern may be 64 KiB, and every path of the context is matched).
     void step(int32_t cp) {
-        std::vector<char> next(cur_.size(), 0);
-        for (size_t idx = 0; idx < toks_.size(); ++idx) {
-            const bool outside = cur_[2 * idx];
-            const bool inside = cur_[2 * idx + 1];
-            if (!outside && !inside) {
-                continue;
+        next_.clear();
+        for (const uint32_t state : cur_) {
+            const size_t idx = state / 2;
+            const bool inside = (state & 1) != 0;
+            if (idx == toks_.size()) {
+                continue;  // accepting: nothing follows
             }
             const Token& t = toks_[idx];
-            auto advance = [&] { next[2 * (idx + 1)] = 1; };
+            const uint32_t after = static_cast<uint32_t>(2 * (idx + 1));
             switch (t.kind) {
                 case Tok::kLiteral:
-                    if (outside && cp == t.cp) {
-                        advance();
+                    if (!inside && cp == t.cp) {
+                        add(next_, after);
                     }
                     break;
                 case Tok::kAny:
-                    if (outside && cp != '/') {
-                        advance();
+                    if (!inside && cp != '/') {
+                        add(next_, after);
                     }
                     break;
                 case Tok::kClass:
-                    if (outside && class_matches(t, cp)) {
-                        advance();
+                    if (!inside && class_matches(t, cp)) {
+                        add(next_, after);
                     }
                     break;
                 case Tok::kStar:
                     if (cp != '/') {
-                        next[2 * idx] = 1;
+                        add(next_, state);
                     }
                     break;
                 case Tok::kDStarEnd:
                     if (cp != '\n') {
-                        next[2 * idx] = 1;
+                        add(next_, state);
                     }
                     break;
                 case Tok::kDStarSlash:
                     if (cp != '\n') {
-                        next[2 * idx + 1] = 1;
+                        add(next_, static_cast<uint32_t>(2 * idx + 1));
                     }
                     if (cp == '/') {
-                        advance();
+                        add(next_, after);
                     }
                     break;
             }
         }
-        cur_ = std::move(next);
-        close();
+        std::sort(next_.begin(), next_.end());
+        next_.erase(std::unique(next_.begin(), next_.end()), next_.end());
+        cur_.swap(next_);
     }
 
-    bool accepted() const { return cur_[2 * toks_.size()] != 0; }
-    bool alive() const {
-        for (char c : cur_) {
-            if (c) {
-                return true;
-            }
-        }
-        return false;
+    bool accepted() const {
+        return std::binary_search(cur_.begin(), cur_.end(),
+                                  static_cast<uint32_t>(2 * toks_.size()));
     }
+    bool alive() const { return !cur_.empty(); }
 
   private:
-    // Epsilon moves only go forward, so one pass in index order is the full closure.
-    void close() {
-        for (size_t idx = 0; idx < toks_.size(); ++idx) {
-            const Tok k = toks_[idx].kind;
-            if (cur_[2 * idx] &&
-                (k == Tok::kStar || k == Tok::kDStarEnd || k == Tok::kDStarSlash)) {
-                cur_[2 * (idx + 1)] = 1;
+    // Adds a state and what it reaches without a character: an outside state of a token
+    // that may match nothing (`*`, `**`) also stands at the next token. Runs of such tokens
+    // are at most three long (compile() merges repeated `**/`).
+    void add(std::vector<uint32_t>& states, uint32_t state) const {
+        states.push_back(state);
+        while ((state & 1) == 0 && state / 2 < toks_.size()) {
+            const Tok k = toks_[state / 2].kind;
+            if (k != Tok::kStar && k != Tok::kDStarEnd && k != Tok::kDStarSlash) {
+                break;
             }
+            state += 2;
+            states.push_back(state);
         }
     }
 
+    // A state is 2 * token index + inside, where inside marks a `**/` that has consumed
+    // characters and so may only end at a `/`. Sorted, without duplicates, after a step.
     const std::vector<Token>& toks_;
-    std::vector<char> cur_;
+    std::vector<uint32_t> cur_;
+    std::vector<uint32_t> next_;
 };
+
+std::string too_many_patterns() {
+    return "more than " + std::to_string(PatternMatcher::kMaxPatterns) + " patterns";
+}
 
 bool starts_with(std::string_view s, std::string_view prefix) {
     return s.size() >= prefix.size() && s.substr(0, prefix.size()) == prefix;
@@ -270,6 +279,8 @@ struct PatternMatcher::Compiled {
     Kind kind = Kind::kExact;
     std::vector<Token> tokens;  // kRegex only
     std::string compile_error;  // non-empty: evaluating this pattern fails
+    size_t min_chars = 0;       // kRegex: characters any match has at least (one per token
+                                // that matches exactly one)
 
     // Classifies and compiles exactly as upstream does while turning the pattern into a
     // regexp, so that the same patterns take the exact/prefix/suffix shortcuts.
@@ -329,6 +340,28 @@ struct PatternMatcher::Compiled {
         if (kind != Kind::kRegex) {
             tokens.clear();
         }
+        merge_double_stars();
+        for (const Token& t : tokens) {
+            if (t.kind == Tok::kLiteral || t.kind == Tok::kAny || t.kind == Tok::kClass) {
+                ++min_chars;
+            }
+        }
+    }
+
+    // `**/**/` matches what `**/` does, and `**/` before a final `**` what `**` does; a
+    // 64 KiB pattern of `**/` would otherwise make every step of the NFA walk all of it.
+    void merge_double_stars() {
+        std::vector<Token> merged;
+        merged.reserve(tokens.size());
+        for (Token& t : tokens) {
+            if (!merged.empty() && merged.back().kind == Tok::kDStarSlash &&
+                (t.kind == Tok::kDStarSlash || t.kind == Tok::kDStarEnd)) {
+                merged.back() = std::move(t);
+            } else {
+                merged.push_back(std::move(t));
+            }
+        }
+        tokens = std::move(merged);
     }
 
     // Precondition: the syntax check passed, so the class is well formed and closed.
@@ -382,6 +415,9 @@ struct PatternMatcher::Compiled {
                 return suffix[0] == '/' && path == suffix.substr(1);
             }
             case Kind::kRegex: {
+                if (path.size() < min_chars) {
+                    return false;  // a character is at least one byte
+                }
                 Nfa nfa(tokens);
                 for (int32_t cp : decode_all(path)) {
                     nfa.step(cp);
@@ -493,6 +529,9 @@ std::vector<std::string> parse_dockerignore(std::string_view content) {
         if (pattern.empty()) {
             continue;
         }
+        if (out.size() == PatternMatcher::kMaxPatterns) {
+            throw PatternError(too_many_patterns());
+        }
         const bool invert = pattern[0] == '!';
         if (invert) {
             pattern = trim_space(pattern.substr(1));
@@ -512,16 +551,25 @@ std::vector<std::string> parse_dockerignore(std::string_view content) {
 // ---- PatternMatcher ----
 
 PatternMatcher::PatternMatcher(const std::vector<std::string>& patterns) {
+    size_t total_bytes = 0;
     for (const std::string& raw : patterns) {
         const std::string_view trimmed = trim_space(raw);
         if (trimmed.empty()) {
             continue;
+        }
+        if (compiled_.size() == kMaxPatterns) {
+            throw PatternError(too_many_patterns());
         }
         if (trimmed.size() > kMaxPatternSize) {
             // Docker's reader stops at a longer line (bufio.Scanner: token too long); a
             // pattern of megabytes would cost that much for every path of the context.
             throw PatternError("pattern longer than " + std::to_string(kMaxPatternSize) +
                                " bytes: " + std::string(trimmed.substr(0, 60)) + "...");
+        }
+        total_bytes += trimmed.size();
+        if (total_bytes > kMaxPatternBytes) {
+            throw PatternError("patterns longer than " + std::to_string(kMaxPatternBytes) +
+                               " bytes in all");
         }
         std::string p = clean_path(trimmed);
         Compiled c;

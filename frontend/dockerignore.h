@@ -38,7 +38,8 @@ class PatternError : public std::runtime_error {
 // Docker's ignore-file reader: drops a UTF-8 BOM, lines whose first byte is `#`, and blank
 // lines; trims each line; splits off a leading `!` (and trims again); cleans the rest like
 // Go's filepath.Clean and removes one leading `/`; puts the `!` back. A bare `!` is kept
-// (the matcher rejects it). Empty content gives an empty list.
+// (the matcher rejects it). Empty content gives an empty list. Throws PatternError for
+// more than PatternMatcher::kMaxPatterns patterns.
 std::vector<std::string> parse_dockerignore(std::string_view content);
 
 // Go's path.Clean: collapses `//`, removes `.` components, resolves `..` lexically, drops a
@@ -49,6 +50,13 @@ class PatternMatcher {
   public:
     // Docker's ignore-file reader refuses longer lines (bufio.Scanner's limit).
     static constexpr std::size_t kMaxPatternSize = 65536;
+    // Most patterns one matcher (or one ignore file) holds. Docker has no such limit; every
+    // pattern is tried on every path of the context, so a 10 MB file of them would cost
+    // seconds per build. Real ignore files hold hundreds at most.
+    static constexpr std::size_t kMaxPatterns = 10000;
+    // Most bytes all patterns of one matcher hold together: what compiling and matching cost
+    // grows with it (a character of a pattern is a token).
+    static constexpr std::size_t kMaxPatternBytes = 1 << 20;
 
     // How a pattern is evaluated (upstream's classification; observable only through speed).
     enum class Kind {
@@ -70,9 +78,9 @@ class PatternMatcher {
     };
 
     // Trims and cleans each pattern, drops empty ones, checks their syntax. Throws
-    // PatternError for a bare `!`, a malformed pattern or one longer than
-    // kMaxPatternSize bytes. A pattern that passes this check
-    // but cannot be compiled (a class range such as `[z-a]`) throws only when evaluated,
+    // PatternError for a bare `!`, a malformed pattern, one longer than kMaxPatternSize
+    // bytes, or more than kMaxPatterns of them or kMaxPatternBytes in all. A pattern that passes
+    // this check but cannot be compiled (a class range such as `[z-a]`) throws only when evaluated,
     // every time, exactly like upstream.
     explicit PatternMatcher(const std::vector<std::string>& patterns);
     ~PatternMatcher();

@@ -183,6 +183,23 @@ TEST_F(Build, AMalformedDockerignoreIsAnErrorNamingTheFileBeforeAnyStep) {
     EXPECT_EQ(exec_.calls(), 0u);
 }
 
+// The reader's own limit is reported the same way: the file named, before any step.
+TEST_F(Build, ADockerignoreOfTooManyPatternsIsAnErrorNamingTheFile) {
+    std::string many;
+    for (int i = 0; i <= 10000; ++i) {
+        many += "f" + std::to_string(i) + "\n";
+    }
+    context_file(".dockerignore", many);
+    try {
+        build(request(kDockerfile));
+        FAIL() << "no error";
+    } catch (const Error& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  (context_ / ".dockerignore").string() + ": more than 10000 patterns");
+    }
+    EXPECT_EQ(exec_.calls(), 0u);
+}
+
 TEST_F(Build, AStoredImageIsPushedByName) {
     context_file("app.txt", "app v1\n");
     auto req = request(kDockerfile);

@@ -425,5 +425,80 @@ TEST(DockerignoreLimits, APatternOver64KiBIsRefusedWithAShortMessage) {
     }
 }
 
+// Every pattern is tried on every path of the context: a file of millions of them cost
+// seconds per build before this limit. Comments and blank lines do not count.
+TEST(DockerignoreLimits, MoreThan10000PatternsAreRefused) {
+    std::string file = "# generated\n\n";
+    for (size_t i = 0; i < PatternMatcher::kMaxPatterns; ++i) {
+        file += "dir" + std::to_string(i) + "\n# note\n";
+    }
+    const auto patterns = parse_dockerignore(file);
+    ASSERT_EQ(patterns.size(), PatternMatcher::kMaxPatterns);
+    EXPECT_TRUE(PatternMatcher(patterns).matches("dir9999/x"));
+    try {
+        parse_dockerignore(file + "one-more\n");
+        ADD_FAILURE() << "10001 patterns were read";
+    } catch (const PatternError& e) {
+        EXPECT_STREQ(e.what(), "more than 10000 patterns");
+    }
+    auto over = patterns;
+    over.push_back("one-more");
+    EXPECT_THROW(PatternMatcher{over}, PatternError);
+}
+
+// Compiling and matching grow with the patterns' bytes: 160 patterns of 64 KiB (10 MB) cost
+// half a gigabyte of compiled form and seconds before this limit.
+TEST(DockerignoreLimits, PatternsOfMoreThan1MiBInAllAreRefused) {
+    const std::string big(60000, 'a');
+    std::vector<std::string> patterns(17, big);
+    EXPECT_NO_THROW(PatternMatcher{patterns});
+    patterns.push_back(big);
+    try {
+        PatternMatcher m(patterns);
+        ADD_FAILURE() << "18 patterns of 60000 bytes were taken";
+    } catch (const PatternError& e) {
+        EXPECT_STREQ(e.what(), "patterns longer than 1048576 bytes in all");
+    }
+}
+
+// `**/**/` is `**/`, and `**/` before a final `**` is `**`: merged when compiled, so a long
+// run of them costs no more than one.
+TEST(DockerignoreMatch, RepeatedDoubleStarsMatchLikeOne) {
+    std::string run;
+    for (int i = 0; i < 20000; ++i) {
+        run += "**/";
+    }
+    const PatternMatcher m({run + "a", "b/" + run + "**"});
+    EXPECT_TRUE(m.matches("a"));
+    EXPECT_TRUE(m.matches("x/y/a"));
+    EXPECT_FALSE(m.matches("xa"));
+    EXPECT_TRUE(m.matches("b/c/d"));
+    EXPECT_FALSE(m.matches("bc"));
+    const PatternMatcher one({"**/a", "b/**"});
+    for (const char* path : {"a", "x/y/a", "xa", "b/c/d", "bc", "b", "a/b"}) {
+        EXPECT_EQ(m.matches(path), one.matches(path)) << path;
+    }
+}
+
+// A match needs a character for each `?`, class or literal: a path with fewer bytes than
+// that is no match, whatever the pattern's length.
+TEST(DockerignoreMatch, APatternNeedingMoreCharactersThanThePathHasIsNoMatch) {
+    const std::string questions(1000, '?');
+    const PatternMatcher m({questions});
+    EXPECT_TRUE(m.matches(std::string(1000, 'x')));
+    std::string accented;
+    for (int i = 0; i < 1000; ++i) {
+        accented += "\u00e9";  // two bytes, one character
+    }
+    EXPECT_TRUE(m.matches(accented));
+    EXPECT_FALSE(m.matches(std::string(999, 'x')));
+    std::string stars;
+    for (int i = 0; i < 20000; ++i) {
+        stars += "*a";
+    }
+    EXPECT_FALSE(PatternMatcher({stars}).matches("aaaa/aaaa"));
+    EXPECT_TRUE(PatternMatcher({"*a*a"}).matches("xaya"));
+}
+
 }  // namespace
 }  // namespace kiln::frontend
