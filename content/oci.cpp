@@ -225,4 +225,18 @@ json parse_json(const std::string& text, const std::string& where) {
     }
 }
 
+json try_parse_json(std::string_view text) noexcept {
+    struct TooDeep {};
+    auto bounded = [](int depth, json::parse_event_t, json&) {
+        if (depth > kMaxJsonDepth)
+            throw TooDeep{};
+        return true;
+    };
+    try {
+        return json::parse(text, bounded, /*allow_exceptions=*/false);
+    } catch (...) {  // TooDeep, or an allocation failing
+        return json(json::value_t::discarded);
+    }
+}
+
 }  // namespace kiln::content

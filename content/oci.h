@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -136,6 +137,11 @@ constexpr int kMaxJsonDepth = 64;
 // Parses JSON read from `where` (a file or blob name); a parse error or a
 // value nested deeper than kMaxJsonDepth is a kiln::Error that names it.
 nlohmann::json parse_json(const std::string& text, const std::string& where);
+
+// parse_json() for a reader with its own wording (registry answers, config.json, an
+// archive's manifest.json): the value, or a discarded one (is_discarded()) for malformed
+// JSON, a number no integer holds, or nesting deeper than kMaxJsonDepth. Never throws.
+nlohmann::json try_parse_json(std::string_view text) noexcept;
 
 // parse_json(), then the value as T; a shape error is a kiln::Error naming `where`.
 template <typename T>

@@ -201,7 +201,7 @@ struct Candidate {
 
 std::vector<Candidate> docker_candidates(const Collected& c, const fs::path& archive) {
     std::vector<Candidate> out;
-    auto list = nlohmann::json::parse(c.json.at("manifest.json"), nullptr, false);
+    auto list = content::try_parse_json(c.json.at("manifest.json"));
     if (!list.is_array())
         throw Error(archive.string() + ": manifest.json is not a list of images");
     for (const auto& m : list) {

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "content/oci.h"
 #include "registry/client_impl.h"
 #include "registry/response_text.h"
 #include "registry/url.h"
@@ -77,7 +78,7 @@ FetchedManifest Client::get_manifest(const std::string& repository, const std::s
     while (!type.empty() && type.back() == ' ') {
         type.pop_back();
     }
-    auto j = nlohmann::json::parse(bytes, nullptr, false);
+    auto j = content::try_parse_json(bytes);
     const std::string schema1 =
         ": manifest uses Docker schema 1, which kiln does not support (re-push it with a "
         "current client)";

@@ -18,6 +18,7 @@
 #include "base/process.h"
 #include "base/unique_fd.h"
 #include "content/atomic_file.h"
+#include "content/oci.h"
 
 namespace kiln::registry {
 
@@ -154,11 +155,8 @@ Config load_config(const fs::path& path) {
     std::string text = read_file(path);
     if (trim(text).empty())
         return cfg;  // Docker accepts an empty file as an empty configuration
-    try {
-        cfg.doc = Json::parse(text);
-    } catch (const Json::exception& e) {  // parse_error, or out_of_range for a huge number
-        throw Error("Docker config file " + path.string() + " is not valid JSON: " + e.what());
-    }
+    // Bounded in depth; a parse error or a number no integer holds names the file.
+    cfg.doc = content::parse_json(text, "Docker config file " + path.string());
     if (!cfg.doc.is_object())
         throw Error("Docker config file " + path.string() + " is not a JSON object");
     for (const char* field : {"auths", "credHelpers"})
@@ -273,7 +271,7 @@ void save_config(const fs::path& path, const Json& doc) {
 }  // namespace
 
 std::optional<Credentials> parse_helper_answer(std::string_view out, const std::string& who) {
-    Json answer = Json::parse(out, nullptr, /*allow_exceptions=*/false);
+    Json answer = content::try_parse_json(out);
     if (answer.is_discarded())
         throw Error(who + " with something other than JSON");
     auto field = [&](const char* name) {

@@ -1,4 +1,5 @@
 #include "registry/response_text.h"
+#include "content/oci.h"
 
 #include <algorithm>
 #include <charconv>
@@ -87,7 +88,7 @@ std::optional<std::int64_t> upload_range_next(std::string_view value) {
 }
 
 std::optional<TokenAnswer> parse_token_answer(std::string_view body) {
-    auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    auto j = content::try_parse_json(body);
     if (!j.is_object())
         return std::nullopt;
     TokenAnswer a;
@@ -112,7 +113,7 @@ std::optional<TokenAnswer> parse_token_answer(std::string_view body) {
 }
 
 std::string error_body_message(std::string_view body) {
-    auto j = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
+    auto j = content::try_parse_json(body);
     if (!j.is_object())
         return "";
     std::string msg;

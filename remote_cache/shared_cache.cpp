@@ -110,7 +110,7 @@ Carrier read_registry(const CacheSpec& spec, const content::StateRoot& root,
     c.manifest = content::parse_json_as<content::Manifest>(fetched.bytes, spec.where());
     client.fetch_blob(ref.repository, c.manifest.config.digest, c.manifest.config.size,
                       root.blobs());
-    c.config = nlohmann::json::parse(root.blobs().read_all(c.manifest.config.digest));
+    c.config = content::parse_json(root.blobs().read_all(c.manifest.config.digest), spec.where());
     origin.domain = ref.domain;
     origin.repository = ref.repository;
     return c;
@@ -147,7 +147,7 @@ Carrier read_local(const CacheSpec& spec, content::RemoteLayer& origin) {
     Carrier c;
     c.manifest =
         content::parse_json_as<content::Manifest>(layout_blob(dir, chosen->digest), dir.string());
-    c.config = nlohmann::json::parse(layout_blob(dir, c.manifest.config.digest));
+    c.config = content::parse_json(layout_blob(dir, c.manifest.config.digest), dir.string());
     origin.layout = fs::absolute(dir);
     return c;
 }

@@ -61,6 +61,18 @@ TEST(ParseJson, ADocumentNestedDeeperThan64LevelsIsRefusedNamingIt) {
     EXPECT_EQ(content::parse_json(ok, "x").dump().size(), ok.size());
 }
 
+// The same bound for readers with their own wording, which get a discarded value instead.
+TEST(ParseJson, TryParseGivesADiscardedValueForWhatParseJsonRefuses) {
+    EXPECT_TRUE(content::try_parse_json(std::string(1 << 20, '[')).is_discarded());
+    EXPECT_TRUE(content::try_parse_json("{\"a\":").is_discarded());
+    EXPECT_TRUE(content::try_parse_json("1e999").is_discarded());
+    std::string ok = "{\"a\":1}";
+    for (int i = 1; i < content::kMaxJsonDepth; ++i)
+        ok = "[" + ok + "]";
+    EXPECT_EQ(content::try_parse_json(ok).dump(), ok);
+    EXPECT_TRUE(content::try_parse_json("[" + ok + "]").is_discarded());
+}
+
 // Found by oci_json_fuzzer: a descriptor's size of 2.2e115 was converted to int64
 // (undefined behaviour); a float, a negative or an oversized size is a shape error.
 TEST(ParseJson, ASizeThatIsNoInt64IsRefused) {

@@ -217,7 +217,7 @@ TEST_F(CredentialStoreTest, AHugeNumberIsAnErrorNamingTheFile) {
     write(config_, input.substr(1));
     std::string msg = thrown_by([&] { CredentialStore(config_).lookup("ghcr.io"); });
     EXPECT_NE(msg.find(config_.string()), std::string::npos) << msg;
-    EXPECT_NE(msg.find("not valid JSON"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("malformed JSON in Docker config file"), std::string::npos) << msg;
 }
 
 // Found by tests/fuzz/credentials_fuzzer: a helper answering "<token>" with no secret

@@ -59,6 +59,15 @@ TEST(TokenAnswer, NoTokenIsNoAnswer) {
     EXPECT_FALSE(parse_token_answer(R"({"token":5})"));
 }
 
+// A token server or registry answers with a body of any size: JSON nested deeper than 64
+// levels is no answer, refused as it is read (megabytes of '[' took seconds).
+TEST(TokenAnswer, DeepNestingIsNoAnswer) {
+    const std::string deep = std::string(1 << 20, '[') + std::string(1 << 20, ']');
+    EXPECT_FALSE(parse_token_answer("{\"token\":\"t\",\"x\":" + deep + "}"));
+    EXPECT_EQ(error_body_message("{\"errors\":" + deep + "}"), "");
+    EXPECT_EQ(parse_token_answer("{\"token\":\"t\",\"x\":[[]]}")->token, "t");
+}
+
 TEST(ErrorBodyMessage, NamesTheFirstErrorOrHubsDetails) {
     EXPECT_EQ(
         error_body_message(R"({"errors":[{"code":"DENIED","message":"no push"},{"message":"x"}]})"),
