@@ -268,6 +268,13 @@ ParseResult parse_dockerfile(std::string_view text, std::string_view filename) {
             auto [part, eol] = trim_continuation(cont, directives.escape());
             end_of_line = eol;
             line += part;
+            if (line.size() > kMaxInstructionLength) {
+                throw DockerfileError(file, start_line,
+                                      "instruction longer than " +
+                                          std::to_string(kMaxInstructionLength) +
+                                          " bytes with its continuation lines joined",
+                                      reader.number(), text);
+            }
         }
         if (empty_continuation) {
             result.warnings.push_back(

@@ -80,8 +80,15 @@ inline constexpr size_t kMaxLineLength = 65535;
 // list). Real Dockerfiles hold hundreds at most; an image has at most 127 layers.
 inline constexpr size_t kMaxInstructions = 10000;
 
+// Longest instruction accepted, in bytes once its continuation lines are joined (heredoc
+// bodies are not counted). BuildKit has no such limit. The kernel runs no argument or
+// environment string over 128 KiB, so a longer RUN, ENV or ARG could never run anyway; a
+// 10 MB COPY of millions of sources cost a second and 440 MB before this limit.
+inline constexpr size_t kMaxInstructionLength = 1 << 20;
+
 // Parses a whole Dockerfile. Throws DockerfileError (with filename, line and source context)
-// for: a line longer than kMaxLineLength, more than kMaxInstructions instructions, a repeated or
+// for: a line longer than kMaxLineLength, more than kMaxInstructions instructions, an
+// instruction longer than kMaxInstructionLength, a repeated or
 // invalid directive, ENV/LABEL without a value or with a word lacking '=', a JSON array with a
 // non-string element, an unterminated heredoc, a file with no instructions.
 ParseResult parse_dockerfile(std::string_view text, std::string_view filename = "Dockerfile");

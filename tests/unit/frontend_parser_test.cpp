@@ -185,6 +185,27 @@ TEST(ParserLines, MoreThan10000InstructionsAreRefusedAtTheFirstOneOver) {
     }
 }
 
+// The kernel runs no argument string over 128 KiB; a 10 MB instruction made of
+// continuation lines cost a second and 440 MB (COPY of millions of sources).
+TEST(ParserLines, AnInstructionOver1MiBOnceJoinedIsRefused) {
+    std::string text = "FROM a\nCOPY \\\n";
+    const std::string part = std::string(60000, 'x') + " \\\n";
+    for (int i = 0; i < 17; ++i) {
+        text += part;
+    }
+    EXPECT_NO_THROW(parse_dockerfile(text + "/dst/\n"));
+    text += part;
+    try {
+        parse_dockerfile(text + "/dst/\n");
+        FAIL() << "expected an error";
+    } catch (const DockerfileError& e) {
+        EXPECT_EQ(e.message(),
+                  "instruction longer than 1048576 bytes with its continuation lines joined");
+        EXPECT_EQ(e.line(), 2);
+        EXPECT_EQ(e.end_line(), 20);
+    }
+}
+
 TEST(ParserLines, LongLineWithoutFinalNewlineIsRejected) {
     EXPECT_NE(parse_error("RUN " + std::string(70000, 'x')), "");
 }
