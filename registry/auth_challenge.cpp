@@ -169,7 +169,7 @@ std::string AuthChallenge::param(const std::string& lower_name) const {
 }
 
 std::vector<AuthChallenge> parse_www_authenticate(std::string_view header) {
-    return Parser(header).parse();
+    return Parser(header.substr(0, kMaxChallengeHeader)).parse();
 }
 
 }  // namespace kiln::registry

@@ -9,6 +9,9 @@
 //  - A token68 credential (`Negotiate abc==`) is kept in `token68`.
 //  - Malformed input never throws: what can be parsed is returned, the rest
 //    is skipped.
+//  - Only the first kMaxChallengeHeader bytes are read: a registry's header is
+//    a few hundred bytes, and a stranger's megabytes of words would each become
+//    a challenge.
 #pragma once
 
 #include <map>
@@ -25,6 +28,8 @@ struct AuthChallenge {
 
     std::string param(const std::string& lower_name) const;  // value, or ""
 };
+
+inline constexpr std::size_t kMaxChallengeHeader = 64 * 1024;
 
 std::vector<AuthChallenge> parse_www_authenticate(std::string_view header);
 

@@ -57,6 +57,18 @@ TEST(RegistryAuthChallenge, GarbageDoesNotThrow) {
     EXPECT_TRUE(parse_www_authenticate("  ,  ").empty());
 }
 
+// Megabytes of words were millions of challenges (800 MB); only the first 64 KiB is read.
+TEST(RegistryAuthChallenge, OnlyTheFirst64KiBOfAHeaderIsRead) {
+    std::string header = "Bearer realm=\"https://auth.test/token\",service=\"reg\"";
+    while (header.size() < (1u << 20))
+        header += ", Basic realm=\"r\"";
+    const auto cs = parse_www_authenticate(header);
+    ASSERT_FALSE(cs.empty());
+    EXPECT_EQ(cs[0].param("realm"), "https://auth.test/token");
+    EXPECT_LT(cs.size(), kMaxChallengeHeader / 16);
+    EXPECT_GT(cs.size(), kMaxChallengeHeader / 20);
+}
+
 TEST(RegistryUrl, ResolvesLocations) {
     const std::string base = "https://r.test:5000/v2/app/blobs/uploads/";
     EXPECT_EQ(resolve_url(base, "/v2/app/blobs/uploads/u1?_state=x"),
