@@ -53,7 +53,8 @@ struct BuildRequest {
     std::map<std::string, std::string> labels;
     std::string target;
     // --platform: what to build for ("os/arch[/variant]", parsed by
-    // registry::parse_platform); empty = this machine's. One at most, for now.
+    // registry::parse_platform); empty = this machine's. Several make one image per
+    // platform under one index.
     std::vector<std::string> platforms;
     bool no_cache = false;
     std::vector<std::string> no_cache_stages;
