@@ -18,6 +18,14 @@ EnvSnapshot::EnvSnapshot(const Pairs& pairs) {
     }
 }
 
+EnvSnapshot& EnvSnapshot::operator=(const EnvSnapshot& other) {
+    if (this != &other) {
+        EnvSnapshot copy(other);
+        *this = std::move(copy);
+    }
+    return *this;
+}
+
 EnvSnapshot& EnvSnapshot::operator=(EnvSnapshot&& other) noexcept {
     if (this != &other) {
         release();

@@ -23,10 +23,10 @@ class EnvSnapshot {
     EnvSnapshot(const Pairs& pairs);  // NOLINT(google-explicit-constructor): a Pairs is one
     EnvSnapshot(const EnvSnapshot&) = default;
     EnvSnapshot(EnvSnapshot&&) noexcept = default;
-    EnvSnapshot& operator=(const EnvSnapshot&) = default;
+    // Assigning and destroying release a long list node by node (a recursive release of
+    // 10,000 nodes could exhaust a worker thread's stack).
+    EnvSnapshot& operator=(const EnvSnapshot& other);
     EnvSnapshot& operator=(EnvSnapshot&&) noexcept;
-    // Releases a long list node by node (a recursive release of 10,000 nodes could
-    // exhaust a worker thread's stack).
     ~EnvSnapshot();
 
     // This environment with name set to value (replaced in place when present, appended

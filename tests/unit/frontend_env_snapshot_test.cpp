@@ -70,6 +70,13 @@ TEST(EnvSnapshot, AMillionAssignmentsAreReleasedWithoutRecursion) {
         }
     }
     EXPECT_EQ(keep.entries().size(), 10u);
+    EnvSnapshot other;
+    for (int i = 0; i < 1000000; ++i) {
+        other = other.with_set("W", "y");
+    }
+    keep = other;  // the list keep held goes, node by node
+    other = EnvSnapshot();
+    EXPECT_EQ(keep.entries(), (Pairs{{"W", "y"}}));
 }
 
 // Each RUN step keeps the environment it runs with; ENV and RUN lines taking turns share
