@@ -76,7 +76,10 @@ InRoot RootDir::walk(std::string_view path, Follow follow, const mode_t* create,
     std::deque<std::string> todo;
     split_into(path, todo, false);
     // "x/" and "x/." name a directory: x is followed and must be one (as the kernel).
-    const bool names_dir = path.ends_with('/') || path.ends_with("/.") || path == ".";
+    auto ends_as_dir = [](std::string_view p) {
+        return p.ends_with('/') || p.ends_with("/.") || p == ".";
+    };
+    bool names_dir = ends_as_dir(path);
     if (names_dir)
         follow = Follow::all;
     // stack[i] is the directory names[0..i) leads to; stack[0] the root.
@@ -100,6 +103,10 @@ InRoot RootDir::walk(std::string_view path, Follow follow, const mode_t* create,
             names.clear();
             stack.resize(1);
         }
+        // A last link whose target ends in "/" makes its target the last component,
+        // named as a directory (the kernel's LOOKUP_DIRECTORY).
+        if (todo.empty() && ends_as_dir(target))
+            names_dir = true;
         split_into(target, todo, true);
     };
 

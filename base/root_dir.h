@@ -20,7 +20,7 @@
 //    the in-root path ("/bin/sh is not a directory"); nothing is created then.
 //  - "." components are ignored; a path ending in "/" or "/." names a
 //    directory (its last link is followed, and a non-directory there is an
-//    Error), as the kernel reads it.
+//    Error), as the kernel reads it. So does a last link whose target ends so.
 //  - open_read() uses openat2(RESOLVE_IN_ROOT) where the kernel has it; the
 //    walk gives the same answers elsewhere (tests and the fuzz target compare
 //    the two).

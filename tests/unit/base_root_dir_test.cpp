@@ -121,6 +121,33 @@ TEST_F(RootDirTest, FileOnTheWayIsNotADirectory) {
     }
 }
 
+// As the kernel reads it: a link whose target ends in "/" or "/." names a directory,
+// so following it to a file is "not a directory" (open(2) says ENOTDIR).
+TEST_F(RootDirTest, ALinkWhoseTargetEndsInASlashNamesADirectory) {
+    file("usr", "a file");
+    mkdir("dir");
+    link("b", "usr/");
+    link("c", "/usr/.");
+    link("d", "dir/");
+    link("e", "b");  // the slash of a link further down counts too
+    for (const char* path : {"b", "/c", "e"}) {
+        try {
+            InRoot r = RootDir(root).resolve(path);
+            ADD_FAILURE() << path << " resolved to " << r.path;
+        } catch (const Error& e) {
+            EXPECT_STREQ(e.what(), "/usr is not a directory") << path;
+        }
+    }
+    InRoot d = RootDir(root).resolve("d");
+    EXPECT_EQ(d.path, "/dir");
+    EXPECT_TRUE(d.is_dir());
+    InRoot b = RootDir(root).resolve("b", Follow::not_last);  // the link itself
+    EXPECT_EQ(b.path, "/b");
+    EXPECT_TRUE(S_ISLNK(b.st.st_mode));
+    // In the middle of a path the target is entered anyway.
+    EXPECT_EQ(RootDir(root).resolve("d/x").path, "/dir/x");
+}
+
 TEST_F(RootDirTest, MissingDirectoryKeepsTheRestAsWritten) {
     InRoot r = RootDir(root).resolve("/no/such/../dir");
     EXPECT_EQ(r.path, "/no/dir");
