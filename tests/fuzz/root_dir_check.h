@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -118,6 +119,16 @@ inline std::string chrooted_realpath(const std::filesystem::path& root, const st
     return out;
 }
 
+// openat2(RESOLVE_IN_ROOT) of `path`; -1 with errno. EAGAIN (a rename anywhere on the
+// machine while ".." was resolved) is retried: it says nothing about the path.
+inline int openat2_retrying(int root_fd, const std::string& path) {
+    for (int attempt = 0;; ++attempt) {
+        int fd = openat2_in_root(root_fd, path.c_str(), O_PATH | O_CLOEXEC);
+        if (fd >= 0 || errno != EAGAIN || attempt == 100)
+            return fd;
+    }
+}
+
 }  // namespace detail
 
 // Builds the tree described by `data` under scratch/root (scratch must be empty) and
@@ -190,9 +201,10 @@ inline std::string check_root_dir_input(const uint8_t* data, size_t size,
         if (!threw && !detail::clean_absolute(at.path))
             return "resolve(" + path + ") gave an unclean path: " + at.path;
         if (!threw && at.exists && follow == Follow::all && have_openat2()) {
-            int fd = openat2_in_root(r.fd(), path.c_str(), O_PATH | O_CLOEXEC);
+            int fd = detail::openat2_retrying(r.fd(), path);
             if (fd < 0)
-                return "resolve(" + path + ") found " + at.path + ", openat2 did not";
+                return "resolve(" + path + ") found " + at.path + ", openat2 did not (" +
+                       std::strerror(errno) + ")";
             struct stat a, w;
             ::fstat(fd, &a);
             ::close(fd);
@@ -204,7 +216,7 @@ inline std::string check_root_dir_input(const uint8_t* data, size_t size,
                 return "resolve(" + path + ") and openat2 disagree";
         }
         if (!threw && !at.exists && at.dir && follow == Follow::all && have_openat2()) {
-            int fd = openat2_in_root(r.fd(), path.c_str(), O_PATH | O_CLOEXEC);
+            int fd = detail::openat2_retrying(r.fd(), path);
             if (fd >= 0) {
                 ::close(fd);
                 return "resolve(" + path + ") said missing, openat2 found it";

@@ -7,8 +7,9 @@
 #   registry_answer_fuzzer testdata/fuzz/registry-answers/
 #   credentials_fuzzer     testdata/fuzz/credentials/
 #   dockerignore_fuzzer    testdata/fuzz/dockerignore/
-#   root_dir_fuzzer, registry_text_fuzzer: an empty corpus (run root_dir_fuzzer as root
-#   for its chroot'ed realpath comparison)
+#   root_dir_fuzzer        testdata/fuzz/root-dir/ (run it as root for its chroot'ed
+#                          realpath comparison)
+#   registry_text_fuzzer   an empty corpus
 # Usage: run_fuzzer.sh FUZZER_BINARY [SECONDS] [WORKDIR]
 # New corpus entries, crash/leak/timeout artifacts and the log go to WORKDIR
 # (default /tmp/kiln-fuzz), never into the repository. The corpus is kept, so a second
@@ -41,6 +42,7 @@ archive_import_fuzzer)
 registry_answer_fuzzer) find "$data/fuzz/registry-answers" -type f >"$work/seeds.txt" ;;
 credentials_fuzzer) find "$data/fuzz/credentials" -type f >"$work/seeds.txt" ;;
 dockerignore_fuzzer) find "$data/fuzz/dockerignore" -type f >"$work/seeds.txt" ;;
+root_dir_fuzzer) find "$data/fuzz/root-dir" -type f >"$work/seeds.txt" ;;
 esac
 extra=""
 if [ -s "$work/seeds.txt" ]; then
