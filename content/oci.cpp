@@ -209,32 +209,36 @@ void throw_bad_json(const std::string& where, const std::string& why) {
     throw Error("malformed JSON in " + where + ": " + why);
 }
 
-json parse_json(const std::string& text, const std::string& where) {
-    // The callback sees each value's depth as it starts: stop there, before
-    // the rest is read or built.
-    auto bounded = [&](int depth, json::parse_event_t, json&) {
+namespace {
+
+struct TooDeep {};
+
+// The one bounded parse behind both readers. The callback sees each value's depth as
+// it starts: stop there, before the rest is read or built.
+json parse_bounded(std::string_view text) {
+    return json::parse(text, [](int depth, json::parse_event_t, json&) {
         if (depth > kMaxJsonDepth)
-            throw_bad_json(where,
-                           "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+            throw TooDeep{};
         return true;
-    };
+    });
+}
+
+}  // namespace
+
+json parse_json(const std::string& text, const std::string& where) {
     try {
-        return json::parse(text, bounded);
+        return parse_bounded(text);
+    } catch (const TooDeep&) {
+        throw_bad_json(where, "nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
     } catch (const json::exception& e) {
         throw_bad_json(where, e.what());
     }
 }
 
 json try_parse_json(std::string_view text) noexcept {
-    struct TooDeep {};
-    auto bounded = [](int depth, json::parse_event_t, json&) {
-        if (depth > kMaxJsonDepth)
-            throw TooDeep{};
-        return true;
-    };
     try {
-        return json::parse(text, bounded, /*allow_exceptions=*/false);
-    } catch (...) {  // TooDeep, or an allocation failing
+        return parse_bounded(text);
+    } catch (...) {  // malformed, too deep, or an allocation failing
         return json(json::value_t::discarded);
     }
 }
