@@ -12,6 +12,8 @@
 #include <mutex>
 #include <sstream>
 
+#include "base/ascii.h"
+
 namespace kiln::http {
 
 std::string Response::header(const std::string& lower_name) const {
@@ -194,10 +196,7 @@ std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
     if (colon == std::string_view::npos) {
         return len;
     }
-    std::string name(line.substr(0, colon));
-    for (char& c : name) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
+    std::string name = ascii_lower(line.substr(0, colon));
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
         value.remove_prefix(1);
@@ -376,10 +375,7 @@ struct HttpClient::Impl {
             headers.reset(l);
         };
         for (const auto& [name, value] : request.headers) {
-            std::string lname = name;
-            std::transform(lname.begin(), lname.end(), lname.begin(),
-                           [](unsigned char c) { return std::tolower(c); });
-            has_content_type = has_content_type || lname == "content-type";
+            has_content_type = has_content_type || ascii_lower(name) == "content-type";
             add(name + ": " + value);
         }
         // Registries do not need a 100-continue round trip, and curl's

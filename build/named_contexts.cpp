@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "base/ascii.h"
 #include "build/remote_context.h"
 #include "content/atomic_file.h"
 #include "exporter/archive_import.h"
@@ -17,12 +18,6 @@ namespace fs = std::filesystem;
 using Kind = frontend::NamedContext::Kind;
 
 namespace {
-
-std::string lower(std::string s) {
-    std::transform(s.begin(), s.end(), s.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
 
 BuildContextSpec parse_value(const std::string& name, const std::string& value) {
     const std::string flag = "--build-context " + name + "=" + value;
@@ -82,7 +77,7 @@ std::map<std::string, BuildContextSpec> parse_build_contexts(
         auto eq = spec.find('=');
         if (eq == std::string::npos || eq == 0)
             throw UsageError("--build-context " + spec + ": expected NAME=VALUE");
-        std::string name = lower(spec.substr(0, eq));
+        std::string name = ascii_lower(spec.substr(0, eq));
         if (name == "scratch" || name == "context")
             throw UsageError("--build-context " + spec + ": \"" + name + "\" is a reserved name");
         if (out.count(name))

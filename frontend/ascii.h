@@ -1,29 +1,18 @@
-// ASCII-only case mapping: Dockerfile keywords, stage names and flags are
-// compared case-insensitively in ASCII, whatever the locale (as BuildKit).
-// Also the small string helpers the lowering files share.
+// ASCII-only case mapping (base/ascii.h): Dockerfile keywords, stage names and
+// flags are compared case-insensitively in ASCII, whatever the locale (as
+// BuildKit). Also the small string helpers the lowering files share.
 #pragma once
 
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "base/ascii.h"
+
 namespace kiln::frontend {
 
-inline std::string ascii_lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z')
-            c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
-
-inline std::string ascii_upper(std::string_view s) {
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'a' && c <= 'z')
-            c = static_cast<char>(c - 'a' + 'A');
-    return out;
-}
+using kiln::ascii_lower;
+using kiln::ascii_upper;
 
 // Whether s is non-empty and made only of characters in set.
 inline bool all_of_chars(std::string_view s, std::string_view set) {

@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "base/ascii.h"
+
 namespace kiln::registry {
 
 namespace {
@@ -18,13 +20,6 @@ bool is_tchar(char c) {
 bool is_token68_char(char c) {
     return std::isalnum(static_cast<unsigned char>(c)) ||
            std::string_view("-._~+/").find(c) != std::string_view::npos;
-}
-
-std::string lower(std::string s) {
-    for (char& c : s) {
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    }
-    return s;
 }
 
 class Parser {
@@ -44,7 +39,7 @@ class Parser {
                 continue;
             }
             AuthChallenge ch;
-            ch.scheme = lower(std::move(scheme));
+            ch.scheme = ascii_lower(scheme);
             parse_params(ch);
             out.push_back(std::move(ch));
         }
@@ -141,7 +136,7 @@ class Parser {
             if (at_end() || !param_ahead()) {
                 return;
             }
-            std::string name = lower(token());
+            std::string name = ascii_lower(token());
             skip_ws();
             ++pos_;  // '='
             skip_ws();

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "base/ascii.h"
 #include "base/error.h"
 #include "solver/build_context.h"
 #include "solver/scheduler.h"
@@ -166,11 +167,8 @@ void check_entitlements(const frontend::BuildPlan& plan, const std::vector<int>&
 // --no-cache, or --no-cache-filter naming the stage (names are case-insensitive).
 bool skips_cache(const frontend::Stage& stage, const SolvePolicy& policy) {
     bool skip = policy.no_cache;
-    for (std::string n : policy.no_cache_stages) {
-        for (auto& ch : n)
-            ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-        skip |= !stage.name.empty() && n == stage.name;
-    }
+    for (const std::string& n : policy.no_cache_stages)
+        skip |= !stage.name.empty() && ascii_lower(n) == stage.name;
     return skip;
 }
 

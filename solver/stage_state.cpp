@@ -1,14 +1,11 @@
 #include "solver/stage_state.h"
 
-#include <cctype>
+#include "base/ascii.h"
 
 namespace kiln::solver {
 
 bool is_scratch(const std::string& base) {
-    std::string b = base;
-    for (auto& ch : b)
-        ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    return b == "scratch";
+    return ascii_lower(base) == "scratch";
 }
 
 OmitDir unchanged_in(const std::vector<std::string>& parents,
