@@ -39,6 +39,8 @@ class BuildContext {
     // `rel` is clean and relative ("a/b").
     bool ignored(const std::string& rel) const;
     bool may_reinclude_under(const std::string& rel) const;
+    // Whether .dockerignore has any rule (else nothing is ever ignored).
+    bool has_ignore_rules() const { return !ignore_.empty(); }
 
     // Expands one COPY source (wildcards per Go's filepath.Match) into the
     // entries it names, sorted. Throws kiln::Error when the source escapes

@@ -1,13 +1,44 @@
 #include "solver/op_exec.h"
 
+#include <sys/stat.h>
+
 #include <memory>
 #include <stdexcept>
 
 #include "base/error.h"
+#include "solver/copy_op.h"
 
 namespace kiln::solver {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// What a bind of a context (the build's or a named one) shows: the context COPY
+// sees, as BuildKit mounts its transferred copy. A directory is then copied into
+// `scratch` when .dockerignore has rules, so that what it leaves out (a secret, a
+// checkout's .git) is not there to read or to copy into the image; owners become
+// root's, as BuildKit's transfer makes them. A file source is bound as it is:
+// resolve() already counts an ignored one as absent.
+fs::path context_view(const BuildContext& context, const std::string& source,
+                      const fs::path& scratch) {
+    const std::string src = source.empty() || source == "/" ? "." : source;
+    const ContextSource at = context.resolve(src).at(0);
+    struct stat st;
+    if (!context.has_ignore_rules() || ::stat(at.host_path.c_str(), &st) != 0 ||
+        !S_ISDIR(st.st_mode))
+        return at.host_path;
+    fs::remove_all(scratch);
+    fs::create_directories(scratch);
+    frontend::CopySpec spec;
+    spec.sources = {at.rel.empty() ? "." : at.rel};
+    spec.dest = "/";
+    spec.dest_is_dir = true;
+    run_copy(spec, context, scratch);
+    return scratch;
+}
+
+}  // namespace
 
 nlohmann::json run_key(const frontend::Step& step,
                        const std::function<std::string(const frontend::MountSpec&)>& input) {
@@ -98,16 +129,18 @@ bool ExecOp::execute(const fs::path& root, OpEnv& env) {
     rc.settings = policy_.settings;
     rc.cancel = &env.cancel();
     rc.on_output = [&](std::string_view line) { env.log(line); };
+    int views = 0;
     rc.mount_source = [&](const frontend::MountSpec& m) -> fs::path {
+        const fs::path scratch = env.work_dir() / ("context-view-" + std::to_string(++views));
+        if (!m.from_context.empty())
+            return context_view(env.named_context(m.from_context).context, m.source, scratch);
+        if (m.from_stage < 0 && m.from.empty())
+            return context_view(env.context(), m.source, scratch);
         fs::path base;
         if (m.from_stage >= 0)
             base = env.stage_view(m.from_stage);
-        else if (!m.from_context.empty())
-            base = env.named_context(m.from_context).context.root();
-        else if (!m.from.empty())  // an image from the store
+        else  // an image from the store
             base = env.image_view(*env.resolve_image(m.from));
-        else
-            base = env.context().root();
         if (m.source.empty() || m.source == "." || m.source == "/")
             return base;
         BuildContext scoped(base, {});

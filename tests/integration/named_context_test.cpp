@@ -131,10 +131,17 @@ TEST_F(NamedContext, RunMountsADirectoryContext) {
     auto base = build_busybox_base(dir / "root", dir / "base");
     ASSERT_EQ(base.exit_code, 0) << joined(base);
     write(dir / "src/input.txt", "mounted\n");
-    dockerfile("FROM base:1\nRUN --mount=from=src,target=/src cp /src/input.txt /out.txt\n");
+    write(dir / "src/secret.key", "no\n");
+    write(dir / "src/.dockerignore", "*.key\n");
+    dockerfile(
+        "FROM base:1\nRUN --mount=from=src,target=/src cp /src/input.txt /out.txt && "
+        "cp -r /src /seen\n");
     auto r = build({"--build-context", context_flag("src", dir / "src")});
     ASSERT_EQ(r.exit_code, 0) << joined(r);
     EXPECT_EQ(slurp(dir / "out/out.txt"), "mounted\n");
+    // The context's own .dockerignore hides its key, as COPY --from=src would.
+    EXPECT_TRUE(fs::exists(dir / "out/seen/input.txt"));
+    EXPECT_FALSE(fs::exists(dir / "out/seen/secret.key"));
     // The mount's content is in the step's key.
     write(dir / "src/input.txt", "changed\n");
     r = build({"--build-context", context_flag("src", dir / "src")});

@@ -490,6 +490,39 @@ TEST_F(RunMounts, BindFromContextIsReadOnly) {
     EXPECT_FALSE(fs::exists(ctx / "data/x"));
 }
 
+// As in BuildKit, a bind of the context shows the context COPY sees: what
+// .dockerignore leaves out (a secret, a log directory) is not there, "!" brings a
+// file back, and a RUN cannot copy an ignored file into the image.
+TEST_F(RunMounts, BindFromContextHidesWhatDockerignoreIgnores) {
+    auto ctx = context("app",
+                       "FROM base:1\n"
+                       "RUN --mount=type=bind,target=/mnt cp -r /mnt /whole && "
+                       "echo \"listing: $(cd /mnt && find . -type f | sort | tr '\\n' ' ')\"\n"
+                       "RUN --mount=type=bind,source=data,target=/d,rw cp -r /d /part && "
+                       "echo x > /d/new\n",
+                       {{"data/in.txt", "in-data\n"},
+                        {"data/secret.env", "TOKEN=1\n"},
+                        {"data/logs/a.log", "a\n"},
+                        {"data/logs/keep.log", "keep\n"},
+                        {".dockerignore", "**/*.env\ndata/logs\n!data/logs/keep.log\n"}});
+    auto rootfs = build_and_unpack(ctx);
+    ASSERT_FALSE(rootfs.empty()) << last.err;
+    EXPECT_TRUE(step_log(last.err, "RUN --mount=type=bind,target=/mnt")
+                    .has("listing: ./.dockerignore ./Dockerfile ./data/in.txt "
+                         "./data/logs/keep.log "))
+        << last.err;
+    for (const char* top : {"whole", "part"}) {
+        const fs::path d = rootfs / top;
+        const std::string data = std::string(top) == "whole" ? "data/" : "";
+        EXPECT_EQ(slurp(d / (data + "in.txt")), "in-data\n") << top;
+        EXPECT_EQ(slurp(d / (data + "logs/keep.log")), "keep\n") << top;
+        EXPECT_FALSE(fs::exists(d / (data + "secret.env"))) << top;
+        EXPECT_FALSE(fs::exists(d / (data + "logs/a.log"))) << top;
+    }
+    EXPECT_FALSE(fs::exists(ctx / "data/new")) << "the context is never written";
+    EXPECT_EQ(slurp(ctx / "data/secret.env"), "TOKEN=1\n");
+}
+
 TEST_F(RunMounts, BindRwWritesAreDiscarded) {
     auto ctx = context("app",
                        "FROM base:1\n"
