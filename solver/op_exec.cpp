@@ -14,6 +14,19 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The entry a mount's source names. A wildcard matching nothing is as missing as
+// any other source (resolve() throws for those itself).
+ContextSource mount_entry(const BuildContext& tree, const std::string& source,
+                          const std::string& where) {
+    auto found = tree.resolve(source);
+    if (found.empty()) {
+        const auto rel = source.find_first_not_of('/');
+        throw Error("\"/" + (rel == std::string::npos ? "" : source.substr(rel)) +
+                    "\": not found in " + where);
+    }
+    return found.front();
+}
+
 // What a bind of a context (the build's or a named one) shows: the context COPY
 // sees, as BuildKit mounts its transferred copy. A directory is then copied into
 // `scratch` when .dockerignore has rules, so that what it leaves out (a secret, a
@@ -23,7 +36,7 @@ namespace {
 fs::path context_view(const BuildContext& context, const std::string& source,
                       const fs::path& scratch) {
     const std::string src = source.empty() || source == "/" ? "." : source;
-    const ContextSource at = context.resolve(src).at(0);
+    const ContextSource at = mount_entry(context, src, "the build context");
     struct stat st;
     if (!context.has_ignore_rules() || ::stat(at.host_path.c_str(), &st) != 0 ||
         !S_ISDIR(st.st_mode))
@@ -143,9 +156,7 @@ bool ExecOp::execute(const fs::path& root, OpEnv& env) {
             base = env.image_view(*env.resolve_image(m.from));
         if (m.source.empty() || m.source == "." || m.source == "/")
             return base;
-        BuildContext scoped(base, {});
-        auto found = scoped.resolve(m.source);
-        return found.at(0).host_path;
+        return mount_entry(BuildContext(base, {}), m.source, m.from).host_path;
     };
     run_step(step_, rc);
     return true;

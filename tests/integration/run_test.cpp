@@ -523,6 +523,18 @@ TEST_F(RunMounts, BindFromContextHidesWhatDockerignoreIgnores) {
     EXPECT_EQ(slurp(ctx / "data/secret.env"), "TOKEN=1\n");
 }
 
+TEST_F(RunMounts, ABindSourceMatchingNothingIsNotFound) {
+    auto ctx = context("app",
+                       "FROM base:1\n"
+                       "RUN --mount=type=bind,source=nomatch*,target=/mnt true\n");
+    auto r = build(ctx);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("error: Dockerfile:2: RUN failed: \"/nomatch*\": not found in the "
+                         "build context"),
+              std::string::npos)
+        << r.err;
+}
+
 TEST_F(RunMounts, BindRwWritesAreDiscarded) {
     auto ctx = context("app",
                        "FROM base:1\n"
