@@ -472,3 +472,24 @@ TEST_F(MergedUsr, NamedContextsAndATarOnStdoutOnDebian) {
               "passwd True\n"
               "from a named context\n");
 }
+
+// GNU cp -a in a real Debian copies everything a bind of the context shows: what
+// .dockerignore leaves out (a .env, a checkout's .git) is not there, as in BuildKit.
+// (buildah shows it: containers/buildah#6450, so no comparison with buildah here.)
+TEST_F(MergedUsr, ABindOfTheContextLeavesOutWhatDockerignoreIgnores) {
+    fs::path ctx = context("bind-ignore",
+                           "FROM bookworm:test\n"
+                           "RUN --mount=type=bind,target=/src cp -a /src /usr/local/src/app\n",
+                           {{"app.py", "print('hi')\n"},
+                            {".env", "TOKEN=secret\n"},
+                            {".git/HEAD", "ref: refs/heads/main\n"},
+                            {".dockerignore", ".env\n.git\n"}});
+    fs::path out = kiln_build("bind-ignore", ctx);
+    if (out.empty())
+        return;
+    const fs::path app = out / "usr/local/src/app";
+    EXPECT_EQ(slurp(app / "app.py"), "print('hi')\n");
+    EXPECT_TRUE(fs::exists(app / "Dockerfile"));
+    EXPECT_FALSE(fs::exists(app / ".env"));
+    EXPECT_FALSE(fs::exists(app / ".git"));
+}
