@@ -533,6 +533,17 @@ TEST_F(RunMounts, ABindSourceMatchingNothingIsNotFound) {
                          "build context"),
               std::string::npos)
         << r.err;
+
+    // An ignored source is as absent as in BuildKit: a bind cannot bring it back.
+    write(ctx / ".dockerignore", ".git\n");
+    write(ctx / ".git/HEAD", "ref: refs/heads/main\n");
+    write(ctx / "Dockerfile", "FROM base:1\nRUN --mount=type=bind,source=.git,target=/g true\n");
+    r = build(ctx);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("error: Dockerfile:2: RUN failed: \"/.git\": not found in the build "
+                         "context"),
+              std::string::npos)
+        << r.err;
 }
 
 TEST_F(RunMounts, BindRwWritesAreDiscarded) {
